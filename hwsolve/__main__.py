@@ -1,0 +1,3 @@
+from hwsolve.cli import main
+
+main()

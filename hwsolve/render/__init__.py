@@ -1,0 +1,46 @@
+"""Renderers read `Solution` records and print them; they never compute.
+
+Each format is one module with ``render(solution, precision) -> str`` (the rich one also takes a
+console). They are imported lazily so a command pays only for the format it prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+FORMATS = ("rich", "json", "markdown", "latex")
+
+_MODULES = {"rich": "text", "json": "json_out", "markdown": "markdown", "latex": "latex"}
+
+
+def renderer(fmt: str):
+    return importlib.import_module(f"hwsolve.render.{_MODULES[fmt]}")
+
+
+def shape_text(shape: tuple) -> str:
+    if not shape:
+        return "scalar"
+    if len(shape) == 1:
+        return str(shape[0])
+    return "×".join(str(n) for n in shape)
+
+
+def emit(solution, fmt: str, precision: int, output: str | None = None, fragment: bool = False) -> None:
+    """Print a solution in a format, to stdout or to a file (written whole or not at all)."""
+    mod = renderer(fmt)
+    if fmt == "rich":
+        if output:
+            with open(output, "w", encoding="utf-8") as f:
+                mod.render(solution, precision, console=mod.make_console(f, plain=True))
+        else:
+            mod.render(solution, precision)
+        return
+    text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" else mod.render(solution, precision)
+    if output:
+        from hwsolve.fileio import write_atomic
+
+        write_atomic(output, text + "\n")
+    else:
+        import click
+
+        click.echo(text)

@@ -1,0 +1,73 @@
+"""JSON output; the schema is documented in docs/json-schema.md and versioned by SCHEMA_VERSION.
+
+Step names are the interface: they are the keys student answer files use.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hwsolve.numfmt import fmt_exact, json_number
+from hwsolve.records import Solution, Step
+from hwsolve.render.latex import step_latex
+from hwsolve.sym import to_text
+
+SCHEMA = "hwsolve/solution"
+SCHEMA_VERSION = 1
+
+
+def solution_dict(solution: Solution, precision: int) -> dict:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "title": solution.title,
+        "kind": solution.kind,
+        "sections": [{"key": k, "title": v} for k, v in solution.sections.items()],
+        "notes": list(solution.notes),
+        "steps": [step_dict(s, precision) for s in solution.steps],
+        **({"meta": solution.meta} if solution.meta else {}),
+    }
+
+
+def step_dict(step: Step, precision: int) -> dict:
+    out = {
+        "name": step.name,
+        "section": step.section,
+        "formula": _t(step.formula, precision),
+        "expression": _t(step.expression or step.formula, precision),
+        "chain": _t(step.chain, precision),
+        "substituted": _t(step.substituted, precision),
+        "latex": step_latex(step, precision),
+        "value": _value(step.value),
+        "shape": list(step.shape),
+        "exact": _exact(step.value) if step.exact else None,
+    }
+    if step.unit:
+        out["unit"] = step.unit
+    if step.note:
+        out["note"] = step.note
+    return out
+
+
+def _t(expr, precision):
+    return None if expr is None else to_text(expr, precision)
+
+
+def _value(v):
+    if v is None:
+        return None
+    if isinstance(v, tuple):
+        return [_value(x) for x in v]
+    if isinstance(v, str):
+        return v
+    return json_number(v)
+
+
+def _exact(v):
+    if isinstance(v, tuple):
+        return [_exact(x) for x in v]
+    return fmt_exact(v)
+
+
+def render(solution: Solution, precision: int) -> str:
+    return json.dumps(solution_dict(solution, precision), indent=2, ensure_ascii=False)

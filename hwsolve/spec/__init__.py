@@ -1,0 +1,1 @@
+"""YAML specs to typed, validated problems. Every error names the file, the line and the field."""

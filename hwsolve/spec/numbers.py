@@ -1,0 +1,39 @@
+"""Parse number text exactly and safely: ``3``, ``-0.25``, ``1e-3``, ``"1/3"``, ``"-2/0.5"``.
+
+No eval, and bounded: `fractions.Fraction("1e999999999")` would build a billion-digit integer,
+so the digits and the exponent are limited before any arithmetic happens.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+MAX_CHARS = 80
+MAX_EXPONENT = 300
+
+_DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = re.compile(rf"^\s*({_DECIMAL})\s*(?:/\s*({_DECIMAL})\s*)?$")
+
+
+def parse_number(text: str) -> Fraction:
+    """The exact rational a number text denotes; ValueError (or ZeroDivisionError) if it is not one."""
+    if len(text) > MAX_CHARS:
+        raise ValueError(f"number text longer than {MAX_CHARS} characters")
+    m = _NUMBER.match(text)
+    if not m:
+        raise ValueError(f"expected a number (like 3, -0.5, 1e-3 or \"1/3\"), got '{text.strip()[:40]}'")
+    num = _decimal(m.group(1))
+    if m.group(2) is None:
+        return num
+    den = _decimal(m.group(2))
+    if den == 0:
+        raise ZeroDivisionError(text)
+    return num / den
+
+
+def _decimal(s: str) -> Fraction:
+    mant, _, exp = s.lower().partition("e")
+    if exp and abs(int(exp)) > MAX_EXPONENT:
+        raise ValueError(f"exponent {exp} out of range (|exponent| <= {MAX_EXPONENT})")
+    return Fraction(s)
