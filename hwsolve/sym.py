@@ -165,6 +165,8 @@ class _Printer:
         prec, tfmt, lfmt = OPS[e.op]
         fmt = lfmt if self.latex else tfmt
         a = e.args
+        if e.op in _BRACKETS:
+            return fmt.format(self.print(a[0]))
         if e.op == "call":
             args = ", ".join(self.print(x) for x in a)
             return fmt.format(f=e.fn[1] if self.latex else e.fn[0], args=args)
@@ -245,3 +247,31 @@ def to_text(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
 
 def to_latex(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
     return _LatexPrinter(precision).print(lift(e))
+
+
+# Integer arithmetic for convolution sizes (issue 4): floor brackets, "x" between the dimensions
+# of a volume (32 x 32 x 10), and the remainder of a division.
+OPS.update({
+    "floor": (ATOM, "floor({0})", r"\left\lfloor {0} \right\rfloor"),
+    "times": (MUL, "{0} x {1}", r"{0} \times {1}"),
+    "mod": (MUL, "{0} mod {1}", r"{0} \bmod {1}"),
+})
+_BRACKETS = frozenset({"floor"})  # one operand, printed inside its own brackets
+
+
+def floor(x) -> Apply:
+    """The greatest integer <= x, printed floor(x) / \\lfloor x \\rfloor."""
+    return Apply("floor", (lift(x),))
+
+
+def times(*dims) -> Expr:
+    """Dimensions of a volume: ``times(32, 32, 10)`` prints 32 x 32 x 10."""
+    out = lift(dims[0])
+    for d in dims[1:]:
+        out = Apply("times", (out, lift(d)))
+    return out
+
+
+def mod(a, b) -> Apply:
+    """The remainder of a divided by b."""
+    return Apply("mod", (lift(a), lift(b)))
