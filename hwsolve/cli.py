@@ -75,3 +75,157 @@ def backprop(spec):
     from hwsolve.spec.problems import load_backprop
 
     return solve(load_backprop(spec))
+
+
+# --- hyper-parameter search, gradient flow, activation plots (issue 5) ---
+
+
+def _plot_options(f):
+    """--plot FILE (PNG or SVG by suffix) and --chart/--no-chart (the terminal chart)."""
+    f = click.option("--no-chart", "no_chart", is_flag=True,
+                     help="Leave out the text chart section.")(f)
+    return click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
+                        help="Also draw the figure into this .png or .svg file.")(f)
+
+
+def _check_plot(plot):
+    if plot:
+        from hwsolve.plot import check_plot_path
+
+        check_plot_path(plot)  # before any work: a bad path fails fast, nothing is written
+
+
+def _finish_figure(solution, plot, no_chart):
+    from hwsolve.plot import add_chart, save_plot
+
+    if plot:
+        save_plot(solution.meta["figure"], plot)
+    # the text chart is for reading in a terminal; JSON, Markdown and LaTeX carry the data instead
+    if not no_chart and click.get_current_context().params.get("fmt", "rich") == "rich":
+        add_chart(solution)
+    return solution
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--counts", help="Grid: values per hyper-parameter, e.g. 10,6,5.")
+@click.option("--epochs", type=int, help="Grid: epochs per configuration.")
+@click.option("--epoch-time", help="Grid: time of one epoch (see --unit).")
+@click.option("--unit", default="minutes", show_default=True, help="seconds, minutes or hours.")
+@click.option("--p", "p", help="Random search: fraction of the space that is good, in (0, 1).")
+@click.option("--q", "q", multiple=True, help="Random search: success probability wanted, in "
+              "(0, 1); repeat for several.")
+@click.option("--table", help="Random search: N values for the success table, e.g. 10,20,59.")
+@click.option("--workers", type=int, default=None, help="Parallel workers for the grid's wall time.")
+@_plot_options
+@output_options
+def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, no_chart):
+    """Grid-search cost and the least number of random-search trials, from a SPEC or flags.
+
+    \b
+    Examples:
+      hwsolve hparam problems/cs4782_p2.yaml --workers 4
+      hwsolve hparam --counts 10,6,5 --epochs 10 --epoch-time 2 --p 0.05 --q 0.95 --q 0.995
+    """
+    from hwsolve.engine import hparam as engine
+    from hwsolve.errors import SpecError
+
+    if workers is not None and workers < 1:
+        raise SpecError(f"expected a whole number >= 1, got {workers}", field="--workers")
+    _check_plot(plot)
+    if spec is not None:
+        if any(v is not None for v in (counts, epochs, epoch_time, p)) or q:
+            raise SpecError("give a SPEC file or the grid/random flags, not both")
+        prob = engine.load(spec)
+        if workers is not None:
+            prob.workers = workers
+        if table is not None:
+            prob.table = engine.table_flag(table)
+    else:
+        prob = engine.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
+                                 p=p, q=q, table=table, workers=workers or 1)
+    solution = engine.solve(prob)
+    if plot and "figure" not in solution.meta:
+        raise SpecError("nothing to plot: --plot draws the random-search curve; give p and q")
+    return _finish_figure(solution, plot, no_chart)
+
+
+# --- convolution and architecture arithmetic (issue 4) ---
+
+
+@main.command("conv-shape")
+@click.option("--n", "n", required=True, help="Input size: 36, or HxW such as 36x28.")
+@click.option("--k", "k", required=True, help="Kernel (or pooling window) size: 3, or 3x5.")
+@click.option("--p", "p", default="0", show_default=True, help="Padding per side: 3, 1x2, or 'same'.")
+@click.option("--s", "s", default=None, help="Stride: 2, or 2x1. [default: 1; the window for --pool]")
+@click.option("--d", "d", default="1", show_default=True, help="Dilation: 2, or 2x1.")
+@click.option("--filters", type=str, default=None, help="Number of filters L (output depth). [default: 1]")
+@click.option("--channels", type=str, default=None, help="Input channels C (filter depth). [default: 1]")
+@click.option("--pool", type=click.Choice(["max", "avg"]), default=None,
+              help="A pooling layer instead of a convolution.")
+@click.option("--transposed", is_flag=True, help="A transposed convolution (PyTorch's ConvTranspose2d).")
+@click.option("--output-padding", "output_padding", default="0", show_default=True,
+              help="Extra rows/columns on one side of a transposed convolution's output.")
+@output_options
+def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_padding):
+    """Output size, volume and parameter count of a convolution or pooling layer, step by step.
+
+    \b
+    Example:
+      hwsolve conv-shape --n 36 --k 3 --p 3 --s 2 --filters 2 --channels 3
+    """
+    from hwsolve.engine.conv import ShapeProblem, parse_count, parse_pair, solve_shape
+
+    return solve_shape(ShapeProblem(
+        n=parse_pair(n, "n"), k=parse_pair(k, "k"), p=parse_pair(p, "p", allow_same=True, minimum=0),
+        s=None if s is None else parse_pair(s, "s"), d=parse_pair(d, "d"),
+        filters=parse_count(filters, "filters"), channels=parse_count(channels, "channels"), pool=pool,
+        transposed=transposed, output_padding=parse_pair(output_padding, "output_padding", minimum=0)))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def conv(spec):
+    """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
+    of products. A spec with `parts:` may also ask for output sizes and the general formula."""
+    from hwsolve.spec.conv import load_conv
+
+    return load_conv(spec)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def arch(spec):
+    """Layer table of a CNN from SPEC (YAML): activation volume, memory, weights and biases per
+    layer, and totals. Layers in compact notation (INPUT 32x32x1, CONV5-10, POOL2, FC-10) or as
+    mappings."""
+    from hwsolve.engine.arch import solve_arch
+    from hwsolve.spec.arch import load_arch
+
+    return solve_arch(load_arch(spec))
+
+
+@main.command("vit-patches")
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--image", default=None, help="Image size: 224, or HxW.")
+@click.option("--patch", default=None, help="Patch size: 16, or HxW.")
+@click.option("--channels", default=None, help="Image channels (3 for RGB). [default: 3]")
+@click.option("--dim", default=None, help="Embedding dimension D: adds the patch-embedding parameters.")
+@click.option("--no-cls", "no_cls", is_flag=True, help="No class token in the sequence.")
+@output_options
+def vit_patches(spec, image, patch, channels, dim, no_cls):
+    """Patches of a Vision Transformer: count, flattened length, sequence length, embedding size.
+
+    Give the numbers as options, or a SPEC (YAML, kind: vit).
+    """
+    from hwsolve.engine.arch import VitProblem, solve_vit, vit_from_flags
+
+    if spec is not None:
+        from hwsolve.spec.arch import load_vit
+
+        if any(v is not None for v in (image, patch, channels, dim)) or no_cls:
+            raise click.UsageError("give either a SPEC file or the options, not both")
+        return solve_vit(load_vit(spec))
+    return solve_vit(vit_from_flags(image, patch, channels, dim, not no_cls))

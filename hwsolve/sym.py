@@ -109,6 +109,11 @@ def sumover(x) -> Apply:
     return Apply("sum", (lift(x),))
 
 
+def ceil(x) -> Apply:
+    """The least integer >= x, printed ceil(x) / \\lceil x \\rceil."""
+    return Apply("ceil", (lift(x),))
+
+
 # op -> (precedence, text format, latex format). "{0}" / "{1}" are the printed operands.
 OPS: dict[str, tuple[int, str, str]] = {
     "add": (ADD, "{0} + {1}", "{0} + {1}"),
@@ -124,6 +129,7 @@ OPS: dict[str, tuple[int, str, str]] = {
     "sum": (ATOM, "sum({0})", r"\sum {0}"),
     "eq": (REL, "{0} = {1}", "{0} = {1}"),
     "call": (ATOM, "{f}({args})", r"{f}\left({args}\right)"),
+    "ceil": (ATOM, "ceil({0})", r"\left\lceil {0} \right\rceil"),
 }
 
 
@@ -170,7 +176,7 @@ class _Printer:
         if e.op == "call":
             args = ", ".join(self.print(x) for x in a)
             return fmt.format(f=e.fn[1] if self.latex else e.fn[0], args=args)
-        if e.op in ("norm2", "sum"):
+        if e.op in ("norm2", "sum", "ceil"):
             return fmt.format(self.print(a[0]))
         if e.op == "eq":
             return fmt.format(self.print(a[0]), self.print(a[1]))
