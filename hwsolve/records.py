@@ -62,6 +62,8 @@ class Solution:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)  # section key -> heading, in order
+    summary: list[str] = field(default_factory=list)   # names of the steps the final table repeats
+    summary_title: str = "Results"
     meta: dict[str, Any] = field(default_factory=dict)
 
     def add(self, step: Step) -> Step:

@@ -122,6 +122,7 @@ OPS: dict[str, tuple[int, str, str]] = {
     "matmul": (MUL, "{0} {1}", "{0} {1}"),
     "hadamard": (MUL, "{0} ⊙ {1}", r"{0} \odot {1}"),
     "div": (MUL, "{0} / {1}", r"\frac{{{0}}}{{{1}}}"),
+    "hdiv": (MUL, "{0} ⊘ {1}", r"{0} \oslash {1}"),
     "neg": (NEG, "-{0}", "-{0}"),
     "pow": (POW, "{0}^{1}", "{0}^{{{1}}}"),
     "T": (POSTFIX, "{0}^T", r"{0}^\top"),
@@ -194,7 +195,7 @@ class _Printer:
             # a coefficient before a bracket is written 2(yhat - y), as students do
             return self.print(a[0]) + self.operand(a[1], MUL)
         left = self.operand(a[0], prec)
-        right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "mul", "matmul", "hadamard"))
+        right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "hdiv", "mul", "matmul", "hadamard"))
         if self.prec(a[1]) == NEG and not (self.latex and e.op == "div"):
             right = self.operand(a[1], ATOM)  # 5 - (-3), never 5 - -3
         return fmt.format(left, right)

@@ -25,6 +25,7 @@ def solution_dict(solution: Solution, precision: int) -> dict:
         "sections": [{"key": k, "title": v} for k, v in solution.sections.items()],
         "notes": list(solution.notes),
         "steps": [step_dict(s, precision) for s in solution.steps],
+        "summary": {"title": solution.summary_title, "steps": list(solution.summary)},
         **({"meta": solution.meta} if solution.meta else {}),
     }
 

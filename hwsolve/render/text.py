@@ -1,5 +1,7 @@
-"""Terminal output with rich: one table per section, columns only for fields the steps use.
+"""Terminal output with rich: one table per section, each step's derivation stacked in one cell.
 
+A derivation cell reads like a worked line: the chain rule, then ``= formula``, ``= the same in
+the problem's symbols``, ``= numbers substituted``; the value and shape have their own columns.
 On a terminal it is coloured; piped, or with NO_COLOR set, it is plain text with ASCII rules.
 """
 
@@ -17,56 +19,73 @@ from hwsolve.records import Solution, Step
 from hwsolve.render import shape_text
 from hwsolve.sym import Const, to_text
 
-# (header, how to read it off a step) in display order; a column shows only if some step has it
-COLUMNS = (
-    ("step", lambda s, p: s.name),
-    ("chain rule", lambda s, p: _txt(s.chain, p)),
-    ("formula", lambda s, p: _txt(s.formula, p)),
-    ("in symbols", lambda s, p: _txt(s.expression, p)),
-    ("substituted", lambda s, p: _txt(s.substituted, p)),
-    ("value", lambda s, p: value_text(s, p)),
-    ("shape", lambda s, p: shape_text(s.shape) if s.value is not None and s.shape else ""),
-    ("note", lambda s, p: s.note),
-)
-
 
 def make_console(file=None, width: int | None = None, plain: bool | None = None) -> Console:
     file = file or sys.stdout
     if plain is None:
         plain = bool(os.environ.get("NO_COLOR")) or not getattr(file, "isatty", lambda: False)()
-    return Console(file=file, width=width or (None if not plain else 120), no_color=plain,
-                   color_system=None if plain else "auto", highlight=False, soft_wrap=False,
-                   emoji=False, force_terminal=None if not plain else False)
+    if plain:
+        return Console(file=file, width=width or 120, no_color=True, color_system=None,
+                       highlight=False, emoji=False, force_terminal=False)
+    return Console(file=file, width=width, highlight=False, emoji=False)
 
 
 def value_text(step: Step, precision: int) -> str:
     if step.value is None:
         return ""
-    text = to_text(Const(step.value), precision)
+    text = step.value if isinstance(step.value, str) else to_text(Const(step.value), precision)
     return f"{text} {step.unit}" if step.unit else text
 
 
-def _txt(expr, precision) -> str:
-    return "" if expr is None else to_text(expr, precision)
+def derivation_lines(step: Step, precision: int) -> list[str]:
+    """The step's forms, first to last, without repeats: chain, formula, symbols, numbers."""
+    lines: list[str] = []
+    for e in (step.chain, step.formula, step.expression, step.substituted):
+        if e is None:
+            continue
+        s = to_text(e, precision)
+        if s not in lines and s != step.name:
+            lines.append(s)
+    return lines
+
+
+def _derivation(step: Step, precision: int) -> str:
+    lines = derivation_lines(step, precision)
+    return "\n".join(("" if i == 0 else "= ") + s for i, s in enumerate(lines))
+
+
+def _table(title: str, steps: list[Step], precision: int, plain: bool, full: bool = True) -> Table:
+    table = Table(title=title, title_justify="left", box=box.ASCII if plain else box.ROUNDED,
+                  show_lines=full, title_style="bold", expand=False)
+    cols = [("step", lambda s: s.name)]
+    if full and any(derivation_lines(s, precision) for s in steps):
+        cols.append(("derivation", lambda s: _derivation(s, precision)))
+    cols.append(("value", lambda s: value_text(s, precision)))
+    if any(s.shape for s in steps):
+        cols.append(("shape", lambda s: shape_text(s.shape) if s.value is not None else ""))
+    if full and any(s.note for s in steps):
+        cols.append(("note", lambda s: s.note))
+    for h, _ in cols:
+        table.add_column(h, overflow="fold", style="bold cyan" if h == "step" and not plain else None,
+                         ratio=3 if h == "derivation" else None)
+    for s in steps:
+        table.add_row(*(get(s) for _, get in cols))
+    return table
 
 
 def render(solution: Solution, precision: int, console: Console | None = None) -> None:
     console = console or make_console()
     plain = console.no_color
-    console.print(Text(solution.title, style="bold"), justify="left")
+    console.print(Text(solution.title, style="bold"))
     sections = solution.sections or {s.section: s.section for s in solution.steps}
     for key, heading in sections.items():
         steps = solution.in_section(key)
-        if not steps:
-            continue
-        table = Table(title=heading, title_justify="left", box=box.ASCII if plain else box.ROUNDED,
-                      show_lines=True, title_style="bold")
-        cols = [(h, get) for h, get in COLUMNS if any(get(s, precision) for s in steps)]
-        for h, _ in cols:
-            table.add_column(h, overflow="fold", style="bold cyan" if h == "step" and not plain else None)
-        for s in steps:
-            table.add_row(*(get(s, precision) for _, get in cols))
-        console.print(table)
+        if steps:
+            console.print(_table(heading, steps, precision, plain, full=key != "given"))
+    if solution.summary:
+        by = solution.by_name()
+        console.print(_table(solution.summary_title, [by[n] for n in solution.summary if n in by],
+                             precision, plain, full=False))
     if solution.notes:
         console.print(Text("Notes", style="bold"))
         for n in solution.notes:

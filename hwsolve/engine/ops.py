@@ -1,0 +1,309 @@
+"""The rules of the computation graph: one class per operation, its docstring the formula.
+
+Each rule knows four things: its forward value, its vector-Jacobian product (how dL/d(output)
+becomes dL/d(input i), in gradient layout), and the same two as display formulas. The backward
+loop in `graph.py` is the only place that walks the graph; rules never see it.
+
+In the formulas, ``up`` is the gradient flowing in (dL/d(output)), ``args`` the operands'
+symbols, ``out`` the output's symbol. ``ctx`` says which operands are scalars (so a scalar is
+multiplied with `*` and never transposed) and the layout: in ``numerator`` layout a gradient is a
+row vector and the chain rule multiplies Jacobians left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsolve.engine import tensor as T
+from hwsolve.engine.functions import Elementwise, Loss
+from hwsolve.errors import MathError
+from hwsolve.sym import Apply, Const, Expr, Symbol, diag
+
+
+@dataclass
+class Ctx:
+    """What a rule needs to know to print a backward formula the way a course writes it."""
+
+    layout: str = "gradient"                 # "gradient" or "numerator"
+    scalar: tuple[bool, ...] = ()            # per operand
+    out_scalar: bool = False
+    upstream_origin: object = None           # the rule that produced `up`, when there is one
+    values: tuple = ()                       # operand values (for notes)
+
+    @property
+    def numerator(self) -> bool:
+        return self.layout == "numerator"
+
+
+def emul(a: Expr, b: Expr, scalar: bool) -> Expr:
+    """a times b entry by entry: `*` for scalars, the Hadamard product otherwise."""
+    return a * b if scalar else a.odot(b)
+
+
+def tr(e: Expr, scalar: bool) -> Expr:
+    """Transpose, except of a scalar."""
+    return e if scalar else e.T
+
+
+class Op:
+    """A node's operation. Subclasses set `key` and implement the four methods below."""
+
+    key = "op"
+    exact = True
+    backward_order: tuple[int, ...] | None = None  # order in which operand gradients are listed
+
+    def forward(self, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def vjp(self, i: int, g: np.ndarray, xs: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def formula(self, args: list[Expr]) -> Expr:
+        raise NotImplementedError
+
+    def local(self, i: int, up: Expr, args: list[Expr], out: Expr, ctx: Ctx) -> Expr:
+        raise NotImplementedError
+
+    def note(self, xs: list[np.ndarray], out: np.ndarray, names: list[str]) -> str:
+        return ""
+
+    def partial(self, i: int, args: list[Expr], out: Expr, ctx: Ctx) -> Expr | None:
+        """d(out)/d(operand i) on its own, when it is worth printing (graphs); None otherwise."""
+        return None
+
+    def grads_wanted(self) -> tuple[bool, ...] | None:
+        return None
+
+
+class Identity(Op):
+    """out = x   (a new name for the same value: z[0] = x, yhat = z[3])"""
+
+    key = "identity"
+
+    def forward(self, xs):
+        return xs[0]
+
+    def vjp(self, i, g, xs, out):
+        return g
+
+    def formula(self, args):
+        return args[0]
+
+    def local(self, i, up, args, out, ctx):
+        return up
+
+
+class Linear(Op):
+    """out = W z + b   (dL/dW = dL/dout z^T, dL/dz = W^T dL/dout, dL/db = dL/dout)"""
+
+    key = "linear"
+    backward_order = (0, 2, 1)  # dL/dW, dL/db, then on to dL/dz, as the sheets list them
+
+    def __init__(self, has_bias: bool = True):
+        self.has_bias = has_bias
+        if not has_bias:
+            self.backward_order = (0, 1)
+
+    def forward(self, xs):
+        out = T.matmul(xs[0], xs[1])
+        if self.has_bias:
+            out, b = T.unify(out, xs[2])
+            out = out + b
+        return out
+
+    def vjp(self, i, g, xs, out):
+        if i == 0:
+            return T.matmul(g, xs[1].T)
+        if i == 1:
+            return T.matmul(xs[0].T, g)
+        return g
+
+    def formula(self, args):
+        e = args[0] @ args[1]
+        return e + args[2] if self.has_bias else e
+
+    def local(self, i, up, args, out, ctx):
+        up_s = ctx.out_scalar
+        if ctx.numerator:
+            if i == 0:  # numerator layout: dL/dW is n x m, z times the row dL/dout
+                return _juxt(args[1], up, ctx.scalar[1], up_s)
+            if i == 1:
+                return _juxt(up, args[0], up_s, False)
+            return up
+        if i == 0:
+            return _juxt(up, tr(args[1], ctx.scalar[1]), up_s, ctx.scalar[1])
+        if i == 1:
+            return _juxt(tr(args[0], False), up, False, up_s)
+        return up
+
+
+def _juxt(a: Expr, b: Expr, a_scalar: bool, b_scalar: bool) -> Expr:
+    """a b as matrices, or a * b when one side is a scalar."""
+    return a * b if (a_scalar or b_scalar) else a @ b
+
+
+@dataclass
+class Activation(Op):
+    """out = c f(x) entry by entry   (dL/dx = dL/dout ⊙ c f'(x))"""
+
+    fn: Elementwise
+    params: dict = field(default_factory=dict)
+    scale: object = None               # the c in 5 ReLU(x); None for 1
+    at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
+
+    key = "activation"
+
+    @property
+    def exact(self):
+        return self.fn.exact and not isinstance(self.scale, float)
+
+    def _check(self, x: np.ndarray, name: str = ""):
+        if self.fn.domain is None:
+            return
+        for v in x.flat:
+            msg = self.fn.domain(v, **self.params)
+            if msg:
+                raise MathError(msg)
+
+    def forward(self, xs):
+        self._check(xs[0])
+        f = lambda v: self.fn.f(v, **self.params)  # noqa: E731
+        out = T.elementwise(f, xs[0], self.fn.exact)
+        return out if self.scale in (None, 1) else _scaled(out, self.scale)
+
+    def derivative_values(self, x: np.ndarray) -> np.ndarray:
+        extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
+        d = lambda v: self.fn.df(v, **self.params, **extra)  # noqa: E731
+        out = T.elementwise(d, x, self.fn.exact)
+        return out if self.scale in (None, 1) else _scaled(out, self.scale)
+
+    def vjp(self, i, g, xs, out):
+        d = self.derivative_values(xs[0])
+        g, d = T.unify(g, d)
+        return g * d
+
+    def formula(self, args):
+        return self.fn.apply(args[0], self.scale, **self.params)
+
+    def local(self, i, up, args, out, ctx):
+        if isinstance(args[0], Const):  # substituting numbers: show f'(x) evaluated, as students do
+            d = Const(T.plain(self.derivative_values(ctx.values[0])))
+        else:
+            d = self.fn.derivative(args[0], self.scale, **self.params)
+        if ctx.numerator and not ctx.scalar[0]:
+            return up @ diag(d)
+        return emul(up, d, ctx.scalar[0] and ctx.out_scalar)
+
+    def partial(self, i, args, out, ctx):
+        return self.fn.derivative(args[0], self.scale, **self.params)
+
+    def note(self, xs, out, names):
+        if self.fn.kink is None:
+            return ""
+        hits = [idx for idx, v in np.ndenumerate(xs[0]) if v == self.fn.kink]
+        if not hits:
+            return ""
+        at = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)
+        where = names[0] if xs[0].size == 1 else f"{names[0]} entries {', '.join(str(i[0] + 1) for i in hits)}"
+        from hwsolve.numfmt import fmt_number
+
+        return f"{where} at the kink: {self.fn.text}'({fmt_number(self.fn.kink)}) taken as {fmt_number(at)} (convention)"
+
+
+def _scaled(a: np.ndarray, c) -> np.ndarray:
+    if T.is_exact(a) and not isinstance(c, float):
+        return a * c
+    return T.to_float(a) * float(c)
+
+
+class Softmax(Op):
+    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
+
+    key = "softmax"
+    exact = False
+
+    def forward(self, xs):
+        a = T.to_float(xs[0])
+        e = np.exp(a - a.max())
+        return e / e.sum()
+
+    def vjp(self, i, g, xs, out):
+        g = T.to_float(g)
+        return out * (g - (out * g).sum())
+
+    def formula(self, args):
+        from hwsolve.sym import call
+
+        return call("softmax", r"\operatorname{softmax}", args[0])
+
+    def local(self, i, up, args, out, ctx):
+        if isinstance(ctx.upstream_origin, LossOp) and ctx.upstream_origin.loss.key == "cross_entropy":
+            # -y ⊘ p through the softmax Jacobian is p - y (y sums to 1): what courses call u2
+            y = ctx.upstream_origin.target_symbol
+            e = out - y
+            return e.T if ctx.numerator else e
+        jac = diag(out) - out @ out.T
+        return up @ jac if ctx.numerator else jac @ up
+
+
+class LossOp(Op):
+    """L = loss(yhat, y)   (dL/dyhat from the loss table)"""
+
+    key = "loss"
+    backward_order = (0,)
+
+    def __init__(self, loss: Loss, target_symbol: Expr):
+        self.loss = loss
+        self.target_symbol = target_symbol
+        self.exact = loss.exact
+
+    def _lists(self, xs):
+        yh, y = T.unify(xs[0], xs[1])
+        return list(yh[:, 0]), list(y[:, 0])
+
+    def forward(self, xs):
+        yh, y = self._lists(xs)
+        if self.loss.domain:
+            msg = self.loss.domain(yh, y)
+            if msg:
+                raise MathError(msg)
+        v = self.loss.value(yh, y)
+        return T.exact([[v]]) if self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1]) else np.array([[float(v)]])
+
+    def vjp(self, i, g, xs, out):
+        yh, y = self._lists(xs)
+        grad = self.loss.grad(yh, y)
+        exact_ = self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1])
+        col = T.exact([[v] for v in grad]) if exact_ else np.array([[float(v)] for v in grad])
+        g, col = T.unify(g, col)
+        return col * g[0, 0]
+
+    def formula(self, args):
+        K = getattr(self, "K", 1)
+        return self.loss.formula(args[0], args[1], K, K == 1)
+
+    def local(self, i, up, args, out, ctx):
+        K = getattr(self, "K", 1)
+        g = self.loss.grad_formula(args[0], args[1], K, ctx.scalar[0])
+        return tr(g, ctx.scalar[0]) if ctx.numerator else g
+
+    def grads_wanted(self):
+        return (True, False)
+
+
+def const_of(a: np.ndarray) -> Const:
+    return Const(T.plain(a))
+
+
+def shape_is_scalar(a: np.ndarray) -> bool:
+    return a.shape == (1, 1)
+
+
+def symbol(text: str, latex: str = "") -> Symbol:
+    return Symbol(text, latex or text)
+
+
+__all__ = ["Op", "Ctx", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
+           "emul", "tr", "const_of"]
