@@ -1,20 +1,17 @@
-"""Load a spec file and hand it to the parser for its kind."""
+"""Load a spec file for `hwsolve backprop`: a layered network or a computational graph."""
 
 from __future__ import annotations
 
+from hwsolve import topics
 from hwsolve.spec.loader import load_yaml
-from hwsolve.spec.network import check_version, parse_network
 
 BACKPROP_KINDS = ("network", "graph")
 
 
 def load_backprop(path: str):
     doc = load_yaml(path)
-    check_version(doc)
-    root = doc.root
-    kind = root["kind"].text(set(BACKPROP_KINDS)) if root.has("kind") else "network"
-    if kind == "graph":
-        from hwsolve.spec.graph import parse_graph
-
-        return parse_graph(doc)
-    return parse_network(doc)
+    kind = topics.kind_of(doc)
+    if kind not in BACKPROP_KINDS:
+        raise doc.root["kind"].error(f"'backprop' solves kind network or graph; this spec is "
+                                     f"kind {kind} (try: hwsolve {kind.replace('_', '-')} {path})")
+    return topics.parse(doc, kind)
