@@ -251,6 +251,12 @@ PT, PB = Symbol("p_before", "p_{\\text{before}}"), Symbol("p_after", "p_{\\text{
 OP = Symbol("output_padding", "p_{\\text{out}}")
 
 
+def _s(name: str) -> Symbol:
+    """A symbol with a subscript: H_out -> H_{\\text{out}}, k_h -> k_{h}."""
+    base, _, sub = name.partition("_")
+    return Symbol(name, f"{base}_{{{sub}}}" if len(sub) == 1 else f"{base}_{{\\text{{{sub}}}}}")
+
+
 def _leaves(ax: Axis | None) -> dict[str, Expr]:
     if ax is None:
         return {"n": N, "k": K, "p": P, "s": S, "d": D, "pb": PT, "pa": PB, "op": OP}
@@ -294,15 +300,17 @@ def _cover_text(ax: Axis) -> str:
 
 
 def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section: str = "size",
-                heading: str = "Output size", params: bool = True, formula: bool = True) -> list[Axis]:
-    """Append the steps of a conv-shape question to `sol`; return the per-axis arithmetic."""
+                heading: str = "Output size", params_heading: str = "Output volume and parameters",
+                params: bool = True, formula: bool = True) -> list[Axis]:
+    """Append the steps of a conv-shape question to `sol`; return the per-axis arithmetic.
+
+    params=False leaves out the weights and biases (when the kernels are given as numbers)."""
     axs = axes(prob)
     fsec, psec = section, section + ".params"
     sol.sections[section] = heading
-    if params:
-        sol.sections[psec] = heading.replace("Output size", "Output volume") + " and parameters" \
-            if "Output size" in heading else heading + ": volume and parameters"
+    sol.sections[psec] = params_heading
     pre = prefix
+    who = f"{prefix[:-1]}: " if prefix else ""
     name = "transposed convolution" if prob.transposed else \
         (f"{prob.pool} pooling" if prob.pool else "convolution")
     d1 = all(a.d == 1 for a in axs)
@@ -344,7 +352,7 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
                      + f"(padded size - kernel span) / stride = {ax.padded - ax.span} / {ax.s}: "
                        "how many strides fit after the first window"))
         fl = ax.quot.numerator // ax.quot.denominator
-        sol.add(Step(pre + f"{lab}_out", section, formula=floor(Symbol(lab + "_quot")) + 1,
+        sol.add(Step(pre + f"{lab}_out", section, formula=floor(_s(lab + "_quot")) + 1,
                      substituted=floor(Const(_num(ax.quot))) + 1, value=ax.out,
                      note=(f"floor({_fmt(ax.quot)}) = {fl}: the last partial window is dropped; "
                            if ax.quot.denominator != 1 else f"{fl} is whole: nothing to round; ")
@@ -356,7 +364,7 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
                     f"{lost} image {ax.what.split()[0]} never reach the output")
             warn = (f"{name} with stride {ax.s} does not tile the padded input ({ax.padded} "
                     f"{ax.what}, 0-based): never covered by any window: {_cover_text(ax)}; {tail}")
-            sol.notes.append("warning: " + warn)
+            sol.notes.append(who + "warning: " + warn)
             note = f"{rem} left over; never covered: " + _cover_text(ax)
         else:
             note = "the windows tile the padded input exactly"
@@ -365,10 +373,8 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
         sol.add(Step(pre + f"{lab}_rem", section, formula=mod(_numerator(v, ax, use_d1), v["s"]),
                      substituted=mod(_numerator(c, ax, use_d1), c["s"]), value=rem,
                      note=note))
-    if not params:
-        return axs
     h, w = axs[0], axs[-1]
-    hs, ws = (Symbol("n_out"), Symbol("n_out")) if len(axs) == 1 else (Symbol("H_out"), Symbol("W_out"))
+    hs, ws = (_s("n_out"), _s("n_out")) if len(axs) == 1 else (_s("H_out"), _s("W_out"))
     if prob.pool:
         depth, dsym, dnote = prob.channels or 1, C, "pooling keeps the channel count C"
     else:
@@ -379,28 +385,33 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
     if prob.filters is None and not prob.pool:
         assumed.append("L = 1 filter")
     if assumed:
-        sol.notes.append("assumed " + " and ".join(assumed) + "; set --channels / --filters to change it")
+        sol.notes.append(who + "assumed " + " and ".join(assumed)
+                         + ("" if prefix else "; set --channels / --filters to change it"))
     sol.add(Step(pre + "volume", psec, formula=times(hs, ws, dsym),
                  substituted=times(h.out, w.out, depth), value=(h.out, w.out, depth), shape=(3,),
                  note=f"height x width x depth; {dnote}"))
     sol.add(Step(pre + "activations", psec, formula=hs * ws * dsym,
                  substituted=Const(h.out) * Const(w.out) * Const(depth), value=h.out * w.out * depth,
                  unit="values", note="numbers stored for the output (its memory)"))
+    if not params:
+        return axs
     if prob.pool:
         sol.add(Step(pre + "params", psec, value=0, unit="parameters",
                      note=f"{prob.pool} pooling has no weights and no biases"))
         return axs
     ch, kh, kw = prob.channels or 1, prob.k[0], prob.k[1]
-    ksyms = (K, K) if kh == kw else (Symbol("k_h"), Symbol("k_w"))
+    ksyms = (K, K) if kh == kw else (_s("k_h"), _s("k_w"))
     sol.add(Step(pre + "weights", psec, formula=ksyms[0] * ksyms[1] * C * L,
                  substituted=Const(kh) * Const(kw) * Const(ch) * Const(depth), value=kh * kw * ch * depth,
-                 unit="parameters", note=f"each of the {depth} filters is {kh} x {kw} x {ch}"))
+                 unit="parameters",
+                 note=f"each of the {depth} filters is {kh} x {kw} x {ch}" if depth > 1
+                 else f"the filter is {kh} x {kw} x {ch}"))
     sol.add(Step(pre + "biases", psec, formula=L, substituted=Const(depth), value=depth,
                  unit="parameters", note="one bias per filter"))
     sol.add(Step(pre + "params", psec, formula=(ksyms[0] * ksyms[1] * C + 1) * L,
                  substituted=(Const(kh) * Const(kw) * Const(ch) + 1) * Const(depth),
                  value=(kh * kw * ch + 1) * depth, unit="parameters",
-                 note=f"{kh * kw * ch * depth} weights + {depth} biases"))
+                 note=f"{kh * kw * ch * depth} weights + {depth} bias{'es' if depth > 1 else ''}"))
     return axs
 
 
@@ -465,25 +476,37 @@ def _matrix(rows) -> tuple:
     return tuple(tuple(_num(v) for v in r) for r in rows)
 
 
-def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading: str = "",
-                blame: Blame = flag_blame) -> None:
-    """Append the steps of applying filters (or a pooling window) to an image."""
-    pre = prefix
-    hp = heading + ": " if heading else ""
+def check_apply(prob: ApplyProblem, blame: Blame = flag_blame) -> ShapeProblem:
+    """The size question behind a kernel application, validated (kernel fits, stride >= 1, ...)."""
+    if prob.operation not in OPERATIONS:
+        raise blame("operation", f"expected one of {', '.join(OPERATIONS)}, got '{prob.operation}'")
     img = prob.image
-    C_, H, W = len(img), len(img[0]), len(img[0][0])
     pool = prob.operation.endswith("-pool")
     if pool:
         kh, kw = prob.window
     else:
         kh, kw = len(prob.filters[0][0][0]), len(prob.filters[0][0][0][0])
     s = prob.s or ((kh, kw) if pool else (1, 1))
-    shp = ShapeProblem(n=(H, W), k=(kh, kw), p=prob.p, s=s, d=prob.d,
-                       filters=None if pool else len(prob.filters), channels=C_,
+    shp = ShapeProblem(n=(len(img[0]), len(img[0][0])), k=(kh, kw), p=prob.p, s=s, d=prob.d,
+                       filters=None if pool else len(prob.filters), channels=len(img),
                        pool=prob.operation[:3] if pool else None)
-    shp = validate(shp, blame)
+    return validate(shp, blame)
+
+
+def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading: str = "",
+                question: str = "", blame: Blame = flag_blame) -> None:
+    """Append the steps of applying filters (or a pooling window) to an image."""
+    pre = prefix
+    hp = heading + ": " if heading else ""
+    if not heading:
+        hp = ""
+    img = prob.image
+    C_, H, W = len(img), len(img[0]), len(img[0][0])
+    pool = prob.operation.endswith("-pool")
+    shp = check_apply(prob, blame)
+    kh, kw = shp.k
     g = pre + "given"
-    sol.sections[g] = hp + "Input"
+    sol.sections[g] = hp + "input" + (f" -- {question}" if question else "")
     one_c = C_ == 1
     for c in range(C_):
         nm = "I" if one_c else f"I[{c}]"
@@ -514,8 +537,8 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
                          shape=(H + 2 * ph, W + 2 * pw),
                          note=f"{ph} zero rows above and below, {pw} zero columns left and right"
                               + ("; max pooling never picks a padding cell" if prob.operation == "max-pool" else "")))
-    axs = shape_steps(sol, shp, prefix=pre, section=pre + "size", heading=hp + "Output size",
-                      params=True, formula=False)
+    axs = shape_steps(sol, shp, prefix=pre, section=pre + "size", heading=hp + "output size",
+                      params_heading=hp + "output volume", params=False, formula=False)
     Ho, Wo = axs[0].out, axs[-1].out
     sh, sw = shp.s
     dh, dw = shp.d
@@ -527,7 +550,7 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
                 yield u, v, i * sh + u * dh, j * sw + v * dw
 
     if pool:
-        sol.sections[pre + "cells"] = hp + f"Output cells ({prob.operation}, window {kh}x{kw})"
+        sol.sections[pre + "cells"] = hp + f"output cells ({prob.operation}, window {kh}x{kw})"
         outs = []
         for c in range(C_):
             mat = []
@@ -559,7 +582,7 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
             outs.append(tuple(mat))
         _result(sol, pre, hp, outs, one_c, "channel")
         return
-    sol.sections[pre + "cells"] = hp + "Output cells: " + (
+    sol.sections[pre + "cells"] = hp + "output cells: " + (
         "true convolution, sum of I times the flipped kernel" if flip
         else "cross-correlation, sum of products of the window and the kernel")
     outs = []
@@ -598,7 +621,7 @@ def _isym(base: str, c: int, one_c: bool, y: int, x: int) -> Symbol:
 
 
 def _result(sol: Solution, pre: str, hp: str, outs: list, single: bool, what: str) -> None:
-    sol.sections[pre + "result"] = hp + "Output"
+    sol.sections[pre + "result"] = hp + "output"
     for f, mat in enumerate(outs):
         nm = "out" if single else f"out[{f}]"
         sol.add(Step(pre + nm, pre + "result", value=mat, shape=(len(mat), len(mat[0])),
@@ -634,7 +657,7 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
     sol.add(Step(pre + "n_out", sec, formula=floor((n + 2 * p - span) / s) + 1,
                  note="windows start at 0, s, 2s, ...: floor(last start / s) more after the first; "
                       "the floor drops a window that would hang over the edge; the same holds for columns"))
-    sol.add(Step(pre + "volume", sec, formula=times(Symbol("n_out"), Symbol("n_out"), l),
+    sol.add(Step(pre + "volume", sec, formula=times(_s("n_out"), _s("n_out"), l),
                  note="each filter spans all c input channels and produces one output channel, so the "
                       "depth is the number of filters l, not c"))
     sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * l,

@@ -6,12 +6,13 @@ See docs/conv-and-arch.md for the format. Every error names the file, the line a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.engine.conv import (OPERATIONS, ApplyProblem, ShapeProblem, apply_steps, formula_steps,
-                                 parse_count, parse_pair, shape_steps, validate)
+from hwsolve.engine.conv import (OPERATIONS, ApplyProblem, ShapeProblem, apply_steps, check_apply,
+                                 formula_steps, parse_count, parse_pair, shape_steps, validate)
 from hwsolve.records import Solution
-from hwsolve.spec.loader import Field, load_yaml
+from hwsolve.spec.loader import Doc, Field, load_yaml
 
 SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding"}
 APPLY_KEYS = {"image", "kernel", "bias", "filters", "operation", "window", "stride", "padding",
@@ -26,7 +27,7 @@ def check_header(root: Field, kind: str, command: str) -> None:
     version = root.get("hwsolve", None)
     if version is None:
         raise root.error("missing 'hwsolve: 1' (the spec format version) at the top")
-    if version != 1:
+    if isinstance(version, bool) or version != 1:
         raise root["hwsolve"].error(f"unsupported spec version {version!r}; this hwsolve reads version 1")
     got = root["kind"].text() if root.has("kind") else None
     if got is None:
@@ -35,59 +36,83 @@ def check_header(root: Field, kind: str, command: str) -> None:
         raise root["kind"].error(f"this is a '{got}' spec; `hwsolve {command}` reads 'kind: {kind}'")
 
 
+@dataclass
+class ConvSheet:
+    """A parsed `kind: conv` spec: parts of (id, task, question, problem); a single kernel
+    application is one part with an empty id."""
+
+    title: str
+    source: str = ""
+    parts: list[tuple[str, str, str, object]] = field(default_factory=list)
+
+
 def load_conv(path) -> Solution:
-    doc = load_yaml(path)
+    return solve_conv(parse_conv(load_yaml(path)))
+
+
+def parse_conv(doc: Doc) -> ConvSheet:
+    """Read and validate a whole spec (every error is raised here, with its line)."""
     root = doc.root
     check_header(root, "conv", "conv")
     data = root.mapping()
-    title = root["title"].text() if "title" in data else ""
+    sheet = ConvSheet(title=root["title"].text() if "title" in data else "",
+                      source=root["source"].text() if "source" in data else "")
     if "parts" in data:
         root.mapping(allowed=TOP | {"parts"})
-        sol = Solution(title=title or "Convolution", kind="conv")
-        if "source" in data:
-            sol.meta["source"] = root["source"].text()
         parts = root["parts"].items()
         if not parts:
             raise root["parts"].error("expected at least one part")
-        seen = set()
+        seen: set = set()
         for i, part in enumerate(parts):
-            part_solution(sol, part, i, seen)
-        return sol
+            sheet.parts.append(read_part(part, i, seen))
+        sheet.title = sheet.title or "Convolution"
+        return sheet
     root.mapping(allowed=TOP | APPLY_KEYS)
     prob = read_apply(root)
-    sol = Solution(title=title or f"{prob.operation} of a {len(prob.image[0])}x{len(prob.image[0][0])} "
-                   "image", kind="conv")
-    if "source" in data:
-        sol.meta["source"] = root["source"].text()
-    apply_steps(sol, prob, blame=_apply_blame(root))
+    question = root["question"].text() if "question" in data else ""
+    sheet.parts.append(("", "apply", question, prob))
+    sheet.title = sheet.title or f"{prob.operation} of a {len(prob.image[0])}x{len(prob.image[0][0])} image"
+    return sheet
+
+
+def solve_conv(sheet: ConvSheet) -> Solution:
+    sol = Solution(title=sheet.title, kind="conv")
+    if sheet.source:
+        sol.meta["source"] = sheet.source
+    for pid, task, question, prob in sheet.parts:
+        heading = f"Part {pid}" if pid else ""
+        asked = f" -- {question}" if question else ""
+        pre = pid + "." if pid else ""
+        if task == "shape":
+            shape_steps(sol, prob, prefix=pre, section=pre + "size", heading=heading + asked,
+                        params_heading=heading + ": volume and parameters")
+        elif task == "formula":
+            formula_steps(sol, prefix=pre, heading=heading + asked, dilation=prob)
+        else:
+            apply_steps(sol, prob, prefix=pre, heading=heading, question=question)
     return sol
 
 
-def part_solution(sol: Solution, part: Field, i: int, seen: set) -> None:
+def read_part(part: Field, i: int, seen: set) -> tuple[str, str, str, object]:
     data = part.mapping()
     pid = str(data.get("id", f"p{i + 1}"))
-    if not pid.replace("_", "").replace("-", "").isalnum() or not pid.isascii():
+    if not pid or not pid.replace("_", "").replace("-", "").isalnum() or not pid.isascii():
         raise part["id"].error(f"a part id is letters, digits, '-' and '_', got '{pid}'")
     if pid in seen:
         raise part["id"].error(f"part id '{pid}' appears twice")
     seen.add(pid)
-    task = part["task"].text(choices={"shape", "formula", "apply"}) if "task" in data else None
-    if task is None:
+    if "task" not in data:
         raise part.error("missing 'task' (shape, formula or apply)")
+    task = part["task"].text(choices={"shape", "formula", "apply"})
     question = part["question"].text() if "question" in data else ""
-    heading = f"Part {pid}" + (f" ({question})" if question else "")
-    pre = pid + "."
     if task == "shape":
         part.mapping(allowed=PART_COMMON | SHAPE_KEYS)
-        prob = validate(read_shape(part), _shape_blame(part))
-        shape_steps(sol, prob, prefix=pre, section=pre + "size", heading=heading + ": output size")
-    elif task == "formula":
+        return pid, task, question, validate(read_shape(part), _shape_blame(part))
+    if task == "formula":
         part.mapping(allowed=PART_COMMON | {"dilation"})
-        dil = part["dilation"].boolean() if "dilation" in data else False
-        formula_steps(sol, prefix=pre, heading=heading + ": general formula", dilation=dil)
-    else:
-        part.mapping(allowed=PART_COMMON | APPLY_KEYS)
-        apply_steps(sol, read_apply(part), prefix=pre, heading=heading, blame=_apply_blame(part))
+        return pid, task, question, part["dilation"].boolean() if "dilation" in data else False
+    part.mapping(allowed=PART_COMMON | APPLY_KEYS)
+    return pid, task, question, read_apply(part)
 
 
 def _shape_blame(f: Field):
@@ -228,9 +253,11 @@ def read_apply(f: Field) -> ApplyProblem:
     def pair(key, default, **kw):
         return parse_pair(data[key], key, lambda k, m: f[key].error(m), **kw) if key in data else default
 
-    return ApplyProblem(image=image, filters=tuple(filters), operation=op, window=window,
+    prob = ApplyProblem(image=image, filters=tuple(filters), operation=op, window=window,
                         p=pair("padding", (0, 0), minimum=0), s=pair("stride", None),
                         d=pair("dilation", (1, 1)))
+    check_apply(prob, blame)
+    return prob
 
 
 def _kernel(f: Field, channels: int) -> tuple:
