@@ -150,6 +150,23 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
     return _finish_figure(solution, plot, no_chart)
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@_plot_options
+@output_options
+def gradflow(spec, plot, no_chart):
+    """dL/dx through a plain stack or residual blocks, for each depth in SPEC (YAML).
+
+    \b
+    Example:
+      hwsolve gradflow problems/cs4782_p5.yaml --plot flow.png
+    """
+    from hwsolve.engine import gradflow as engine
+
+    _check_plot(plot)
+    return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)
+
+
 # --- convolution and architecture arithmetic (issue 4) ---
 
 
@@ -229,20 +246,3 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
             raise click.UsageError("give either a SPEC file or the options, not both")
         return solve_vit(load_vit(spec))
     return solve_vit(vit_from_flags(image, patch, channels, dim, not no_cls))
-
-
-@main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@_plot_options
-@output_options
-def gradflow(spec, plot, no_chart):
-    """dL/dx through a plain stack or residual blocks, for each depth in SPEC (YAML).
-
-    \b
-    Example:
-      hwsolve gradflow problems/cs4782_p5.yaml --plot flow.png
-    """
-    from hwsolve.engine import gradflow as engine
-
-    _check_plot(plot)
-    return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)

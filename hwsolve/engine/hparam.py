@@ -82,7 +82,11 @@ def unit_name(text: str, err=None) -> str:
 def load(path) -> HparamProblem:
     from hwsolve.spec.loader import load_yaml
 
-    doc = load_yaml(path)
+    return parse(load_yaml(path))
+
+
+def parse(doc) -> HparamProblem:
+    """A problem from a loaded `Doc` (the `hwsolve.topics` parser signature)."""
     root = doc.root
     root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "grid", "random",
                           "workers"})
@@ -146,7 +150,9 @@ def _check_header(root, kind: str) -> None:
         raise root["hwsolve"].error(f"unsupported spec version {v!r}; this hwsolve reads version 1")
     if not root.has("kind"):
         raise root.error(f"missing required key 'kind' (expected 'kind: {kind}')")
-    root["kind"].text(choices={kind})
+    got = root["kind"].text()
+    if got != kind:
+        raise root["kind"].error(f"this is a '{got}' spec; `hwsolve {kind}` reads 'kind: {kind}'")
 
 
 def _hyper(f, name: str) -> Hyper:
