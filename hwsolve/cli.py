@@ -167,6 +167,56 @@ def gradflow(spec, plot, no_chart):
     return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)
 
 
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--function", "function", is_flag=True, help="Show the functions (the default).")
+@click.option("--derivative", is_flag=True, help="Show the derivatives (with --function: both).")
+@click.option("--range", "xrange", default=None, help="Plotted x range LOW,HIGH (default -4,4).")
+@click.option("--at", "at", default=None, help="Table points, e.g. -2,-1,0,1,2.")
+@_plot_options
+@output_options
+def activations(names, function, derivative, xrange, at, plot, no_chart):
+    """Activation functions and/or their derivatives: a table of values and a plot.
+
+    NAMES are table entries (relu, leaky_relu:0.01, softplus:1, gelu, sigmoid, tanh, ...), or one
+    SPEC file (.yaml).
+
+    \b
+    Example:
+      hwsolve activations relu leaky_relu:0.01 softplus:1 gelu --derivative --plot d.png
+      hwsolve activations problems/nyu2572_1_5c.yaml --plot d.svg
+    """
+    from hwsolve.engine import activation_plot as engine
+
+    _check_plot(plot)
+    if len(names) == 1 and names[0].lower().endswith((".yaml", ".yml")):
+        prob = engine.load(names[0])
+        if function or derivative:
+            prob.show_function, prob.show_derivative = function or not derivative, derivative
+    else:
+        lo = hi = pts = None
+        if xrange is not None:
+            lo, hi = _number_list(xrange, "--range", 2)
+        if at is not None:
+            pts = _number_list(at, "--at")
+        prob = engine.from_names(list(names), function=function, derivative=derivative,
+                                 lo=lo, hi=hi, points=pts)
+    return _finish_figure(engine.solve(prob), plot, no_chart)
+
+
+def _number_list(text, flag, count=None):
+    from hwsolve.errors import SpecError
+    from hwsolve.spec.numbers import parse_number
+
+    try:
+        out = [parse_number(t) for t in text.split(",")]
+    except (ValueError, ZeroDivisionError):
+        raise SpecError(f"expected comma-separated numbers, got '{text}'", field=flag) from None
+    if count is not None and len(out) != count:
+        raise SpecError(f"expected {count} numbers, got {len(out)}", field=flag)
+    return out
+
+
 # --- convolution and architecture arithmetic (issue 4) ---
 
 

@@ -71,8 +71,9 @@ def render_figure(fig: dict):
     markers = "osD^v<>"
     for i, s in enumerate(fig["series"]):
         style = s.get("style", "points")
-        if style == "line":
-            ax.plot(s["x"], s["y"], "-", label=s["label"], linewidth=1.8)
+        if style == "line":  # dashes too, so curves that coincide (ReLU', LeakyReLU') stay visible
+            ax.plot(s["x"], s["y"], linestyle=("-", "--", "-.", ":")[i % 4], label=s["label"],
+                    linewidth=1.8)
         else:
             ax.plot(s["x"], s["y"], "-", marker=markers[i % len(markers)], label=s["label"],
                     linewidth=1.5, markersize=6)
@@ -164,7 +165,7 @@ def chart_steps(fig: dict) -> list[Step]:
                 out.append(Step(f"chart:{key}({_xtext(x)})", "chart", value=y,
                                 note=_bar(float(y), lo, hi, log)))
         else:
-            out.append(Step(f"chart:{key}", "chart", note=_sparkline(s, fig)))
+            out.append(Step(f"chart:{key}", "chart", note=_sparkline(s, fig, lo, hi)))
     return out
 
 
@@ -201,15 +202,15 @@ def _bar(y: float, lo: float, hi: float, log: bool) -> str:
     return "#" * n + "." * (BAR_WIDTH - n)
 
 
-def _sparkline(s: dict, fig: dict) -> str:
+def _sparkline(s: dict, fig: dict, lo: float, hi: float) -> str:
+    """One line of block characters; every series of a figure shares the same vertical scale."""
     from hwsolve.numfmt import fmt_number
 
     xs, ys = s["x"], [float(y) for y in s["y"]]
     n = len(ys)
     idx = [round(i * (n - 1) / (SPARK_WIDTH - 1)) for i in range(min(SPARK_WIDTH, n))]
     sample = [ys[i] for i in idx]
-    finite = [y for y in sample if math.isfinite(y)]
-    lo, hi = min(finite), max(finite)
+    finite = [y for y in ys if math.isfinite(y)]
     chars = []
     for y in sample:
         if not math.isfinite(y):
@@ -218,4 +219,4 @@ def _sparkline(s: dict, fig: dict) -> str:
         level = 0 if hi == lo else round((y - lo) / (hi - lo) * (len(SPARK) - 2))
         chars.append(SPARK[1 + level])
     return (f"{''.join(chars)}  {fig['xlabel']} {fmt_number(xs[0])}..{fmt_number(xs[-1])}, "
-            f"values {fmt_number(lo)}..{fmt_number(hi)}")
+            f"values {fmt_number(min(finite))}..{fmt_number(max(finite))}")
