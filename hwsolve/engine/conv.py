@@ -58,7 +58,8 @@ def parse_pair(text: Any, key: str, blame: Blame = flag_blame, *, allow_same: bo
             return "same"
         parts = [x.strip() for x in t.lower().replace("×", "x").split("x")]
         if len(parts) > 2:
-            raise blame(key, f"expected a whole number or HxW, got '{text}'")
+            hint = "; give the channels separately (--channels / channels:)" if key == "n" else ""
+            raise blame(key, f"expected a whole number or HxW, got '{text}'{hint}")
     else:
         raise blame(key, f"expected a whole number or HxW, got '{text}'")
     vals = []
@@ -69,7 +70,8 @@ def parse_pair(text: Any, key: str, blame: Blame = flag_blame, *, allow_same: bo
             extra = " or 'same'" if allow_same else ""
             raise blame(key, f"expected a whole number or HxW{extra}, got '{text}'") from None
         if v < minimum:
-            raise blame(key, f"must be at least {minimum}, got {v}")
+            raise blame(key, f"cannot be negative, got {v}" if minimum == 0
+                        else f"must be at least {minimum}, got {v}")
         if v > MAX_SIZE:
             raise blame(key, f"{v} is too large (limit {MAX_SIZE})")
         vals.append(v)
@@ -301,14 +303,15 @@ def _cover_text(ax: Axis) -> str:
 
 def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section: str = "size",
                 heading: str = "Output size", params_heading: str = "Output volume and parameters",
-                params: bool = True, formula: bool = True) -> list[Axis]:
+                params: bool = True, formula: bool = True, volume: bool = True) -> list[Axis]:
     """Append the steps of a conv-shape question to `sol`; return the per-axis arithmetic.
 
     params=False leaves out the weights and biases (when the kernels are given as numbers)."""
     axs = axes(prob)
     fsec, psec = section, section + ".params"
     sol.sections[section] = heading
-    sol.sections[psec] = params_heading
+    if volume:
+        sol.sections[psec] = params_heading
     pre = prefix
     who = f"{prefix[:-1]}: " if prefix else ""
     name = "transposed convolution" if prob.transposed else \
@@ -361,7 +364,7 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
         if ax.uncovered:
             lost = sum(max(0, min(b, ax.pb + ax.n - 1) - max(a, ax.pb) + 1) for a, b in ax.uncovered)
             tail = ("only padding is skipped, no image pixel is lost" if not lost else
-                    f"{lost} image {ax.what.split()[0]} never reach the output")
+                    f"{lost} image {ax.what} never reach the output")
             warn = (f"{name} with stride {ax.s} does not tile the padded input ({ax.padded} "
                     f"{ax.what}, 0-based): never covered by any window: {_cover_text(ax)}; {tail}")
             sol.notes.append(who + "warning: " + warn)
@@ -373,6 +376,8 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
         sol.add(Step(pre + f"{lab}_rem", section, formula=mod(_numerator(v, ax, use_d1), v["s"]),
                      substituted=mod(_numerator(c, ax, use_d1), c["s"]), value=rem,
                      note=note))
+    if not volume:
+        return axs
     h, w = axs[0], axs[-1]
     hs, ws = (_s("n_out"), _s("n_out")) if len(axs) == 1 else (_s("H_out"), _s("W_out"))
     if prob.pool:
