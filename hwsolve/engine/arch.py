@@ -122,14 +122,14 @@ def solve_arch(prob: ArchProblem) -> Solution:
                                   f"before {ly.label}"))
             n = ly.filters
             w, b = fin * n, (n if ly.bias else 0)
-            sol.add(Step(pre + "weights", sec, formula=Symbol("n_in") * Symbol("N"),
+            sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
                          substituted=Const(fin) * Const(n), value=w, unit="parameters",
                          note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
             sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
                          substituted=Const(n) if ly.bias else None, value=b, unit="parameters",
                          note="one per output neuron" if ly.bias else "bias: false"))
             pexpr = (Const(fin) * Const(n) + Const(n)) if ly.bias else Const(fin) * Const(n)
-            pform = (Symbol("n_in") * Symbol("N") + Symbol("N")) if ly.bias else Symbol("n_in") * Symbol("N")
+            pform = (_s("n_in") * Symbol("N") + Symbol("N")) if ly.bias else _s("n_in") * Symbol("N")
             vol = (n,)
             rows.append((i, ly, vol, w + b, pexpr, pform, f"{w} weights + {b} biases"))
         elif ly.type == "flatten":
