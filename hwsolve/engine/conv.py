@@ -180,6 +180,9 @@ def validate(prob: ShapeProblem, blame: Blame = flag_blame) -> ShapeProblem:
             continue
         if prob.p == "same":
             continue
+        if prob.pool and 2 * prob.p[i] > span:
+            raise blame("p", f"pooling padding {prob.p[i]} is more than half the window {side} {span}: "
+                             "a window could hold only padding (PyTorch refuses this too)")
         padded = prob.n[i] + 2 * prob.p[i]
         if span > padded:
             eff = f" (effective size {span} with dilation {prob.d[i]})" if prob.d[i] != 1 else ""
