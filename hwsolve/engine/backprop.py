@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hwsolve.engine import tensor as T
+from hwsolve.engine.functions import ELEMENTWISE
 from hwsolve.engine.graph import Graph, Node
 from hwsolve.engine.ops import Activation, Identity, Linear, LossOp, Softmax
 from hwsolve.errors import SpecError
@@ -44,14 +45,14 @@ def compile_network(p) -> Compiled:
         current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
     params, names, l, k = [], {n.input, n.target, n.loss}, 0, 0
     notes: list[str] = []
-    activations = set()
+    activations: set[str] = set()
     for i, layer in enumerate(p.layers):
         where = p.doc.lines.get(("layers", i))
         k += 1
         if layer.kind == "linear":
             l += 1
             Wsym = symbol(layer.W_name) if layer.W_name else indexed(n.weight, l, n.index)
-            W = g.leaf(Wsym.text, Wsym, "param", T.exact(layer.W), line=where)
+            W = g.leaf(Wsym.text, Wsym, "param", T.exact(layer.W), line=where, matrix=True)
             parents = [W, current]
             if layer.b is not None:
                 bsym = symbol(layer.b_name) if layer.b_name else indexed(n.bias, l, n.index)
@@ -75,9 +76,6 @@ def compile_network(p) -> Compiled:
             raise SpecError(f"two values would both be called '{sym.text}': give this layer a "
                             "different name (name: ...)", file=p.file, line=where, field=f"layers[{i}]")
         names.add(sym.text)
-        for prm in params[-2:]:
-            if prm.name in names - {prm.name} and prm.kind == "param":
-                pass
         current = g.apply(op, parents if layer.kind == "linear" else (current,), sym.text, sym, line=where)
     output = current
     if n.output and output.name != n.output:
@@ -93,14 +91,12 @@ def compile_network(p) -> Compiled:
         seen.add(prm.name)
 
     notes.append(f"Loss: {p.loss.text}.")
-    kinked = [a for a in activations if a in ("relu", "leaky_relu", "abs")]
-    if kinked:
-        at = p.relu_at_zero
-        notes.append("At 0 the derivative of ReLU is taken as "
-                      f"{fmt_number(at) if at is not None else 0} (convention; "
-                      "set conventions.relu_prime_at_zero to change it)." if "relu" in kinked else
-                      "At the kink (0) the derivative takes the convention value "
-                      "(conventions.relu_prime_at_zero changes it).")
+    for key in sorted(activations):
+        fn = ELEMENTWISE[key]
+        if fn.kink is not None:
+            at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
+            notes.append(f"{fn.text}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} "
+                         "(a convention; conventions.relu_prime_at_zero changes it).")
     if p.layout == "numerator":
         notes.append("Numerator layout: dL/dv is a row vector (the Jacobian of L), and dL/dW "
                      "is the transpose of W's shape.")
@@ -129,7 +125,8 @@ def solve(problem) -> Solution:
     sol = Solution(problem.title, "backprop", sections=dict(SECTIONS))
     for node in g.nodes:
         if node.op is None:
-            sol.add(Step(node.name, "given", value=T.plain(node.value), shape=T.math_shape(node.value),
+            sol.add(Step(node.name, "given", value=T.plain(node.value, node.matrix),
+                         shape=T.math_shape(node.value, node.matrix),
                          label=node.label))
     g.forward_steps(sol)
     g.backward(c.loss, sol, c.layout)

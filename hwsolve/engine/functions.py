@@ -71,6 +71,12 @@ def _sigmoid(x, **_):
     return e / (1.0 + e)
 
 
+def _sigmoid_d(x, **_):
+    # e^-|x| / (1 + e^-|x|)^2: the same as s(1 - s) without cancelling when s is near 1
+    e = math.exp(-abs(float(x)))
+    return e / (1.0 + e) ** 2
+
+
 def _softplus(x, beta=1, **_):
     bx = float(beta) * float(x)
     # log(1 + e^bx) without overflow
@@ -145,8 +151,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
                     (at_zero_value if at_zero_value is not None else slope + 0 * x),
                 True, params={"slope": Fraction(1, 100)}, kink=Fraction(0),
                 derivative_text="LeakyReLU'(x) = 1 if x > 0, slope if x < 0"),
-    Elementwise("sigmoid", "sigmoid", r"\sigma", _sigmoid,
-                lambda x, **_: _sigmoid(x) * (1.0 - _sigmoid(x)), False,
+    Elementwise("sigmoid", "sigmoid", r"\sigma", _sigmoid, _sigmoid_d, False,
                 derivative_text="sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))"),
     Elementwise("tanh", "tanh", r"\tanh", lambda x, **_: math.tanh(float(x)),
                 lambda x, **_: 1.0 - math.tanh(float(x)) ** 2, False,

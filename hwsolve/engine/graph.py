@@ -35,6 +35,7 @@ class Node:
     value: np.ndarray | None = None
     line: int | None = None         # where the spec defines it, for error messages
     show: bool = True               # list it in the forward pass
+    matrix: bool = False            # a weight matrix: printed 2-D whatever its size
 
     @property
     def wants_grad(self) -> bool:
@@ -48,8 +49,9 @@ class Graph:
     loss_latex: str = "L"
     file: str | None = None
 
-    def leaf(self, name: str, label: Symbol, kind: str, value: np.ndarray, line: int | None = None) -> Node:
-        return self._add(Node(name, label, kind, value=value, line=line))
+    def leaf(self, name: str, label: Symbol, kind: str, value: np.ndarray, line: int | None = None,
+             matrix: bool = False) -> Node:
+        return self._add(Node(name, label, kind, value=value, line=line, matrix=matrix))
 
     def apply(self, op: Op, parents, name: str, label: Symbol, line: int | None = None,
               show: bool = True) -> Node:
@@ -95,7 +97,7 @@ class Graph:
             formula = node.op.formula(args)
             substituted = None
             if not isinstance(node.op, Identity):
-                substituted = node.op.formula([const_of(p.value) for p in node.parents])
+                substituted = node.op.formula([Const(T.plain(p.value, p.matrix)) for p in node.parents])
             note = node.op.note([p.value for p in node.parents], node.value, [p.name for p in node.parents])
             solution.add(Step(node.name, section, formula=formula, value=T.plain(node.value),
                               shape=T.math_shape(node.value), substituted=substituted, note=note,
@@ -113,7 +115,7 @@ class Graph:
 
         grads: dict[Node, np.ndarray] = {loss: T.ones((1, 1))}
         expanded: dict[Node, Expr | None] = {loss: Const(1)}
-        origin: dict[Node, Op | None] = {loss: None}
+        origin: dict[Node, Node | None] = {loss: None}
         for node in self._backward_order(loss, consumers):
             terms = []
             for c, i in consumers[node]:
@@ -126,8 +128,9 @@ class Graph:
                 args = [p.label for p in c.parents]
                 up_sym = self.grad_symbol(c) if c is not loss else Const(1)
                 local = c.op.local(i, up_sym, args, c.label, ctx)
-                up_val = Const(T.plain(_layout(grads[c], layout)))
-                subst = c.op.local(i, up_val, [const_of(x) for x in xs], const_of(c.value), ctx)
+                up_val = Const(T.plain(_layout(grads[c], layout), c.matrix))
+                operands = [Const(T.plain(p.value, p.matrix)) for p in c.parents]
+                subst = c.op.local(i, up_val, operands, const_of(c.value), ctx)
                 exp = None
                 if expanded.get(c) is not None:
                     exp = c.op.local(i, expanded[c], args, c.label, ctx)
@@ -144,15 +147,15 @@ class Graph:
                 total, g = T.unify(total, t[1])
                 total = total + g
             grads[node] = total
-            origin[node] = terms[0][0].op if len(terms) == 1 else None
+            origin[node] = terms[0][0] if len(terms) == 1 else None
             if len(terms) > 1:
                 twice = {t[0] for t in terms if sum(u[0] is t[0] for u in terms) > 1}
                 for c, g, local, subst, exp, chain, partial, i in terms:
                     via = f"{c.name} (operand {i + 1})" if c in twice else c.name
                     solution.add(Step(f"{self.grad_symbol(node).text} via {via}", section,
                                       chain=chain, formula=local, expression=exp, substituted=subst,
-                                      value=T.plain(_layout(g, layout)),
-                                      shape=T.math_shape(_layout(g, layout)),
+                                      value=T.plain(_layout(g, layout), node.matrix),
+                                      shape=T.math_shape(_layout(g, layout), node.matrix),
                                       note="one path's term", label=None))
             exps = [t[4] for t in terms]
             expanded[node] = sum_of(exps) if all(e is not None for e in exps) else None
@@ -165,9 +168,9 @@ class Graph:
                 chain=sum_of(t[5] for t in terms),
                 formula=sum_of(t[2] for t in terms),
                 expression=expanded[node] if not (many and expanded[node] is None) else None,
-                substituted=sum_of(Const(T.plain(_layout(t[1], layout))) for t in terms) if many
-                else terms[0][3],
-                value=T.plain(value), shape=T.math_shape(value),
+                substituted=sum_of(Const(T.plain(_layout(t[1], layout), node.matrix)) for t in terms)
+                if many else terms[0][3],
+                value=T.plain(value, node.matrix), shape=T.math_shape(value, node.matrix),
                 note=f"sum over {len(terms)} paths ({', '.join(t[0].name for t in terms)})" if many else "",
                 label=self.grad_symbol(node)))
         return grads

@@ -29,7 +29,7 @@ class Ctx:
     layout: str = "gradient"                 # "gradient" or "numerator"
     scalar: tuple[bool, ...] = ()            # per operand
     out_scalar: bool = False
-    upstream_origin: object = None           # the rule that produced `up`, when there is one
+    upstream_origin: object = None           # the node whose rule produced `up`, if just one
     values: tuple = ()                       # operand values (for notes)
 
     @property
@@ -239,9 +239,11 @@ class Softmax(Op):
         return call("softmax", r"\operatorname{softmax}", args[0])
 
     def local(self, i, up, args, out, ctx):
-        if isinstance(ctx.upstream_origin, LossOp) and ctx.upstream_origin.loss.key == "cross_entropy":
+        origin = ctx.upstream_origin
+        if origin is not None and isinstance(origin.op, LossOp) and origin.op.loss.key == "cross_entropy":
             # -y ⊘ p through the softmax Jacobian is p - y (y sums to 1): what courses call u2
-            y = ctx.upstream_origin.target_symbol
+            target = origin.parents[1]
+            y = const_of(target.value) if isinstance(out, Const) else target.label
             e = out - y
             return e.T if ctx.numerator else e
         jac = diag(out) - out @ out.T

@@ -57,9 +57,14 @@ def elementwise(fn, a: np.ndarray, keep_exact: bool) -> np.ndarray:
     return out
 
 
-def math_shape(a: np.ndarray) -> tuple[int, ...]:
-    """(1, 1) is a scalar, (n, 1) a column vector, anything else a matrix."""
+def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
+    """(1, 1) is a scalar, (n, 1) a column vector, anything else a matrix.
+
+    A weight matrix stays a matrix whatever its size (`matrix=True`): a 2x1 W is not a vector.
+    """
     m, n = a.shape
+    if matrix:
+        return (m, n)
     if (m, n) == (1, 1):
         return ()
     if n == 1:
@@ -67,9 +72,9 @@ def math_shape(a: np.ndarray) -> tuple[int, ...]:
     return (m, n)
 
 
-def plain(a: np.ndarray):
+def plain(a: np.ndarray, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
-    shape = math_shape(a)
+    shape = math_shape(a, matrix)
     conv = _exact_scalar if is_exact(a) else float
     if shape == ():
         return conv(a[0, 0])
