@@ -296,3 +296,81 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
             raise click.UsageError("give either a SPEC file or the options, not both")
         return solve_vit(load_vit(spec))
     return solve_vit(vit_from_flags(image, patch, channels, dim, not no_cls))
+
+
+# --- grading (issue 6) ---
+
+
+@main.command()
+@click.argument("key_spec", type=click.Path(dir_okay=False))
+@click.argument("submissions", nargs=-1, required=True, type=click.Path())
+@click.option("--rubric", "rubric", type=click.Path(dir_okay=False), default=None,
+              help="Rubric YAML (overrides the key spec's `rubric:`).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
+              help="Write every verdict and the class statistics as JSON.")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None,
+              help="Write JUnit XML: one test case per graded step.")
+@click.option("--gradescope", type=click.Path(dir_okay=False), default=None,
+              help="Write Gradescope's results.json (one submission).")
+@click.option("--fail-under", "fail_under", type=click.FloatRange(0, 100), default=None,
+              help="Exit 1 when a submission scores below this percentage.")
+@click.option("--show-key", "show_key", is_flag=True, help="Include the key's values in feedback.")
+@click.option("--brief", is_flag=True, help="One line per submission, then the class table.")
+def grade(key_spec, submissions, rubric, json_file, junit, gradescope, fail_under, show_key, brief):
+    """Grade answer files (or folders of them) against KEY_SPEC: tolerance, partial credit,
+    error carried forward and named mistakes, per step.
+
+    \b
+    Examples:
+      hwsolve grade problems/cs4782_p1.yaml tests/data/seed001_answers.yaml
+      hwsolve grade problems/cs4782_p1.yaml submissions/ --json grades.json --junit junit.xml
+    """
+    from hwsolve.grade.run import run_grade
+
+    code = run_grade(key_spec, submissions, rubric=rubric, json_file=json_file, junit=junit,
+                     gradescope=gradescope, fail_under=fail_under, show_key=show_key, brief=brief)
+    sys.exit(code)
+
+
+# --- derivations and whole sheets (issue 7) ---
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def derive(spec):
+    """General gradients of a layered network from SPEC (YAML, kind: derive): dimensions and layer
+    types, no numbers. Every Jacobian with its elements and shape, the chain for every parameter
+    and the input with its shape check, in numerator or gradient layout; checked against the
+    numeric engine at random numbers.
+
+    \b
+    Examples:
+      hwsolve derive problems/csc6022_q1.yaml
+      hwsolve derive problems/nyu2572_1_2_sym.yaml --format latex > q12.tex
+    """
+    from hwsolve import topics
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(spec)
+    kind = topics.kind_of(doc, default="derive")
+    if kind != "derive":
+        raise doc.root["kind"].error(f"'derive' reads kind derive; this spec is kind {kind}")
+    return topics.solve(topics.parse(doc, kind), kind)
+
+
+@main.command()
+@click.argument("sheet", type=click.Path(dir_okay=False))
+@output_options
+def solve(sheet):
+    """Every part of a homework SHEET (YAML, kind: sheet), each by its topic, in one report with
+    a table of contents; also solves a single spec of any kind.
+
+    \b
+    Examples:
+      hwsolve solve problems/cs4782_hw1.yaml
+      hwsolve solve problems/cs4782_hw1.yaml --format latex -o hw1.tex && pdflatex hw1.tex
+    """
+    from hwsolve import topics
+
+    return topics.load_and_solve(sheet)[1]

@@ -1,0 +1,307 @@
+"""Known mistakes: ONE table, each mistake one entry that reproduces a wrong value.
+
+For a wrong answer the grader tries the entries in order and names the first that reproduces
+it. An entry either transforms a reference value (the key's, or the student's own ECF value) --
+transposed, sign flip, the squared-error factor 2 -- or looks up values prepared once per key by
+re-running a topic's rule with the mistake built in: the backward loop with an activation's value
+used for its derivative, with a dead ReLU unit passed through, with softmax's p for p - y; conv
+output sizes with ceiling for floor, with the padding counted on one side only.
+
+Adding a mistake: one `Mistake(...)` in MISTAKES, with a `check` (and a `prepare` when it needs
+the key's problem or graph), and a test in tests/test_grade_mistakes.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+from hwsolve.grade.answers import Value
+
+# losses whose derivative carries the factor 2 of the square (L = (y - yhat)^2 -> 2 (yhat - y))
+SQUARED_WITH_2 = ("squared_error", "mse")
+SQUARED_FAMILY = SQUARED_WITH_2 + ("half_squared_error", "half_mse")
+
+
+@dataclass
+class Site:
+    """One wrong answer in context: the step, the key's value, the ECF value (if it differs)."""
+
+    name: str
+    key: Value
+    ecf: Value | None
+    context: object            # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
+
+    def refs(self):
+        yield self.key, ""
+        if self.ecf is not None:
+            yield self.ecf, " (applied to your own earlier values)"
+
+    @property
+    def is_gradient(self) -> bool:
+        m = self.context.model
+        return m is not None and m.is_gradient(self.name)
+
+    @property
+    def loss_key(self) -> str | None:
+        m = self.context.model
+        loss = getattr(getattr(m, "loss", None), "op", None) if m else None
+        return getattr(getattr(loss, "loss", None), "key", None)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    key: str                   # stable id, used in rubrics (mistake_credit) and JSON
+    title: str                 # what the student is told
+    where: str                 # where it can happen (for the docs)
+    credit: float              # default fraction of the step's points
+    check: Callable            # (site, answer Value, match) -> detail text or None
+    prepare: Callable | None = None   # (key) -> {step name: [(Value, detail), ...]}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def same(a: Value, b: Value, match) -> bool:
+    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries()))
+
+
+def mapped(v: Value, f) -> Value:
+    return Value(tuple(tuple(f(x) for x in r) for r in v.rows))
+
+
+def transpose(v: Value) -> Value:
+    return Value(tuple(zip(*v.rows)))
+
+
+def _nonzero(v: Value) -> bool:
+    return any(x != 0 for x in v.entries())
+
+
+def _dims_text(v: Value) -> str:
+    s = v.shape
+    if s == ():
+        return "a scalar"
+    if len(s) == 1:
+        return f"a column of {s[0]}"
+    if s[0] == 1:
+        return f"a 1x{s[1]} row"
+    return f"{s[0]}x{s[1]}"
+
+
+def _prepared(key: str):
+    def check(site: Site, ans: Value, match):
+        for cand, detail in site.context.prepared.get(key, {}).get(site.name, []):
+            if same(ans, cand, match):
+                return detail
+        return None
+    return check
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+def _transposed(site: Site, ans: Value, match):
+    for ref, how in site.refs():
+        t = transpose(ref)
+        if t.dims == ref.dims and same(t, ref, lambda a, b: a == b):
+            continue  # symmetric or scalar: transposing changes nothing
+        if same(ans, t, match):
+            return f"{_dims_text(ans)} where {_dims_text(ref)} is due{how}"
+    return None
+
+
+def _wrong_shape(site: Site, ans: Value, match):
+    if ans.dims != site.key.dims:
+        return f"{_dims_text(ans)} where {_dims_text(site.key)} is due"
+    return None
+
+
+def _scaled(factor, when):
+    def check(site: Site, ans: Value, match):
+        if not when(site):
+            return None
+        for ref, how in site.refs():
+            if _nonzero(ref) and same(ans, mapped(ref, lambda x: x * factor), match):
+                return how.strip()
+        return None
+    return check
+
+
+def _has_loss(keys):
+    return lambda site: site.is_gradient and site.loss_key in keys
+
+
+# -- preparations (once per key) ---------------------------------------------------------------
+
+
+def _to_value(a):
+    from hwsolve.grade.ecf import to_value
+
+    return to_value(a)
+
+
+def _prep_activation(mode: str):
+    def prepare(key) -> dict:
+        from hwsolve.grade.ecf import mistaken_activation
+
+        m = key.model
+        if m is None:
+            return {}
+        out: dict = {}
+        for node in m.activations():
+            if mode == "unmasked":
+                fn = node.op.fn
+                if fn.key != "relu":
+                    continue
+                x = node.parents[0].value
+                if not any(v <= 0 for v in x.flat):
+                    continue  # no dead unit: passing every unit changes nothing
+                detail = f"at {node.name}: the gradient was passed through units with {node.parents[0].name} <= 0"
+            else:
+                detail = f"at {node.name}: {node.op.fn.text}({node.parents[0].name}) used for {node.op.fn.text}'({node.parents[0].name})"
+            for name, arr in m.variant(ops={node: mistaken_activation(node.op, mode)}).items():
+                out.setdefault(name, []).append((_to_value(arr), detail))
+        return out
+    return prepare
+
+
+def _prep_softmax(key) -> dict:
+    from hwsolve.engine.ops import LossOp, Softmax
+
+    m = key.model
+    if m is None:
+        return {}
+    out: dict = {}
+    for node in m.nodes:
+        if not isinstance(node.op, Softmax):
+            continue
+        if not _feeds_cross_entropy(m, node, LossOp):
+            continue
+        a = node.parents[0]
+        detail = f"dL/d{a.name} taken as {node.name} instead of {node.name} - y"
+        for name, arr in m.variant(overrides={a: node.value}).items():
+            out.setdefault(name, []).append((_to_value(arr), detail))
+    return out
+
+
+def _feeds_cross_entropy(m, node, LossOp) -> bool:
+    """Does `node` reach a cross-entropy loss directly or through renamings (yhat = p)?"""
+    from hwsolve.engine.ops import Identity
+
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        for c, _ in m.consumers[n]:
+            if isinstance(c.op, LossOp) and c.op.loss.key == "cross_entropy":
+                return True
+            if isinstance(c.op, Identity):
+                todo.append(c)
+    return False
+
+
+def _conv_sizes(key, rule):
+    """Per shape part of a conv sheet: output size, volume and activation count under `rule`."""
+    out: dict = {}
+    parts = getattr(key.problem, "parts", None) or []
+    for part in parts:
+        if not (isinstance(part, tuple) and len(part) == 4 and part[1] == "shape"):
+            continue
+        pid, _, _, prob = part
+        if getattr(prob, "transposed", False) or getattr(prob, "p", None) == "same":
+            continue
+        pre = f"{pid}." if pid else ""
+        s = prob.s or (prob.k if prob.pool else (1, 1))
+        sizes = []
+        for i in range(2):
+            span = prob.d[i] * (prob.k[i] - 1) + 1
+            sizes.append(rule(prob.n[i], prob.p[i], span, s[i]))
+        if None in sizes or min(sizes) < 1:
+            continue
+        steps = key.values
+        if f"{pre}n_out" in steps and sizes[0] == sizes[1]:
+            out.setdefault(f"{pre}n_out", []).append((Value(((sizes[0],),)), ""))
+        vol = steps.get(f"{pre}volume")
+        if vol is not None and vol.shape == (3,):
+            depth = vol.rows[2][0]
+            out.setdefault(f"{pre}volume", []).append((Value(((sizes[0],), (sizes[1],), (depth,))), ""))
+            if f"{pre}activations" in steps:
+                out.setdefault(f"{pre}activations", []).append((Value(((sizes[0] * sizes[1] * depth,),)), ""))
+    return out
+
+
+def _ceil_rule(n, p, span, s):
+    return -(-(n + 2 * p - span) // s) + 1
+
+
+def _once_rule(n, p, span, s):
+    if n + p < span:
+        return None
+    return (n + p - span) // s + 1
+
+
+def _prep_conv(rule, detail):
+    def prepare(key) -> dict:
+        if key.kind != "conv":
+            return {}
+        out = _conv_sizes(key, rule)
+        for name in out:
+            out[name] = [(v, detail) for v, _ in out[name] if not same(v, key.values[name], lambda a, b: a == b)]
+        return out
+    return prepare
+
+
+# -- THE table -------------------------------------------------------------------------------
+
+MISTAKES: tuple[Mistake, ...] = (
+    Mistake("transposed", "transposed", "any matrix or vector", 0.5, _transposed),
+    Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
+    Mistake("sign_flip", "sign flipped", "any value", 0.0, _scaled(-1, lambda site: True)),
+    Mistake("factor2_dropped", "factor 2 of the squared-error derivative dropped",
+            "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", 0.0,
+            _scaled(Fraction(1, 2), _has_loss(SQUARED_WITH_2))),
+    Mistake("factor2_doubled", "factor 2 of the squared-error derivative doubled",
+            "gradients under any squared-error loss", 0.0,
+            _scaled(2, _has_loss(SQUARED_FAMILY))),
+    Mistake("activation_for_derivative", "activation used instead of its derivative",
+            "gradients below an activation (sigma(a) where sigma'(a) is due)", 0.0,
+            _prepared("activation_for_derivative"), _prep_activation("value")),
+    Mistake("dead_relu_ignored", "dead ReLU unit ignored",
+            "gradients below a ReLU with an input <= 0 (ReLU' taken as 1 there)", 0.0,
+            _prepared("dead_relu_ignored"), _prep_activation("unmasked")),
+    Mistake("softmax_without_y", "softmax gradient without the - y",
+            "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
+            _prepared("softmax_without_y"), _prep_softmax),
+    Mistake("ceil_for_floor", "ceiling used instead of floor",
+            "conv output sizes (floor((n + 2p - k)/s) + 1)", 0.0,
+            _prepared("ceil_for_floor"), _prep_conv(_ceil_rule, "ceil((n + 2p - k)/s) + 1")),
+    Mistake("padding_once", "padding counted once",
+            "conv output sizes (n + p where n + 2p is due)", 0.0,
+            _prepared("padding_once"), _prep_conv(_once_rule, "n + p - k where n + 2p - k is due")),
+)
+
+BY_KEY = {m.key: m for m in MISTAKES}
+
+
+def prepare_all(key) -> dict:
+    """{mistake key: {step name: [(Value, detail)]}} for the entries that need the key."""
+    from hwsolve.grade.ecf import _FAIL
+
+    out = {}
+    for m in MISTAKES:
+        if m.prepare is not None:
+            try:
+                out[m.key] = m.prepare(key)
+            except _FAIL:  # a mistake model that cannot run on this key names nothing
+                out[m.key] = {}
+    return out
+
+
+def identify(site: Site, ans: Value, match) -> tuple[Mistake, str] | None:
+    """The first mistake in the table that reproduces `ans`, with its detail."""
+    for m in MISTAKES:
+        detail = m.check(site, ans, match)
+        if detail is not None:
+            return m, detail
+    return None

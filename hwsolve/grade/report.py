@@ -1,0 +1,260 @@
+"""Grading reports: a rich summary per submission, a class table, JSON, JUnit XML, Gradescope.
+
+Per-student text (terminal, JUnit messages, Gradescope output) never shows the key's values
+unless `show_key` is set: reasons speak of the student's own values, shapes and mistake names.
+Everything is in the order the submissions were given and the key lists its steps.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from xml.etree import ElementTree as ET
+
+from hwsolve.grade.answers import Value
+from hwsolve.grade.grader import VERDICTS, Key, Result, mistake_title
+from hwsolve.numfmt import fmt_number, json_number
+
+SCHEMA = "hwsolve/grade"
+SCHEMA_VERSION = 1
+LABEL = {"correct": "correct", "ecf": "ECF", "wrong": "wrong", "wrong_shape": "wrong shape",
+         "missing": "missing"}
+
+
+def value_text(v: Value | None, precision: int = 4) -> str:
+    if v is None:
+        return ""
+    p = v.plain()
+    if not isinstance(p, tuple):
+        return fmt_number(p, precision)
+    if p and isinstance(p[0], tuple):
+        return "[" + ", ".join("[" + ", ".join(fmt_number(x, precision) for x in r) + "]" for r in p) + "]"
+    return "[" + ", ".join(fmt_number(x, precision) for x in p) + "]"
+
+
+def _json_value(v: Value | None):
+    if v is None:
+        return None
+    p = v.plain()
+
+    def conv(x):
+        return [conv(y) for y in x] if isinstance(x, tuple) else json_number(x)
+    return conv(p)
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}" if x == int(x) else f"{x:.2f}".rstrip("0")
+
+
+def feedback(s, show_key: bool) -> str:
+    text = s.reason if s.verdict != "correct" else ""
+    if show_key and s.verdict != "correct":
+        text = (text + "; " if text else "") + f"key: {value_text(s.expected)}"
+    return text
+
+
+# -- terminal ------------------------------------------------------------------------------------
+
+
+def print_results(key: Key, results: list[Result], console, show_key: bool = False, brief: bool = False) -> None:
+    from rich import box
+    from rich.table import Table
+
+    for r in results:
+        head = f"{r.student}  ({r.path}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
+        if brief:
+            console.print(head + (f"  -- {r.error}" if r.error else ""))
+            continue
+        if r.error:
+            console.print(head)
+            console.print(f"  not graded: {r.error}")
+            continue
+        t = Table(title=head, title_justify="left", box=box.ASCII if console.no_color else box.SIMPLE_HEAVY)
+        t.add_column("step")
+        t.add_column("answer", overflow="fold", max_width=34)
+        t.add_column("verdict")
+        t.add_column("points", justify="right")
+        t.add_column("feedback", overflow="fold")
+        for s in r.steps:
+            t.add_row(s.name, value_text(s.answer), LABEL[s.verdict], f"{_pts(s.points)}/{_pts(s.max_points)}",
+                      feedback(s, show_key))
+        console.print(t)
+        for w in r.warnings:
+            console.print(f"  note: {w}")
+        console.print()
+    if len(results) > 1:
+        print_class(key, results, console)
+
+
+def print_class(key: Key, results: list[Result], console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    c = class_stats(key, results)
+    console.print(f"Class: {c['count']} submissions, mean {c['mean']:.1f}%, median {c['median']:.1f}%"
+                  + (f", {c['unreadable']} unreadable" if c['unreadable'] else ""))
+    bx = box.ASCII if console.no_color else box.SIMPLE
+    dist = Table(title="Score distribution", title_justify="left", box=bx)
+    dist.add_column("score %")
+    dist.add_column("n", justify="right")
+    dist.add_column("")
+    top = max((b["count"] for b in c["distribution"]), default=0) or 1
+    for b in c["distribution"]:
+        dist.add_row(b["range"], str(b["count"]), "#" * round(30 * b["count"] / top))
+    console.print(dist)
+    st = Table(title="Per step", title_justify="left", box=bx)
+    for col in ("step", "correct", "ECF", "wrong", "wrong shape", "missing", "fraction correct"):
+        st.add_column(col, justify="left" if col == "step" else "right")
+    for name, d in c["steps"].items():
+        st.add_row(name, *(str(d[v]) for v in VERDICTS), f"{d['fraction_correct']:.2f}")
+    console.print(st)
+    if c["mistakes"]:
+        mt = Table(title="Most common mistakes", title_justify="left", box=bx)
+        mt.add_column("mistake")
+        mt.add_column("count", justify="right")
+        mt.add_column("steps")
+        for m in c["mistakes"][:10]:
+            mt.add_row(m["title"], str(m["count"]), ", ".join(m["steps"][:6]))
+        console.print(mt)
+
+
+def class_stats(key: Key, results: list[Result]) -> dict:
+    pcts = [r.percent for r in results]
+    buckets = [{"range": f"{lo}-{lo + 9 if lo < 90 else 100}", "count": 0} for lo in range(0, 100, 10)]
+    for p in pcts:
+        buckets[min(int(p // 10), 9)]["count"] += 1
+    steps = {}
+    for name, _ in key.graded:
+        d = {v: 0 for v in VERDICTS}
+        steps[name] = d
+    mistakes: Counter = Counter()
+    where: dict[str, list] = {}
+    for r in results:
+        for s in r.steps:
+            steps[s.name][s.verdict] += 1
+            if s.mistake:
+                mistakes[s.mistake] += 1
+                if s.name not in where.setdefault(s.mistake, []):
+                    where[s.mistake].append(s.name)
+    n = len(results) or 1
+    for d in steps.values():
+        d["fraction_correct"] = round(d["correct"] / n, 4)
+    return {
+        "count": len(results),
+        "unreadable": sum(1 for r in results if r.error),
+        "mean": statistics.fmean(pcts) if pcts else 0.0,
+        "median": statistics.median(pcts) if pcts else 0.0,
+        "distribution": buckets,
+        "steps": steps,
+        "mistakes": [{"key": k, "title": mistake_title(k), "count": c, "steps": where[k]}
+                     for k, c in sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))],
+    }
+
+
+# -- JSON ------------------------------------------------------------------------------------------
+
+
+def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
+    rub = key.rubric
+    t = rub.tolerance
+    subs = []
+    for r in results:
+        steps = []
+        for s in r.steps:
+            d = {"name": s.name, "verdict": s.verdict, "points": round(s.points, 6),
+                 "max_points": s.max_points, "reason": s.reason, "mistake": s.mistake or None,
+                 "answer": _json_value(s.answer), "ecf_from": list(s.ecf_from)}
+            if show_key:
+                d["expected"] = _json_value(s.expected)
+            steps.append(d)
+        subs.append({"path": r.path, "student": r.student, "score": r.score, "max_score": r.max_score,
+                     "percent": round(r.percent, 4), "error": r.error or None,
+                     "warnings": r.warnings, "steps": steps})
+    c = class_stats(key, results)
+    c["mean"], c["median"] = round(c["mean"], 4), round(c["median"], 4)
+    out = {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "key": key.path, "kind": key.kind,
+        "rubric": {"source": rub.source, "steps": dict(key.graded),
+                   "tolerance": {"abs": t.abs, "rel": t.rel, "sig_figs": t.sig_figs,
+                                 "sig_figs_max": t.sig_figs_max},
+                   "partial": rub.partial, "ecf": rub.ecf, "ecf_penalty": rub.ecf_penalty,
+                   "mistake_credit": rub.mistake_credit},
+        "submissions": subs,
+        "class": c,
+    }
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+# -- JUnit XML -------------------------------------------------------------------------------------
+
+
+def to_junit(key: Key, results: list[Result], show_key: bool = False) -> str:
+    """<testsuites> with one <testsuite> per submission and one <testcase> per graded step.
+
+    A step with full points passes; any other is a <failure> whose message is the feedback; an
+    unreadable submission's steps are <error>s. Points go into <properties>."""
+    root = ET.Element("testsuites", name=f"hwsolve grade {key.path}")
+    tot = {"tests": 0, "failures": 0, "errors": 0}
+    for r in results:
+        suite = ET.SubElement(root, "testsuite", name=r.student, hostname="hwsolve")
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="path", value=r.path)
+        ET.SubElement(props, "property", name="score", value=_pts(r.score))
+        ET.SubElement(props, "property", name="max_score", value=_pts(r.max_score))
+        fails = errs = 0
+        for s in r.steps:
+            tc = ET.SubElement(suite, "testcase", name=s.name, classname=f"hwsolve.grade.{_cls(r.student)}",
+                               time="0")
+            msg = f"{LABEL[s.verdict]}, {_pts(s.points)}/{_pts(s.max_points)} points"
+            fb = feedback(s, show_key)
+            if r.error:
+                errs += 1
+                e = ET.SubElement(tc, "error", message=f"submission could not be read: {r.error}", type="unreadable")
+                e.text = r.error
+            elif s.points < s.max_points:
+                fails += 1
+                f = ET.SubElement(tc, "failure", message=f"{msg}: {fb}" if fb else msg, type=s.verdict)
+                f.text = fb or msg
+            elif s.verdict == "ecf":
+                so = ET.SubElement(tc, "system-out")
+                so.text = f"{msg}: {fb}"
+        suite.set("tests", str(len(r.steps)))
+        suite.set("failures", str(fails))
+        suite.set("errors", str(errs))
+        suite.set("skipped", "0")
+        suite.set("time", "0")
+        tot["tests"] += len(r.steps)
+        tot["failures"] += fails
+        tot["errors"] += errs
+    for k, v in tot.items():
+        root.set(k, str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _cls(student: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in student) or "submission"
+
+
+# -- Gradescope --------------------------------------------------------------------------------------
+
+
+def to_gradescope(key: Key, result: Result, show_key: bool = False, visibility: str = "visible") -> str:
+    """Gradescope's results.json for one submission: score, max_score and one test per step."""
+    tests = []
+    for i, s in enumerate(result.steps, 1):
+        fb = feedback(s, show_key)
+        out = LABEL[s.verdict] + (f": {fb}" if fb else "")
+        if result.error:
+            out = f"submission could not be read: {result.error}"
+        tests.append({"name": s.name, "number": str(i), "score": round(s.points, 6),
+                      "max_score": s.max_points, "status": "passed" if s.points >= s.max_points else "failed",
+                      "output": out, "visibility": visibility})
+    summary = (f"{_pts(result.score)} / {_pts(result.max_score)} points"
+               + (f". Your file could not be read: {result.error}" if result.error else ""))
+    if result.warnings:
+        summary += "\n" + "\n".join(f"note: {w}" for w in result.warnings)
+    return json.dumps({"score": result.score, "max_score": result.max_score, "output": summary,
+                       "visibility": visibility, "stdout_visibility": "hidden", "tests": tests},
+                      indent=2, ensure_ascii=False)

@@ -1,0 +1,91 @@
+"""One test per entry of the mistakes table (hwsolve/grade/mistakes.py): the wrong value a
+student writes, and the name the grader gives it. A new entry without a case here fails."""
+
+from pathlib import Path
+
+import pytest
+
+from hwsolve.grade.answers import Submission, parse_value
+from hwsolve.grade.grader import grade, load_key, make_key
+from hwsolve.grade.mistakes import MISTAKES
+
+ROOT = Path(__file__).resolve().parents[1]
+P1 = ROOT / "problems" / "cs4782_p1.yaml"
+DATA = ROOT / "tests" / "data"
+
+
+def _conv_key():
+    from hwsolve.spec.conv import parse_conv, solve_conv
+    from hwsolve.spec.loader import load_yaml
+
+    sheet = parse_conv(load_yaml(ROOT / "problems" / "cs4782_p4.yaml"))
+    return make_key("cs4782_p4.yaml", "conv", sheet, solve_conv(sheet))
+
+
+# mistake key -> (key loader, step, the student's wrong value, expected verdict)
+CASES = {
+    # W[2] is 2x3; a 3x2 gradient is its transpose
+    "transposed": (lambda: load_key(str(P1)), "dL/dW[2]",
+                   [[16, -24], [64, -96], [72, -108]], "wrong_shape"),
+    # dL/dW[1] is 3x2; the seed-001 student writes a 2x2
+    "wrong_shape": (lambda: load_key(str(P1)), "dL/dW[1]", [[32, 16], [-24, -12]], "wrong_shape"),
+    "sign_flip": (lambda: load_key(str(P1)), "dL/db[2]", [-8, 12], "wrong"),
+    # dL/dyhat = 2 (yhat - y) = -4; without the 2 everything below halves
+    "factor2_dropped": (lambda: load_key(str(P1)), "dL/dW[2]", [[8, 32, 36], [-12, -48, -54]], "wrong"),
+    "factor2_doubled": (lambda: load_key(str(P1)), "dL/db[1]", [32, 24, -8], "wrong"),
+    # ReLU(a[3]) = 8 used for ReLU'(a[3]) = 1: dL/da[3] = -32, dL/db[2] = W[3]^T (-32)
+    "activation_for_derivative": (lambda: load_key(str(P1)), "dL/db[2]", [64, -96], "wrong"),
+    # a[1] = [1, -2]: the second unit is dead, its gradient must be 0
+    "dead_relu_ignored": (lambda: load_key(str(DATA / "grade_dead_relu.yaml")), "dL/db[1]", [-4, -4], "wrong"),
+    # dL/da = p - y; without the - y it is p = softmax([1, 2])
+    "softmax_without_y": (lambda: load_key(str(DATA / "grade_softmax.yaml")), "dL/db[1]",
+                          [0.2689, 0.7311], "wrong"),
+    # part 2: floor((36 + 6 - 3)/2) + 1 = 20; ceil gives 21
+    "ceil_for_floor": (_conv_key, "p2.n_out", 21, "wrong"),
+    # part 2: (36 + 3 - 3)/2 + 1 = 19 when the padding is added once
+    "padding_once": (_conv_key, "p2.n_out", 19, "wrong"),
+}
+
+
+def test_every_mistake_has_a_case():
+    assert set(CASES) == {m.key for m in MISTAKES}
+
+
+@pytest.mark.parametrize("mistake", sorted(CASES))
+def test_mistake_is_named(mistake):
+    loader, step, wrong, verdict = CASES[mistake]
+    key = loader()
+    sub = Submission("x.yaml", "x", {step: parse_value(wrong)})
+    r = next(s for s in grade(key, sub).steps if s.name == step)
+    assert r.verdict == verdict
+    assert r.mistake == mistake, r.reason
+    title = next(m.title for m in MISTAKES if m.key == mistake)
+    assert r.reason.startswith(title)
+
+
+def test_right_values_name_no_mistake():
+    key = load_key(str(P1))
+    sub = Submission("x.yaml", "x", {"dL/db[2]": parse_value([8, -12]), "a[3]": parse_value(7)})
+    res = {s.name: s for s in grade(key, sub).steps}
+    assert res["dL/db[2]"].verdict == "correct" and res["dL/db[2]"].mistake == ""
+    assert res["a[3]"].verdict == "wrong" and res["a[3]"].mistake == ""
+
+
+def test_mistake_credit_from_rubric():
+    from hwsolve.grade.rubric import Rubric
+
+    key = load_key(str(P1))
+    key.rubric = Rubric(mistake_credit={"transposed": 1.0})
+    sub = Submission("x.yaml", "x", {"dL/dW[3]": parse_value([-152, -88])})
+    r = next(s for s in grade(key, sub).steps if s.name == "dL/dW[3]")
+    assert r.mistake == "transposed" and r.points == r.max_points
+
+
+def test_mistake_relative_to_own_values():
+    """A sign flip of the student's own carried-forward value is named as such."""
+    key = load_key(str(P1))
+    # a[3] = 9 (slip); z[3] = ReLU(9) = 9 would be ECF; -9 is the sign flip of that
+    sub = Submission("x.yaml", "x", {"a[3]": parse_value(9), "z[3]": parse_value(-9)})
+    r = next(s for s in grade(key, sub).steps if s.name == "z[3]")
+    assert r.mistake == "sign_flip"
+    assert "your own earlier values" in r.reason
