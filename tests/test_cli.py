@@ -1,0 +1,107 @@
+"""The command line as a whole: help everywhere, a lazy start, every output format."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hwsolve.cli import main
+from hwsolve.engine.backprop import solve
+from hwsolve.render.text import make_console, render
+from hwsolve.spec.problems import load_backprop
+
+from conftest import PROBLEMS
+
+P1 = str(PROBLEMS / "cs4782_p1.yaml")
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    assert main.commands, "no commands registered"
+    for name, command in main.commands.items():
+        assert command.help, f"'{name}' has no help text"
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Usage:" in result.output
+
+
+def test_top_level_help_lists_commands():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "backprop" in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["backprop", "--help"]])
+def test_help_imports_neither_numpy_nor_sympy(args):
+    code = ("import sys\nfrom hwsolve.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('numpy', 'sympy', 'matplotlib') if m in sys.modules]\n"
+            "print('HEAVY', heavy, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stderr
+
+
+def test_backprop_path_does_not_import_sympy():
+    code = ("import sys\nfrom hwsolve.cli import main\n"
+            f"try:\n    main(['backprop', {P1!r}, '--format', 'json'])\nexcept SystemExit:\n    pass\n"
+            "print('SYMPY', 'sympy' in sys.modules, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "SYMPY False" in out.stderr
+
+
+def test_rich_text_at_fixed_width():
+    buf = io.StringIO()
+    render(solve(load_backprop(P1)), 4, console=make_console(buf, width=100, plain=True))
+    text = buf.getvalue()
+    assert text.startswith("CS 4782 HW1 Problem 1")
+    for line in ("| yhat ", "| 8 ", "dL/dz[3] * dz[3]/da[3]", "= 2(yhat - y) * ReLU'(a[3])",
+                 "| dL/dW[3] ", "[[-152, -88]]", "[[16, 64, 72], [-24, -96, -108]]", "Gradients",
+                 "ReLU'(0) is taken as 0"):
+        assert line in text, line
+    assert max(len(l) for l in text.splitlines()) <= 100
+    assert "\x1b[" not in text  # plain: no colour codes
+
+
+def test_markdown_and_latex_formats():
+    runner = CliRunner()
+    md = runner.invoke(main, ["backprop", P1, "--format", "markdown"])
+    assert md.exit_code == 0
+    assert "## Forward pass" in md.output and "a^{[1]}" in md.output and "$$" in md.output
+    tex = runner.invoke(main, ["backprop", P1, "--format", "latex"])
+    assert tex.exit_code == 0
+    assert r"\begin{document}" in tex.output and r"\frac{\partial L}{\partial W^{[3]}}" in tex.output
+
+
+def test_output_file_is_written_whole(tmp_path):
+    out = tmp_path / "p1.json"
+    result = CliRunner().invoke(main, ["backprop", P1, "--format", "json", "-o", str(out)])
+    assert result.exit_code == 0
+    assert json.loads(out.read_text())["steps"]
+    bad = CliRunner().invoke(main, ["backprop", P1, "--format", "json", "-o", str(tmp_path / "no" / "x.json")])
+    assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+def test_float_values_print_without_noise():
+    from hwsolve.numfmt import fmt_number
+    assert fmt_number(0.1 + 0.2) == "0.3"
+    assert fmt_number(0.1 + 0.2, precision=17) == "0.30000000000000004"
+
+
+def test_every_problem_spec_solves():
+    """Each spec in problems/ runs through the command its kind belongs to, in JSON."""
+    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics import TOPICS, kind_of
+
+    runner = CliRunner()
+    specs = sorted(PROBLEMS.glob("*.yaml"))
+    assert len(specs) >= 6
+    for spec in specs:
+        kind = kind_of(load_yaml(spec))
+        assert kind in TOPICS, f"{spec.name}: kind '{kind}' is not registered in hwsolve/topics.py"
+        if kind in ("network", "graph"):
+            result = runner.invoke(main, ["backprop", str(spec), "--format", "json"])
+            assert result.exit_code == 0, (spec.name, result.output)
+            assert json.loads(result.output)["steps"]
