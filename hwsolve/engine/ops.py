@@ -309,3 +309,325 @@ def symbol(text: str, latex: str = "") -> Symbol:
 
 __all__ = ["Op", "Ctx", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
            "emul", "tr", "const_of"]
+
+
+# =============================================================================================
+# Scalar rules for computational-graph specs (issue 3): sum, product, quotient, power, negation,
+# min / max, named constants and the element-wise functions with the spec node they belong to.
+# Values are (1, 1) arrays: exact Fractions while every operand is exact, floats otherwise.
+# `owner` is the spec node an intermediate operation belongs to (for error messages).
+# =============================================================================================
+
+from fractions import Fraction  # noqa: E402
+
+from hwsolve.sym import call  # noqa: E402
+
+MAX_EXACT_BITS = 200_000  # an exact value larger than this (numerator or denominator) is an error
+
+
+def _scalars(xs) -> tuple[list, bool]:
+    xs = T.unify(*xs)
+    return [x[0, 0] for x in xs], T.is_exact(xs[0])
+
+
+def _box(v) -> np.ndarray:
+    if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > MAX_EXACT_BITS:
+            raise MathError(f"the exact value has more than {MAX_EXACT_BITS * 3 // 10} digits")
+        return T.exact([[v]])
+    v = float(v)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise MathError("the value is not a finite number")
+    return np.array([[v]])
+
+
+def _times(g: np.ndarray, v) -> np.ndarray:
+    """The upstream gradient g (1 x 1) times a scalar, exact when both are."""
+    g0 = g[0, 0]
+    if isinstance(g0, Fraction) and isinstance(v, Fraction):
+        return _box(g0 * v)
+    return _box(float(g0) * float(v))
+
+
+def _product(exprs: list[Expr]) -> Expr:
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out * e
+    return out
+
+
+def _where(owner) -> str:
+    return f" (in node '{owner}')" if owner else ""
+
+
+class GraphOp(Op):
+    owner: str | None = None
+
+    def fail(self, message: str) -> MathError:
+        return MathError(message + _where(self.owner))
+
+
+class ConstOp(GraphOp):
+    """c   (a number written in an expression: no operands, no gradient)"""
+
+    key = "const"
+
+    def __init__(self, value: Fraction):
+        self.value = value
+
+    def forward(self, xs):
+        return _box(self.value)
+
+    def vjp(self, i, g, xs, out):
+        raise AssertionError("a constant has no operands")
+
+    def formula(self, args):
+        return Const(self.value)
+
+    def local(self, i, up, args, out, ctx):
+        raise AssertionError("a constant has no operands")
+
+
+class Sum(GraphOp):
+    """out = ±x1 ± x2 ± ...   (d out / d xi = ±1)"""
+
+    key = "sum"
+
+    def __init__(self, signs: tuple[int, ...]):
+        self.signs = tuple(signs)
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        total = vals[0] * self.signs[0]
+        for s, v in zip(self.signs[1:], vals[1:]):
+            total = total + v if s > 0 else total - v
+        return _box(total)
+
+    def vjp(self, i, g, xs, out):
+        return g if self.signs[i] > 0 else -g
+
+    def formula(self, args):
+        out = args[0] if self.signs[0] > 0 else -args[0]
+        for s, a in zip(self.signs[1:], args[1:]):
+            out = out + a if s > 0 else out - a
+        return out
+
+    def local(self, i, up, args, out, ctx):
+        return up if self.signs[i] > 0 else up * Const(-1)
+
+    def partial(self, i, args, out, ctx):
+        return Const(self.signs[i])
+
+
+class Product(GraphOp):
+    """out = x1 * x2 * ... * xn   (d out / d xi = the product of the other operands)"""
+
+    key = "product"
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        out = vals[0]
+        for v in vals[1:]:
+            out = out * v
+        return _box(out)
+
+    def vjp(self, i, g, xs, out):
+        vals, _ = _scalars(xs)
+        p = Fraction(1) if all(isinstance(v, Fraction) for v in vals) else 1.0
+        for j, v in enumerate(vals):
+            if j != i:
+                p = p * v
+        return _times(g, p)
+
+    def formula(self, args):
+        return _product(list(args))
+
+    def partial(self, i, args, out, ctx):
+        others = [a for j, a in enumerate(args) if j != i]
+        return _product(others)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Quotient(GraphOp):
+    """out = a / b   (d out / d a = 1 / b, d out / d b = -a / b^2)"""
+
+    key = "quotient"
+
+    def forward(self, xs):
+        (a, b), _ = _scalars(xs)
+        if b == 0:
+            raise self.fail("division by zero: the divisor is 0")
+        return _box(a / b)
+
+    def vjp(self, i, g, xs, out):
+        (a, b), _ = _scalars(xs)
+        return _times(g, 1 / b) if i == 0 else _times(g, -a / (b * b))
+
+    def formula(self, args):
+        return args[0] / args[1]
+
+    def partial(self, i, args, out, ctx):
+        if i == 0:
+            return Const(1) / args[1]
+        return (-args[0]) / args[1] ** Const(2)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Power(GraphOp):
+    """out = a ^ b   (d out / d a = b a^(b-1), d out / d b = a^b log(a))"""
+
+    key = "power"
+    MAX_EXACT_EXPONENT = 10_000
+
+    def _pow(self, a, b):
+        if isinstance(a, Fraction) and isinstance(b, Fraction) and b.denominator == 1:
+            n = int(b)
+            if a == 0 and n < 0:
+                raise self.fail(f"0 to the power {n} divides by zero")
+            bits = max(a.numerator.bit_length(), a.denominator.bit_length())
+            if abs(n) > self.MAX_EXACT_EXPONENT or bits * abs(n) > MAX_EXACT_BITS:
+                raise self.fail("the exact power is too large to compute")
+            return a ** n
+        a, b = float(a), float(b)
+        if a < 0 and b != int(b):
+            raise self.fail(f"a negative base ({a:g}) to a fractional power is not a real number")
+        if a == 0 and b < 0:
+            raise self.fail(f"0 to the power {b:g} divides by zero")
+        try:
+            return a ** b
+        except OverflowError:
+            raise self.fail("the power overflows") from None
+
+    def forward(self, xs):
+        (a, b), _ = _scalars(xs)
+        return _box(self._pow(a, b))
+
+    def vjp(self, i, g, xs, out):
+        (a, b), _ = _scalars(xs)
+        if i == 0:
+            if b == 0:
+                return _times(g, b)
+            return _times(g, b * self._pow(a, b - 1))
+        if not a > 0:
+            raise self.fail(f"d(a^b)/db = a^b log(a) needs a > 0, but a = {a}")
+        import math
+
+        return _times(g, float(out[0, 0]) * math.log(float(a)))
+
+    def formula(self, args):
+        return args[0] ** args[1]
+
+    def partial(self, i, args, out, ctx):
+        a, b = args
+        if i == 0:
+            if isinstance(b, Const):
+                return Const(b.value) * a ** Const(b.value - 1)
+            return b * a ** (b - Const(1))
+        return out * call("log", r"\log", a)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Negate(GraphOp):
+    """out = -x   (d out / d x = -1)"""
+
+    key = "negate"
+
+    def forward(self, xs):
+        return -T.unify(xs[0])[0]
+
+    def vjp(self, i, g, xs, out):
+        return -g
+
+    def formula(self, args):
+        return -args[0]
+
+    def partial(self, i, args, out, ctx):
+        return Const(-1)
+
+    def local(self, i, up, args, out, ctx):
+        return up * Const(-1)
+
+
+class Extremum(GraphOp):
+    """out = min(x1, ..., xn) or max(...)   (d out / d xi = 1 for the operand taken, else 0)
+
+    On a tie the convention decides: "first" gives the whole gradient to the first operand
+    listed among the tied ones; "split" shares it equally between them.
+    """
+
+    key = "extremum"
+
+    def __init__(self, which: str, tie: str = "first"):
+        assert which in ("min", "max") and tie in ("first", "split")
+        self.which, self.tie = which, tie
+
+    def _best(self, vals):
+        best = min(vals) if self.which == "min" else max(vals)
+        return best, [j for j, v in enumerate(vals) if v == best]
+
+    def share(self, vals, i):
+        """d out / d operand i at these values: 1, 0, or 1/k on a split tie."""
+        _, idx = self._best(vals)
+        if self.tie == "first":
+            return Fraction(1) if i == idx[0] else Fraction(0)
+        return Fraction(1, len(idx)) if i in idx else Fraction(0)
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        return _box(self._best(vals)[0])
+
+    def vjp(self, i, g, xs, out):
+        vals, _ = _scalars(xs)
+        return _times(g, self.share(vals, i))
+
+    def formula(self, args):
+        return call(self.which, rf"\{self.which}", *args)
+
+    def partial(self, i, args, out, ctx):
+        if ctx.values:
+            vals, _ = _scalars(list(ctx.values))
+            return Const(self.share(vals, i))
+        return None
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+    def note(self, xs, out, names):
+        from hwsolve.numfmt import fmt_number
+
+        vals, _ = _scalars(xs)
+        best, idx = self._best(vals)
+        if len(idx) == 1:
+            rest = ", ".join(names[j] for j in range(len(names)) if j != idx[0])
+            return (f"{self.which} takes {names[idx[0]]} = {fmt_number(best)}: derivative 1 "
+                    f"for {names[idx[0]]}, 0 for {rest}")
+        tied = " = ".join(names[j] for j in idx)
+        if self.tie == "first":
+            return (f"tie {tied} = {fmt_number(best)}: the gradient goes to the first, "
+                    f"{names[idx[0]]} (convention)")
+        return f"tie {tied} = {fmt_number(best)}: the gradient is split equally (convention)"
+
+
+class Function(Activation):
+    """out = f(x) for a function of the table (exp, log, sqrt, abs, sigmoid, tanh, relu, ...)"""
+
+    owner: str | None = None
+
+    def forward(self, xs):
+        try:
+            return super().forward(xs)
+        except MathError as e:
+            raise MathError(e.message + _where(self.owner)) from None
+        except (OverflowError, ValueError):
+            raise MathError(f"{self.fn.text} is undefined or overflows here" + _where(self.owner)) from None
+
+    def vjp(self, i, g, xs, out):
+        if self.fn.key == "sqrt" and xs[0][0, 0] == 0:
+            raise MathError("the derivative of sqrt at 0 is infinite" + _where(self.owner))
+        return super().vjp(i, g, xs, out)
