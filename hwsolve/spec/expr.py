@@ -1,0 +1,310 @@
+"""The expression language of graph specs: its own tokenizer and recursive-descent parser.
+
+Grammar (see docs/graph-spec.md)::
+
+    expr    := term (('+' | '-') term)*
+    term    := unary (('*' | '/') unary)*
+    unary   := ('-' | '+') unary | power
+    power   := atom ('^' unary)?              # right-associative; -x^2 is -(x^2)
+    atom    := NUMBER | NAME | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+    NUMBER  := digits ['.' digits] [('e'|'E') ['+'|'-'] digits]      (exact: 0.1 is 1/10)
+    NAME    := letter (letter | digit | '_')* ['[' (letter | digit)+ ']']
+
+The text is never handed to Python: no eval, exec, compile, sympify or parse_expr. Anything
+outside the grammar (quotes, dots after a name, ``**``, ``lambda``, ``__import__``, ...) is a
+`ExprError` naming the column. Length and nesting are bounded before any work is done.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_LENGTH = 2000    # characters in one expression
+MAX_DEPTH = 40       # nested parentheses, calls, unary signs and powers
+MAX_DIGITS = 60      # characters in one number
+
+# function -> (minimum, maximum) number of arguments
+FUNCTIONS: dict[str, tuple[int, int]] = {
+    "min": (2, 16), "max": (2, 16),
+    "abs": (1, 1), "exp": (1, 1), "log": (1, 1), "sqrt": (1, 1),
+    "sigmoid": (1, 1), "tanh": (1, 1), "relu": (1, 1), "leaky_relu": (1, 2),
+}
+
+
+class ExprError(ValueError):
+    """Text that is not an expression of the language; `col` is 1-based, or None."""
+
+    def __init__(self, message: str, col: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.col = col
+
+    def __str__(self) -> str:
+        return self.message + (f" (column {self.col})" if self.col else "")
+
+
+# -- the tree ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Num:
+    value: Fraction
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    col: int = 0
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str          # "-"
+    arg: object
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str          # "+", "-", "*", "/", "^"
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str
+    args: tuple
+    col: int = 0
+
+
+def names(node) -> list[str]:
+    """The names an expression reads, in order of first appearance."""
+    out: list[str] = []
+
+    def walk(n):
+        if isinstance(n, Name):
+            if n.name not in out:
+                out.append(n.name)
+        elif isinstance(n, Unary):
+            walk(n.arg)
+        elif isinstance(n, Bin):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Call):
+            for a in n.args:
+                walk(a)
+
+    walk(node)
+    return out
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\[[A-Za-z0-9]+\])?")
+_SPACE = re.compile(r"[ \t]+")
+_DIGITS = frozenset("0123456789")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str      # "num" | "name" | "op" | "end"
+    text: str
+    col: int       # 1-based
+
+
+def tokenize(text: str) -> list[Tok]:
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    toks: list[Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        m = _SPACE.match(text, i)
+        if m:
+            i = m.end()
+            continue
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
+            m = _NUMBER.match(text, i)
+            if m.end() - i > MAX_DIGITS:
+                raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
+            if m.end() < n and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
+                raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
+                                "(2*x, not 2x)", i + 1)
+            toks.append(Tok("num", m.group(), i + 1))
+            i = m.end()
+            continue
+        if c in _LETTERS:
+            m = _NAME.match(text, i)
+            word = m.group()
+            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+                raise ExprError(f"'{word}' is Python, not part of the expression language; "
+                                "expressions cannot run code", i + 1)
+            j = m.end()
+            if j < n and text[j] == ".":
+                raise ExprError(f"'{word}.' : attribute access is not part of the expression "
+                                "language; expressions cannot reach Python objects", j + 1)
+            if j < n and text[j] == "[":
+                raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
+            toks.append(Tok("name", word, i + 1))
+            i = j
+            continue
+        if c == "_":
+            m = re.compile(r"_+[A-Za-z0-9_]*").match(text, i)
+            raise ExprError(f"'{m.group()}' is not a name: names start with a letter, and "
+                            "expressions cannot reach Python (no dunder names)", i + 1)
+        if text.startswith("**", i):
+            raise ExprError("'**' is not an operator here: write powers with '^' (x^2)", i + 1)
+        if c in "+-*/^(),":
+            toks.append(Tok("op", c, i + 1))
+            i += 1
+            continue
+        if c in "'\"`":
+            raise ExprError("quotes are not part of the expression language (no strings)", i + 1)
+        if c in ":;=[]{}.@!<>|&%~#\\$?":
+            what = {":": "lambdas and slices", "=": "assignment", ".": "attribute access",
+                    "[": "indexing", "{": "dicts and sets", ";": "statements"}.get(c)
+            extra = f" ({what} are not supported)" if what else ""
+            raise ExprError(f"unexpected character '{c}'{extra}", i + 1)
+        raise ExprError(f"unexpected character {c!r}", i + 1)
+    toks.append(Tok("end", "", n + 1))
+    return toks
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def parse(text) -> object:
+    """The tree of one expression; numbers (YAML ints/fractions) are accepted as they are."""
+    if isinstance(text, bool) or text is None:
+        raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
+    if isinstance(text, (int, Fraction)):
+        return Num(Fraction(text))
+    if isinstance(text, float):
+        raise ExprError("write the number as text so it stays exact, e.g. '0.1' or '1/3'")
+    if not isinstance(text, str):
+        raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
+    if not text.strip():
+        raise ExprError("empty expression")
+    return _Parser(tokenize(text)).run()
+
+
+class _Parser:
+    def __init__(self, toks: list[Tok]):
+        self.toks = toks
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self) -> Tok:
+        return self.toks[self.i]
+
+    def take(self) -> Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def at(self, text: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text == text
+
+    def expect(self, text: str, what: str) -> Tok:
+        if not self.at(text):
+            raise ExprError(f"expected {what}, found {_found(self.tok)}", self.tok.col)
+        return self.take()
+
+    def deeper(self, col: int):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"expression nested deeper than {MAX_DEPTH} levels", col)
+
+    def run(self):
+        e = self.expr()
+        if self.tok.kind != "end":
+            t = self.tok
+            hint = " (a call is name(...); a product needs '*')" if t.text == "(" else ""
+            raise ExprError(f"unexpected {_found(t)} after a complete expression{hint}", t.col)
+        return e
+
+    def expr(self):
+        e = self.term()
+        while self.at("+") or self.at("-"):
+            op = self.take().text
+            e = Bin(op, e, self.term())
+        return e
+
+    def term(self):
+        e = self.unary()
+        while self.at("*") or self.at("/"):
+            op = self.take().text
+            e = Bin(op, e, self.unary())
+        return e
+
+    def unary(self):
+        if self.at("-") or self.at("+"):
+            t = self.take()
+            self.deeper(t.col)
+            arg = self.unary()
+            self.depth -= 1
+            return Unary("-", arg) if t.text == "-" else arg
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.at("^"):
+            t = self.take()
+            self.deeper(t.col)
+            e = Bin("^", base, self.unary())
+            self.depth -= 1
+            return e
+        return base
+
+    def atom(self):
+        t = self.tok
+        if t.kind == "num":
+            self.take()
+            return Num(Fraction(t.text))
+        if t.kind == "name":
+            self.take()
+            if self.at("("):
+                return self.call(t)
+            return Name(t.text, t.col)
+        if self.at("("):
+            self.take()
+            self.deeper(t.col)
+            e = self.expr()
+            self.expect(")", "')' to close the '(' at column %d" % t.col)
+            self.depth -= 1
+            return e
+        raise ExprError(f"expected a number, a name or '(', found {_found(t)}", t.col)
+
+    def call(self, name: Tok):
+        fn = name.text
+        if fn not in FUNCTIONS:
+            import difflib
+
+            close = difflib.get_close_matches(fn.lower(), sorted(FUNCTIONS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ExprError(f"unknown function '{fn}'{hint}; the functions are: "
+                            f"{', '.join(FUNCTIONS)}", name.col)
+        open_ = self.take()
+        self.deeper(open_.col)
+        args = [self.expr()]
+        while self.at(","):
+            self.take()
+            args.append(self.expr())
+        self.expect(")", f"',' or ')' in the call to {fn}")
+        self.depth -= 1
+        lo, hi = FUNCTIONS[fn]
+        if not lo <= len(args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise ExprError(f"{fn} takes {want} argument{'s' if hi > 1 else ''}, got {len(args)}",
+                            name.col)
+        return Call(fn, tuple(args), name.col)
+
+
+def _found(t: Tok) -> str:
+    return "the end of the expression" if t.kind == "end" else f"'{t.text}'"
