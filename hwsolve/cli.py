@@ -68,13 +68,35 @@ def main():
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--dot", "dot_file", type=click.Path(dir_okay=False), default=None,
+              help="Also write the graph as Graphviz DOT, each node with its value and gradient.")
+@click.option("--svg", "svg_file", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the graph as SVG (needs Graphviz's 'dot').")
+@click.option("--png", "png_file", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the graph as PNG (needs Graphviz's 'dot').")
 @output_options
-def backprop(spec):
-    """Forward pass, chain-rule sequence and gradients of a network or graph SPEC (YAML)."""
+def backprop(spec, dot_file, svg_file, png_file):
+    """Forward pass, chain-rule sequence and gradients of a network or graph SPEC (YAML).
+
+    \b
+    Example:
+      hwsolve backprop problems/csci5922_q3b.yaml --dot q3b.dot
+    """
     from hwsolve.engine.backprop import solve
     from hwsolve.spec.problems import load_backprop
 
-    return solve(load_backprop(spec))
+    if svg_file or png_file:
+        from hwsolve.render.dot import require_dot
+
+        require_dot()  # before any work: without Graphviz, fail fast and write nothing
+    problem = load_backprop(spec)
+    solution = solve(problem)
+    if dot_file or svg_file or png_file:
+        from hwsolve.render.dot import write_drawings
+
+        precision = click.get_current_context().params.get("precision", DEFAULT_PRECISION)
+        write_drawings(problem, solution, precision, dot=dot_file, svg=svg_file, png=png_file)
+    return solution
 
 
 # --- hyper-parameter search, gradient flow, activation plots (issue 5) ---
