@@ -396,3 +396,47 @@ def solve(sheet):
     from hwsolve import topics
 
     return topics.load_and_solve(sheet)[1]
+
+
+# --- derivations and whole sheets (issue 7) ---
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def derive(spec):
+    """General gradients of a layered network from SPEC (YAML, kind: derive): dimensions and layer
+    types, no numbers. Every Jacobian with its elements and shape, the chain for every parameter
+    and the input with its shape check, in numerator or gradient layout; checked against the
+    numeric engine at random numbers.
+
+    \b
+    Examples:
+      hwsolve derive problems/csc6022_q1.yaml
+      hwsolve derive problems/nyu2572_1_2_sym.yaml --format latex > q12.tex
+    """
+    from hwsolve import topics
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(spec)
+    kind = topics.kind_of(doc, default="derive")
+    if kind != "derive":
+        raise doc.root["kind"].error(f"'derive' reads kind derive; this spec is kind {kind}")
+    return topics.solve(topics.parse(doc, kind), kind)
+
+
+@main.command()
+@click.argument("sheet", type=click.Path(dir_okay=False))
+@output_options
+def solve(sheet):
+    """Every part of a homework SHEET (YAML, kind: sheet), each by its topic, in one report with
+    a table of contents; also solves a single spec of any kind.
+
+    \b
+    Examples:
+      hwsolve solve problems/cs4782_hw1.yaml
+      hwsolve solve problems/cs4782_hw1.yaml --format latex -o hw1.tex && pdflatex hw1.tex
+    """
+    from hwsolve import topics
+
+    return topics.load_and_solve(sheet)[1]

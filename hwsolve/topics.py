@@ -17,6 +17,13 @@ from hwsolve.spec.loader import Doc, load_yaml
 TOPICS: dict[str, tuple[str, str]] = {
     "network": ("hwsolve.spec.network:parse_network", "hwsolve.engine.backprop:solve"),
     "graph": ("hwsolve.spec.graph:parse_graph", "hwsolve.engine.backprop:solve"),
+    "derive": ("hwsolve.spec.derive:parse_derive", "hwsolve.engine.derive:solve"),
+    "hparam": ("hwsolve.engine.hparam:parse", "hwsolve.engine.hparam:solve"),
+    "gradflow": ("hwsolve.engine.gradflow:parse", "hwsolve.engine.gradflow:solve"),
+    "activations": ("hwsolve.engine.activation_plot:parse", "hwsolve.engine.activation_plot:solve"),
+    "conv": ("hwsolve.spec.conv:parse_conv", "hwsolve.spec.conv:solve_conv"),
+    "arch": ("hwsolve.spec.arch:parse_arch", "hwsolve.engine.arch:solve_arch"),
+    "vit": ("hwsolve.spec.arch:parse_vit", "hwsolve.engine.arch:solve_vit"),
 }
 
 
