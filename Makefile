@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean texdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The LaTeX compile test needs pdflatex and pdftoppm: on Debian, texlive-latex-base (amsmath,
+# amssymb, geometry, graphicx) and poppler-utils are enough (about 40 s with apt-get update).
+# Installed only when missing and apt-get is usable as root; otherwise that test skips.
+texdeps:
+	@if ! command -v pdflatex >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      --no-install-recommends texlive-latex-base poppler-utils; \
+	  else echo "pdflatex/pdftoppm missing and apt-get unusable: the LaTeX compile test will skip"; fi; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/hwsolve backprop problems/cs4782_p1.yaml
 
-test: $(STAMP)
+test: $(STAMP) texdeps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

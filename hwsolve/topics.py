@@ -24,6 +24,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "conv": ("hwsolve.spec.conv:parse_conv", "hwsolve.spec.conv:solve_conv"),
     "arch": ("hwsolve.spec.arch:parse_arch", "hwsolve.engine.arch:solve_arch"),
     "vit": ("hwsolve.spec.arch:parse_vit", "hwsolve.engine.arch:solve_vit"),
+    "sheet": ("hwsolve.engine.sheet:parse_sheet", "hwsolve.engine.sheet:solve_sheet"),
 }
 
 

@@ -1,9 +1,44 @@
-"""LaTeX for one step (used by JSON and Markdown) and for a whole solution."""
+"""LaTeX for one step (used by JSON and Markdown) and for a whole solution or sheet.
+
+The document compiles with pdflatex from texlive-latex-base alone (amsmath, amssymb, geometry,
+graphicx): matrices are ``bmatrix``, each step is aligned on ``=`` with one form per row, so a long
+derivation breaks across lines and (``\\allowdisplaybreaks``) across pages, and a single form wider
+than the line is scaled down to fit (``\\hwfit``) instead of running off the page. Text is escaped
+and the few non-ASCII signs the engines print (×, →, ⊙, ...) are written as LaTeX, so a title or a
+note cannot break the document. One pdflatex pass is enough: the table of contents of a sheet is
+written out, not left to ``\\tableofcontents``.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+
 from hwsolve.records import Solution, Step
-from hwsolve.sym import Const, Symbol, to_latex
+from hwsolve.sym import Const, Symbol, to_latex, to_text
+
+# a form longer than this (visible characters, roughly) is wrapped in \hwfit
+LONG = 60
+
+PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{graphicx}
+\allowdisplaybreaks
+\setcounter{MaxMatrixCols}{30}
+\setlength{\parindent}{0pt}
+% a formula wider than the space left on its line is scaled down to fit
+\newcommand{\hwfit}[1]{\resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}
+"""
+
+_UNICODE = {
+    "×": r"$\times$", "→": r"$\to$", "←": r"$\leftarrow$", "⊙": r"$\odot$", "⊘": r"$\oslash$",
+    "∈": r"$\in$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "·": r"$\cdot$",
+    "−": "-", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
+    "√": r"$\surd$", "∑": r"$\Sigma$", "∂": r"$\partial$", "∞": r"$\infty$", "±": r"$\pm$",
+    "α": r"$\alpha$", "β": r"$\beta$", "λ": r"$\lambda$", "σ": r"$\sigma$", "η": r"$\eta$",
+    "μ": r"$\mu$", "δ": r"$\delta$", "θ": r"$\theta$", "ε": r"$\varepsilon$", "°": r"$^\circ$",
+    "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$",
+}
 
 
 def label_latex(step: Step) -> str:
@@ -12,34 +47,106 @@ def label_latex(step: Step) -> str:
     return to_latex(Symbol(step.name, _escape(step.name)))
 
 
-def step_latex(step: Step, precision: int) -> str:
-    """``label = chain = formula = expression = substituted = value``, skipping absent parts."""
+def shape_latex(shape: tuple) -> str:
+    r"""``\in \mathbb{R}^{K \times D}`` for a symbolic or numeric shape; ``\in \mathbb{R}`` for ()."""
+    if not shape:
+        return r"\in \mathbb{R}"
+    return r"\in \mathbb{R}^{" + r" \times ".join(_dim(d) for d in shape) + "}"
+
+
+def _dim(d) -> str:
+    s = str(d)
+    return s if len(s) == 1 or s.isdigit() else rf"\mathrm{{{_escape(s)}}}"
+
+
+def _braced(e):
+    """Brace a superscripted name before a transpose or power: {z^{[2]}}^\\top, not z^{[2]}^\\top
+    (a double superscript, which pdflatex rejects)."""
+    from hwsolve.sym import Apply
+
+    if isinstance(e, Apply):
+        args = tuple(_braced(a) for a in e.args)
+        if e.op in ("T", "pow") and type(args[0]) is Symbol and "^" in (args[0].latex or ""):
+            args = (Symbol(args[0].text, "{" + args[0].latex + "}"),) + args[1:]
+        return Apply(e.op, args, e.fn)
+    return e
+
+
+def tex(e, precision: int) -> str:
+    return to_latex(_braced(e), precision)
+
+
+def step_forms(step: Step, precision: int) -> list[str]:
+    """The step's forms in order, without repeats: label, chain, formula, expression, numbers, value."""
     parts = [label_latex(step)]
     for e in (step.chain, step.formula, step.expression, step.substituted):
         if e is not None:
-            s = to_latex(e, precision)
+            s = tex(e, precision)
             if s not in parts:
                 parts.append(s)
-    if step.value is not None:
-        v = to_latex(Const(step.value), precision)
-        if step.unit:
-            v += rf"\ \text{{{_escape(step.unit)}}}"
-        if v != parts[-1]:
-            parts.append(v)
-    return " = ".join(parts)
+    v = value_latex(step, precision)
+    if v is not None and v != parts[-1]:
+        parts.append(v)
+    return parts
+
+
+def value_latex(step: Step, precision: int) -> str | None:
+    if step.value is None:
+        return None
+    if isinstance(step.value, str):
+        # a symbolic result already printed as its formula, or a word such as "undefined"
+        shown = [to_text(e, precision) for e in (step.formula, step.expression) if e is not None]
+        if step.value in shown:
+            return None
+        return rf"\text{{{_escape(step.value)}}}"
+    v = to_latex(Const(step.value), precision)
+    if step.unit:
+        v += rf"\ \text{{{_escape(step.unit)}}}"
+    return v
+
+
+def step_latex(step: Step, precision: int) -> str:
+    """``label = chain = formula = expression = substituted = value``, skipping absent parts."""
+    return " = ".join(step_forms(step, precision))
+
+
+def _symbolic(step: Step) -> bool:
+    return bool(step.shape) and (step.value is None or isinstance(step.value, str))
+
+
+def _visible(s: str) -> int:
+    """A rough count of printed characters in a LaTeX string."""
+    import re
+
+    s = re.sub(r"\\(left|right|operatorname|mathrm|mathbb|begin\{[a-z]*\}|end\{[a-z]*\})", "", s)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    return len(re.sub(r"[{}^_&\s]", "", s))
+
+
+def _fit(s: str) -> str:
+    return rf"\hwfit{{{s}}}" if _visible(s) > LONG else s
 
 
 def _escape(s: str) -> str:
     out = []
-    for ch in s:
+    for ch in str(s):
         if ch in "#$%&_{}":
             out.append("\\" + ch)
         elif ch == "\\":
             out.append(r"\textbackslash{}")
-        elif ch in "^~":
-            out.append(r"\text{" + ch + "}" if ch == "^" else r"\sim ")
-        else:
+        elif ch == "^":
+            out.append(r"\^{}")
+        elif ch == "~":
+            out.append(r"\~{}")
+        elif ch in "<>|":
+            out.append({"<": r"$<$", ">": r"$>$", "|": r"$|$"}[ch])
+        elif ord(ch) < 128:
             out.append(ch)
+        elif ch in _UNICODE:
+            out.append(_UNICODE[ch])
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(_escape(plain) if plain else "?")
     return "".join(out)
 
 
@@ -47,35 +154,102 @@ def escape_text(s: str) -> str:
     return _escape(s)
 
 
-def render(solution: Solution, precision: int, fragment: bool = False) -> str:
-    body = [rf"\section*{{{_escape(solution.title)}}}"]
-    sections = solution.sections or {s.section: s.section for s in solution.steps}
-    for key, heading in sections.items():
+def _step_rows(step: Step, precision: int) -> list[str]:
+    """One row per form, aligned on '='; the shape of a symbolic result at the end."""
+    forms = step_forms(step, precision)
+    rest = forms[1:]
+    if not rest:
+        rows = [forms[0] + " & "]
+    else:
+        rows = [(forms[0] if i == 0 else "") + " &= " + _fit(f) for i, f in enumerate(rest)]
+    if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
+        rows[-1] += r" \quad " + shape_latex(step.shape)
+    return rows
+
+
+def _align(steps: list[Step], precision: int) -> list[str]:
+    if not steps:
+        return []
+    text = ""
+    for k, s in enumerate(steps):
+        text += " \\\\\n".join(_step_rows(s, precision))
+        if s.note:  # \intertext comes right after a row end and needs none after it
+            text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
+        elif k < len(steps) - 1:
+            text += " \\\\\n"
+    return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
+
+
+def _sections(solution: Solution, keys: list[str], precision: int, level: str) -> list[str]:
+    out = []
+    for key in keys:
         steps = solution.in_section(key)
         if not steps:
             continue
-        body.append(rf"\subsection*{{{_escape(heading)}}}")
-        body.append(r"\begin{align*}")
-        lines = []
-        for s in steps:
-            eq = step_latex(s, precision).replace(" = ", " &= ", 1)
-            lines.append(eq)
-        body.append(" \\\\\n".join(lines))
-        body.append(r"\end{align*}")
-    if solution.notes:
-        body.append(r"\paragraph{Notes}")
-        body.append(r"\begin{itemize}")
-        body.extend(rf"\item {_escape(n)}" for n in solution.notes)
-        body.append(r"\end{itemize}")
+        heading = solution.sections.get(key, key)
+        if "/" in key and solution.kind == "sheet":
+            heading = heading.split(" · ", 1)[-1]
+        out.append(rf"\{level}*{{{_escape(heading)}}}")
+        if key.endswith("contents"):
+            continue
+        out.extend(_align(steps, precision))
+    return out
+
+
+def _summary(solution: Solution, names: list[str], title: str, precision: int, level: str) -> list[str]:
+    by = solution.by_name()
+    steps = [by[n] for n in names if n in by]
+    rows = []
+    for s in steps:
+        forms = step_forms(s, precision)
+        last = forms[-1] if len(forms) > 1 else ""
+        if isinstance(s.value, str) and s.formula is not None:
+            last = tex(s.formula, precision)
+        row = forms[0] + (" &= " + _fit(last) if last else " & ")
+        if _symbolic(s) or (s.value is not None and s.shape):
+            row += r" \quad " + shape_latex(s.shape)
+        rows.append(row)
+    if not rows:
+        return []
+    return [rf"\{level}*{{{_escape(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+
+
+def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
+    if not notes:
+        return []
+    return [rf"\{level}{{Notes}}", r"\begin{itemize}"] + [rf"\item {_escape(n)}" for n in notes] \
+        + [r"\end{itemize}"]
+
+
+def render(solution: Solution, precision: int, fragment: bool = False) -> str:
+    if solution.kind == "sheet" and solution.meta.get("parts"):
+        body = _sheet(solution, precision)
+    else:
+        body = [rf"\section*{{{_escape(solution.title)}}}"]
+        keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
+        body += _sections(solution, keys, precision, "subsection")
+        body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")
+        body += _notes(solution.notes)
     text = "\n".join(body)
     if fragment:
         return text
-    return "\n".join([
-        r"\documentclass[10pt]{article}",
-        r"\usepackage[margin=2cm]{geometry}",
-        r"\usepackage{amsmath,amssymb}",
-        r"\allowdisplaybreaks",
-        r"\begin{document}",
-        text,
-        r"\end{document}",
-    ])
+    return PREAMBLE + "\\begin{document}\n" + text + "\n\\end{document}"
+
+
+def _sheet(solution: Solution, precision: int) -> list[str]:
+    parts = solution.meta["parts"]
+    body = [r"\begin{center}{\Large\bfseries " + _escape(solution.title) + r"}\end{center}",
+            r"\subsection*{Contents}", r"\begin{enumerate}"]
+    body += [rf"\item[{_escape(p['id'])}] {_escape(p['title'])} \hfill {{\small {_escape(p['kind'])}}}"
+             for p in parts]
+    body.append(r"\end{enumerate}")
+    for p in parts:
+        body.append(r"\clearpage")
+        body.append(rf"\section*{{{_escape(p['id'])}: {_escape(p['title'])}}}")
+        body += _sections(solution, p["sections"], precision, "subsection")
+        body += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision,
+                         "subsection")
+        body += _notes(p["notes"])
+    own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+    body += _notes(own)
+    return body

@@ -1,41 +1,102 @@
-"""Markdown with $...$ math, for notebooks and write-ups: one table per section."""
+"""Markdown with $$ math, for notebooks (Jupyter, VS Code) and write-ups.
+
+Each step is one display block, ``$$\\begin{aligned} ... \\end{aligned}$$``, aligned on ``=`` with
+one form per row (the same rows as the LaTeX document), its note in italics below. The final
+results are a table with inline ``$...$`` math. A sheet starts with a linked table of contents.
+"""
 
 from __future__ import annotations
 
-from hwsolve.records import Solution
+import re
+
+from hwsolve.records import Solution, Step
 from hwsolve.render import shape_text
-from hwsolve.render.latex import label_latex
-from hwsolve.sym import Const, to_latex
+from hwsolve.render.latex import _symbolic, label_latex, shape_latex, step_forms, tex, value_latex
 
 
 def _cell(s: str) -> str:
     return s.replace("|", r"\|").replace("\n", " ")
 
 
-def render(solution: Solution, precision: int) -> str:
-    out = [f"# {solution.title}", ""]
-    sections = solution.sections or {s.section: s.section for s in solution.steps}
-    for key, heading in sections.items():
+def _md(s: str) -> str:
+    """Plain text safe in Markdown: no accidental emphasis, headings or HTML."""
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
+
+
+def _anchor(text: str) -> str:
+    """GitHub / Jupyter style heading anchor."""
+    a = re.sub(r"[^\w\- ]", "", text.lower()).strip()
+    return re.sub(r"\s", "-", a)
+
+
+def _block(step: Step, precision: int) -> list[str]:
+    forms = step_forms(step, precision)
+    rows = [forms[0] + " &= " + f if i == 0 else "&= " + f for i, f in enumerate(forms[1:])] \
+        or [forms[0]]
+    if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
+        rows[-1] += r" \quad " + shape_latex(step.shape)
+    out = ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$"]
+    if step.note:
+        out.append(f"*{_md(step.note)}*")
+    return out + [""]
+
+
+def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]:
+    out = []
+    for key in keys:
         steps = solution.in_section(key)
-        if not steps:
+        if not steps or key.endswith("contents"):
             continue
-        out += [f"## {heading}", ""]
-        cols = [("step", lambda s: f"${label_latex(s)}$")]
-        for h, attr in (("chain rule", "chain"), ("formula", "formula"), ("in symbols", "expression"),
-                        ("substituted", "substituted")):
-            if any(getattr(s, attr) is not None for s in steps):
-                cols.append((h, lambda s, a=attr: f"${to_latex(getattr(s, a), precision)}$"
-                             if getattr(s, a) is not None else ""))
-        cols.append(("value", lambda s: (f"${to_latex(Const(s.value), precision)}$" if s.value is not None
-                                         else "") + (f" {s.unit}" if s.unit else "")))
-        cols.append(("shape", lambda s: shape_text(s.shape) if s.value is not None else ""))
-        if any(s.note for s in steps):
-            cols.append(("note", lambda s: s.note))
-        out.append("| " + " | ".join(h for h, _ in cols) + " |")
-        out.append("|" + "|".join("---" for _ in cols) + "|")
+        heading = solution.sections.get(key, key)
+        if solution.kind == "sheet":
+            heading = heading.split(" · ", 1)[-1]
+        out += [f"{level} {_md(heading)}", ""]
         for s in steps:
-            out.append("| " + " | ".join(_cell(get(s)) for _, get in cols) + " |")
+            out += _block(s, precision)
+    return out
+
+
+def _summary(solution: Solution, names, title: str, precision: int, level: str) -> list[str]:
+    by = solution.by_name()
+    steps = [by[n] for n in names if n in by]
+    if not steps:
+        return []
+    out = [f"{level} {_md(title)}", "", "| | result | shape |", "|---|---|---|"]
+    for s in steps:
+        if isinstance(s.value, str) and s.formula is not None:
+            res = tex(s.formula, precision)
+        else:
+            res = value_latex(s, precision) or step_forms(s, precision)[-1]
+        shape = shape_text(s.shape) if (s.shape or s.value is not None) else ""
+        out.append(f"| ${_cell(label_latex(s))}$ | ${_cell(res)}$ | {shape} |")
+    return out + [""]
+
+
+def _notes(notes) -> list[str]:
+    if not notes:
+        return []
+    return ["**Notes**", ""] + [f"- {_md(n)}" for n in notes] + [""]
+
+
+def render(solution: Solution, precision: int) -> str:
+    out = [f"# {_md(solution.title)}", ""]
+    parts = solution.meta.get("parts") if solution.kind == "sheet" else None
+    if parts:
+        out += ["## Contents", ""]
+        for p in parts:
+            head = f"{p['id']}: {p['title']}"
+            out.append(f"- [{_md(head)}](#{_anchor(head)}) ({p['kind']})")
         out.append("")
-    if solution.notes:
-        out += ["**Notes**", ""] + [f"- {n}" for n in solution.notes] + [""]
+        for p in parts:
+            out += [f"## {_md(p['id'] + ': ' + p['title'])}", ""]
+            out += _sections(solution, p["sections"], precision, "###")
+            out += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision, "###")
+            out += _notes(p["notes"])
+        own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+        out += _notes(own)
+        return "\n".join(out)
+    keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
+    out += _sections(solution, keys, precision, "##")
+    out += _summary(solution, solution.summary, solution.summary_title, precision, "##")
+    out += _notes(solution.notes)
     return "\n".join(out)

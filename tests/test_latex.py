@@ -1,0 +1,72 @@
+"""--format latex compiles: every spec in problems/, through pdflatex, page 1 to PNG, not blank."""
+
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from hwsolve.cli import main
+from hwsolve.render.latex import _escape
+
+from conftest import PROBLEMS
+
+SPECS = sorted(PROBLEMS.glob("*.yaml"))
+TOOLS = shutil.which("pdflatex") and shutil.which("pdftoppm")
+
+
+def latex_of(path, tmp_path):
+    out = tmp_path / (path.stem + ".tex")
+    r = CliRunner().invoke(main, ["solve", str(path), "--format", "latex", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftoppm not installed (make test installs them)")
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_problem_compiles_with_pdflatex_and_page_one_is_not_blank(path, tmp_path):
+    import matplotlib.image
+
+    tex = latex_of(path, tmp_path)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / (path.stem + ".log")).read_text(errors="replace")
+    assert run.returncode == 0, log[-3000:]
+    assert "Overfull \\hbox" not in log or log.count("Overfull \\hbox") <= 2, "lines run off the page"
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", path.stem + ".pdf", "page"],
+                   cwd=tmp_path, check=True, timeout=60)
+    png = next(tmp_path.glob("page*.png"))
+    img = matplotlib.image.imread(png)
+    dark = (img[..., :3].mean(axis=-1) < 0.5).mean()
+    assert dark > 0.0005, f"page 1 of {path.name} looks blank ({dark:.4%} dark pixels)"
+
+
+def test_fragment_has_no_preamble(tmp_path):
+    r = CliRunner().invoke(main, ["derive", str(PROBLEMS / "csc6022_q1.yaml"), "--format", "latex",
+                                  "--fragment"])
+    assert r.exit_code == 0
+    assert "\\documentclass" not in r.output and "\\begin{align*}" in r.output
+
+
+def test_document_structure():
+    r = CliRunner().invoke(main, ["derive", str(PROBLEMS / "nyu2572_1_2_sym.yaml"), "--format", "latex"])
+    out = r.output
+    assert out.startswith("\\documentclass") and "\\allowdisplaybreaks" in out
+    assert "\\mathbf{1}[z_{1} > 0]" in out and "\\in \\mathbb{R}^{n \\times d}" in out
+    r = CliRunner().invoke(main, ["backprop", str(PROBLEMS / "cs4782_p1.yaml"), "--format", "latex"])
+    assert "\\begin{bmatrix}" in r.output
+    assert "{z^{[2]}}^\\top" in r.output  # braced before a transpose: no double superscript
+
+
+def test_text_is_escaped_including_unicode():
+    assert _escape("a_b & 50% #1 ~x^2 {}") == r"a\_b \& 50\% \#1 \~{}x\^{}2 \{\}"
+    assert _escape("K×D → ⊙") == r"K$\times$D $\to$ $\odot$"
+    assert "?" == _escape("\u4e2d")
+
+
+def test_markdown_uses_display_math():
+    r = CliRunner().invoke(main, ["derive", str(PROBLEMS / "csc6022_q1.yaml"), "--format", "markdown"])
+    assert r.exit_code == 0
+    assert "$$\n\\begin{aligned}" in r.output
+    assert "| $\\frac{\\partial L}{\\partial W}$ | $u_{2}" not in r.output
+    assert "u_{1} x^\\top" in r.output
