@@ -20,10 +20,10 @@ TOPICS: dict[str, tuple[str, str]] = {
     "derive": ("hwsolve.spec.derive:parse_derive", "hwsolve.engine.derive:solve"),
     "hparam": ("hwsolve.engine.hparam:parse", "hwsolve.engine.hparam:solve"),
     "gradflow": ("hwsolve.engine.gradflow:parse", "hwsolve.engine.gradflow:solve"),
-    "activations": ("hwsolve.engine.activation_plot:parse", "hwsolve.engine.activation_plot:solve"),
     "conv": ("hwsolve.spec.conv:parse_conv", "hwsolve.spec.conv:solve_conv"),
     "arch": ("hwsolve.spec.arch:parse_arch", "hwsolve.engine.arch:solve_arch"),
     "vit": ("hwsolve.spec.arch:parse_vit", "hwsolve.engine.arch:solve_vit"),
+    "activations": ("hwsolve.engine.activation_plot:parse", "hwsolve.engine.activation_plot:solve"),
     "sheet": ("hwsolve.engine.sheet:parse_sheet", "hwsolve.engine.sheet:solve_sheet"),
 }
 
