@@ -378,3 +378,34 @@ def test_class_table():
     assert res.exit_code == 0
     assert "Score distribution" in res.output and "Most common mistakes" in res.output
     assert "transposed" in res.output
+
+
+# -- seed 001, Problems 2, 4 and 5 (when their topics are registered) ----------------------------
+
+
+@pytest.mark.parametrize("problem,kind,expected", [
+    # 2: 300 configurations, 3000 epochs, 6000 min, 59 and 104 trials: all right
+    ("p2", "hparam", {"configs": "correct", "epochs": "correct", "time(minutes)": "correct",
+                      "N(q=0.95)": "correct", "N(q=0.995)": "correct"}),
+    # 4: 34, 20 (floor(39/2) + 1), 20x20x2, and I * K = [[2, -1], [-4, 4]] despite the typos
+    # in the student's copy of I and K: all right
+    ("p4", "conv", {"p1.n_out": "correct", "p2.n_out": "correct", "p2.volume": "correct",
+                    "p4.out": "correct"}),
+    # 5: 0.01 x 0.005 x 0.1 = 0.000005, not 0.00005; the first ResNet value is 0.5 x 1.25 = 0.625,
+    # not 0.525; everything else right
+    ("p5", "gradflow", {"5.2:dL/dx": "wrong", "5.3:dL/dx": "correct", "5.5:dL/dx(n=6)": "correct",
+                        "5.6:dL/dx(n=2)": "wrong", "5.6:dL/dx(n=4)": "correct",
+                        "5.6:dL/dx(n=6)": "correct"}),
+])
+def test_seed001_other_problems(problem, kind, expected):
+    from hwsolve import topics
+
+    if kind not in topics.TOPICS:
+        pytest.skip(f"kind {kind} is not in the topic registry yet")
+    data = ROOT / "tests" / "data"
+    key = load_key(str(ROOT / "problems" / f"cs4782_{problem}.yaml"), str(data / f"seed001_{problem}_rubric.yaml"))
+    r = grade(key, load_submission(data / f"seed001_{problem}_answers.yaml"))
+    got = {s.name: s.verdict for s in r.steps}
+    for name, verdict in expected.items():
+        assert got[name] == verdict, name
+    assert not r.warnings

@@ -70,7 +70,8 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
             console.print(head)
             console.print(f"  not graded: {r.error}")
             continue
-        t = Table(title=head, title_justify="left", box=box.ASCII if console.no_color else box.SIMPLE_HEAVY)
+        console.print(head)
+        t = Table(box=box.ASCII if console.no_color else box.SIMPLE_HEAVY)
         t.add_column("step")
         t.add_column("answer", overflow="fold", max_width=34)
         t.add_column("verdict")
