@@ -235,7 +235,7 @@ def _explicit(op: Activation, z: Symbol, out: Symbol, scalar: bool) -> tuple[Exp
     mul = (lambda a, b: a * b) if scalar else (lambda a, b: a.odot(b))  # noqa: E731
     one = Const(1)
     if key == "relu":
-        d, note = indicator(z), "ReLU'(x) = 1[x > 0] (the Heaviside step; 0 at 0 by convention)"
+        d, note = indicator(z), "ReLU'(x) = 1{x > 0} (the Heaviside step; 0 at 0 by convention)"
     elif key == "leaky_relu":
         s = op.params.get("slope", op.fn.params["slope"])
         d = indicator(z) + Const(s) * indicator(z, "<=")
