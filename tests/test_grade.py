@@ -409,3 +409,30 @@ def test_seed001_other_problems(problem, kind, expected):
     for name, verdict in expected.items():
         assert got[name] == verdict, name
     assert not r.warnings
+
+
+def test_ecf_on_a_graph_spec():
+    """kind: graph (a = x*y + z, b = (x+x)*a, w = a*b at x, y, z = 1, 2, 3), ECF by hand from a
+    slip a = 6 (right: 5): b = 2*6 = 12, w = 6*12 = 72, dw/db = a = 6, dw/da = 2*6 + b = 24
+    (12 via each path), dw/dz = 24, dw/d(x + x) = 6*6 = 36, dw/dx = 24*2 + 36 + 36 = 120."""
+    from hwsolve import topics
+    from hwsolve.grade.rubric import Rubric
+
+    if "graph" not in topics.TOPICS:
+        pytest.skip("graph specs not registered")
+    key = load_key(str(ROOT / "problems" / "nyu2572_1_5b.yaml"))
+    key.rubric = Rubric()
+    answers = {"a": 6, "b": 12, "w": 72, "dw/db": 6, "dw/da via b": 12, "dw/da via w": 12,
+               "dw/da": 24, "dw/dz": 24, "dw/d(x + x)": 36, "dw/dx via (x + x) (operand 1)": 36,
+               "dw/dx": 120, "dw/dy": 24}
+    key.graded = [(n, 1.0) for n in answers]
+    v = _grade(key, answers)
+    assert v["a"].verdict == "wrong"
+    for name in answers:
+        if name != "a":
+            assert v[name].verdict == "ecf", (name, v[name].reason)
+    # the same values without the slip written down earn nothing
+    v = _grade(key, {k: x for k, x in answers.items() if k != "a"})
+    assert v["b"].verdict == "wrong"        # nothing upstream of b was attempted
+    assert v["w"].verdict == "wrong"        # from the key's a = 5 and their b = 12, w would be 60
+    assert _grade(key, {"b": 12, "w": 60})["w"].verdict == "ecf"
