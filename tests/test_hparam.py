@@ -154,3 +154,15 @@ def test_rich_printout_has_every_step():
     for text in ("10 * 6 * 5", "3000 epochs", "6000 minutes", "100 hours", "ceil(58.4)",
                  "59 trials", "104 trials", "P(N=59)"):
         assert text in r.output
+
+
+def test_tiny_p_is_fast_and_its_check_note_tells_the_sides_apart():
+    import time
+
+    t = time.perf_counter()
+    s = solved("hparam", "--p", "1e-7", "--q", "0.999999")
+    assert time.perf_counter() - t < 5
+    assert s["N(q=0.999999)"]["value"] == 138155099
+    note = s["N(q=0.999999)"]["note"]
+    before, after = note.split(" = ")[1].split(" <")[0], note.split(" = ")[-1]
+    assert float(before) < 0.999999 <= float(after)

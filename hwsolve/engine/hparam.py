@@ -185,6 +185,19 @@ def success(p: Fraction, n: int) -> Fraction:
     return 1 - (1 - Fraction(p)) ** n
 
 
+def _miss_success(p: Fraction, n: int) -> tuple[float, float]:
+    """((1-p)^n, 1 - (1-p)^n) as floats, from the exact value when it is small enough, else
+    from 50-digit logarithms (an exact (1-p)^n for n in the millions would be gigantic)."""
+    r = 1 - Fraction(p)
+    if n * (r.numerator.bit_length() + r.denominator.bit_length()) <= 20_000:
+        miss = r ** n
+        return _float(miss), _float(1 - miss)
+    with localcontext() as ctx:
+        ctx.prec = 50 + len(str(r.denominator))
+        miss = (n * (Decimal(r.numerator).ln() - Decimal(r.denominator).ln())).exp()
+        return float(miss), float(1 - miss)
+
+
 def _reaches(r: Fraction, s: Fraction, n: int) -> bool:
     """True when r^n <= s, i.e. n trials reach the target (r = 1-p, s = 1-q, both in (0, 1))."""
     if n <= 0:
@@ -376,12 +389,16 @@ def _random(sol: Solution, prob: HparamProblem, per_run):
         sol.add(Step(f"N_bound(q={qt})", "random", formula=bound_f, substituted=bound_s,
                      value=bound_v, label=Symbol(f"N_bound(q={qt})", rf"N^*_{{q={qt}}}"),
                      note=f"{why}q = {qt}; N must be a whole number at least this"))
-        before = success(p, n - 1)
-        after = success(p, n)
+        before = _miss_success(p, n - 1)[1]
+        after = _miss_success(p, n)[1]
+        k = 6  # digits enough for the printed check to show the sides differ
+        while k < 17 and (fmt_number(before, k) == fmt_number(float(q), k)
+                          or (after != float(q) and fmt_number(after, k) == fmt_number(float(q), k))):
+            k += 1
         sol.add(Step(f"N(q={qt})", "random", formula=ceil(bound_f), substituted=ceil(Const(bound_v)),
                      value=n, label=Symbol(f"N(q={qt})", rf"N_{{q={qt}}}"), unit="trials",
-                     note=f"checked exactly: P({n - 1}) = {fmt_number(_float(before), 6)} < {qt} "
-                          f"<= P({n}) = {fmt_number(_float(after), 6)}"))
+                     note=f"check: P({n - 1}) = {fmt_number(before, k)} < {qt} "
+                          f"<= P({n}) = {fmt_number(after, k)}"))
         if per_run is not None:
             cost = n * per_run
             sol.add(Step(f"time(q={qt})", "random",
@@ -393,11 +410,11 @@ def _random(sol: Solution, prob: HparamProblem, per_run):
                  note="trials up to and including the first good one are geometric with "
                       "success probability p; their mean is 1/p"))
     for n in table_points(p, found, prob.table):
-        v = success(p, n)
+        miss, v = _miss_success(p, n)
         sol.add(Step(f"P(N={n})", "table", formula=Const(1) - (Const(1) - _P) ** Const(n),
                      substituted=Const(1) - Const(_num(1 - p)) ** Const(n),
-                     value=_float(v), label=Symbol(f"P(N={n})", rf"P({n})"),
-                     note="; ".join([f"all miss: (1-p)^N = {fmt_number(_float(1 - v), 4)}"]
+                     value=v, label=Symbol(f"P(N={n})", rf"P({n})"),
+                     note="; ".join([f"all miss: (1-p)^N = {fmt_number(miss, 4)}"]
                                     + [f"first N reaching q = {fmt_number(q)}"
                                        for q, m in zip(prob.q, found) if m == n])))
     sol.meta["figure"] = figure(prob, found)
@@ -432,7 +449,7 @@ def figure(prob: HparamProblem, found: list[int]) -> dict:
         "xlabel": "number of trials N",
         "ylabel": "P(success) = 1 - (1-p)^N",
         "series": [{"key": "P(success)", "label": f"p = {fmt_number(prob.p)}", "x": xs,
-                    "y": [_float(success(prob.p, n)) for n in xs], "style": "line"}],
+                    "y": [_miss_success(prob.p, n)[1] for n in xs], "style": "line"}],
         "hlines": [{"y": float(q), "label": f"q = {fmt_number(q)}"} for q in prob.q],
         "vlines": [{"x": n, "label": f"N = {n}"} for n in found],
         "log_y": False,
