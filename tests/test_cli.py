@@ -105,3 +105,14 @@ def test_every_problem_spec_solves():
             result = runner.invoke(main, ["backprop", str(spec), "--format", "json"])
             assert result.exit_code == 0, (spec.name, result.output)
             assert json.loads(result.output)["steps"]
+
+
+def test_brackets_in_names_are_printed_not_taken_as_markup():
+    from hwsolve.records import Solution, Step
+    from hwsolve.sym import Symbol
+
+    sol = Solution("t", "t", sections={"s": "S"})
+    sol.add(Step("W[l]", "s", formula=Symbol("1[z > 0]"), value=1))
+    buf = io.StringIO()
+    render(sol, 4, console=make_console(buf, width=80, plain=True))
+    assert "W[l]" in buf.getvalue() and "1[z > 0]" in buf.getvalue()

@@ -18,7 +18,11 @@ def exact(rows) -> np.ndarray:
         a = a.reshape(1, 1)
     elif a.ndim == 1:
         a = a.reshape(-1, 1)
-    return np.vectorize(Fraction, otypes=[object])(a) if a.size else a
+    return np.vectorize(_fraction, otypes=[object])(a) if a.size else a
+
+
+def _fraction(x) -> Fraction:
+    return x if type(x) is Fraction else Fraction(x)
 
 
 def is_exact(a: np.ndarray) -> bool:
@@ -75,16 +79,19 @@ def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
 def plain(a: np.ndarray, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
     shape = math_shape(a, matrix)
-    conv = _exact_scalar if is_exact(a) else float
+    rows = a.tolist()  # one C-level pass; then only exact entries need normalising
+    if is_exact(a):
+        rows = [[_exact_scalar(x) for x in row] for row in rows]
     if shape == ():
-        return conv(a[0, 0])
+        return rows[0][0]
     if len(shape) == 1:
-        return tuple(conv(x) for x in a[:, 0])
-    return tuple(tuple(conv(x) for x in row) for row in a)
+        return tuple(row[0] for row in rows)
+    return tuple(map(tuple, rows))
 
 
 def _exact_scalar(x):
-    x = Fraction(x)
+    if type(x) is not Fraction:
+        x = Fraction(x)
     return x.numerator if x.denominator == 1 else x
 
 

@@ -69,7 +69,8 @@ def _table(title: str, steps: list[Step], precision: int, plain: bool, full: boo
         table.add_column(h, overflow="fold", style="bold cyan" if h == "step" and not plain else None,
                          ratio=3 if h == "derivation" else None)
     for s in steps:
-        table.add_row(*(get(s) for _, get in cols))
+        # Text, not str: rich would read "[z > 0]" or "W[l]" as markup and silently drop it
+        table.add_row(*(Text(get(s)) for _, get in cols))
     return table
 
 

@@ -161,9 +161,13 @@ def _matrix(f: Field) -> list[list[Fraction]]:
         return [_vector(f)]  # one row written flat: W: [-2, 3]
     rows = []
     for r in f.items():
-        if not isinstance(r.value, list):
+        row = r.value
+        if not isinstance(row, list):
             raise r.error("expected a row (a list of numbers); every row of a matrix must be a list")
-        rows.append([c.number() for c in r.items()])
+        if all(type(c) is Fraction or type(c) is int for c in row):  # already numbers: the fast path
+            rows.append([c if type(c) is Fraction else Fraction(c) for c in row])
+        else:
+            rows.append([c.number() for c in r.items()])
     n = len(rows[0])
     for i, r in enumerate(rows):
         if len(r) != n:

@@ -14,12 +14,15 @@ MAX_EXPONENT = 300
 
 _DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = re.compile(rf"^\s*({_DECIMAL})\s*(?:/\s*({_DECIMAL})\s*)?$")
+_INTEGER = re.compile(r"^\s*[+-]?\d{1,60}\s*$")
 
 
 def parse_number(text: str) -> Fraction:
     """The exact rational a number text denotes; ValueError (or ZeroDivisionError) if it is not one."""
     if len(text) > MAX_CHARS:
         raise ValueError(f"number text longer than {MAX_CHARS} characters")
+    if _INTEGER.match(text):  # the common case, without the general parse
+        return Fraction(int(text))
     m = _NUMBER.match(text)
     if not m:
         raise ValueError(f"expected a number (like 3, -0.5, 1e-3 or \"1/3\"), got '{text.strip()[:40]}'")
@@ -33,7 +36,9 @@ def parse_number(text: str) -> Fraction:
 
 
 def _decimal(s: str) -> Fraction:
+    if "e" not in s and "E" not in s:
+        return Fraction(s)
     mant, _, exp = s.lower().partition("e")
-    if exp and abs(int(exp)) > MAX_EXPONENT:
+    if abs(int(exp)) > MAX_EXPONENT:
         raise ValueError(f"exponent {exp} out of range (|exponent| <= {MAX_EXPONENT})")
     return Fraction(s)
