@@ -194,7 +194,9 @@ class _Printer:
                 and isinstance(a[1], Apply) and a[1].op in ("add", "sub"):
             # a coefficient before a bracket is written 2(yhat - y), as students do
             return self.print(a[0]) + self.operand(a[1], MUL)
-        left = self.operand(a[0], prec)
+        # (V^T u) ⊙ f'(z): a product inside an element-wise product gets brackets, as sheets write it
+        left = self.operand(a[0], prec, strict=e.op == "hadamard" and self.prec(a[0]) == MUL
+                            and isinstance(a[0], Apply) and a[0].op in ("matmul", "mul"))
         right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "hdiv", "mul", "matmul", "hadamard"))
         if self.prec(a[1]) == NEG and not (self.latex and e.op == "div"):
             right = self.operand(a[1], ATOM)  # 5 - (-3), never 5 - -3

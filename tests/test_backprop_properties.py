@@ -103,9 +103,11 @@ def reference_gradients(spec):
     t = spec["target"]
     y = np.eye(K)[t["class"]] if isinstance(t, dict) else np.array([float(Fraction(str(v))) for v in t])
     loss = spec["loss"]
-    g = {"squared_error": 2 * (yhat - y), "half_squared_error": yhat - y, "mse": 2 * (yhat - y) / K,
-         "half_mse": (yhat - y) / K, "bce": (yhat - y) / (yhat * (1 - yhat)) / K,
-         "cross_entropy": -y / yhat}[loss]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a saturated sigmoid is skipped
+        g = {"squared_error": lambda: 2 * (yhat - y), "half_squared_error": lambda: yhat - y,
+             "mse": lambda: 2 * (yhat - y) / K, "half_mse": lambda: (yhat - y) / K,
+             "bce": lambda: (yhat - y) / (yhat * (1 - yhat)) / K,
+             "cross_entropy": lambda: np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)}[loss]()
     grads = []
     for layer, inp in zip(reversed(layers), reversed(cache)):
         if layer[0] == "linear":

@@ -84,7 +84,7 @@ def test_chain_forms_and_symbolic_expressions():
     assert str(sol.step("dL/dW[2]").formula) == "dL/da[2] z[1]^T"
     assert str(sol.step("dL/dz[1]").formula) == "W[2]^T dL/da[2]"
     assert str(sol.step("dL/dz[1]").expression) == \
-        "W[2]^T (W[3]^T * (2(yhat - y) * ReLU'(a[3])) ⊙ ReLU'(a[2]))"
+        "W[2]^T ((W[3]^T * (2(yhat - y) * ReLU'(a[3]))) ⊙ ReLU'(a[2]))"
     assert str(sol.step("dL/dW[2]").substituted) == "[8, -12] [2, 8, 9]^T"
     assert str(sol.step("dL/da[3]").substituted) == "-4 * 1"
     assert str(sol.step("L").substituted) == "(10 - 8)^2"
