@@ -107,12 +107,12 @@ def load(path) -> ActivationsProblem:
 
 def parse(doc) -> ActivationsProblem:
     """A problem from a loaded `Doc` (the `hwsolve.topics` parser signature)."""
-    from hwsolve.engine.hparam import _check_header
+    from hwsolve.spec.loader import check_header
 
     root = doc.root
     root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "functions", "show",
                           "range", "at"})
-    _check_header(root, "activations")
+    check_header(root, "activations")
     if not root.has("functions"):
         raise root.error("missing required key 'functions' (e.g. [relu, 'leaky_relu:0.01'])")
     items = root["functions"].items()

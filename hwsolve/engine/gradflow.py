@@ -61,11 +61,11 @@ def load(path) -> GradflowProblem:
 
 def parse(doc) -> GradflowProblem:
     """A problem from a loaded `Doc` (the `hwsolve.topics` parser signature)."""
-    from hwsolve.engine.hparam import _check_header
+    from hwsolve.spec.loader import check_header
 
     root = doc.root
     root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "parts", "plot", "compare"})
-    _check_header(root, "gradflow")
+    check_header(root, "gradflow")
     prob = GradflowProblem(title=root["title"].text() if root.has("title") else GradflowProblem.title)
     if root.has("notes"):
         prob.notes = [f.text() for f in root["notes"].items()]

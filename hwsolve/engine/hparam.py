@@ -23,6 +23,7 @@ from fractions import Fraction
 from hwsolve.errors import SpecError
 from hwsolve.numfmt import fmt_number
 from hwsolve.records import Solution, Step
+from hwsolve.spec.loader import check_header
 from hwsolve.sym import Const, Expr, Symbol, call, ceil
 
 UNITS = {"seconds": Fraction(1, 60), "minutes": Fraction(1), "hours": Fraction(60)}
@@ -90,7 +91,7 @@ def parse(doc) -> HparamProblem:
     root = doc.root
     root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "grid", "random",
                           "workers"})
-    _check_header(root, "hparam")
+    check_header(root, "hparam")
     prob = HparamProblem(title=root["title"].text() if root.has("title") else HparamProblem.title)
     if root.has("notes"):
         prob.notes = [f.text() for f in root["notes"].items()]
@@ -140,19 +141,6 @@ def parse(doc) -> HparamProblem:
     if root.has("workers"):
         prob.workers = root["workers"].integer(minimum=1)
     return prob
-
-
-def _check_header(root, kind: str) -> None:
-    v = root.get("hwsolve", None)
-    if v is None:
-        raise root.error("missing the version key 'hwsolve: 1' at the top")
-    if v != 1 or isinstance(v, bool):
-        raise root["hwsolve"].error(f"unsupported spec version {v!r}; this hwsolve reads version 1")
-    if not root.has("kind"):
-        raise root.error(f"missing required key 'kind' (expected 'kind: {kind}')")
-    got = root["kind"].text()
-    if got != kind:
-        raise root["kind"].error(f"this is a '{got}' spec; `hwsolve {kind}` reads 'kind: {kind}'")
 
 
 def _hyper(f, name: str) -> Hyper:

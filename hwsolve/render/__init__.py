@@ -29,13 +29,17 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
     """Print a solution in a format, to stdout or to a file (written whole or not at all)."""
     mod = renderer(fmt)
     if fmt == "rich":
-        if output:
-            with open(output, "w", encoding="utf-8") as f:
-                mod.render(solution, precision, console=mod.make_console(f, plain=True))
-        else:
+        if not output:
             mod.render(solution, precision)
-        return
-    text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" else mod.render(solution, precision)
+            return
+        import io
+
+        buf = io.StringIO()
+        mod.render(solution, precision, console=mod.make_console(buf, plain=True))
+        text = buf.getvalue().rstrip("\n")
+    else:
+        text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \
+            else mod.render(solution, precision)
     if output:
         from hwsolve.fileio import write_atomic
 

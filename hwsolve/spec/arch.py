@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from hwsolve.engine.arch import LAYER_TYPES, ArchProblem, Layer, VitProblem, check_vit, parse_token
 from hwsolve.engine.conv import parse_count, parse_pair
-from hwsolve.spec.conv import check_header
-from hwsolve.spec.loader import Doc, Field, load_yaml
+from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 
 TOP = {"hwsolve", "kind", "title", "source", "question"}
 DEFAULT_KEYS = {"conv": {"padding", "stride", "dilation", "bias"},

@@ -12,28 +12,13 @@ from fractions import Fraction
 from hwsolve.engine.conv import (OPERATIONS, ApplyProblem, ShapeProblem, apply_steps, check_apply,
                                  formula_steps, parse_count, parse_pair, shape_steps, validate)
 from hwsolve.records import Solution
-from hwsolve.spec.loader import Doc, Field, load_yaml
+from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 
 SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding"}
 APPLY_KEYS = {"image", "kernel", "bias", "filters", "operation", "window", "stride", "padding",
               "dilation"}
 PART_COMMON = {"id", "question", "task"}
 TOP = {"hwsolve", "kind", "title", "source", "question"}
-
-
-def check_header(root: Field, kind: str, command: str) -> None:
-    """The `hwsolve: 1` version key and the `kind:` key every spec carries."""
-    root.mapping()
-    version = root.get("hwsolve", None)
-    if version is None:
-        raise root.error("missing 'hwsolve: 1' (the spec format version) at the top")
-    if isinstance(version, bool) or version != 1:
-        raise root["hwsolve"].error(f"unsupported spec version {version!r}; this hwsolve reads version 1")
-    got = root["kind"].text() if root.has("kind") else None
-    if got is None:
-        raise root.error(f"missing 'kind: {kind}'")
-    if got != kind:
-        raise root["kind"].error(f"this is a '{got}' spec; `hwsolve {command}` reads 'kind: {kind}'")
 
 
 @dataclass

@@ -241,6 +241,21 @@ class Field:
         return v
 
 
+def check_header(root: Field, kind: str, command: str | None = None) -> None:
+    """The `hwsolve: 1` version key and the `kind:` key every single-topic spec carries."""
+    root.mapping()
+    version = root.get("hwsolve", None)
+    if version is None:
+        raise root.error("missing 'hwsolve: 1' (the spec format version) at the top")
+    if isinstance(version, bool) or version != 1:
+        raise root["hwsolve"].error(f"unsupported spec version {version!r}; this hwsolve reads version 1")
+    if not root.has("kind"):
+        raise root.error(f"missing 'kind: {kind}'")
+    got = root["kind"].text()
+    if got != kind:
+        raise root["kind"].error(f"this is a '{got}' spec; `hwsolve {command or kind}` reads 'kind: {kind}'")
+
+
 def _number(f: Field, v) -> Fraction | float:
     if isinstance(v, bool) or v is None:
         raise f.error(f"expected a number, got {_describe(v)}")
