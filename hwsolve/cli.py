@@ -1,7 +1,7 @@
 """The command line: thin click commands that load a spec, call an engine and pick a renderer.
 
-No math here and no heavy imports at module level: `hwsolve --help` and `conv-shape` must not
-import numpy or sympy. Engines are imported inside the commands that need them.
+No math here and no heavy imports at module level: `hwsolve --help` and `conv-shape` must never
+load numpy or sympy. Engines are imported inside the commands that need them.
 """
 
 from __future__ import annotations
