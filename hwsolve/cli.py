@@ -309,7 +309,7 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
-    from hwsolve.engine.arch import VitProblem, solve_vit, vit_from_flags
+    from hwsolve.engine.arch import solve_vit, vit_from_flags
 
     if spec is not None:
         from hwsolve.spec.arch import load_vit

@@ -81,10 +81,6 @@ def _strip(s: str) -> str:
     return s
 
 
-def to_float(x) -> float:
-    return float(x)
-
-
 def json_number(x):
     """A JSON-ready scalar: int stays int, a rational or float becomes a float."""
     if isinstance(x, bool):

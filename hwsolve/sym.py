@@ -101,6 +101,11 @@ def diag(x) -> Apply:
     return call("diag", r"\operatorname{diag}", x)
 
 
+def hdiv(a, b) -> Apply:
+    """Element-wise division a ⊘ b."""
+    return Apply("hdiv", (lift(a), lift(b)))
+
+
 def norm2(x) -> Apply:
     return Apply("norm2", (lift(x),))
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 from hwsolve.errors import SpecError
 from hwsolve.numfmt import fmt_number
 from hwsolve.records import Solution, Step
-from hwsolve.sym import Const, Symbol
+from hwsolve.sym import Symbol
 
 DEFAULT_RANGE = (Fraction(-4), Fraction(4))
 DEFAULT_POINTS = tuple(Fraction(v) for v in ("-3", "-1", "-0.5", "0", "0.5", "1", "3"))

@@ -80,10 +80,7 @@ def compile_network(p) -> Compiled:
     output = current
     if n.output and output.name != n.output:
         output = g.apply(Identity(), (current,), *_named(symbol(n.output)))
-    K = len(p.y)
-    loss_op = LossOp(p.loss, y.label)
-    loss_op.K = K
-    loss = g.apply(loss_op, (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
+    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
     seen = set()
     for prm in params:
         if prm.name in seen or prm.name in names:

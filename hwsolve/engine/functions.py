@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
-from hwsolve.sym import Const, Expr, call
+from hwsolve.sym import Const, Expr, call, hdiv, norm2, sumover
 
 Number = Fraction | float
 
@@ -57,10 +57,6 @@ class Elementwise:
         from hwsolve.numfmt import fmt_number
 
         return self.latex + "_{" + ",".join(fmt_number(v) for v in shown.values()) + "}"
-
-
-def _exact_or_float(x):
-    return x if isinstance(x, Fraction) else float(x)
 
 
 def _sigmoid(x, **_):
@@ -213,7 +209,7 @@ def _k(K):
 
 def _sqf(scale):
     def formula(yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
-        core = (y - yh) ** Const(2) if scalar else _norm(yh - y)
+        core = (y - yh) ** Const(2) if scalar else norm2(yh - y)
         c = scale(K)
         return core if c == 1 else Const(c) * core
     return formula
@@ -223,12 +219,6 @@ def _sqg(coef):
     def formula(yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
         return Const(coef(K)) * (yh - y) if coef(K) != 1 else (yh - y)
     return formula
-
-
-def _norm(e):
-    from hwsolve.sym import norm2
-
-    return norm2(e)
 
 
 def _bce_value(yh, y):
@@ -260,8 +250,6 @@ def _ce_domain(yh, y):
 
 
 def _bce_formula(yh, y, K, scalar):
-    from hwsolve.sym import sumover
-
     one = Const(1)
     log = lambda e: call("log", r"\log", e)  # noqa: E731
     inner = y.odot(log(yh)) + (one - y).odot(log(one - yh)) if not scalar else \
@@ -275,25 +263,17 @@ def _bce_grad_formula(yh, y, K, scalar):
     if scalar:
         g = (yh - y) / (yh * (one - yh))
     else:
-        g = Apply_hdiv(yh - y, yh.odot(one - yh))
+        g = hdiv(yh - y, yh.odot(one - yh))
     return g if K == 1 else Const(_k(K)) * g
 
 
-def Apply_hdiv(a, b):
-    from hwsolve.sym import Apply
-
-    return Apply("hdiv", (a, b))
-
-
 def _ce_formula(yh, y, K, scalar):
-    from hwsolve.sym import sumover
-
     log = lambda e: call("log", r"\log", e)  # noqa: E731
     return -(y * log(yh)) if scalar else -sumover(y.odot(log(yh)))
 
 
 def _ce_grad_formula(yh, y, K, scalar):
-    return -(y / yh) if scalar else -Apply_hdiv(y, yh)
+    return -(y / yh) if scalar else -hdiv(y, yh)
 
 
 LOSSES: dict[str, Loss] = {l.key: l for l in (

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.errors import SpecError
 from hwsolve.numfmt import fmt_number
 from hwsolve.records import Solution, Step
 from hwsolve.sym import Const, Expr, Symbol

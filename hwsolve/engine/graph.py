@@ -138,8 +138,7 @@ class Graph:
                         exp = None
                 chain = (self.grad_symbol(c) * self.partial_symbol(c, node)) if c is not loss \
                     else self.partial_symbol(c, node)
-                partial = c.op.partial(i, args, c.label, ctx)
-                terms.append((c, g, local, subst, exp, chain, partial, i))
+                terms.append((c, g, local, subst, exp, chain, i))
             if not terms:
                 continue
             total = terms[0][1]
@@ -150,7 +149,7 @@ class Graph:
             origin[node] = terms[0][0] if len(terms) == 1 else None
             if len(terms) > 1:
                 twice = {t[0] for t in terms if sum(u[0] is t[0] for u in terms) > 1}
-                for c, g, local, subst, exp, chain, partial, i in terms:
+                for c, g, local, subst, exp, chain, i in terms:
                     via = f"{c.name} (operand {i + 1})" if c in twice else c.name
                     solution.add(Step(f"{self.grad_symbol(node).text} via {via}", section,
                                       chain=chain, formula=local, expression=exp, substituted=subst,

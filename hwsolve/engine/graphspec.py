@@ -199,7 +199,6 @@ def compile_graph(p) -> Compiled:
         out = b.env[loss.prediction]
     elif loss.library is not None:
         op = LossOp(loss.library, b.env[loss.target].label)
-        op.K = 1
         out = g.apply(op, (b.env[loss.prediction], b.env[loss.target]), loss.name,
                       symbol(loss.name), line=loss.line)
     else:

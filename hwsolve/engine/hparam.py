@@ -309,7 +309,7 @@ def _grid(sol: Solution, prob: HparamProblem):
                  substituted=Const(total_epochs) * Const(_num(t)), value=_num(total),
                  unit=prob.unit, label=total_sym))
     minutes = total * UNITS[prob.unit]
-    prev_name, prev_sym, prev_val = f"time({prob.unit})", total_sym, total
+    prev_sym, prev_val = total_sym, total
     if prob.unit == "seconds":
         m_sym = Symbol("time(minutes)", r"T_{\text{minutes}}")
         sol.add(Step("time(minutes)", "grid", formula=total_sym / Const(60),

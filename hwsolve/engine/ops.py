@@ -19,7 +19,7 @@ import numpy as np
 from hwsolve.engine import tensor as T
 from hwsolve.engine.functions import Elementwise, Loss
 from hwsolve.errors import MathError
-from hwsolve.sym import Apply, Const, Expr, Symbol, diag
+from hwsolve.sym import Apply, Const, Expr, diag
 
 
 @dataclass
@@ -256,9 +256,10 @@ class LossOp(Op):
     key = "loss"
     backward_order = (0,)
 
-    def __init__(self, loss: Loss, target_symbol: Expr):
+    def __init__(self, loss: Loss, target_symbol: Expr, K: int = 1):
         self.loss = loss
         self.target_symbol = target_symbol
+        self.K = K  # outputs averaged over (mse, bce); printed as 1/K
         self.exact = loss.exact
 
     def _lists(self, xs):
@@ -283,12 +284,10 @@ class LossOp(Op):
         return col * g[0, 0]
 
     def formula(self, args):
-        K = getattr(self, "K", 1)
-        return self.loss.formula(args[0], args[1], K, K == 1)
+        return self.loss.formula(args[0], args[1], self.K, self.K == 1)
 
     def local(self, i, up, args, out, ctx):
-        K = getattr(self, "K", 1)
-        g = self.loss.grad_formula(args[0], args[1], K, ctx.scalar[0])
+        g = self.loss.grad_formula(args[0], args[1], self.K, ctx.scalar[0])
         return tr(g, ctx.scalar[0]) if ctx.numerator else g
 
     def grads_wanted(self):
@@ -297,14 +296,6 @@ class LossOp(Op):
 
 def const_of(a: np.ndarray) -> Const:
     return Const(T.plain(a))
-
-
-def shape_is_scalar(a: np.ndarray) -> bool:
-    return a.shape == (1, 1)
-
-
-def symbol(text: str, latex: str = "") -> Symbol:
-    return Symbol(text, latex or text)
 
 
 __all__ = ["Op", "Ctx", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",

@@ -95,12 +95,6 @@ def _exact_scalar(x):
     return x.numerator if x.denominator == 1 else x
 
 
-def zeros_like(a: np.ndarray) -> np.ndarray:
-    if is_exact(a):
-        return exact(np.zeros(a.shape, dtype=int).tolist())
-    return np.zeros(a.shape)
-
-
 def ones(shape, exact_: bool = True) -> np.ndarray:
     if exact_:
         return exact(np.ones(shape, dtype=int).tolist())
