@@ -49,9 +49,9 @@ SCALE_CODE = r"""
 import random, resource, sys, time
 from fractions import Fraction
 import yaml
-from hwsolve.engine.backprop import solve
+from hwsolve.topics.backprop.solve import solve
 from hwsolve.spec.loader import load_yaml_text
-from hwsolve.spec.network import parse_network
+from hwsolve.topics.backprop.network_spec import parse_network
 
 width, act, loss = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 rng = random.Random(0)

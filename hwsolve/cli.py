@@ -12,8 +12,8 @@ import sys
 import click
 
 from hwsolve import __version__
-from hwsolve.errors import HwsolveError
-from hwsolve.numfmt import DEFAULT_PRECISION
+from hwsolve.core.errors import HwsolveError
+from hwsolve.core.numfmt import DEFAULT_PRECISION
 
 FORMAT_CHOICES = ("rich", "json", "markdown", "latex")
 
@@ -82,8 +82,8 @@ def backprop(spec, dot_file, svg_file, png_file):
     Example:
       hwsolve backprop problems/csci5922_q3b.yaml --dot q3b.dot
     """
-    from hwsolve.engine.backprop import solve
-    from hwsolve.spec.problems import load_backprop
+    from hwsolve.topics.backprop.solve import solve
+    from hwsolve.topics.backprop.load import load_backprop
 
     if svg_file or png_file:
         from hwsolve.render.dot import require_dot
@@ -112,13 +112,13 @@ def _plot_options(f):
 
 def _check_plot(plot):
     if plot:
-        from hwsolve.plot import check_plot_path
+        from hwsolve.render.plot import check_plot_path
 
         check_plot_path(plot)  # before any work: a bad path fails fast, nothing is written
 
 
 def _finish_figure(solution, plot, no_chart):
-    from hwsolve.plot import add_chart, save_plot
+    from hwsolve.render.plot import add_chart, save_plot
 
     if plot:
         save_plot(solution.meta["figure"], plot)
@@ -149,8 +149,8 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
       hwsolve hparam problems/cs4782_p2.yaml --workers 4
       hwsolve hparam --counts 10,6,5 --epochs 10 --epoch-time 2 --p 0.05 --q 0.95 --q 0.995
     """
-    from hwsolve.engine import hparam as engine
-    from hwsolve.errors import SpecError
+    from hwsolve.topics.hparam import solve as engine
+    from hwsolve.core.errors import SpecError
 
     if workers is not None and workers < 1:
         raise SpecError(f"expected a whole number >= 1, got {workers}", field="--workers")
@@ -183,7 +183,7 @@ def gradflow(spec, plot, no_chart):
     Example:
       hwsolve gradflow problems/cs4782_p5.yaml --plot flow.png
     """
-    from hwsolve.engine import gradflow as engine
+    from hwsolve.topics.gradflow import solve as engine
 
     _check_plot(plot)
     return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)
@@ -208,7 +208,7 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
       hwsolve activations relu leaky_relu:0.01 softplus:1 gelu --derivative --plot d.png
       hwsolve activations problems/nyu2572_1_5c.yaml --plot d.svg
     """
-    from hwsolve.engine import activation_plot as engine
+    from hwsolve.topics.activations import solve as engine
 
     _check_plot(plot)
     if len(names) == 1 and names[0].lower().endswith((".yaml", ".yml")):
@@ -227,7 +227,7 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
 
 
 def _number_list(text, flag, count=None):
-    from hwsolve.errors import SpecError
+    from hwsolve.core.errors import SpecError
     from hwsolve.spec.numbers import parse_number
 
     try:
@@ -263,7 +263,7 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
     Example:
       hwsolve conv-shape --n 36 --k 3 --p 3 --s 2 --filters 2 --channels 3
     """
-    from hwsolve.engine.conv import ShapeProblem, parse_count, parse_pair, solve_shape
+    from hwsolve.topics.conv.solve import ShapeProblem, parse_count, parse_pair, solve_shape
 
     return solve_shape(ShapeProblem(
         n=parse_pair(n, "n"), k=parse_pair(k, "k"), p=parse_pair(p, "p", allow_same=True, minimum=0),
@@ -278,7 +278,7 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
 def conv(spec):
     """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
     of products. A spec with `parts:` may also ask for output sizes and the general formula."""
-    from hwsolve.spec.conv import load_conv
+    from hwsolve.topics.conv.spec import load_conv
 
     return load_conv(spec)
 
@@ -290,8 +290,8 @@ def arch(spec):
     """Layer table of a CNN from SPEC (YAML): activation volume, memory, weights and biases per
     layer, and totals. Layers in compact notation (INPUT 32x32x1, CONV5-10, POOL2, FC-10) or as
     mappings."""
-    from hwsolve.engine.arch import solve_arch
-    from hwsolve.spec.arch import load_arch
+    from hwsolve.topics.arch.solve import solve_arch
+    from hwsolve.topics.arch.spec import load_arch
 
     return solve_arch(load_arch(spec))
 
@@ -309,10 +309,10 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
-    from hwsolve.engine.arch import solve_vit, vit_from_flags
+    from hwsolve.topics.arch.solve import solve_vit, vit_from_flags
 
     if spec is not None:
-        from hwsolve.spec.arch import load_vit
+        from hwsolve.topics.arch.spec import load_vit
 
         if any(v is not None for v in (image, patch, channels, dim)) or no_cls:
             raise click.UsageError("give either a SPEC file or the options, not both")

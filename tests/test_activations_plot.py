@@ -10,9 +10,10 @@ from fractions import Fraction
 import pytest
 from click.testing import CliRunner
 
-from hwsolve import plot
+from hwsolve.render import plot
 from hwsolve.cli import main
-from hwsolve.engine import activation_plot, gradflow
+from hwsolve.topics.activations import solve as activation_plot
+from hwsolve.topics.gradflow import solve as gradflow
 
 PIL = pytest.importorskip("PIL.Image")
 

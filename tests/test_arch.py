@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.engine.arch import solve_arch, solve_vit
-from hwsolve.spec.arch import load_arch, load_vit
+from hwsolve.topics.arch.solve import solve_arch, solve_vit
+from hwsolve.topics.arch.spec import load_arch, load_vit
 
 from conftest import PROBLEMS
 

@@ -15,10 +15,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hwsolve.engine.backprop import compile_network, solve
-from hwsolve.errors import MathError
+from hwsolve.topics.backprop.solve import compile_network, solve
+from hwsolve.core.errors import MathError
 from hwsolve.spec.loader import load_yaml_text
-from hwsolve.spec.network import parse_network
+from hwsolve.topics.backprop.network_spec import parse_network
 
 SMOOTH = ["sigmoid", "tanh", "softplus", "identity", "relu", "leaky_relu", "gelu"]
 PIECEWISE = ["relu", "leaky_relu", "identity", "5 * relu"]

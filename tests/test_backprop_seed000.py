@@ -4,8 +4,8 @@ import json
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.engine.backprop import solve
-from hwsolve.spec.problems import load_backprop
+from hwsolve.topics.backprop.solve import solve
+from hwsolve.topics.backprop.load import load_backprop
 
 from conftest import PROBLEMS
 

@@ -6,8 +6,8 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from hwsolve.engine.backprop import solve
-from hwsolve.spec.problems import load_backprop
+from hwsolve.topics.backprop.solve import solve
+from hwsolve.topics.backprop.load import load_backprop
 
 from conftest import PROBLEMS
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.engine.backprop import solve
+from hwsolve.topics.backprop.solve import solve
 from hwsolve.render.text import make_console, render
-from hwsolve.spec.problems import load_backprop
+from hwsolve.topics.backprop.load import load_backprop
 
 from conftest import PROBLEMS
 
@@ -85,7 +85,7 @@ def test_output_file_is_written_whole(tmp_path):
 
 
 def test_float_values_print_without_noise():
-    from hwsolve.numfmt import fmt_number
+    from hwsolve.core.numfmt import fmt_number
     assert fmt_number(0.1 + 0.2) == "0.3"
     assert fmt_number(0.1 + 0.2, precision=17) == "0.30000000000000004"
 
@@ -108,8 +108,8 @@ def test_every_problem_spec_solves():
 
 
 def test_brackets_in_names_are_printed_not_taken_as_markup():
-    from hwsolve.records import Solution, Step
-    from hwsolve.sym import Symbol
+    from hwsolve.core.records import Solution, Step
+    from hwsolve.core.sym import Symbol
 
     sol = Solution("t", "t", sections={"s": "S"})
     sol.add(Step("W[l]", "s", formula=Symbol("1[z > 0]"), value=1))

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsolve.cli import main
-from hwsolve.engine.conv import ApplyProblem, ShapeProblem, axes, solve_apply, solve_shape, validate
-from hwsolve.spec.conv import load_conv
+from hwsolve.topics.conv.solve import ApplyProblem, ShapeProblem, axes, solve_apply, solve_shape, validate
+from hwsolve.topics.conv.spec import load_conv
 
 from conftest import PROBLEMS, ROOT
 

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.engine import derive as D
-from hwsolve.errors import HwsolveError
-from hwsolve.spec.derive import parse_derive
+from hwsolve.topics.derive import solve as D
+from hwsolve.core.errors import HwsolveError
+from hwsolve.topics.derive.spec import parse_derive
 from hwsolve.spec.loader import load_yaml, load_yaml_text
-from hwsolve.sym import Const, to_text
+from hwsolve.core.sym import Const, to_text
 
 from conftest import PROBLEMS
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.engine import gradflow
+from hwsolve.topics.gradflow import solve as gradflow
 
 P5 = "problems/cs4782_p5.yaml"
 

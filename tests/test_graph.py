@@ -17,9 +17,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hwsolve.cli import main
-from hwsolve.engine.backprop import solve
-from hwsolve.errors import HwsolveError, MathError
-from hwsolve.spec.graph import parse_graph
+from hwsolve.topics.backprop.solve import solve
+from hwsolve.core.errors import HwsolveError, MathError
+from hwsolve.topics.backprop.graph_spec import parse_graph
 from hwsolve.spec.loader import load_yaml, load_yaml_text
 
 
@@ -71,7 +71,7 @@ def test_q3b_prints_path_sums_and_branches(problems_dir):
     assert by["dL/dH1"].note == "sum over 3 paths (H3, (H2 / H1), H5)"
     assert "sum over 3 paths" in by["dL/dX1"].note and "sum over 2 paths" in by["dL/dX2"].note
     assert "min takes H1" in by["H3"].note and "max takes H4" in by["H5"].note
-    from hwsolve.sym import to_text
+    from hwsolve.core.sym import to_text
 
     assert to_text(by["dL/dH1 via H5"].formula) == "dL/dH5 * 0"
     assert to_text(by["dL/dH1 via (H2 / H1)"].formula) == "dL/d(H2 / H1) * (-H2 / H1^2)"

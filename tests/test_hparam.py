@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsolve.cli import main
-from hwsolve.engine import hparam
+from hwsolve.topics.hparam import solve as hparam
 
 P2 = "problems/cs4782_p2.yaml"
 

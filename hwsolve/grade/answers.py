@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from hwsolve.errors import HwsolveError
+from hwsolve.core.errors import HwsolveError
 from hwsolve.spec.numbers import parse_number
 
 MAX_FILE_BYTES = 1_000_000     # an answer file is a few hundred numbers; 1 MB is generous

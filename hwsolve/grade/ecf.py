@@ -23,9 +23,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from hwsolve.engine import tensor as T
-from hwsolve.engine.ops import Activation
-from hwsolve.errors import HwsolveError
+from hwsolve.core import values as T
+from hwsolve.autodiff.ops import Activation
+from hwsolve.core.errors import HwsolveError
 from hwsolve.grade.answers import Value
 
 _FAIL = (HwsolveError, ArithmeticError, ValueError, FloatingPointError, TypeError, OverflowError)

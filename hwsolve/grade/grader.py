@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from hwsolve.errors import SpecError
+from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
 from hwsolve.grade.mistakes import BY_KEY, Site, identify, prepare_all, same
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
@@ -66,7 +66,7 @@ def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = No
     values = {s.name: Value.of(s.value) for s in solution.steps if s.value is not None}
     key = Key(path, kind, problem, solution, rubric, [], values)
     if kind in BACKPROP_KINDS:
-        from hwsolve.engine.backprop import compile_problem
+        from hwsolve.topics.backprop.solve import compile_problem
         from hwsolve.grade.ecf import EcfModel, to_value
 
         key.model = EcfModel(compile_problem(problem))

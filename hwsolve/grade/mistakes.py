@@ -168,7 +168,7 @@ def _prep_activation(mode: str):
 
 
 def _prep_softmax(key) -> dict:
-    from hwsolve.engine.ops import LossOp, Softmax
+    from hwsolve.autodiff.ops import LossOp, Softmax
 
     m = key.model
     if m is None:
@@ -188,7 +188,7 @@ def _prep_softmax(key) -> dict:
 
 def _feeds_cross_entropy(m, node, LossOp) -> bool:
     """Does `node` reach a cross-entropy loss directly or through renamings (yhat = p)?"""
-    from hwsolve.engine.ops import Identity
+    from hwsolve.autodiff.ops import Identity
 
     todo = [node]
     while todo:

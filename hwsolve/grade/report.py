@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 
 from hwsolve.grade.answers import Value
 from hwsolve.grade.grader import VERDICTS, Key, Result, mistake_title
-from hwsolve.numfmt import fmt_number, json_number
+from hwsolve.core.numfmt import fmt_number, json_number
 
 SCHEMA = "hwsolve/grade"
 SCHEMA_VERSION = 1

@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.errors import SpecError
+from hwsolve.core.errors import SpecError
 
 RUBRIC_KEYS = {"steps", "sections", "points", "tolerance", "partial", "ecf", "ecf_penalty",
                "mistake_credit"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hwsolve.errors import HwsolveError
+from hwsolve.core.errors import HwsolveError
 from hwsolve.grade.answers import collect, load_submission
 from hwsolve.grade.grader import Result, StepResult, grade, load_key
 
@@ -53,7 +53,7 @@ def run_grade(key_spec, submissions, *, rubric=None, json_file=None, junit=None,
     key = load_key(key_spec, rubric)
     results = grade_all(key, paths)
 
-    from hwsolve.fileio import write_atomic
+    from hwsolve.core.fileio import write_atomic
     from hwsolve.grade import report
 
     if console is None:

@@ -41,7 +41,7 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
         text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \
             else mod.render(solution, precision)
     if output:
-        from hwsolve.fileio import write_atomic
+        from hwsolve.core.fileio import write_atomic
 
         write_atomic(output, text + "\n")
     else:

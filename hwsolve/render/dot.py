@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from hwsolve.errors import HwsolveError
-from hwsolve.numfmt import DEFAULT_PRECISION
+from hwsolve.core.errors import HwsolveError
+from hwsolve.core.numfmt import DEFAULT_PRECISION
 
 INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so --svg/--png cannot render the "
                 "drawing. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -28,7 +28,7 @@ def _q(s: str) -> str:
 
 
 def operator_text(op) -> str:
-    from hwsolve.engine import ops as O
+    from hwsolve.autodiff import ops as O
 
     if isinstance(op, O.Sum):
         return "+"
@@ -56,7 +56,7 @@ def operator_text(op) -> str:
 
 
 def _edge_label(op, i: int) -> str:
-    from hwsolve.engine import ops as O
+    from hwsolve.autodiff import ops as O
 
     if isinstance(op, O.Sum) and op.signs[i] < 0:
         return "-"
@@ -72,9 +72,9 @@ def _edge_label(op, i: int) -> str:
 def graph_dot(problem, solution, precision: int = DEFAULT_PRECISION) -> str:
     """The DOT text: compiles the problem again (cheap) for the structure and values, and takes
     the gradients from the solution's backward steps, so the drawing shows what was printed."""
-    from hwsolve.engine import tensor as T
-    from hwsolve.engine.backprop import compile_problem
-    from hwsolve.sym import Const, to_text
+    from hwsolve.core import values as T
+    from hwsolve.topics.backprop.solve import compile_problem
+    from hwsolve.core.sym import Const, to_text
 
     c = compile_problem(problem)
     g = c.graph
@@ -178,7 +178,7 @@ def render_with_dot(text: str, fmt: str) -> bytes:
 def write_drawings(problem, solution, precision: int, dot: str | None = None,
                    svg: str | None = None, png: str | None = None) -> None:
     """Write each requested file whole (or not at all); renders everything before writing."""
-    from hwsolve.fileio import write_atomic
+    from hwsolve.core.fileio import write_atomic
 
     text = graph_dot(problem, solution, precision)
     out: list[tuple[str, bytes | str]] = []

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from hwsolve.numfmt import fmt_exact, json_number
-from hwsolve.records import Solution, Step
+from hwsolve.core.numfmt import fmt_exact, json_number
+from hwsolve.core.records import Solution, Step
 from hwsolve.render.latex import step_latex
-from hwsolve.sym import to_text
+from hwsolve.core.sym import to_text
 
 SCHEMA = "hwsolve/solution"
 SCHEMA_VERSION = 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from hwsolve.records import Solution, Step
-from hwsolve.sym import Const, Symbol, to_latex, to_text
+from hwsolve.core.records import Solution, Step
+from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
 LONG = 60
@@ -62,7 +62,7 @@ def _dim(d) -> str:
 def _braced(e):
     """Brace a superscripted name before a transpose or power: {z^{[2]}}^\\top, not z^{[2]}^\\top
     (a double superscript, which pdflatex rejects)."""
-    from hwsolve.sym import Apply
+    from hwsolve.core.sym import Apply
 
     if isinstance(e, Apply):
         args = tuple(_braced(a) for a in e.args)

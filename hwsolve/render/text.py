@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hwsolve.records import Solution, Step
+from hwsolve.core.records import Solution, Step
 from hwsolve.render import shape_text
-from hwsolve.sym import Const, to_text
+from hwsolve.core.sym import Const, to_text
 
 
 def make_console(file=None, width: int | None = None, plain: bool | None = None) -> Console:

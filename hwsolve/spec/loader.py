@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from hwsolve.errors import SpecError
+from hwsolve.core.errors import SpecError
 from hwsolve.spec.numbers import parse_number
 
 MAX_BYTES = 8_000_000   # a 512-512-512 network written out is about 5.5 MB

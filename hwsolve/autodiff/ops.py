@@ -1,0 +1,624 @@
+"""The rules of the computation graph: one class per operation, its docstring the formula.
+
+Each rule knows four things: its forward value, its vector-Jacobian product (how dL/d(output)
+becomes dL/d(input i), in gradient layout), and the same two as display formulas. The backward
+loop in `graph.py` is the only place that walks the graph; rules never see it.
+
+In the formulas, ``up`` is the gradient flowing in (dL/d(output)), ``args`` the operands'
+symbols, ``out`` the output's symbol. ``ctx`` says which operands are scalars (so a scalar is
+multiplied with `*` and never transposed) and the layout: in ``numerator`` layout a gradient is a
+row vector and the chain rule multiplies Jacobians left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsolve.core import values as T
+from hwsolve.autodiff.functions import Elementwise, Loss
+from hwsolve.core.errors import MathError
+from hwsolve.core.sym import Apply, Const, Expr, diag
+
+
+@dataclass
+class Ctx:
+    """What a rule needs to know to print a backward formula the way a course writes it."""
+
+    layout: str = "gradient"                 # "gradient" or "numerator"
+    scalar: tuple[bool, ...] = ()            # per operand
+    out_scalar: bool = False
+    upstream_origin: object = None           # the node whose rule produced `up`, if just one
+    values: tuple = ()                       # operand values (for notes)
+
+    @property
+    def numerator(self) -> bool:
+        return self.layout == "numerator"
+
+
+def emul(a: Expr, b: Expr, scalar: bool) -> Expr:
+    """a times b entry by entry: `*` for scalars, the Hadamard product otherwise."""
+    return a * b if scalar else a.odot(b)
+
+
+def tr(e: Expr, scalar: bool) -> Expr:
+    """Transpose, except of a scalar."""
+    return e if scalar else e.T
+
+
+class Op:
+    """A node's operation. Subclasses set `key` and implement the four methods below."""
+
+    key = "op"
+    exact = True
+    backward_order: tuple[int, ...] | None = None  # order in which operand gradients are listed
+
+    def forward(self, xs: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def vjp(self, i: int, g: np.ndarray, xs: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def formula(self, args: list[Expr]) -> Expr:
+        raise NotImplementedError
+
+    def local(self, i: int, up: Expr, args: list[Expr], out: Expr, ctx: Ctx) -> Expr:
+        raise NotImplementedError
+
+    def note(self, xs: list[np.ndarray], out: np.ndarray, names: list[str]) -> str:
+        return ""
+
+    def partial(self, i: int, args: list[Expr], out: Expr, ctx: Ctx) -> Expr | None:
+        """d(out)/d(operand i) on its own, when it is worth printing (graphs); None otherwise."""
+        return None
+
+    def grads_wanted(self) -> tuple[bool, ...] | None:
+        return None
+
+
+class Identity(Op):
+    """out = x   (a new name for the same value: z[0] = x, yhat = z[3])"""
+
+    key = "identity"
+
+    def forward(self, xs):
+        return xs[0]
+
+    def vjp(self, i, g, xs, out):
+        return g
+
+    def formula(self, args):
+        return args[0]
+
+    def local(self, i, up, args, out, ctx):
+        return up
+
+
+class Linear(Op):
+    """out = W z + b   (dL/dW = dL/dout z^T, dL/dz = W^T dL/dout, dL/db = dL/dout)"""
+
+    key = "linear"
+    backward_order = (0, 2, 1)  # dL/dW, dL/db, then on to dL/dz, as the sheets list them
+
+    def __init__(self, has_bias: bool = True):
+        self.has_bias = has_bias
+        if not has_bias:
+            self.backward_order = (0, 1)
+
+    def forward(self, xs):
+        out = T.matmul(xs[0], xs[1])
+        if self.has_bias:
+            out, b = T.unify(out, xs[2])
+            out = out + b
+        return out
+
+    def vjp(self, i, g, xs, out):
+        if i == 0:
+            return T.matmul(g, xs[1].T)
+        if i == 1:
+            return T.matmul(xs[0].T, g)
+        return g
+
+    def formula(self, args):
+        e = args[0] @ args[1]
+        return e + args[2] if self.has_bias else e
+
+    def local(self, i, up, args, out, ctx):
+        up_s = ctx.out_scalar
+        if ctx.numerator:
+            if i == 0:  # numerator layout: dL/dW is n x m, z times the row dL/dout
+                return _juxt(args[1], up, ctx.scalar[1], up_s)
+            if i == 1:
+                return _juxt(up, args[0], up_s, False)
+            return up
+        if i == 0:
+            return _juxt(up, tr(args[1], ctx.scalar[1]), up_s, ctx.scalar[1])
+        if i == 1:
+            return _juxt(tr(args[0], False), up, False, up_s)
+        return up
+
+
+def _juxt(a: Expr, b: Expr, a_scalar: bool, b_scalar: bool) -> Expr:
+    """a b as matrices, or a * b when one side is a scalar."""
+    return a * b if (a_scalar or b_scalar) else a @ b
+
+
+@dataclass
+class Activation(Op):
+    """out = c f(x) entry by entry   (dL/dx = dL/dout ⊙ c f'(x))"""
+
+    fn: Elementwise
+    params: dict = field(default_factory=dict)
+    scale: object = None               # the c in 5 ReLU(x); None for 1
+    at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
+
+    key = "activation"
+
+    @property
+    def exact(self):
+        return self.fn.exact and not isinstance(self.scale, float)
+
+    def _check(self, x: np.ndarray, name: str = ""):
+        if self.fn.domain is None:
+            return
+        for v in x.flat:
+            msg = self.fn.domain(v, **self.params)
+            if msg:
+                raise MathError(msg)
+
+    def forward(self, xs):
+        self._check(xs[0])
+        f = lambda v: self.fn.f(v, **self.params)  # noqa: E731
+        out = T.elementwise(f, xs[0], self.fn.exact)
+        return out if self.scale in (None, 1) else _scaled(out, self.scale)
+
+    def derivative_values(self, x: np.ndarray) -> np.ndarray:
+        extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
+        d = lambda v: self.fn.df(v, **self.params, **extra)  # noqa: E731
+        out = T.elementwise(d, x, self.fn.exact)
+        return out if self.scale in (None, 1) else _scaled(out, self.scale)
+
+    def vjp(self, i, g, xs, out):
+        d = self.derivative_values(xs[0])
+        g, d = T.unify(g, d)
+        return g * d
+
+    def formula(self, args):
+        return self.fn.apply(args[0], self.scale, **self.params)
+
+    def local(self, i, up, args, out, ctx):
+        if isinstance(args[0], Const):  # substituting numbers: show f'(x) evaluated, as students do
+            d = Const(T.plain(self.derivative_values(ctx.values[0])))
+        else:
+            d = self.fn.derivative(args[0], self.scale, **self.params)
+        if ctx.numerator and not ctx.scalar[0]:
+            return up @ diag(d)
+        return emul(up, d, ctx.scalar[0] and ctx.out_scalar)
+
+    def partial(self, i, args, out, ctx):
+        return self.fn.derivative(args[0], self.scale, **self.params)
+
+    def note(self, xs, out, names):
+        if self.fn.kink is None:
+            return ""
+        hits = [idx for idx, v in np.ndenumerate(xs[0]) if v == self.fn.kink]
+        if not hits:
+            return ""
+        at = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)
+        where = names[0] if xs[0].size == 1 else f"{names[0]} entries {', '.join(str(i[0] + 1) for i in hits)}"
+        from hwsolve.core.numfmt import fmt_number
+
+        return f"{where} at the kink: {self.fn.text}'({fmt_number(self.fn.kink)}) taken as {fmt_number(at)} (convention)"
+
+
+def _scaled(a: np.ndarray, c) -> np.ndarray:
+    if T.is_exact(a) and not isinstance(c, float):
+        return a * c
+    return T.to_float(a) * float(c)
+
+
+class Softmax(Op):
+    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
+
+    key = "softmax"
+    exact = False
+
+    def forward(self, xs):
+        a = T.to_float(xs[0])
+        e = np.exp(a - a.max())
+        return e / e.sum()
+
+    def vjp(self, i, g, xs, out):
+        g = T.to_float(g)
+        return out * (g - (out * g).sum())
+
+    def formula(self, args):
+        from hwsolve.core.sym import call
+
+        return call("softmax", r"\operatorname{softmax}", args[0])
+
+    def local(self, i, up, args, out, ctx):
+        origin = ctx.upstream_origin
+        if origin is not None and isinstance(origin.op, LossOp) and origin.op.loss.key == "cross_entropy":
+            # -y ⊘ p through the softmax Jacobian is p - y (y sums to 1): what courses call u2
+            target = origin.parents[1]
+            y = const_of(target.value) if isinstance(out, Const) else target.label
+            e = out - y
+            return e.T if ctx.numerator else e
+        jac = diag(out) - out @ out.T
+        return up @ jac if ctx.numerator else jac @ up
+
+
+class LossOp(Op):
+    """L = loss(yhat, y)   (dL/dyhat from the loss table)"""
+
+    key = "loss"
+    backward_order = (0,)
+
+    def __init__(self, loss: Loss, target_symbol: Expr, K: int = 1):
+        self.loss = loss
+        self.target_symbol = target_symbol
+        self.K = K  # outputs averaged over (mse, bce); printed as 1/K
+        self.exact = loss.exact
+
+    def _lists(self, xs):
+        yh, y = T.unify(xs[0], xs[1])
+        return list(yh[:, 0]), list(y[:, 0])
+
+    def forward(self, xs):
+        yh, y = self._lists(xs)
+        if self.loss.domain:
+            msg = self.loss.domain(yh, y)
+            if msg:
+                raise MathError(msg)
+        v = self.loss.value(yh, y)
+        return T.exact([[v]]) if self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1]) else np.array([[float(v)]])
+
+    def vjp(self, i, g, xs, out):
+        yh, y = self._lists(xs)
+        grad = self.loss.grad(yh, y)
+        exact_ = self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1])
+        col = T.exact([[v] for v in grad]) if exact_ else np.array([[float(v)] for v in grad])
+        g, col = T.unify(g, col)
+        return col * g[0, 0]
+
+    def formula(self, args):
+        return self.loss.formula(args[0], args[1], self.K, self.K == 1)
+
+    def local(self, i, up, args, out, ctx):
+        g = self.loss.grad_formula(args[0], args[1], self.K, ctx.scalar[0])
+        return tr(g, ctx.scalar[0]) if ctx.numerator else g
+
+    def grads_wanted(self):
+        return (True, False)
+
+
+def const_of(a: np.ndarray) -> Const:
+    return Const(T.plain(a))
+
+
+__all__ = ["Op", "Ctx", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
+           "emul", "tr", "const_of"]
+
+
+# =============================================================================================
+# Scalar rules for computational-graph specs (issue 3): sum, product, quotient, power, negation,
+# min / max, named constants and the element-wise functions with the spec node they belong to.
+# Values are (1, 1) arrays: exact Fractions while every operand is exact, floats otherwise.
+# `owner` is the spec node an intermediate operation belongs to (for error messages).
+# =============================================================================================
+
+from fractions import Fraction  # noqa: E402
+
+from hwsolve.core.sym import call  # noqa: E402
+
+MAX_EXACT_BITS = 200_000  # an exact value larger than this (numerator or denominator) is an error
+
+
+def _scalars(xs) -> tuple[list, bool]:
+    xs = T.unify(*xs)
+    return [x[0, 0] for x in xs], T.is_exact(xs[0])
+
+
+def _box(v) -> np.ndarray:
+    if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > MAX_EXACT_BITS:
+            raise MathError(f"the exact value has more than {MAX_EXACT_BITS * 3 // 10} digits")
+        return T.exact([[v]])
+    v = float(v)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise MathError("the value is not a finite number")
+    return np.array([[v]])
+
+
+def _times(g: np.ndarray, v) -> np.ndarray:
+    """The upstream gradient g (1 x 1) times a scalar, exact when both are."""
+    g0 = g[0, 0]
+    if isinstance(g0, Fraction) and isinstance(v, Fraction):
+        return _box(g0 * v)
+    return _box(float(g0) * float(v))
+
+
+def _product(exprs: list[Expr]) -> Expr:
+    out = exprs[0]
+    for e in exprs[1:]:
+        out = out * e
+    return out
+
+
+def _where(owner) -> str:
+    return f" (in node '{owner}')" if owner else ""
+
+
+class GraphOp(Op):
+    owner: str | None = None
+
+    def fail(self, message: str) -> MathError:
+        return MathError(message + _where(self.owner))
+
+
+class ConstOp(GraphOp):
+    """c   (a number written in an expression: no operands, no gradient)"""
+
+    key = "const"
+
+    def __init__(self, value: Fraction):
+        self.value = value
+
+    def forward(self, xs):
+        return _box(self.value)
+
+    def vjp(self, i, g, xs, out):
+        raise AssertionError("a constant has no operands")
+
+    def formula(self, args):
+        return Const(self.value)
+
+    def local(self, i, up, args, out, ctx):
+        raise AssertionError("a constant has no operands")
+
+
+class Sum(GraphOp):
+    """out = ±x1 ± x2 ± ...   (d out / d xi = ±1)"""
+
+    key = "sum"
+
+    def __init__(self, signs: tuple[int, ...]):
+        self.signs = tuple(signs)
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        total = vals[0] * self.signs[0]
+        for s, v in zip(self.signs[1:], vals[1:]):
+            total = total + v if s > 0 else total - v
+        return _box(total)
+
+    def vjp(self, i, g, xs, out):
+        return g if self.signs[i] > 0 else -g
+
+    def formula(self, args):
+        out = args[0] if self.signs[0] > 0 else -args[0]
+        for s, a in zip(self.signs[1:], args[1:]):
+            out = out + a if s > 0 else out - a
+        return out
+
+    def local(self, i, up, args, out, ctx):
+        return up if self.signs[i] > 0 else up * Const(-1)
+
+    def partial(self, i, args, out, ctx):
+        return Const(self.signs[i])
+
+
+class Product(GraphOp):
+    """out = x1 * x2 * ... * xn   (d out / d xi = the product of the other operands)"""
+
+    key = "product"
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        out = vals[0]
+        for v in vals[1:]:
+            out = out * v
+        return _box(out)
+
+    def vjp(self, i, g, xs, out):
+        vals, _ = _scalars(xs)
+        p = Fraction(1) if all(isinstance(v, Fraction) for v in vals) else 1.0
+        for j, v in enumerate(vals):
+            if j != i:
+                p = p * v
+        return _times(g, p)
+
+    def formula(self, args):
+        return _product(list(args))
+
+    def partial(self, i, args, out, ctx):
+        others = [a for j, a in enumerate(args) if j != i]
+        return _product(others)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Quotient(GraphOp):
+    """out = a / b   (d out / d a = 1 / b, d out / d b = -a / b^2)"""
+
+    key = "quotient"
+
+    def forward(self, xs):
+        (a, b), _ = _scalars(xs)
+        if b == 0:
+            raise self.fail("division by zero: the divisor is 0")
+        return _box(a / b)
+
+    def vjp(self, i, g, xs, out):
+        (a, b), _ = _scalars(xs)
+        return _times(g, 1 / b) if i == 0 else _times(g, -a / (b * b))
+
+    def formula(self, args):
+        return args[0] / args[1]
+
+    def partial(self, i, args, out, ctx):
+        if i == 0:
+            return Const(1) / args[1]
+        return (-args[0]) / args[1] ** Const(2)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Power(GraphOp):
+    """out = a ^ b   (d out / d a = b a^(b-1), d out / d b = a^b log(a))"""
+
+    key = "power"
+    MAX_EXACT_EXPONENT = 10_000
+
+    def _pow(self, a, b):
+        if isinstance(a, Fraction) and isinstance(b, Fraction) and b.denominator == 1:
+            n = int(b)
+            if a == 0 and n < 0:
+                raise self.fail(f"0 to the power {n} divides by zero")
+            bits = max(a.numerator.bit_length(), a.denominator.bit_length())
+            if abs(n) > self.MAX_EXACT_EXPONENT or bits * abs(n) > MAX_EXACT_BITS:
+                raise self.fail("the exact power is too large to compute")
+            return a ** n
+        a, b = float(a), float(b)
+        if a < 0 and b != int(b):
+            raise self.fail(f"a negative base ({a:g}) to a fractional power is not a real number")
+        if a == 0 and b < 0:
+            raise self.fail(f"0 to the power {b:g} divides by zero")
+        try:
+            return a ** b
+        except OverflowError:
+            raise self.fail("the power overflows") from None
+
+    def forward(self, xs):
+        (a, b), _ = _scalars(xs)
+        return _box(self._pow(a, b))
+
+    def vjp(self, i, g, xs, out):
+        (a, b), _ = _scalars(xs)
+        if i == 0:
+            if b == 0:
+                return _times(g, b)
+            return _times(g, b * self._pow(a, b - 1))
+        if not a > 0:
+            raise self.fail(f"d(a^b)/db = a^b log(a) needs a > 0, but a = {a}")
+        import math
+
+        return _times(g, float(out[0, 0]) * math.log(float(a)))
+
+    def formula(self, args):
+        return args[0] ** args[1]
+
+    def partial(self, i, args, out, ctx):
+        a, b = args
+        if i == 0:
+            if isinstance(b, Const):
+                return Const(b.value) * a ** Const(b.value - 1)
+            return b * a ** (b - Const(1))
+        return out * call("log", r"\log", a)
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+
+class Negate(GraphOp):
+    """out = -x   (d out / d x = -1)"""
+
+    key = "negate"
+
+    def forward(self, xs):
+        return -T.unify(xs[0])[0]
+
+    def vjp(self, i, g, xs, out):
+        return -g
+
+    def formula(self, args):
+        return -args[0]
+
+    def partial(self, i, args, out, ctx):
+        return Const(-1)
+
+    def local(self, i, up, args, out, ctx):
+        return up * Const(-1)
+
+
+class Extremum(GraphOp):
+    """out = min(x1, ..., xn) or max(...)   (d out / d xi = 1 for the operand taken, else 0)
+
+    On a tie the convention decides: "first" gives the whole gradient to the first operand
+    listed among the tied ones; "split" shares it equally between them.
+    """
+
+    key = "extremum"
+
+    def __init__(self, which: str, tie: str = "first"):
+        assert which in ("min", "max") and tie in ("first", "split")
+        self.which, self.tie = which, tie
+
+    def _best(self, vals):
+        best = min(vals) if self.which == "min" else max(vals)
+        return best, [j for j, v in enumerate(vals) if v == best]
+
+    def share(self, vals, i):
+        """d out / d operand i at these values: 1, 0, or 1/k on a split tie."""
+        _, idx = self._best(vals)
+        if self.tie == "first":
+            return Fraction(1) if i == idx[0] else Fraction(0)
+        return Fraction(1, len(idx)) if i in idx else Fraction(0)
+
+    def forward(self, xs):
+        vals, _ = _scalars(xs)
+        return _box(self._best(vals)[0])
+
+    def vjp(self, i, g, xs, out):
+        vals, _ = _scalars(xs)
+        return _times(g, self.share(vals, i))
+
+    def formula(self, args):
+        return call(self.which, rf"\{self.which}", *args)
+
+    def partial(self, i, args, out, ctx):
+        if ctx.values:
+            vals, _ = _scalars(list(ctx.values))
+            return Const(self.share(vals, i))
+        return None
+
+    def local(self, i, up, args, out, ctx):
+        return up * self.partial(i, args, out, ctx)
+
+    def note(self, xs, out, names):
+        from hwsolve.core.numfmt import fmt_number
+
+        vals, _ = _scalars(xs)
+        best, idx = self._best(vals)
+        if len(idx) == 1:
+            rest = ", ".join(names[j] for j in range(len(names)) if j != idx[0])
+            return (f"{self.which} takes {names[idx[0]]} = {fmt_number(best)}: derivative 1 "
+                    f"for {names[idx[0]]}, 0 for {rest}")
+        tied = " = ".join(names[j] for j in idx)
+        if self.tie == "first":
+            return (f"tie {tied} = {fmt_number(best)}: the gradient goes to the first, "
+                    f"{names[idx[0]]} (convention)")
+        return f"tie {tied} = {fmt_number(best)}: the gradient is split equally (convention)"
+
+
+class Function(Activation):
+    """out = f(x) for a function of the table (exp, log, sqrt, abs, sigmoid, tanh, relu, ...)"""
+
+    owner: str | None = None
+
+    def forward(self, xs):
+        try:
+            return super().forward(xs)
+        except MathError as e:
+            raise MathError(e.message + _where(self.owner)) from None
+        except (OverflowError, ValueError):
+            raise MathError(f"{self.fn.text} is undefined or overflows here" + _where(self.owner)) from None
+
+    def vjp(self, i, g, xs, out):
+        if self.fn.key == "sqrt" and xs[0][0, 0] == 0:
+            raise MathError("the derivative of sqrt at 0 is infinite" + _where(self.owner))
+        return super().vjp(i, g, xs, out)

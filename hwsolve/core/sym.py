@@ -1,0 +1,291 @@
+"""A small display-expression tree and its two printers (plain text and LaTeX).
+
+The engines build these trees for formulas, chain-rule forms and substitutions; renderers print
+them. It is deliberately not sympy: printing a derivation must not pay sympy's import time, and
+the trees must print exactly the operations a student writes (transposes, element-wise
+products, ``ReLU'(a[3])``), not a simplified canonical form.
+
+    >>> from hwsolve.core.sym import Symbol, Const, call
+    >>> e = Symbol("W[1]", "W^{[1]}") @ Symbol("z[0]", "z^{[0]}") + Symbol("b[1]", "b^{[1]}")
+    >>> to_text(e)
+    'W[1] z[0] + b[1]'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_number
+
+# Binding strength: larger binds tighter.
+ATOM, POSTFIX, POW, NEG, MUL, ADD, REL = 100, 90, 80, 70, 60, 50, 10
+
+
+class Expr:
+    """Base of the tree. Operators build trees; they never compute."""
+
+    def __add__(self, other): return Apply("add", (self, lift(other)))
+    def __radd__(self, other): return Apply("add", (lift(other), self))
+    def __sub__(self, other): return Apply("sub", (self, lift(other)))
+    def __rsub__(self, other): return Apply("sub", (lift(other), self))
+    def __mul__(self, other): return Apply("mul", (self, lift(other)))
+    def __rmul__(self, other): return Apply("mul", (lift(other), self))
+    def __matmul__(self, other): return Apply("matmul", (self, lift(other)))
+    def __truediv__(self, other): return Apply("div", (self, lift(other)))
+    def __rtruediv__(self, other): return Apply("div", (lift(other), self))
+    def __neg__(self): return Apply("neg", (self,))
+    def __pow__(self, other): return Apply("pow", (self, lift(other)))
+
+    @property
+    def T(self): return Apply("T", (self,))
+
+    def odot(self, other): return Apply("hadamard", (self, lift(other)))
+
+    def __str__(self): return to_text(self)
+
+
+@dataclass(frozen=True, eq=True)
+class Symbol(Expr):
+    """A named quantity: ``text`` is ASCII (``W[1]``), ``latex`` its typeset form (``W^{[1]}``)."""
+
+    text: str
+    latex: str = ""
+
+    def __str__(self): return self.text
+
+
+@dataclass(frozen=True, eq=True)
+class Const(Expr):
+    """A number, or a vector / matrix as nested tuples (depth 1 = column vector)."""
+
+    value: Any
+
+    def __str__(self): return to_text(self)
+
+
+@dataclass(frozen=True, eq=True)
+class Apply(Expr):
+    """An operation. ``op`` is a key of `OPS`, or ``call`` with ``fn`` = (text name, latex name)."""
+
+    op: str
+    args: tuple
+    fn: tuple | None = None  # for op == "call": (text, latex); prime marks a derivative
+
+    def __str__(self): return to_text(self)
+
+
+def lift(x) -> Expr:
+    return x if isinstance(x, Expr) else Const(x)
+
+
+def call(text: str, latex: str, *args) -> Apply:
+    """A named function applied to arguments: ``call("ReLU'", r"\\operatorname{ReLU}'", a)``."""
+    return Apply("call", tuple(lift(a) for a in args), (text, latex))
+
+
+def eq(lhs, rhs) -> Apply:
+    return Apply("eq", (lift(lhs), lift(rhs)))
+
+
+def sum_of(terms) -> Expr:
+    terms = list(terms)
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def diag(x) -> Apply:
+    return call("diag", r"\operatorname{diag}", x)
+
+
+def hdiv(a, b) -> Apply:
+    """Element-wise division a ⊘ b."""
+    return Apply("hdiv", (lift(a), lift(b)))
+
+
+def norm2(x) -> Apply:
+    return Apply("norm2", (lift(x),))
+
+
+def sumover(x) -> Apply:
+    return Apply("sum", (lift(x),))
+
+
+def ceil(x) -> Apply:
+    """The least integer >= x, printed ceil(x) / \\lceil x \\rceil."""
+    return Apply("ceil", (lift(x),))
+
+
+# op -> (precedence, text format, latex format). "{0}" / "{1}" are the printed operands.
+OPS: dict[str, tuple[int, str, str]] = {
+    "add": (ADD, "{0} + {1}", "{0} + {1}"),
+    "sub": (ADD, "{0} - {1}", "{0} - {1}"),
+    "mul": (MUL, "{0} * {1}", r"{0} \cdot {1}"),
+    "matmul": (MUL, "{0} {1}", "{0} {1}"),
+    "hadamard": (MUL, "{0} ⊙ {1}", r"{0} \odot {1}"),
+    "div": (MUL, "{0} / {1}", r"\frac{{{0}}}{{{1}}}"),
+    "hdiv": (MUL, "{0} ⊘ {1}", r"{0} \oslash {1}"),
+    "neg": (NEG, "-{0}", "-{0}"),
+    "pow": (POW, "{0}^{1}", "{0}^{{{1}}}"),
+    "T": (POSTFIX, "{0}^T", r"{0}^\top"),
+    "norm2": (ATOM, "||{0}||^2", r"\left\lVert {0} \right\rVert^2"),
+    "sum": (ATOM, "sum({0})", r"\sum {0}"),
+    "eq": (REL, "{0} = {1}", "{0} = {1}"),
+    "call": (ATOM, "{f}({args})", r"{f}\left({args}\right)"),
+    "ceil": (ATOM, "ceil({0})", r"\left\lceil {0} \right\rceil"),
+}
+
+
+class _Printer:
+    latex = False
+
+    def __init__(self, precision: int = DEFAULT_PRECISION):
+        self.precision = precision
+
+    def __call__(self, e: Expr) -> str:
+        return self.print(e)
+
+    def print(self, e: Expr) -> str:
+        if isinstance(e, Symbol):
+            return (e.latex or e.text) if self.latex else e.text
+        if isinstance(e, Const):
+            return self.const(e.value)
+        if isinstance(e, Apply):
+            return self.apply(e)
+        raise TypeError(f"not an expression: {e!r}")
+
+    def prec(self, e: Expr) -> int:
+        if isinstance(e, Apply):
+            return OPS[e.op][0]
+        if isinstance(e, Const) and _is_negative(e.value):
+            return NEG
+        if isinstance(e, Const) and not self.latex and _is_fraction_text(e.value):
+            return MUL
+        return ATOM
+
+    def operand(self, e: Expr, need: int, strict: bool = False) -> str:
+        s = self.print(e)
+        p = self.prec(e)
+        if p < need or (strict and p == need):
+            return (r"\left(" + s + r"\right)") if self.latex else "(" + s + ")"
+        return s
+
+    def apply(self, e: Apply) -> str:
+        prec, tfmt, lfmt = OPS[e.op]
+        fmt = lfmt if self.latex else tfmt
+        a = e.args
+        if e.op in _BRACKETS:
+            return fmt.format(self.print(a[0]))
+        if e.op == "call":
+            args = ", ".join(self.print(x) for x in a)
+            return fmt.format(f=e.fn[1] if self.latex else e.fn[0], args=args)
+        if e.op in ("norm2", "sum", "ceil"):
+            return fmt.format(self.print(a[0]))
+        if e.op == "eq":
+            return fmt.format(self.print(a[0]), self.print(a[1]))
+        if e.op == "neg":
+            return fmt.format(self.operand(a[0], NEG + 1))
+        if e.op == "T":
+            return fmt.format(self.operand(a[0], ATOM))
+        if e.op == "pow":
+            exp = self.print(a[1]) if self.latex else self.operand(a[1], ATOM)
+            return fmt.format(self.operand(a[0], ATOM), exp)
+        if e.op == "div" and self.latex:
+            return fmt.format(self.print(a[0]), self.print(a[1]))
+        if e.op == "mul" and isinstance(a[0], Const) and not _is_negative(a[0].value) \
+                and isinstance(a[1], Apply) and a[1].op in ("add", "sub"):
+            # a coefficient before a bracket is written 2(yhat - y), as students do
+            return self.print(a[0]) + self.operand(a[1], MUL)
+        # (V^T u) ⊙ f'(z): a product inside an element-wise product gets brackets, as sheets write it
+        left = self.operand(a[0], prec, strict=e.op == "hadamard" and self.prec(a[0]) == MUL
+                            and isinstance(a[0], Apply) and a[0].op in ("matmul", "mul"))
+        right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "hdiv", "mul", "matmul", "hadamard"))
+        if self.prec(a[1]) == NEG and not (self.latex and e.op == "div"):
+            right = self.operand(a[1], ATOM)  # 5 - (-3), never 5 - -3
+        return fmt.format(left, right)
+
+    def const(self, v) -> str:
+        if isinstance(v, tuple):
+            return self.array(v)
+        return self.number(v)
+
+    def number(self, v) -> str:
+        return fmt_number(v, self.precision)
+
+    def array(self, v: tuple) -> str:
+        if v and isinstance(v[0], tuple):
+            return "[" + ", ".join("[" + ", ".join(self.number(x) for x in row) + "]" for row in v) + "]"
+        return "[" + ", ".join(self.number(x) for x in v) + "]"
+
+
+class _LatexPrinter(_Printer):
+    latex = True
+
+    def number(self, v) -> str:
+        if isinstance(v, Fraction) and v.denominator != 1 and "/" in fmt_number(v, self.precision):
+            sign = "-" if v < 0 else ""
+            return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
+        s = fmt_number(v, self.precision)
+        if "e" in s and "inf" not in s:
+            mant, _, ex = s.partition("e")
+            return rf"{mant} \times 10^{{{int(ex)}}}"
+        return s.replace("inf", r"\infty")
+
+    def array(self, v: tuple) -> str:
+        if v and isinstance(v[0], tuple):
+            rows = [" & ".join(self.number(x) for x in row) for row in v]
+        else:
+            rows = [self.number(x) for x in v]
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+def _is_negative(v) -> bool:
+    if isinstance(v, tuple):
+        return False
+    try:
+        return v < 0
+    except TypeError:
+        return False
+
+
+def _is_fraction_text(v) -> bool:
+    return isinstance(v, Fraction) and "/" in fmt_number(v)
+
+
+def to_text(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
+    return _Printer(precision).print(lift(e))
+
+
+def to_latex(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
+    return _LatexPrinter(precision).print(lift(e))
+
+
+# Integer arithmetic for convolution sizes (issue 4): floor brackets, "x" between the dimensions
+# of a volume (32 x 32 x 10), and the remainder of a division.
+OPS.update({
+    "floor": (ATOM, "floor({0})", r"\left\lfloor {0} \right\rfloor"),
+    "times": (MUL, "{0} x {1}", r"{0} \times {1}"),
+    "mod": (MUL, "{0} mod {1}", r"{0} \bmod {1}"),
+})
+_BRACKETS = frozenset({"floor"})  # one operand, printed inside its own brackets
+
+
+def floor(x) -> Apply:
+    """The greatest integer <= x, printed floor(x) / \\lfloor x \\rfloor."""
+    return Apply("floor", (lift(x),))
+
+
+def times(*dims) -> Expr:
+    """Dimensions of a volume: ``times(32, 32, 10)`` prints 32 x 32 x 10."""
+    out = lift(dims[0])
+    for d in dims[1:]:
+        out = Apply("times", (out, lift(d)))
+    return out
+
+
+def mod(a, b) -> Apply:
+    """The remainder of a divided by b."""
+    return Apply("mod", (lift(a), lift(b)))

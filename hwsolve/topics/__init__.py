@@ -1,0 +1,63 @@
+"""Which parser and which solver serve each spec `kind`.
+
+One table, so `backprop`, `grade` and `solve` (whole sheets) dispatch the same way. Entries are
+"module:function" strings, imported only when a spec of that kind is loaded, which keeps start-up
+free of numpy and sympy. A parser takes a loaded `Doc` (or a `Field` for a part of a sheet) and
+returns a problem; a solver takes the problem and returns a `Solution`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hwsolve.core.errors import SpecError
+from hwsolve.spec.loader import Doc, load_yaml
+
+# kind -> (parser, solver)
+TOPICS: dict[str, tuple[str, str]] = {
+    "network": ("hwsolve.topics.backprop.network_spec:parse_network", "hwsolve.topics.backprop.solve:solve"),
+    "graph": ("hwsolve.topics.backprop.graph_spec:parse_graph", "hwsolve.topics.backprop.solve:solve"),
+    "derive": ("hwsolve.topics.derive.spec:parse_derive", "hwsolve.topics.derive.solve:solve"),
+    "hparam": ("hwsolve.topics.hparam.solve:parse", "hwsolve.topics.hparam.solve:solve"),
+    "gradflow": ("hwsolve.topics.gradflow.solve:parse", "hwsolve.topics.gradflow.solve:solve"),
+    "conv": ("hwsolve.topics.conv.spec:parse_conv", "hwsolve.topics.conv.spec:solve_conv"),
+    "arch": ("hwsolve.topics.arch.spec:parse_arch", "hwsolve.topics.arch.solve:solve_arch"),
+    "vit": ("hwsolve.topics.arch.spec:parse_vit", "hwsolve.topics.arch.solve:solve_vit"),
+    "activations": ("hwsolve.topics.activations.solve:parse", "hwsolve.topics.activations.solve:solve"),
+    "sheet": ("hwsolve.topics.sheet.solve:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
+}
+
+
+def _resolve(ref: str):
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def kind_of(doc: Doc, default: str = "network") -> str:
+    root = doc.root
+    root.mapping()
+    if not root.has("kind"):
+        return default
+    return root["kind"].text(set(TOPICS))
+
+
+def parse(doc: Doc, kind: str | None = None):
+    from hwsolve.topics.backprop.network_spec import check_version
+
+    check_version(doc)
+    kind = kind or kind_of(doc)
+    if kind not in TOPICS:
+        raise SpecError(f"unknown kind '{kind}'; expected one of: {', '.join(TOPICS)}", file=doc.file)
+    return _resolve(TOPICS[kind][0])(doc)
+
+
+def solve(problem, kind: str):
+    return _resolve(TOPICS[kind][1])(problem)
+
+
+def load_and_solve(path: str):
+    """Load any spec, solve it, return (problem, solution)."""
+    doc = load_yaml(path)
+    kind = kind_of(doc)
+    problem = parse(doc, kind)
+    return problem, solve(problem, kind)

@@ -1,0 +1,242 @@
+"""Compile a graph spec (kind: graph) into the one `Graph` that layered networks also use.
+
+Every operation becomes a node: the operation at the top of a spec line takes the line's name
+(H4), an operation inside it is named by its own expression, bracketed: ``(H2 / H1)``,
+``(X1 + X2)``, ``sigmoid(R)``. Chains of + and - become one sum node, chains of * one product node,
+so ``X1 * X2 * X3 + B1`` is two nodes, as a student draws it. Numbers are constants (no gradient)
+and an all-number sub-expression is folded exactly (``1/2`` is the constant 1/2).
+
+The same name always means the same operation on the same operands, so a repeated
+sub-expression is one node used twice, and its gradient is summed over both uses.
+There is no backward pass here: `Graph.backward` is the only one.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from hwsolve.core import values as T
+from hwsolve.topics.backprop.solve import Compiled
+from hwsolve.autodiff.functions import lookup
+from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Power,
+                                Product, Quotient, Sum)
+from hwsolve.core.errors import SpecError
+from hwsolve.core.notation import symbol
+from hwsolve.core.numfmt import fmt_number
+from hwsolve.spec import expr as E
+from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+
+MAX_GRAPH_NODES = 5000
+FUNCTION_KEYS = {"relu": "relu", "leaky_relu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh",
+                 "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs"}
+
+
+def _value(v) -> np.ndarray:
+    return T.exact([[v]]) if isinstance(v, Fraction) else np.array([[float(v)]])
+
+
+class _Builder:
+    def __init__(self, p, g: Graph):
+        self.p = p
+        self.g = g
+        self.env: dict[str, Node] = {}
+        self.made: dict[str, Node] = {}       # intermediate name -> node
+        self.spec_nodes: set[str] = set()
+        self.kinds: set[str] = set()          # which kinds of rule were used, for the notes
+
+    def error(self, owner: str, line, message: str) -> SpecError:
+        field = "loss" if owner == self.p.loss.name and not self.p.loss.output else f"nodes.{owner}"
+        return SpecError(f"node '{owner}': {message}", file=self.p.file, line=line, field=field)
+
+    # -- one spec line ------------------------------------------------------------------------
+
+    def line(self, name: str, tree, line) -> Node:
+        node = self.build(tree, name, line, top=name)
+        self.spec_nodes.add(name)
+        self.env[name] = node
+        return node
+
+    def build(self, tree, owner: str, line, top: str | None = None) -> Node:
+        folded = _fold(tree)
+        if folded is not None:
+            return self.const(folded, owner, line, top)
+        if isinstance(tree, E.Name):
+            src = self.env[tree.name]
+            if top is None:
+                return src
+            return self.op(Identity(), (src,), owner, line, top)
+        if isinstance(tree, E.Unary):
+            return self.op(Negate(), (self.build(tree.arg, owner, line),), owner, line, top)
+        if isinstance(tree, E.Bin):
+            if tree.op in "+-":
+                terms = _terms(tree)
+                parents = tuple(self.build(t, owner, line) for _, t in terms)
+                return self.op(Sum(tuple(s for s, _ in terms)), parents, owner, line, top)
+            if tree.op == "*":
+                parents = tuple(self.build(t, owner, line) for t in _factors(tree))
+                return self.op(Product(), parents, owner, line, top)
+            a, b = self.build(tree.left, owner, line), self.build(tree.right, owner, line)
+            if tree.op == "/":
+                if isinstance(b.op, ConstOp) and b.op.value == 0:
+                    raise self.error(owner, line, "division by zero: the divisor is the number 0")
+                return self.op(Quotient(), (a, b), owner, line, top)
+            return self.op(Power(), (a, b), owner, line, top)
+        if isinstance(tree, E.Call):
+            return self.call(tree, owner, line, top)
+        raise AssertionError(f"unknown expression node {tree!r}")
+
+    def call(self, tree: E.Call, owner, line, top) -> Node:
+        if tree.fn in ("min", "max"):
+            parents = tuple(self.build(a, owner, line) for a in tree.args)
+            self.kinds.add("extremum")
+            return self.op(Extremum(tree.fn, self.p.tie), parents, owner, line, top)
+        fn = lookup(FUNCTION_KEYS[tree.fn])
+        params = dict(fn.params)
+        if tree.fn == "leaky_relu" and len(tree.args) == 2:
+            slope = _fold(tree.args[1])
+            if slope is None:
+                raise self.error(owner, line, "the slope of leaky_relu (its second argument) "
+                                 "must be a number, e.g. leaky_relu(z1, 0.1)")
+            params["slope"] = slope
+        at_zero = self.p.relu_at_zero if tree.fn in ("relu", "leaky_relu") else None
+        if fn.kink is not None:
+            self.kinds.add(tree.fn)
+        parent = self.build(tree.args[0], owner, line)
+        return self.op(Function(fn, params, None, at_zero), (parent,), owner, line, top)
+
+    # -- nodes --------------------------------------------------------------------------------
+
+    def const(self, value: Fraction, owner, line, top) -> Node:
+        op = ConstOp(value)
+        if top is not None:  # a node defined as a number: shown, no gradient
+            node = self.g.apply(op, (), top, symbol(top), line=line)
+            node.kind = "const"
+            return node
+        key = "const " + str(value)
+        if key not in self.made:
+            node = self.g.apply(op, (), fmt_number(value), Const(value), line=line, show=False)
+            node.kind = "const"
+            self.made[key] = node
+        return self.made[key]
+
+    def op(self, op, parents, owner, line, top) -> Node:
+        if len(self.g.nodes) >= MAX_GRAPH_NODES:
+            raise self.error(owner, line, f"the graph has more than {MAX_GRAPH_NODES} operations")
+        if top is not None:
+            op.owner = None
+            return self.g.apply(op, parents, top, symbol(top), line=line)
+        formula = op.formula([p.label for p in parents])
+        bare = isinstance(op, Function) or isinstance(op, Extremum)
+        text = to_text(formula) if bare else f"({to_text(formula)})"
+        latex = to_latex(formula) if bare else rf"\left({to_latex(formula)}\right)"
+        if text in self.made:
+            return self.made[text]
+        op.owner = owner
+        node = self.g.apply(op, parents, text, Symbol(text, latex), line=line)
+        self.made[text] = node
+        return node
+
+
+def _fold(tree) -> Fraction | None:
+    """The exact value of a sub-expression made of numbers only (+ - * / and whole powers)."""
+    if isinstance(tree, E.Num):
+        return tree.value
+    if isinstance(tree, E.Unary):
+        v = _fold(tree.arg)
+        return None if v is None else -v
+    if isinstance(tree, E.Bin):
+        a, b = _fold(tree.left), _fold(tree.right)
+        if a is None or b is None:
+            return None
+        if tree.op == "+":
+            return a + b
+        if tree.op == "-":
+            return a - b
+        if tree.op == "*":
+            return a * b
+        if tree.op == "/":
+            return None if b == 0 else a / b
+        if b.denominator == 1 and abs(b) <= 64 and not (a == 0 and b < 0):
+            return a ** int(b)
+    return None
+
+
+def _terms(tree) -> list[tuple[int, object]]:
+    """a - b + c as [(+1, a), (-1, b), (+1, c)]: the left spine of + and -."""
+    out = []
+    while isinstance(tree, E.Bin) and tree.op in "+-" and _fold(tree) is None:
+        out.append((1 if tree.op == "+" else -1, tree.right))
+        tree = tree.left
+    if isinstance(tree, E.Unary) and _fold(tree) is None:
+        out.append((-1, tree.arg))
+    else:
+        out.append((1, tree))
+    return out[::-1]
+
+
+def _factors(tree) -> list[object]:
+    out = []
+    while isinstance(tree, E.Bin) and tree.op == "*" and _fold(tree) is None:
+        out.append(tree.right)
+        tree = tree.left
+    out.append(tree)
+    return out[::-1]
+
+
+def compile_graph(p) -> Compiled:
+    g = Graph(loss_name=p.loss.name, loss_latex=symbol(p.loss.name).latex, file=p.file)
+    b = _Builder(p, g)
+    for kind, vals in (("input", p.inputs), ("param", p.params), ("target", p.targets)):
+        for v in vals:
+            b.env[v.name] = g.leaf(v.name, symbol(v.name), kind, _value(v.value), line=v.line)
+    for n in p.nodes:
+        b.line(n.name, n.tree, n.line)
+    loss = p.loss
+    if loss.output:
+        out = b.env[loss.prediction]
+    elif loss.library is not None:
+        op = LossOp(loss.library, b.env[loss.target].label)
+        out = g.apply(op, (b.env[loss.prediction], b.env[loss.target]), loss.name,
+                      symbol(loss.name), line=loss.line)
+    else:
+        out = b.line(loss.name, loss.tree, loss.line)
+    if out.kind == "const":
+        raise SpecError(f"'{out.name}' is a constant: there is nothing to differentiate",
+                        file=p.file, line=loss.line)
+
+    notes = []
+    if loss.output:
+        notes.append(f"No loss: the gradients are of the output {loss.name} "
+                     f"(d{loss.name}/dv for every value v).")
+    elif loss.library is not None:
+        notes.append(f"Loss: {loss.name} = {loss.library.text} of {loss.prediction} "
+                     f"against {loss.target}.")
+    else:
+        notes.append(f"Loss: {loss.name} = {loss.text}.")
+    if any(n.op is not None and n.kind == "op" and n.name not in b.spec_nodes and n is not out
+           for n in g.nodes):
+        notes.append("Each operation is one node: an operation inside a line is named by its own "
+                     "expression in brackets, e.g. (X1 + X2); a node used by several others gets "
+                     "the sum of one chain-rule term per use.")
+    if "extremum" in b.kinds:
+        notes.append("min/max pass the gradient to the operand they take (derivative 1) and 0 to "
+                     "the others; on a tie " + (
+                         "the first tied operand listed takes it (convention; set "
+                         "conventions.min_max_tie: split to share it)." if p.tie == "first" else
+                         "it is split equally between the tied operands (convention)."))
+    if b.kinds & {"relu", "leaky_relu", "abs"}:
+        at = p.relu_at_zero
+        notes.append("At 0, ReLU'(0) and LeakyReLU'(0) are taken as "
+                     + (fmt_number(at) if at is not None else "0 and the slope")
+                     + " (convention; set conventions.relu_prime_at_zero to change it); "
+                     "abs'(0) = 0.")
+    notes += list(p.notes)
+    order = {name: i for i, name in enumerate(p.spec_order)}
+    named = sorted((b.env[n] for n in b.spec_nodes if b.env[n] is not out),
+                   key=lambda n: -order.get(n.name, -1))
+    params = [b.env[v.name] for v in p.params]
+    inputs = [b.env[v.name] for v in p.inputs]
+    return Compiled(g, out, named + params + inputs, notes, "gradient")

@@ -1,0 +1,330 @@
+"""The layered-network spec (kind: network): input, target, layers in order, loss, notation.
+
+See docs/spec-format.md. Parsing checks everything a solver would trip on later (shapes that do
+not chain, non-numbers, a missing target) and reports it at the field's line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES, Elementwise, Loss, lookup, lookup_loss
+from hwsolve.core.errors import SpecError
+from hwsolve.core.notation import INDEX_STYLES, NAME_RE
+from hwsolve.spec.loader import Doc, Field
+from hwsolve.spec.numbers import parse_number
+
+MAX_WIDTH = 4096
+MAX_LAYERS = 200
+MAX_PARAMETERS = 2_000_000
+
+TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "input", "target",
+            "layers", "loss", "rubric", "notes"}
+NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
+                 "bias", "z0"}
+LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "slope", "beta", "scale"}
+
+
+@dataclass
+class Notation:
+    style: str = "layered"     # layered: pre[l] / post[l] per layer; sequential: post_k per layer
+    pre: str = "a"
+    post: str = "z"
+    index: str = "bracket"
+    input: str = "x"
+    output: str | None = "yhat"
+    target: str = "y"
+    loss: str = "L"
+    weight: str = "W"
+    bias: str = "b"
+    z0: bool = True            # print z[0] = x (as seed 000 does)
+
+
+@dataclass
+class Layer:
+    kind: str                                  # "linear" | "activation" | "softmax"
+    line: int | None
+    W: list[list[Fraction]] | None = None
+    b: list[Fraction] | None = None
+    fn: Elementwise | None = None
+    params: dict = field(default_factory=dict)
+    scale: Fraction | None = None
+    name: str | None = None
+    W_name: str | None = None
+    b_name: str | None = None
+
+
+@dataclass
+class NetworkProblem:
+    file: str
+    title: str
+    x: list[Fraction]
+    y: list[Fraction]
+    y_given_as: str                            # "scalar" | "vector" | "class"
+    layers: list[Layer]
+    loss: Loss
+    notation: Notation
+    layout: str = "gradient"
+    relu_at_zero: Fraction | None = None
+    doc: Doc | None = None
+    kind: str = "network"
+
+
+def parse_network(doc: Doc) -> NetworkProblem:
+    root = doc.root
+    root.mapping(TOP_KEYS)
+    notation = _notation(root)
+    x = _vector(root["input"]) if root.has("input") else None
+    if x is None:
+        raise root.error("missing required key 'input' (the input vector x)")
+    if not root.has("target"):
+        raise root.error("missing required key 'target' (y: a number, a vector, or {class: i})")
+    if not root.has("layers"):
+        raise root.error("missing required key 'layers'")
+    if not root.has("loss"):
+        raise root.error("missing required key 'loss' (one of: " + ", ".join(LOSSES) + ")")
+    layers = _layers(root["layers"], len(x))
+    width = len(x)
+    for layer in layers:
+        if layer.kind == "linear":
+            width = len(layer.W)
+    y, given_as = _target(root["target"], width)
+    loss = _loss(root["loss"])
+    if loss.needs_probabilities and loss.key == "cross_entropy" and layers[-1].kind != "softmax":
+        raise root["loss"].error("cross_entropy needs a softmax as the last layer (add '- softmax')")
+    layout = root["layout"].text({"gradient", "numerator"}) if root.has("layout") else "gradient"
+    relu0 = None
+    if root.has("conventions"):
+        conv = root["conventions"]
+        conv.mapping({"relu_prime_at_zero"})
+        if conv.has("relu_prime_at_zero"):
+            relu0 = conv["relu_prime_at_zero"].number()
+    title = root["title"].text() if root.has("title") else doc.file
+    return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc)
+
+
+def _notation(root: Field) -> Notation:
+    n = Notation()
+    if not root.has("notation"):
+        return n
+    f = root["notation"]
+    f.mapping(NOTATION_KEYS)
+    for key in NOTATION_KEYS:
+        if not f.has(key):
+            continue
+        if key == "style":
+            n.style = f[key].text({"layered", "sequential"})
+        elif key == "index":
+            n.index = f[key].text(set(INDEX_STYLES))
+        elif key == "z0":
+            n.z0 = f[key].boolean()
+        elif key == "output" and f[key].value is None:
+            n.output = None
+        else:
+            setattr(n, key, _name(f[key]))
+    return n
+
+
+def _name(f: Field) -> str:
+    v = f.text()
+    if not NAME_RE.match(v) or len(v) > 40:
+        raise f.error(f"'{v}' is not a usable name: a letter, then letters, digits or _ "
+                      "(optionally an index like [1] or ^(1))")
+    return v
+
+
+def _vector(f: Field) -> list[Fraction]:
+    v = f.value
+    if isinstance(v, list):
+        if not v:
+            raise f.error("expected a non-empty list of numbers")
+        if len(v) > MAX_WIDTH:
+            raise f.error(f"{len(v)} entries; the limit is {MAX_WIDTH}")
+        out = []
+        for item in f.items():
+            if isinstance(item.value, list):
+                if len(item.value) != 1:
+                    raise item.error("expected a number (a vector is a flat list, or a column [[a], [b]])")
+                item = item[0]
+            out.append(item.number())
+        return out
+    return [f.number()]
+
+
+def _matrix(f: Field) -> list[list[Fraction]]:
+    v = f.value
+    if not isinstance(v, list) or not v:
+        raise f.error("expected a matrix: a list of rows, e.g. [[1, 0], [3, 4]]")
+    if not isinstance(v[0], list):
+        return [_vector(f)]  # one row written flat: W: [-2, 3]
+    rows = []
+    for r in f.items():
+        row = r.value
+        if not isinstance(row, list):
+            raise r.error("expected a row (a list of numbers); every row of a matrix must be a list")
+        if all(type(c) is Fraction or type(c) is int for c in row):  # already numbers: the fast path
+            rows.append([c if type(c) is Fraction else Fraction(c) for c in row])
+        else:
+            rows.append([c.number() for c in r.items()])
+    n = len(rows[0])
+    for i, r in enumerate(rows):
+        if len(r) != n:
+            raise f[i].error(f"row {i + 1} has {len(r)} entries but row 1 has {n}")
+    if len(rows) > MAX_WIDTH or n > MAX_WIDTH:
+        raise f.error(f"matrix is {len(rows)}x{n}; the limit is {MAX_WIDTH} per side")
+    return rows
+
+
+_LAYER_TEXT = re.compile(r"^\s*(?:([-+0-9./eE]+)\s*\*\s*)?([A-Za-z_]+)\s*(?::\s*([-+0-9./eE]+))?\s*$")
+
+
+def _layers(f: Field, width: int) -> list[Layer]:
+    items = f.items()
+    if not items:
+        raise f.error("expected at least one layer")
+    if len(items) > MAX_LAYERS:
+        raise f.error(f"{len(items)} layers; the limit is {MAX_LAYERS}")
+    layers, params = [], 0
+    for item in items:
+        layer = _layer(item)
+        if layer.kind == "linear":
+            rows, cols = len(layer.W), len(layer.W[0])
+            if cols != width:
+                raise item.error(f"W has {cols} column{'s' if cols != 1 else ''} but this layer's input "
+                                 f"has {width} value{'s' if width != 1 else ''} (W must be "
+                                 f"outputs x {width})")
+            if layer.b is not None and len(layer.b) != rows:
+                raise item.error(f"b has {len(layer.b)} entries but W has {rows} rows")
+            width = rows
+            params += rows * cols + rows
+            if params > MAX_PARAMETERS:
+                raise item.error(f"more than {MAX_PARAMETERS} parameters")
+        layers.append(layer)
+    return layers
+
+
+def _layer(f: Field) -> Layer:
+    v = f.value
+    line = f.line
+    if isinstance(v, str):
+        m = _LAYER_TEXT.match(v)
+        if not m:
+            raise f.error(f"cannot read layer '{v}': expected e.g. relu, '5 * relu', leaky_relu:0.1, "
+                          "softmax, or a mapping with type: linear")
+        scale, name, param = m.groups()
+        layer = _activation(f, name, line)
+        if scale:
+            layer.scale = _num(f, scale)
+        if param:
+            if not layer.fn or not layer.fn.params:
+                raise f.error(f"'{name}' takes no parameter")
+            layer.params[next(iter(layer.fn.params))] = _num(f, param)
+        return layer
+    if not isinstance(v, dict):
+        raise f.error("expected a layer: a name like relu, or a mapping with type: ...")
+    if len(v) == 1 and "type" not in v:
+        # {linear: {W: ..., b: ...}} or {leaky_relu: {slope: 0.1}}
+        (kind, body), = v.items()
+        inner = f[kind]
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise inner.error("expected a mapping of the layer's settings")
+        return _mapping_layer(inner, kind, body, line)
+    f.mapping(LAYER_KEYS)
+    kind = f["type"].text() if "type" in v else None
+    if kind is None:
+        raise f.error("missing required key 'type' (linear, relu, sigmoid, ...)")
+    return _mapping_layer(f, kind, {k: x for k, x in v.items() if k != "type"}, line)
+
+
+def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
+    f.mapping(LAYER_KEYS)
+    if kind == "linear":
+        if "W" not in body:
+            raise f.error("a linear layer needs W")
+        W = _matrix(f["W"])
+        b = _vector(f["b"]) if "b" in body else None
+        layer = Layer("linear", line, W=W, b=b)
+        layer.W_name = _name(f["W_name"]) if "W_name" in body else None
+        layer.b_name = _name(f["b_name"]) if "b_name" in body else None
+    else:
+        layer = _activation(f, kind, line)
+        for p in ("slope", "beta"):
+            if p in body:
+                if not layer.fn or p not in layer.fn.params:
+                    raise f[p].error(f"'{kind}' has no parameter '{p}'")
+                layer.params[p] = f[p].number()
+        if "scale" in body:
+            layer.scale = f["scale"].number()
+        for k in ("W", "b", "W_name", "b_name"):
+            if k in body:
+                raise f[k].error(f"'{k}' belongs to a linear layer, not {kind}")
+    if "name" in body:
+        layer.name = _name(f["name"])
+    return layer
+
+
+def _activation(f: Field, name: str, line) -> Layer:
+    if name.lower() == "softmax":
+        return Layer("softmax", line)
+    if name.lower() == "linear":
+        raise f.error("a linear layer needs W (and usually b): write it as a mapping")
+    fn = lookup(name)
+    if fn is None:
+        known = ", ".join(sorted(ELEMENTWISE)) + ", softmax, linear"
+        raise f.error(f"unknown layer type '{name}'; expected one of: {known}")
+    return Layer("activation", line, fn=fn, params=dict(fn.params))
+
+
+def _num(f: Field, text: str) -> Fraction:
+    try:
+        return parse_number(text)
+    except (ValueError, ZeroDivisionError) as e:
+        raise f.error(f"cannot read number '{text}': {e}") from None
+
+
+def _target(f: Field, width: int) -> tuple[list[Fraction], str]:
+    v = f.value
+    if isinstance(v, dict):
+        f.mapping({"class"})
+        k = f["class"].integer(minimum=0)
+        if k >= width:
+            raise f["class"].error(f"class {k} does not exist: the output has {width} entries "
+                                   f"(classes 0 to {width - 1})")
+        return [Fraction(int(i == k)) for i in range(width)], "class"
+    y = _vector(f)
+    if len(y) != width:
+        raise f.error(f"target has {len(y)} entr{'y' if len(y) == 1 else 'ies'} but the network "
+                      f"outputs {width}")
+    return y, ("vector" if isinstance(v, list) else "scalar")
+
+
+def _loss(f: Field) -> Loss:
+    v = f.value
+    if isinstance(v, dict):
+        f.mapping({"type"})
+        name = f["type"].text()
+        f = f["type"]
+    elif isinstance(v, str):
+        name = v
+    else:
+        raise f.error("expected a loss name, e.g. squared_error")
+    loss = lookup_loss(name)
+    if loss is None:
+        raise f.error(f"unknown loss '{name}'; expected one of: {', '.join(LOSSES)}")
+    return loss
+
+
+def check_version(doc: Doc) -> None:
+    root = doc.root
+    root.mapping()
+    if root.has("hwsolve"):
+        ver = root["hwsolve"].integer()
+        if ver != 1:
+            raise root["hwsolve"].error(f"this hwsolve reads spec format version 1, not {ver}")
+
+
+__all__ = ["parse_network", "NetworkProblem", "Layer", "Notation", "SpecError", "check_version"]

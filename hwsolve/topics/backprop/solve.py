@@ -1,0 +1,141 @@
+"""Backpropagation as a student writes it: given values, forward pass, chain rule, gradients.
+
+A layered network compiles into graph nodes (`compile_network`); a graph spec compiles into the
+same `Graph` (see engine/graphspec.py). Both then go through one forward and one backward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsolve.core import values as T
+from hwsolve.autodiff.functions import ELEMENTWISE
+from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Softmax
+from hwsolve.core.errors import SpecError
+from hwsolve.core.notation import indexed, symbol
+from hwsolve.core.records import Solution, Step
+from hwsolve.core.numfmt import fmt_number
+
+SECTIONS = {
+    "given": "Given",
+    "forward": "Forward pass",
+    "backward": "Backward pass (chain rule, from the loss back to the input)",
+}
+
+
+@dataclass
+class Compiled:
+    """A graph ready to solve, and what the printout needs to know about it."""
+
+    graph: Graph
+    loss: Node
+    summary: list[Node]       # the nodes whose gradients the final table lists
+    notes: list[str]
+    layout: str = "gradient"
+
+
+def compile_network(p) -> Compiled:
+    n = p.notation
+    g = Graph(loss_name=n.loss, loss_latex=symbol(n.loss).latex, file=p.file)
+    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.x), line=p.doc.lines.get(("input",)))
+    y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.y), line=p.doc.lines.get(("target",)))
+    current = x
+    if n.style == "layered" and n.z0:
+        current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
+    params, names, l, k = [], {n.input, n.target, n.loss}, 0, 0
+    notes: list[str] = []
+    activations: set[str] = set()
+    for i, layer in enumerate(p.layers):
+        where = p.doc.lines.get(("layers", i))
+        k += 1
+        if layer.kind == "linear":
+            l += 1
+            Wsym = symbol(layer.W_name) if layer.W_name else indexed(n.weight, l, n.index)
+            W = g.leaf(Wsym.text, Wsym, "param", T.exact(layer.W), line=where, matrix=True)
+            parents = [W, current]
+            if layer.b is not None:
+                bsym = symbol(layer.b_name) if layer.b_name else indexed(n.bias, l, n.index)
+                b = g.leaf(bsym.text, bsym, "param", T.exact([[v] for v in layer.b]), line=where)
+                parents.append(b)
+                params += [W, b]
+            else:
+                params.append(W)
+            op = Linear(has_bias=layer.b is not None)
+            default = indexed(n.pre, l, n.index) if n.style == "layered" else indexed(n.post, k, n.index)
+        elif layer.kind == "softmax":
+            op = Softmax()
+            default = indexed(n.post, l if n.style == "layered" else k, n.index)
+        else:
+            op = Activation(layer.fn, dict(layer.params), layer.scale,
+                            p.relu_at_zero if layer.fn.kink is not None else None)
+            activations.add(layer.fn.key)
+            default = indexed(n.post, l if n.style == "layered" else k, n.index)
+        sym = symbol(layer.name) if layer.name else default
+        if sym.text in names:
+            raise SpecError(f"two values would both be called '{sym.text}': give this layer a "
+                            "different name (name: ...)", file=p.file, line=where, field=f"layers[{i}]")
+        names.add(sym.text)
+        current = g.apply(op, parents if layer.kind == "linear" else (current,), sym.text, sym, line=where)
+    output = current
+    if n.output and output.name != n.output:
+        output = g.apply(Identity(), (current,), *_named(symbol(n.output)))
+    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
+    seen = set()
+    for prm in params:
+        if prm.name in seen or prm.name in names:
+            raise SpecError(f"two parameters are both called '{prm.name}'", file=p.file, line=prm.line)
+        seen.add(prm.name)
+
+    notes.append(f"Loss: {p.loss.text}.")
+    for key in sorted(activations):
+        fn = ELEMENTWISE[key]
+        if fn.kink is not None:
+            at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
+            notes.append(f"{fn.text}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} "
+                         "(a convention; conventions.relu_prime_at_zero changes it).")
+    if p.layout == "numerator":
+        notes.append("Numerator layout: dL/dv is a row vector (the Jacobian of L), and dL/dW "
+                     "is the transpose of W's shape.")
+    else:
+        notes.append("Gradient layout: each gradient has the shape of its variable "
+                     "(numerator-layout Jacobians are their transposes).")
+    return Compiled(g, loss, [q for q in params] + [x], notes, p.layout)
+
+
+def _named(sym):
+    return sym.text, sym
+
+
+def compile_problem(problem) -> Compiled:
+    if problem.kind == "graph":
+        from hwsolve.topics.backprop.graph_compile import compile_graph
+
+        return compile_graph(problem)
+    return compile_network(problem)
+
+
+def solve(problem) -> Solution:
+    c = compile_problem(problem)
+    g = c.graph
+    g.forward()
+    sol = Solution(problem.title, "backprop", sections=dict(SECTIONS))
+    for node in g.nodes:
+        if node.op is None:
+            sol.add(Step(node.name, "given", value=T.plain(node.value, node.matrix),
+                         shape=T.math_shape(node.value, node.matrix),
+                         label=node.label))
+    g.forward_steps(sol)
+    g.backward(c.loss, sol, c.layout)
+    for node in g.unreachable(c.loss):
+        sol.notes.append(f"'{node.name}' does not reach the loss: its gradient is 0.")
+    sol.notes[:0] = c.notes
+    grad_names = [g.grad_symbol(n).text for n in c.summary]
+    sol.summary = [name for name in grad_names if _has(sol, name)]
+    sol.summary_title = "Gradients"
+    sol.meta["layout"] = c.layout
+    return sol
+
+
+def _has(sol: Solution, name: str) -> bool:
+    return any(s.name == name for s in sol.steps)

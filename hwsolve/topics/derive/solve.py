@@ -1,0 +1,709 @@
+"""Symbolic gradients of a layered network, step by step, checked against the numeric engine.
+
+One set of rules serves numbers and symbols: the network is compiled by `backprop.compile_network`
+(at sizes chosen for the symbolic dimensions and random numbers), and every formula here comes
+from the ops' own display rules (`Op.local`, `Op.formula`) and the one backward loop
+(`Graph.backward`), called with symbols. What this module adds is what a numeric printout does not
+need: the shape of every factor, the chain of Jacobians for each parameter with its shape check,
+and the elements of each Jacobian (``dz_2/dz_1 = diag(5 * 1[z_1 > 0])``).
+
+Then it does not trust itself: `check` evaluates every derived formula on the random numbers and
+compares it with the numeric engine's gradient (`backprop.solve` on the same network).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from hwsolve.core import values as T
+from hwsolve.autodiff.functions import ELEMENTWISE, lookup_loss
+from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.autodiff.ops import Activation, Ctx, Identity, Linear, LossOp, Softmax
+from hwsolve.core.errors import HwsolveError
+from hwsolve.core.records import Solution, Step
+from hwsolve.render import shape_text
+from hwsolve.topics.derive.spec import DeriveProblem
+from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, diag, to_text
+
+SECTIONS = {
+    "shapes": "Variables and their shapes",
+    "forward": "Forward pass",
+    "jacobians": "Local derivatives: the elements of each Jacobian",
+    "chain": "Chain rule for each gradient: the factors and the shape check",
+    "backward": "Backward pass, one rule at a time",
+}
+
+PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+
+
+# -- display atoms the derivation needs beyond sym.py: each prints as a Symbol ---------------
+
+
+@dataclass(frozen=True, eq=True)
+class Indicator(Symbol):
+    """1[x > 0] (or 1[x <= 0]) entry by entry: the derivative of ReLU, the Heaviside step."""
+
+    arg: Expr = None
+    rel: str = ">"
+
+
+@dataclass(frozen=True, eq=True)
+class Eye(Symbol):
+    """The identity matrix I (its size, for evaluation, in `n`)."""
+
+    n: int = 1
+
+
+def indicator(x: Symbol, rel: str = ">") -> Indicator:
+    lrel = {">": ">", "<=": r"\le"}[rel]
+    # text uses braces (as seed 003 Q2's I{z > 0}): rich would read "[z > 0]" as a style tag
+    return Indicator(f"1{{{x.text} {rel} 0}}", rf"\mathbf{{1}}[{x.latex or x.text} {lrel} 0]", x, rel)
+
+
+def eye(n_conc: int, n_sym) -> Eye:
+    return Eye("I", rf"I_{{{n_sym}}}", n_conc)
+
+
+# -- the concrete network behind the symbols --------------------------------------------------
+
+
+@dataclass
+class Concrete:
+    """The derivation's network at definite sizes with random numbers, compiled and run forward."""
+
+    net: object                      # a spec.network.NetworkProblem
+    sizes: dict[str, int]            # symbolic dimension -> size used
+    dims: dict[int, object]          # size -> how it prints (a symbol name, or the number)
+    compiled: object = None
+    graph: Graph | None = None
+    loss: Node | None = None
+
+    def dim(self, k: int):
+        return self.dims.get(k, k)
+
+    def shape(self, a: np.ndarray) -> tuple:
+        return tuple(self.dim(k) for k in T.math_shape(a))
+
+    def rows_cols(self, a: np.ndarray) -> tuple:
+        m, n = a.shape
+        return (self.dim(m), self.dim(n))
+
+
+def _sizes(prob: DeriveProblem) -> dict[str, int]:
+    names = []
+    for d in [prob.input_dim] + [l.out for l in prob.layers if l.kind == "linear"]:
+        if isinstance(d, str) and d not in names:
+            names.append(d)
+    literal = {d for d in [prob.input_dim] + [l.out for l in prob.layers] if isinstance(d, int)}
+    used = set(literal)
+    out = {}
+    for n in names:
+        if n in prob.sizes:
+            k = prob.sizes[n]
+            if k in used:
+                raise HwsolveError(f"sizes: {n} = {k} is already the size of another dimension; "
+                                   "give each dimension its own size")
+        else:
+            k = next(p for p in PRIMES if p not in used)
+        used.add(k)
+        out[n] = k
+    return out
+
+
+def concrete(prob: DeriveProblem, seed: int = 0) -> Concrete:
+    """Random small rationals at distinct sizes (so each size names one dimension)."""
+    from hwsolve.topics.backprop.solve import compile_network
+    from hwsolve.spec.loader import Doc
+    from hwsolve.topics.backprop.network_spec import Layer, NetworkProblem
+
+    sizes = _sizes(prob)
+    size = lambda d: sizes[d] if isinstance(d, str) else d  # noqa: E731
+    rng = random.Random(seed)
+    num = lambda: Fraction(rng.choice([k for k in range(-6, 7) if k]), 8)  # noqa: E731
+    x = [num() for _ in range(size(prob.input_dim))]
+    layers = []
+    for l in prob.layers:
+        if l.kind == "linear":
+            m, n = size(l.out), size(l.inp)
+            layers.append(Layer("linear", l.line, W=[[num() for _ in range(n)] for _ in range(m)],
+                                b=[num() for _ in range(m)] if l.bias else None, name=l.name,
+                                W_name=l.W_name, b_name=l.b_name))
+        elif l.kind == "softmax":
+            layers.append(Layer("softmax", l.line, name=l.name))
+        else:
+            fn = ELEMENTWISE[l.fn_key]
+            params = dict(fn.params)
+            if l.slope is not None:
+                params["slope"] = l.slope
+            layers.append(Layer("activation", l.line, fn=fn, params=params, scale=l.scale, name=l.name))
+    K = size(prob.output_dim)
+    loss = lookup_loss(prob.loss_key)
+    if loss.key == "cross_entropy":
+        hot = rng.randrange(K)
+        y = [Fraction(int(i == hot)) for i in range(K)]
+    elif loss.key == "bce":
+        y = [Fraction(rng.randint(1, 4), 5) for _ in range(K)]
+    else:
+        y = [num() for _ in range(K)]
+    net = NetworkProblem(prob.file, prob.title, x, y, "vector", layers, loss, prob.notation,
+                         prob.layout, None, Doc(prob.file, None, {}))
+    dims = {v: k for k, v in sizes.items()}
+    c = Concrete(net, sizes, dims)
+    c.compiled = compile_network(net)
+    c.graph, c.loss = c.compiled.graph, c.compiled.loss
+    c.graph.forward()
+    return c
+
+
+# -- symbolic output dimension in the loss (the 1/K of MSE and BCE) --------------------------
+
+
+def _symbolic_k(e, K: int, Ksym):
+    """The loss rules print 1/K with K a number; put the dimension's name back (K stays prime)."""
+    if not isinstance(Ksym, str):
+        return e
+    if isinstance(e, Const) and isinstance(e.value, Fraction) and e.value.denominator != 1:
+        c = e.value * K
+        if c in (1, 2):
+            return Const(int(c)) / Symbol(Ksym, Ksym)
+        if c == Fraction(1, 2):
+            return Const(1) / (Const(2) * Symbol(Ksym, Ksym))
+        return e
+    if isinstance(e, Apply):
+        return Apply(e.op, tuple(_symbolic_k(a, K, Ksym) for a in e.args), e.fn)
+    return e
+
+
+def _replace(e, table: dict):
+    """Replace Symbols (by text) with expressions."""
+    if isinstance(e, Symbol) and not isinstance(e, (Indicator, Eye)) and e.text in table:
+        return table[e.text]
+    if isinstance(e, Apply):
+        return Apply(e.op, tuple(_replace(a, table) for a in e.args), e.fn)
+    return e
+
+
+# -- the derivation ---------------------------------------------------------------------------
+
+_MARK = Symbol("__up__", "__up__")
+
+
+@dataclass
+class _Jac:
+    """d(out)/d(operand) for one consumer: the rule's form, written-out elements, shape, note."""
+
+    symbol: Symbol
+    rule: Expr           # as the op's rule writes it (diag(5 ReLU'(z_1)), W^(2), ...)
+    elements: Expr       # written out (diag(5 * 1[z_1 > 0]), I, ...)
+    rc: tuple            # (rows, cols), symbolic
+    note: str
+    symmetric: bool      # equal to its transpose (diagonal, identity, softmax Jacobian)
+    trivial: bool = False  # the identity: dropped from written-out products
+
+
+@dataclass
+class Derivation:
+    problem: DeriveProblem
+    c: Concrete
+    solution: Solution
+    jac: dict = field(default_factory=dict)         # (consumer name, operand index) -> _Jac
+    aliases: dict = field(default_factory=dict)     # grad symbol text -> alias Symbol
+
+
+def _consumers(g: Graph) -> dict:
+    out = {n: [] for n in g.nodes}
+    for n in g.nodes:
+        for i, p in enumerate(n.parents):
+            out[p].append((n, i))
+    return out
+
+
+def _ctx(c: Node, layout: str, origin=None) -> Ctx:
+    xs = [p.value for p in c.parents]
+    return Ctx(layout, tuple(x.shape == (1, 1) for x in xs), c.value.shape == (1, 1), origin, tuple(xs))
+
+
+def _explicit(op: Activation, z: Symbol, out: Symbol, scalar: bool) -> tuple[Expr, str]:
+    """f'(z) written out, and a note; scale included."""
+    key = op.fn.key
+    lab, ltx = op.fn.label(**op.params), op.fn.latex_label(**op.params)
+    f = call(lab, ltx, z)
+    mul = (lambda a, b: a * b) if scalar else (lambda a, b: a.odot(b))  # noqa: E731
+    one = Const(1)
+    if key == "relu":
+        d, note = indicator(z), "ReLU'(x) = 1{x > 0} (the Heaviside step; 0 at 0 by convention)"
+    elif key == "leaky_relu":
+        s = op.params.get("slope", op.fn.params["slope"])
+        d = indicator(z) + Const(s) * indicator(z, "<=")
+        note = "LeakyReLU'(x) = 1 if x > 0, the slope otherwise"
+    elif key == "sigmoid":
+        d = mul(f, one - f) if op.scale in (None, 1) else mul(f, one - f)
+        if op.scale in (None, 1):
+            d = mul(out, one - out)
+        note = f"sigmoid'(x) = sigmoid(x)(1 - sigmoid(x)), and sigmoid({z.text}) = {out.text}" \
+            if op.scale in (None, 1) else "sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))"
+    elif key == "tanh":
+        d = one - mul(out, out) if op.scale in (None, 1) else one - mul(f, f)
+        note = f"tanh'(x) = 1 - tanh(x)^2, and tanh({z.text}) = {out.text}" \
+            if op.scale in (None, 1) else "tanh'(x) = 1 - tanh(x)^2"
+    else:  # identity
+        d, note = Const(1), "id'(x) = 1"
+    if op.scale not in (None, 1):
+        d = Const(op.scale) * d
+    return d, note
+
+
+def _jacobian(d: Derivation, c: Node, i: int) -> _Jac:
+    """d c / d (operand i) from the op's own numerator-layout rule, with its elements written out."""
+    C, g = d.c, d.c.graph
+    p = c.parents[i]
+    sym = g.partial_symbol(c, p)
+    ctx = _ctx(c, "numerator")
+    args = [q.label for q in c.parents]
+    local = c.op.local(i, _MARK, args, c.label, ctx)
+    # the rule multiplies the incoming row by the Jacobian: strip the row off again
+    if local == _MARK:
+        rule = None
+    elif isinstance(local, Apply) and local.op in ("matmul", "mul") and local.args[0] == _MARK:
+        rule = local.args[1]
+    else:
+        raise HwsolveError(f"internal: cannot read the Jacobian of '{c.name}' from its rule")
+    rc = (C.dim(c.value.shape[0]), C.dim(p.value.shape[0]))
+    scalar = c.value.shape == (1, 1) and p.value.shape == (1, 1)
+    n_c = C.dim(c.value.shape[0])
+    if isinstance(c.op, Identity):
+        e = Const(1) if scalar else eye(c.value.shape[0], n_c)
+        return _Jac(sym, e, e, rc, f"{c.name} = {p.name}: a new name, the identity", True, True)
+    if isinstance(c.op, Linear):
+        return _Jac(sym, rule, rule, rc, f"{shape_text(rc)}: the weight matrix itself "
+                    f"(d({c.name})_i / d({p.name})_j = {args[0].text}_ij)", False)
+    if isinstance(c.op, Activation):
+        dexp, note = _explicit(c.op, p.label, c.label, scalar)
+        if c.op.fn.key == "identity":
+            el = dexp if scalar else (eye(c.value.shape[0], n_c) if c.op.scale in (None, 1)
+                                      else Const(c.op.scale) * eye(c.value.shape[0], n_c))
+            return _Jac(sym, rule, el, rc, f"{shape_text(rc)}: the identity" +
+                        (f" times {c.op.scale}" if c.op.scale not in (None, 1) else ""), True,
+                        c.op.scale in (None, 1))
+        el = dexp if scalar else diag(dexp)
+        what = "" if scalar else f"{shape_text(rc)} diagonal: entry (i, i) is the derivative at " \
+            f"{p.name}_i, off-diagonal entries are 0; "
+        return _Jac(sym, rule, el, rc, what + note, True)
+    if isinstance(c.op, Softmax):
+        fused = ""
+        for k, _ in _consumers(g)[c]:
+            if isinstance(k.op, LossOp) and k.op.loss.key == "cross_entropy":
+                y = k.parents[1].name
+                fused = (f"; after the cross-entropy the product (dL/d{c.name})(d{c.name}/d{p.name}) "
+                         f"is ({c.name} - {y})^T, because {y} sums to 1")
+        return _Jac(sym, rule, rule, rc, f"{shape_text(rc)}: entry (i, j) is "
+                    f"{c.name}_i (delta_ij - {c.name}_j)" + fused, True)
+    raise HwsolveError(f"internal: no Jacobian rule for '{c.name}'")
+
+
+def _product(factors: list[Expr], scalars: list[bool]) -> Expr:
+    out = factors[0]
+    s = scalars[0]
+    for f, fs in zip(factors[1:], scalars[1:]):
+        out = out * f if (s or fs) else out @ f
+        s = s and fs
+    return out
+
+
+def _shape_check(rcs: list[tuple]) -> tuple[str, tuple]:
+    """'(1×K)(K×K)(K×d) → 1×d', checking that neighbours agree."""
+    def t(rc):
+        return "×".join(str(x) for x in rc)
+    acc = None
+    for rc in rcs:
+        if rc == (1, 1):
+            continue  # a scalar factor scales, it does not change the shape
+        if acc is None:
+            acc = rc
+            continue
+        if acc[1] != rc[0]:
+            raise HwsolveError(f"internal: shapes {t(acc)} and {t(rc)} do not multiply")
+        acc = (acc[0], rc[1])
+    acc = acc or (1, 1)
+    return "".join(f"({t(rc)})" for rc in rcs) + " → " + t(acc), acc
+
+
+def _label_shape(rc: tuple) -> tuple:
+    """(rows, cols) as Step.shape: () scalar, (n,) column, (m, n) otherwise."""
+    if rc == (1, 1):
+        return ()
+    if rc[1] == 1:
+        return (rc[0],)
+    return rc
+
+
+def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
+    C = concrete(prob, seed)
+    g, loss = C.graph, C.loss
+    layout = prob.layout
+    num = layout == "numerator"
+    K = loss.parents[0].value.shape[0]
+    Ksym = C.dim(K)
+    sol = Solution(prob.title, "derive", sections=dict(SECTIONS))
+    d = Derivation(prob, C, sol)
+    cons = _consumers(g)
+
+    # aliases: a course's name for a gradient (u2 = dL/da)
+    by_name = {n.name: n for n in g.nodes}
+    for alias, target in prob.aliases.items():
+        if target not in by_name or by_name[target].kind not in ("op", "input", "param"):
+            where = prob.doc.root["aliases"][alias] if prob.doc and prob.doc.data else None
+            msg = (f"alias {alias}: no value called '{target}' in this network; the values are: "
+                   + ", ".join(n.name for n in g.nodes if n.kind in ("op", "input", "param")))
+            raise where.error(msg) if where is not None else HwsolveError(msg)
+        d.aliases[g.grad_symbol(by_name[target]).text] = Symbol(alias, _alias_latex(alias))
+
+    # given: every leaf with its shape
+    for n in g.nodes:
+        if n.op is None:
+            shp = C.shape(n.value)
+            sol.add(Step(n.name, "shapes", shape=shp, label=n.label,
+                         note=("scalar" if not shp else shape_text(shp)) + _role(n)))
+
+    # forward
+    for n in g.nodes:
+        if n.op is None or not n.show:
+            continue
+        f = n.op.formula([p.label for p in n.parents])
+        if isinstance(n.op, LossOp):
+            f = _symbolic_k(f, K, Ksym)
+        shp = C.shape(n.value)
+        sol.add(Step(n.name, "forward", formula=f, shape=shp, label=n.label,
+                     note="scalar" if not shp else shape_text(shp)))
+
+    # the loss's own derivative, then each layer's Jacobian
+    yhat = loss.parents[0]
+    lctx = _ctx(loss, layout)
+    dl = _symbolic_k(loss.op.local(0, Const(1), [p.label for p in loss.parents], loss.label, lctx),
+                     K, Ksym)
+    rc_dl = (1, Ksym) if num else (Ksym, 1)
+    if K == 1:
+        rc_dl = (1, 1)
+    sol.add(Step(g.grad_symbol(yhat).text, "jacobians", formula=dl, shape=_label_shape(rc_dl),
+                 label=g.grad_symbol(yhat),
+                 note=(f"{shape_text(_label_shape(rc_dl)) or 'scalar'}: "
+                       + ("a row vector in numerator layout" if num and K != 1 else
+                          "a column, the shape of " + yhat.name if K != 1 else "a scalar")
+                       + f"; {loss.op.loss.text}")))
+    d.jac[("__loss__", 0)] = _Jac(g.grad_symbol(yhat), dl, dl, rc_dl, "", False)
+    # walk from the output back to the input along the chain, recording each Jacobian
+    chain_nodes = _path_to_loss(g, cons, g.nodes[0], loss)
+    for c in reversed(chain_nodes[1:-1]):
+        i = _vector_operand(c)
+        if i is None:
+            continue
+        j = _jacobian(d, c, i)
+        d.jac[(c.name, i)] = j
+        forms = j.rule if j.rule is not None else None
+        sol.add(Step(j.symbol.text, "jacobians", formula=forms,
+                     expression=j.elements if j.elements != forms else None,
+                     shape=_label_shape(j.rc) if j.rc != (1, 1) else (), label=j.symbol, note=j.note))
+
+    # chain rule for every parameter and the input
+    targets = [n for n in g.nodes if n.kind == "param"] + [n for n in g.nodes if n.kind == "input"]
+    for t in targets:
+        _chain_step(d, t, cons, num)
+
+    # the backward pass, rule by rule, from the one backward loop
+    tmp = Solution(prob.title, "backprop")
+    g.backward(loss, tmp, layout)
+    nodes = {g.grad_symbol(n).text: n for n in g.nodes}
+    for s in tmp.steps:
+        n = nodes.get(s.name)
+        if n is None:
+            continue
+        gv = n.value.T if num else n.value
+        rc = C.rows_cols(gv)
+        formula = _replace(_symbolic_k(s.formula, K, Ksym), d.aliases) if s.formula is not None else None
+        expr = _symbolic_k(s.expression, K, Ksym) if s.expression is not None else None
+        chain = _replace(s.chain, d.aliases) if s.chain is not None else None
+        name, label = s.name, s.label
+        alias = d.aliases.get(s.name)
+        if alias is not None:
+            chain = Apply("eq", (g.grad_symbol(n), chain)) if chain is not None else g.grad_symbol(n)
+            name, label = alias.text, alias
+        final = None
+        if alias is not None or n in targets:   # the answer, on its own, for the summary table
+            final = to_text(formula)
+        sol.add(Step(name, "backward", chain=chain, formula=formula, value=final,
+                     expression=expr if expr != formula else None, shape=_label_shape(rc),
+                     label=label, note=(shape_text(_label_shape(rc)) or "scalar")
+                     + (", the shape of " + n.name if not num else
+                        (", the transpose of " + n.name + "'s shape" if rc != (1, 1) else ""))))
+    sol.summary = [g.grad_symbol(t).text for t in targets]
+    sol.summary_title = "Gradients" + (" (numerator layout)" if num else " (gradient layout)")
+    sol.notes = [n for n in C.compiled.notes]
+    if d.aliases:
+        sol.notes.append("Names for gradients: " + "; ".join(
+            f"{a.text} = {k}" for k, a in d.aliases.items()) + ".")
+    if num:
+        sol.notes.append("A Jacobian dv/du has one row per entry of v and one column per entry of "
+                         "u; the chain rule multiplies them left to right, from the loss down.")
+    else:
+        sol.notes.append("A Jacobian dv/du has one row per entry of v and one column per entry of "
+                         "u; in gradient layout the chain multiplies their transposes, right to "
+                         "left, onto the gradient of the loss with respect to the output (a column).")
+    sol.notes.append("For a weight matrix the gradient is not a Jacobian (that would be a tensor): "
+                     "as in the sheets, dL/dW is the outer product of the upstream gradient and "
+                     "the layer's input.")
+    sol.notes.extend(prob.notes)
+    sol.meta["layout"] = layout
+    sol.meta["symbolic"] = True
+    sol.meta["sizes"] = dict(C.sizes)
+    return d
+
+
+def _alias_latex(name: str) -> str:
+    from hwsolve.core.notation import latex_name
+
+    return latex_name(name)
+
+
+def _role(n: Node) -> str:
+    return {"input": ", the input", "target": ", the target", "param": ", a parameter"}.get(n.kind, "")
+
+
+def _vector_operand(c: Node) -> int | None:
+    if isinstance(c.op, Linear):
+        return 1
+    if isinstance(c.op, LossOp):
+        return None
+    return 0
+
+
+def _path_to_loss(g: Graph, cons: dict, start: Node, loss: Node) -> list[Node]:
+    path = [start]
+    node = start
+    while node is not loss:
+        nxt = [c for c, i in cons[node] if _vector_operand(c) == i or isinstance(c.op, LossOp)]
+        if len(nxt) != 1:
+            raise HwsolveError(f"internal: '{node.name}' does not lead to the loss along one path")
+        node = nxt[0]
+        path.append(node)
+    return path
+
+
+def _chain_step(d: Derivation, t: Node, cons: dict, num: bool) -> None:
+    """dL/dt as the product of the chain's Jacobians, each with its shape, and the check."""
+    C, g, loss = d.c, d.c.graph, d.c.loss
+    (c1, i1), = cons[t]
+    path = _path_to_loss(g, cons, c1, loss)      # c1 ... yhat-consumer ... L
+    inner = path[:-1]                            # op nodes from c1 up to yhat
+    # numerator order: dL/dyhat, d(yhat)/d(prev), ..., d(c2)/d(c1)   (all rows x cols)
+    facs = [d.jac[("__loss__", 0)]]
+    for k in range(len(inner) - 1, 0, -1):
+        c = inner[k]
+        facs.append(d.jac[(c.name, _vector_operand(c))])
+    is_linear_param = isinstance(c1.op, Linear) and i1 != 1
+    if not is_linear_param:
+        facs.append(d.jac[(c1.name, i1)] if (c1.name, i1) in d.jac else _jacobian(d, c1, i1))
+    sym = [f.symbol for f in facs]
+    rule = [f.rule if f.rule is not None else f.elements for f in facs]
+    elem = [f.elements for f in facs]
+    rcs = [f.rc for f in facs]
+    keep = [not f.trivial for f in facs]
+    if not num:  # gradient layout: transposes, right to left, onto the column dL/dyhat
+        facs_t = list(reversed(facs))
+        rcs = [(f.rc[1], f.rc[0]) if f is not facs[0] else f.rc for f in facs_t]
+        first = facs[0]
+        sym = [_tr_symbol(f.symbol) if f is not first and f.rc != (1, 1) else f.symbol for f in facs_t]
+        rule = [f.rule if f is first else _tr(f, f.rule if f.rule is not None else f.elements)
+                for f in facs_t]
+        elem = [f.elements if f is first else _tr(f, f.elements) for f in facs_t]
+        keep = [not f.trivial for f in facs_t]
+    scal = [rc == (1, 1) for rc in rcs]
+    if is_linear_param:
+        prev = c1.parents[1]
+        prc = C.rows_cols(prev.value)
+        b_like = i1 == 2
+        if not b_like:
+            if num:   # dL/dW = z (dL/da), (n x 1)(1 x m)
+                sym, rule, elem = [prev.label] + sym, [prev.label] + rule, [prev.label] + elem
+                rcs, keep, scal = [prc] + rcs, [True] + keep, [prc == (1, 1)] + scal
+            else:     # dL/dW = (dL/da) z^T, (m x 1)(1 x n)
+                pt = prev.label if prc == (1, 1) else prev.label.T
+                sym, rule, elem = sym + [pt], rule + [pt], elem + [pt]
+                rcs, keep, scal = rcs + [(prc[1], prc[0])], keep + [True], scal + [prc == (1, 1)]
+    check, res = _shape_check(rcs)
+    want = C.rows_cols(t.value.T if num else t.value)
+    if res != want:
+        raise HwsolveError(f"internal: dL/d{t.name} came out {res}, expected {want}")
+    chain = _product(sym, scal)
+    with_w = _product(rule, scal)
+    kept = [(e, s) for e, s, k in zip(elem, scal, keep) if k] or [(elem[0], scal[0])]
+    written = _product([e for e, _ in kept], [s for _, s in kept])
+    note = "shape check: " + check
+    if is_linear_param and i1 == 0:
+        note += "; dL/dW is the outer product of the layer's input and dL/d" + c1.name
+    grad = g.grad_symbol(t)
+    aliased = _replace(with_w, {})
+    sol = d.solution
+    sol.add(Step(grad.text, "chain", chain=chain, formula=aliased if aliased != chain else None,
+                 expression=written if written not in (chain, aliased) else None,
+                 shape=_label_shape(res), label=grad, note=note))
+
+
+def _tr_symbol(s: Symbol) -> Expr:
+    """(dv/du)^T: brackets, so the transpose is of the whole Jacobian."""
+    return Symbol(f"({s.text})", rf"\left({s.latex}\right)").T
+
+
+def _tr(f: _Jac, e: Expr) -> Expr:
+    if f.rc == (1, 1) or f.symmetric:
+        return e
+    if isinstance(e, Apply) and e.op == "T":
+        return e.args[0]
+    return e.T
+
+
+def solve(prob: DeriveProblem) -> Solution:
+    d = derive(prob)
+    worst, count = check(prob, d)
+    sizes = ", ".join(f"{k} = {v}" for k, v in d.c.sizes.items())
+    d.solution.notes.append(
+        f"Checked, not trusted: the {count} formulas above were evaluated at random numbers"
+        + (f" ({sizes})" if sizes else "")
+        + f" and agree with the numeric backprop engine (largest difference {worst:.1e}).")
+    return d.solution
+
+
+# -- checking: evaluate the display trees on numbers ------------------------------------------
+
+
+def _arr(v) -> np.ndarray:
+    a = np.array(v, dtype=float)
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        return a.reshape(-1, 1)
+    return a
+
+
+def functions_of(g: Graph) -> dict:
+    """Printed function name -> callable on arrays, for every function the graph uses."""
+    fns = {"softmax": lambda a: np.exp(a - a.max()) / np.exp(a - a.max()).sum(),
+           "log": np.log, "exp": np.exp}
+    for n in g.nodes:
+        if isinstance(n.op, Activation):
+            op = n.op
+            lab = op.fn.label(**op.params)
+            at0 = {"at_zero_value": op.at_zero} if op.fn.kink is not None and op.at_zero is not None else {}
+            fns[lab] = np.vectorize(lambda v, op=op: float(op.fn.f(v, **op.params)))
+            fns[lab + "'"] = np.vectorize(lambda v, op=op, at0=at0: float(op.fn.df(
+                Fraction(v) if op.fn.exact else v, **op.params, **at0)))
+    return fns
+
+
+def evaluate(e, env: dict, fns: dict) -> np.ndarray:
+    """A display tree's value: Symbols from env (by text), functions from fns (by printed name)."""
+    ev = lambda x: evaluate(x, env, fns)  # noqa: E731
+    if isinstance(e, Indicator):
+        a = ev(e.arg)
+        return (a > 0).astype(float) if e.rel == ">" else (a <= 0).astype(float)
+    if isinstance(e, Eye):
+        return np.eye(e.n)
+    if isinstance(e, Symbol):
+        if e.text not in env and e.text.startswith("(") and e.text.endswith(")"):
+            return env[e.text[1:-1]]  # a bracketed Jacobian symbol, (dv/du)
+        if e.text not in env:
+            raise KeyError(f"no value for symbol {e.text!r}")
+        return env[e.text]
+    if isinstance(e, Const):
+        return _arr(e.value)
+    op, a = e.op, e.args
+    if op == "eq":
+        return ev(a[1])
+    if op == "T":
+        return ev(a[0]).T
+    if op == "neg":
+        return -ev(a[0])
+    if op in ("norm2", "sum"):
+        v = ev(a[0])
+        return np.array([[float(np.sum(v * v) if op == "norm2" else np.sum(v))]])
+    if op == "call":
+        name = e.fn[0]
+        if name == "diag":
+            v = ev(a[0])
+            return v if v.shape == (1, 1) else np.diagflat(v)
+        return np.asarray(fns[name](ev(a[0])), dtype=float)
+    x, y = ev(a[0]), ev(a[1])
+    if op == "add":
+        return x + y
+    if op == "sub":
+        return x - y
+    if op in ("mul", "hadamard"):
+        return x * y
+    if op == "matmul":
+        return x * y if (x.shape == (1, 1) or y.shape == (1, 1)) else x @ y
+    if op in ("div", "hdiv"):
+        return x / y
+    if op == "pow":
+        return x ** y
+    raise KeyError(f"cannot evaluate op {op!r}")
+
+
+def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
+          tol: float = 1e-9) -> tuple[float, int]:
+    """Evaluate every derived formula at the random numbers and compare with `backprop.solve`.
+
+    Returns (largest absolute difference, number of formulas checked); raises on a mismatch.
+    """
+    from hwsolve.topics.backprop.solve import solve as numeric_solve
+
+    d = d or derive(prob, seed)
+    C, g = d.c, d.c.graph
+    numeric = {s.name: _arr(s.value) for s in numeric_solve(C.net).steps if s.section == "backward"}
+    env = {n.label.text: T.to_float(n.value).astype(float) for n in g.nodes}
+    for k, v in C.sizes.items():
+        env.setdefault(k, np.array([[float(v)]]))
+    fns = functions_of(g)
+    worst, count = 0.0, 0
+    alias_of = {a.text: k for k, a in d.aliases.items()}
+
+    def compare(what: str, name: str, got: np.ndarray) -> None:
+        nonlocal worst, count
+        want = numeric[name]
+        if want.shape != got.shape and want.size == got.size and 1 in want.shape:
+            raise HwsolveError(f"derive check: {what} has shape {got.shape}, expected {want.shape}")
+        diff = float(np.max(np.abs(want - got))) if want.shape == got.shape else float("inf")
+        if not diff <= tol * max(1.0, float(np.max(np.abs(want)))):
+            raise HwsolveError(f"derive check failed: {what} = {got.tolist()} but the numeric engine "
+                               f"gives {want.tolist()}")
+        worst, count = max(worst, diff), count + 1
+
+    for s in d.solution.steps:
+        if s.section == "jacobians":
+            env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
+            if s.formula is not None and s.expression is not None:
+                diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
+                if diff > tol:
+                    raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
+                count += 1
+        elif s.section == "backward":
+            key = alias_of.get(s.name, s.name)
+            v = evaluate(s.formula, env, fns)
+            env[key] = v
+            if s.name != key:
+                env[s.name] = v
+            compare(f"{s.name} (rule)", key, v)
+            if s.expression is not None:
+                compare(f"{s.name} (in the problem's symbols)", key, evaluate(s.expression, env, fns))
+    for s in d.solution.steps:
+        if s.section == "chain":
+            for form, what in ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"),
+                               (s.expression, "written out")):
+                if form is not None:
+                    compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
+    return worst, count
+
+
+__all__ = ["derive", "solve", "check", "evaluate", "concrete", "Indicator", "Eye"]

@@ -1,0 +1,355 @@
+"""Gradient flow through a stack of layers, plain or with residual (skip) blocks.
+
+Plain stack of n layers, x -> z[1] -> ... -> z[n] -> L:
+
+    dL/dx = dL/dz[n] * dz[n]/dz[n-1] * ... * dz[2]/dz[1] * dz[1]/dx
+
+Residual stack: blocks of m layers; block j maps y[j-1] to y[j] = z[jm] + y[j-1] (y[0] = x), so
+
+    dy[j]/dy[j-1] = 1 + dz[jm]/dz[jm-1] * ... * dz[(j-1)m+1]/dy[j-1]
+    dL/dx = dL/dy[B] * dy[B]/dy[B-1] * ... * dy[1]/dx           (B = n/m blocks)
+
+The "1 +" is the skip path. Every number is kept exact (0.5 is 1/2), so long products stay exact.
+
+`load(path)` reads a spec (docs/hparam-gradflow.md); `solve(problem)` returns a `Solution`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.records import Solution, Step
+from hwsolve.core.sym import Const, Expr, Symbol
+
+MAX_DEPTH = 10_000     # layers; the products stay exact, so keep them a sensible size
+WRITE_OUT = 8          # factors written out one by one up to this many, then a power / "..."
+
+
+@dataclass
+class Part:
+    name: str
+    structure: str                     # "plain" or "residual"
+    depths: list[int]
+    upstream: Fraction                 # dL/dz[n] (plain) or dL/dy[B] (residual)
+    local: Fraction | list[Fraction]   # one value for every layer, or one per layer (input first)
+    block: int = 1                     # layers per residual block
+    interpretation: str = ""
+
+
+@dataclass
+class GradflowProblem:
+    title: str = "Gradient flow"
+    parts: list[Part] = field(default_factory=list)
+    plot: list[str] | None = None      # names of the parts drawn; None = every part with > 1 depth
+    compare: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# spec
+
+
+def load(path) -> GradflowProblem:
+    from hwsolve.spec.loader import load_yaml
+
+    return parse(load_yaml(path))
+
+
+def parse(doc) -> GradflowProblem:
+    """A problem from a loaded `Doc` (the `hwsolve.topics` parser signature)."""
+    from hwsolve.spec.loader import check_header
+
+    root = doc.root
+    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "parts", "plot", "compare"})
+    check_header(root, "gradflow")
+    prob = GradflowProblem(title=root["title"].text() if root.has("title") else GradflowProblem.title)
+    if root.has("notes"):
+        prob.notes = [f.text() for f in root["notes"].items()]
+    if not root.has("parts"):
+        raise root.error("missing required key 'parts' (a list of stacks to solve)")
+    items = root["parts"].items()
+    if not items:
+        raise root["parts"].error("expected at least one part")
+    names = set()
+    for i, f in enumerate(items):
+        part = _part(f, i)
+        if part.name in names:
+            raise f["name"].error(f"part name '{part.name}' appears twice")
+        names.add(part.name)
+        prob.parts.append(part)
+    if root.has("plot"):
+        pf = root["plot"]
+        pf.mapping(allowed={"parts"})
+        prob.plot = []
+        for g in pf["parts"].items():
+            n = str(g.value)
+            if n not in names:
+                raise g.error(f"no part named '{n}'; parts are: {', '.join(sorted(names))}")
+            prob.plot.append(n)
+    if root.has("compare"):
+        for g in root["compare"].items():
+            pair = [str(h.value) for h in g.items()]
+            if len(pair) != 2:
+                raise g.error("expected two part names, e.g. [\"5.3\", \"5.2\"]")
+            for n, h in zip(pair, g.items()):
+                if n not in names:
+                    raise h.error(f"no part named '{n}'; parts are: {', '.join(sorted(names))}")
+            prob.compare.append((pair[0], pair[1]))
+    return prob
+
+
+def _part(f, i: int) -> Part:
+    f.mapping(allowed={"name", "structure", "layers", "depths", "upstream", "local", "block",
+                       "interpretation"})
+    name = str(f.get("name", i + 1))
+    structure = f["structure"].text(choices={"plain", "residual"}) if f.has("structure") else "plain"
+    if f.has("layers") and f.has("depths"):
+        raise f.error("give 'layers' (one depth) or 'depths' (several), not both")
+    if f.has("depths"):
+        df = f["depths"]
+        if isinstance(df.value, dict):
+            df.mapping(allowed={"from", "to", "step"})
+            lo, hi = df["from"].integer(minimum=1), df["to"].integer(minimum=1)
+            st = df["step"].integer(minimum=1) if df.has("step") else 1
+            if hi < lo:
+                raise df.error(f"'to' ({hi}) is below 'from' ({lo})")
+            depths = list(range(lo, hi + 1, st))
+        else:
+            depths = [g.integer(minimum=1) for g in df.items()]
+        if not depths:
+            raise df.error("expected at least one depth")
+        where = df
+    elif f.has("layers"):
+        depths = [f["layers"].integer(minimum=1)]
+        where = f["layers"]
+    else:
+        raise f.error("missing required key 'layers' (or 'depths')")
+    if max(depths) > MAX_DEPTH:
+        raise where.error(f"depth {max(depths)} is over the limit of {MAX_DEPTH} layers")
+    if not f.has("upstream"):
+        raise f.error("missing required key 'upstream' (dL/dz[n], or dL/dy for a residual stack)")
+    upstream = _exact(f["upstream"])
+    if not f.has("local"):
+        raise f.error("missing required key 'local' (the layers' local derivatives)")
+    lf = f["local"]
+    if isinstance(lf.value, list):
+        local = [_exact(g) for g in lf.items()]
+        if not local:
+            raise lf.error("expected at least one local derivative")
+        if len(set(depths)) != 1 or depths[0] != len(local):
+            raise lf.error(f"a list of {len(local)} local derivatives fixes the depth at "
+                           f"{len(local)} layers; depths asked: {', '.join(map(str, depths))}")
+    else:
+        local = _exact(lf)
+    block = 1
+    if structure == "residual":
+        block = f["block"].integer(minimum=1) if f.has("block") else 2
+        bad = [n for n in depths if n % block]
+        if bad:
+            raise (f["block"] if f.has("block") else where).error(
+                f"a residual block of {block} layers does not divide the depth {bad[0]}")
+    elif f.has("block"):
+        raise f["block"].error("'block' is for residual stacks (structure: residual)")
+    interp = f["interpretation"].text() if f.has("interpretation") else ""
+    return Part(name, structure, sorted(set(depths)), upstream, local, block, interp)
+
+
+def _exact(f) -> Fraction:
+    v = f.number()
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise f.error(f"expected a finite number, got {v}")
+        return Fraction(v)
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# symbols
+
+
+def _z(i: int) -> tuple[str, str]:
+    return f"z[{i}]", f"z_{{{i}}}"
+
+
+def _y(j: int) -> tuple[str, str]:
+    return ("x", "x") if j == 0 else (f"y[{j}]", f"y_{{{j}}}")
+
+
+def _d(num: tuple[str, str], den: tuple[str, str]) -> Symbol:
+    return Symbol(f"d{num[0]}/d{den[0]}", rf"\frac{{\partial {num[1]}}}{{\partial {den[1]}}}")
+
+
+_L = ("L", "L")
+_X = ("x", "x")
+_DOTS = Symbol("...", r"\cdots")
+
+
+def _prod(factors: list[Expr]) -> Expr:
+    out = factors[0]
+    for f in factors[1:]:
+        out = out * f
+    return out
+
+
+def _num(x: Fraction):
+    return x.numerator if x.denominator == 1 else x
+
+
+def _locals(part: Part, n: int) -> list[Fraction]:
+    """Local derivatives of layers 1..n, input first."""
+    return list(part.local) if isinstance(part.local, list) else [part.local] * n
+
+
+def _chain(parts: list[Expr], consts: list[Fraction]) -> tuple[Expr, Expr]:
+    """(symbolic product, substituted product), shortened when long."""
+    if len(parts) <= WRITE_OUT + 1:
+        return _prod(parts), _prod([Const(_num(c)) for c in consts])
+    sym = _prod(parts[:2] + [_DOTS] + parts[-1:])
+    if len(set(consts[1:])) == 1:
+        sub = Const(_num(consts[0])) * Const(_num(consts[1])) ** Const(len(consts) - 1)
+    else:
+        sub = _prod([Const(_num(c)) for c in consts[:2]] + [_DOTS, Const(_num(consts[-1]))])
+    return sym, sub
+
+
+# ---------------------------------------------------------------------------------------------
+# solve
+
+
+def solve(prob: GradflowProblem) -> Solution:
+    sol = Solution(title=prob.title, kind="gradflow")
+    results: dict[str, dict[int, Fraction]] = {}
+    for part in prob.parts:
+        key = f"part:{part.name}"
+        kind = "plain stack" if part.structure == "plain" else f"residual blocks of {part.block}"
+        sol.sections[key] = f"Part {part.name}: {kind}"
+        results[part.name] = (_plain if part.structure == "plain" else _residual)(sol, part, key)
+    if prob.compare:
+        sol.sections["compare"] = "Comparison"
+        for a, b in prob.compare:
+            _compare(sol, prob, results, a, b)
+    sol.notes.extend(prob.notes)
+    sol.meta["figure"] = figure(prob, results)
+    return sol
+
+
+def _name(part: Part, what: str, n: int | None = None) -> str:
+    suffix = f"(n={n})" if n is not None and len(part.depths) > 1 else ""
+    return f"{part.name}:{what}{suffix}"
+
+
+def _label(n: int | None, part: Part) -> Symbol:
+    if n is None or len(part.depths) == 1:
+        return Symbol("dL/dx", r"\frac{\partial L}{\partial x}")
+    return Symbol(f"dL/dx(n={n})", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{n={n}}}")
+
+
+def _plain(sol: Solution, part: Part, section: str) -> dict[int, Fraction]:
+    out = {}
+    single = len(part.depths) == 1
+    sol.notes.append(f"Part {part.name}: " + (part.interpretation or (
+        "the spec's numbers are read as: upstream = dL/dz_n (n = the last layer), local = "
+        "dz_1/dx for the first layer and dz_i/dz_{i-1} for 1 < i <= n; by the chain rule dL/dx "
+        "is their product: n local factors and the upstream one")))
+    for n in part.depths:
+        loc = _locals(part, n)
+        syms = [_d(_L, _z(n))] + [_d(_z(i), _z(i - 1)) for i in range(n, 1, -1)] + [_d(_z(1), _X)]
+        consts = [part.upstream] + loc[::-1]
+        value = part.upstream * math.prod(loc, start=Fraction(1))
+        f, s = _chain(syms, consts)
+        out[n] = value
+        sol.add(Step(_name(part, "dL/dx", None if single else n), section, formula=f,
+                     substituted=s, value=_num(value), label=_label(n, part),
+                     note=f"{n} layer{'s' if n > 1 else ''}: {n} local factor{'s' if n > 1 else ''}"
+                          f" and dL/dz_{n}"))
+    return out
+
+
+def _residual(sol: Solution, part: Part, section: str) -> dict[int, Fraction]:
+    m = part.block
+    first_z = "z_{j}" if m == 1 else f"z_{{{m}j-{m - 1}}}"
+    last_z = "z_j" if m == 1 else f"z_{{{m}j}}"
+    sol.notes.append(f"Part {part.name}: " + (part.interpretation or (
+        f"the spec's numbers are read as: upstream = dL/dy_B, the output of the last of B = n/{m} "
+        f"blocks; block j computes {first_z} .. {last_z} from its input y_{{j-1}} "
+        f"(y_0 = x) and outputs y_j = {last_z} + y_{{j-1}}; local = the derivative of each "
+        f"layer's output with respect to its own input (y_{{j-1}} for a block's first layer, the "
+        f"previous z otherwise)")))
+    uniform = not isinstance(part.local, list)
+    max_blocks = max(part.depths) // m
+    loc_all = _locals(part, max(part.depths))
+    factors: list[tuple[Expr, Expr, Fraction]] = []   # per block: (formula, substituted, value)
+    for j in range(1, max_blocks + 1):
+        first = (j - 1) * m + 1
+        chain = [_d(_z(i), _z(i - 1)) for i in range(j * m, first, -1)] + [_d(_z(first), _y(j - 1))]
+        vals = loc_all[first - 1:j * m][::-1]
+        inner_f, inner_s = _chain(chain, vals)
+        value = 1 + math.prod(vals, start=Fraction(1))
+        factors.append((Const(1) + inner_f, Const(1) + inner_s, value))
+        if uniform and j > 1:
+            continue
+        note = ("the skip path contributes dy_{j-1}/dy_{j-1} = 1, the layers their product"
+                + ("; the same for every block (every local derivative is equal)" if uniform
+                   and max_blocks > 1 else ""))
+        sol.add(Step(f"{part.name}:d{_y(j)[0]}/d{_y(j - 1)[0]}", section, formula=Const(1) + inner_f,
+                     substituted=Const(1) + inner_s, value=_num(value),
+                     label=_d(_y(j), _y(j - 1)), note=note))
+    out = {}
+    single = len(part.depths) == 1
+    for n in part.depths:
+        b = n // m
+        syms = [_d(_L, _y(b))] + [_d(_y(j), _y(j - 1)) for j in range(b, 0, -1)]
+        formula, _ = _chain(syms, [part.upstream] + [factors[j - 1][2] for j in range(b, 0, -1)])
+        if b <= 4:
+            expression = _prod([_d(_L, _y(b))] + [factors[j - 1][0] for j in range(b, 0, -1)])
+            substituted = _prod([Const(_num(part.upstream))] + [factors[j - 1][1] for j in range(b, 0, -1)])
+        else:
+            expression = None
+            vals = [factors[j - 1][2] for j in range(b, 0, -1)]
+            if len(set(vals)) == 1:
+                substituted = Const(_num(part.upstream)) * Const(_num(vals[0])) ** Const(b)
+            else:
+                substituted = _chain([Const(0)] * (b + 1), [part.upstream] + vals)[1]
+        value = part.upstream * math.prod((factors[j][2] for j in range(b)), start=Fraction(1))
+        out[n] = value
+        sol.add(Step(_name(part, "dL/dx", None if single else n), section, formula=formula,
+                     expression=expression, substituted=substituted, value=_num(value),
+                     label=_label(n, part),
+                     note=f"{n} layers = {b} block{'s' if b > 1 else ''} of {m}"))
+    return out
+
+
+def _compare(sol, prob, results, a: str, b: str) -> None:
+    ra, rb = results[a], results[b]
+    common = sorted(set(ra) & set(rb))
+    pairs = [(n, n) for n in common] or [(max(ra), max(rb))]
+    for na, nb in pairs:
+        va, vb = ra[na], rb[nb]
+        if vb == 0:
+            continue
+        suffix = f"(n={na})" if len(ra) > 1 else ""
+        sa = Symbol(f"{a}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{a}}}")
+        sb = Symbol(f"{b}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{b}}}")
+        ratio = va / vb
+        sol.add(Step(f"ratio:{a}/{b}{suffix}", "compare", formula=sa / sb,
+                     substituted=Const(_num(va)) / Const(_num(vb)), value=_num(ratio),
+                     note=f"part {a}'s gradient is {fmt_number(_num(ratio))} times part {b}'s"))
+
+
+def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> dict:
+    """Plot data: dL/dx against the number of layers, one series per part (plain floats)."""
+    names = prob.plot if prob.plot is not None else [
+        p.name for p in prob.parts if len(p.depths) > 1] or [p.name for p in prob.parts]
+    by_name = {p.name: p for p in prob.parts}
+    series = []
+    for n in names:
+        p = by_name[n]
+        r = results[n]
+        label = f"{n} plain" if p.structure == "plain" else f"{n} residual (blocks of {p.block})"
+        series.append({"key": f"{n}:{p.structure}", "label": label, "x": sorted(r),
+                       "y": [float(r[d]) for d in sorted(r)], "style": "points"})
+    return {"title": "Gradient at the input dL/dx against depth", "xlabel": "number of layers n",
+            "ylabel": "dL/dx", "series": series}
