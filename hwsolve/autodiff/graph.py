@@ -174,6 +174,14 @@ class Graph:
                 label=self.grad_symbol(node)))
         return grads
 
+    def gradients(self, loss: Node) -> dict[Node, np.ndarray]:
+        """dL/d(node) for every node that reaches the loss, in gradient layout, without records.
+
+        The values must be computed (`forward`) first. For solvers that need gradients as numbers
+        only (training steps, optimizers, checks).
+        """
+        return self.backward(loss, Solution("", ""), "gradient")
+
     def _backward_order(self, loss: Node, consumers) -> list[Node]:
         """Reverse topological order; operands listed in each rule's `backward_order`.
 
