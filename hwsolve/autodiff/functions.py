@@ -1,22 +1,62 @@
-"""The one table of element-wise functions and the one table of losses.
+"""THE rule table of element-wise functions (activations) and losses.
 
-A new activation is one `Elementwise` entry here: its function, its derivative, how it prints
-(text and LaTeX), whether it keeps rationals exact, and its parameters. Layered networks, graph
-expressions, derivations and plots all read this table.
+A new activation or loss is one entry here, and nothing else changes: network specs (layer
+types), graph specs (function names in expressions), `derive` (the derivative written out), the
+printers (text and LaTeX names), the graph drawing (labels), `activations` plots and grading's
+named mistakes (the wrong derivatives an entry admits) all read this table. Every list of names
+elsewhere is derived from it (`function_names`, `loss_names`), never written beside it.
 
-Functions take one scalar (a `Fraction` when exact, else a float) and the entry's parameters.
+An `Elementwise` entry is f and f' on one scalar (a `Fraction` when exact, else a float) plus
+optional whole-array float64 forms for speed; a `Loss` maps (yhat, y) column lists to a scalar.
+`register` adds an entry at run time (a course's own activation, or a test's).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Callable
+from typing import Any
 
-from hwsolve.core.sym import Const, Expr, call, hdiv, norm2, sumover
+from hwsolve.core.sym import Const, Expr, call, hdiv, indicator, norm2, sumover
 
 Number = Fraction | float
+DerivativeForm = Callable[..., Expr]
+
+
+@dataclass(frozen=True)
+class WrongDerivative:
+    """A mistake an entry admits: the wrong f' a student uses in place of the right one.
+
+    Grading re-runs the backward pass with `df` in place of the entry's derivative and names the
+    mistake when that reproduces a student's value. `changes(x_values)` says whether the wrong
+    derivative differs from the right one on these inputs at all (a dead ReLU needs an input <= 0).
+    """
+
+    key: str                        # stable id, used in rubrics and JSON
+    title: str                      # what the student is told
+    where: str                      # where it can happen (docs)
+    df: Callable                    # wrong f'(x, **params)
+    changes: Callable[[list], bool] = lambda xs: True
+    detail: str = "{f}({x}) used for {f}'({x})"   # {f}: function, {x}: its input's name
+
+
+def value_for_derivative(f: Callable) -> WrongDerivative:
+    """The most common slip: f(x) written where f'(x) is due."""
+    return WrongDerivative("activation_for_derivative", "activation used instead of its derivative",
+                           "gradients below an activation (sigma(a) where sigma'(a) is due)", f)
+
+
+def _one(x, **_):
+    return Fraction(1) if isinstance(x, Fraction) else 1.0
+
+
+DEAD_RELU = WrongDerivative(
+    "dead_relu_ignored", "dead ReLU unit ignored",
+    "gradients below a ReLU with an input <= 0 (ReLU' taken as 1 there)", _one,
+    changes=lambda xs: any(v <= 0 for v in xs),
+    detail="the gradient was passed through units with {x} <= 0")
 
 
 @dataclass(frozen=True)
@@ -29,10 +69,18 @@ class Elementwise:
     f: Callable                    # f(x, **params)
     df: Callable                   # f'(x, **params); at a kink, the convention (see `kink`)
     exact: bool                    # True when rationals map to rationals
-    params: dict = field(default_factory=dict)   # parameter name -> default value
+    params: dict = field(default_factory=dict)   # parameter name -> default value, in order
     derivative_text: str = ""      # what f' is, for the notes: "ReLU'(x) = 1 if x > 0 else 0"
     kink: Number | None = None     # where f' is set by convention (0 for ReLU)
     domain: Callable | None = None  # returns an error message when x is outside the domain
+    aliases: tuple[str, ...] = ()  # other spellings accepted in specs
+    check_params: Callable | None = None  # (params) -> error message or None
+    written: DerivativeForm | None = None  # f' written out for derive: (x, y, mul, params) -> (expr,
+    #                                        note), y standing for f(x) (the layer's output)
+    uses_output: bool = False      # `written` is in terms of f(x) (sigma(1 - sigma)), not x
+    mistakes: tuple[WrongDerivative, ...] = ()   # besides value_for_derivative
+    vectorized: Callable | None = None     # f on a float64 array at once
+    vectorized_d: Callable | None = None   # f' likewise (no kink convention needed for floats)
 
     def apply(self, x: Expr, scale=None, **params) -> Expr:
         e = call(self.label(**params), self.latex_label(**params), x)
@@ -58,6 +106,32 @@ class Elementwise:
 
         return self.latex + "_{" + ",".join(fmt_number(v) for v in shown.values()) + "}"
 
+    def bind(self, given: dict) -> dict:
+        """The full parameter set: defaults overridden by `given`; raises ValueError when a name
+        is unknown or a value is out of range (the spec readers turn it into a located error)."""
+        unknown = [k for k in given if k not in self.params]
+        if unknown:
+            takes = ", ".join(self.params) or "no parameter"
+            raise ValueError(f"'{self.key}' has no parameter '{unknown[0]}' (it takes: {takes})")
+        bound = {**self.params, **given}
+        msg = self.check_params(bound) if self.check_params else None
+        if msg:
+            raise ValueError(msg)
+        return bound
+
+    def all_mistakes(self) -> tuple[WrongDerivative, ...]:
+        return (value_for_derivative(self.f),) + self.mistakes
+
+    def write_derivative(self, x: Expr, y: Expr, scalar: bool, **params) -> tuple[Expr, str]:
+        """f'(x) as courses write it out (1{x > 0}, y(1 - y) for y = sigma(x)), and a note."""
+        mul = (lambda a, b: a * b) if scalar else (lambda a, b: a.odot(b))  # noqa: E731
+        if self.written is None:
+            return self.derivative(x, **params), self.derivative_text
+        return self.written(x, y, mul, params)
+
+
+# -- the functions ----------------------------------------------------------------------------
+
 
 def _sigmoid(x, **_):
     x = float(x)
@@ -70,6 +144,20 @@ def _sigmoid(x, **_):
 def _sigmoid_d(x, **_):
     # e^-|x| / (1 + e^-|x|)^2: the same as s(1 - s) without cancelling when s is near 1
     e = math.exp(-abs(float(x)))
+    return e / (1.0 + e) ** 2
+
+
+def _np_sigmoid(a):
+    import numpy as np
+
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_sigmoid_d(a):
+    import numpy as np
+
+    e = np.exp(-np.abs(a))
     return e / (1.0 + e) ** 2
 
 
@@ -99,6 +187,38 @@ def _step(at_zero):
             return Fraction(0) if isinstance(x, Fraction) else 0.0
         return at_zero_value if at_zero_value is not None else at_zero
     return d
+
+
+def _leaky(x, slope=Fraction(1, 100), **_):
+    return x if x > 0 else slope * x
+
+
+def _leaky_d(x, slope=Fraction(1, 100), at_zero_value=None, **_):
+    if x > 0:
+        return 1 + 0 * x
+    if x < 0 or at_zero_value is None:
+        return slope + 0 * x
+    return at_zero_value
+
+
+def _elu(x, alpha=Fraction(1), **_):
+    if x > 0:
+        return x
+    return float(alpha) * math.expm1(float(x))
+
+
+def _elu_d(x, alpha=Fraction(1), at_zero_value=None, **_):
+    if x > 0:
+        return 1 + 0 * x
+    if x == 0 and at_zero_value is not None:
+        return at_zero_value
+    return float(alpha) * math.exp(float(x))
+
+
+def _positive(name):
+    def check(params):
+        return None if params[name] > 0 else f"{name} must be > 0, got {params[name]}"
+    return check
 
 
 def _exp_domain(x, **_):
@@ -133,55 +253,131 @@ def _sign(x, **_):
     return z + (1 if x > 0 else -1 if x < 0 else 0)
 
 
+# -- derivatives written out, as `derive` prints them ----------------------------------------------
+
+
+def _w_identity(x, y, mul, params):
+    return Const(1), "id'(x) = 1"
+
+
+def _w_relu(x, y, mul, params):
+    return indicator(x), "ReLU'(x) = 1{x > 0} (the Heaviside step; 0 at 0 by convention)"
+
+
+def _w_leaky(x, y, mul, params):
+    return (indicator(x) + Const(params["slope"]) * indicator(x, "<="),
+            "LeakyReLU'(x) = 1 if x > 0, the slope otherwise")
+
+
+def _w_sigmoid(x, y, mul, params):
+    return mul(y, Const(1) - y), "sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))"
+
+
+def _w_tanh(x, y, mul, params):
+    return Const(1) - mul(y, y), "tanh'(x) = 1 - tanh(x)^2"
+
+
+def _w_elu(x, y, mul, params):
+    alpha = Const(params["alpha"])
+    exp = call("exp", r"\exp", x)
+    return (indicator(x) + mul(alpha * exp, indicator(x, "<=")),
+            "ELU'(x) = 1 if x > 0, alpha exp(x) otherwise")
+
+
+def _vec(name):
+    """A numpy ufunc by name, imported only when a float array needs it."""
+    def fn(a):
+        import numpy as np
+
+        return getattr(np, name)(a)
+    return fn
+
+
 ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
-    Elementwise("identity", "id", r"\operatorname{id}", lambda x, **_: x,
-                lambda x, **_: Fraction(1) if isinstance(x, Fraction) else 1.0, True,
-                derivative_text="id'(x) = 1"),
+    Elementwise("identity", "id", r"\operatorname{id}", lambda x, **_: x, _one, True,
+                derivative_text="id'(x) = 1", aliases=("linear_act", "none"), written=_w_identity,
+                vectorized=lambda a: a, vectorized_d=lambda a: a * 0 + 1),
     Elementwise("relu", "ReLU", r"\operatorname{ReLU}", lambda x, **_: x if x > 0 else 0 * x,
                 _step(Fraction(0)), True, kink=Fraction(0),
-                derivative_text="ReLU'(x) = 1 if x > 0, 0 if x < 0"),
-    Elementwise("leaky_relu", "LeakyReLU", r"\operatorname{LeakyReLU}",
-                lambda x, slope=Fraction(1, 100), **_: x if x > 0 else slope * x,
-                lambda x, slope=Fraction(1, 100), at_zero_value=None, **_:
-                    (1 + 0 * x) if x > 0 else (slope + 0 * x) if x < 0 else
-                    (at_zero_value if at_zero_value is not None else slope + 0 * x),
-                True, params={"slope": Fraction(1, 100)}, kink=Fraction(0),
-                derivative_text="LeakyReLU'(x) = 1 if x > 0, slope if x < 0"),
+                derivative_text="ReLU'(x) = 1 if x > 0, 0 if x < 0", written=_w_relu,
+                mistakes=(DEAD_RELU,), vectorized=lambda a: a * (a > 0),
+                vectorized_d=lambda a: (a > 0) * 1.0),
+    Elementwise("leaky_relu", "LeakyReLU", r"\operatorname{LeakyReLU}", _leaky, _leaky_d, True,
+                params={"slope": Fraction(1, 100)}, kink=Fraction(0), aliases=("leakyrelu",),
+                derivative_text="LeakyReLU'(x) = 1 if x > 0, slope if x < 0", written=_w_leaky),
+    Elementwise("elu", "ELU", r"\operatorname{ELU}", _elu, _elu_d, False,
+                params={"alpha": Fraction(1)}, kink=Fraction(0), check_params=_positive("alpha"),
+                derivative_text="ELU'(x) = 1 if x > 0, alpha exp(x) if x < 0", written=_w_elu),
     Elementwise("sigmoid", "sigmoid", r"\sigma", _sigmoid, _sigmoid_d, False,
-                derivative_text="sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))"),
+                derivative_text="sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))", aliases=("logistic",),
+                written=_w_sigmoid, uses_output=True,
+                vectorized=_np_sigmoid, vectorized_d=_np_sigmoid_d),
     Elementwise("tanh", "tanh", r"\tanh", lambda x, **_: math.tanh(float(x)),
                 lambda x, **_: 1.0 - math.tanh(float(x)) ** 2, False,
-                derivative_text="tanh'(x) = 1 - tanh(x)^2"),
+                derivative_text="tanh'(x) = 1 - tanh(x)^2", written=_w_tanh, uses_output=True,
+                vectorized=_vec("tanh"), vectorized_d=lambda a: 1.0 - _vec("tanh")(a) ** 2),
     Elementwise("softplus", "Softplus", r"\operatorname{Softplus}", _softplus,
                 lambda x, beta=1, **_: _sigmoid(float(beta) * float(x)), False,
-                params={"beta": Fraction(1)},
+                params={"beta": Fraction(1)}, check_params=_positive("beta"),
                 derivative_text="Softplus'(x) = sigmoid(beta x), Softplus(x) = log(1 + exp(beta x)) / beta"),
     Elementwise("gelu", "GELU", r"\operatorname{GELU}", _gelu, _gelu_d, False,
                 derivative_text="GELU(x) = x Phi(x), GELU'(x) = Phi(x) + x phi(x) (exact erf form)"),
     Elementwise("exp", "exp", r"\exp", lambda x, **_: math.exp(float(x)),
                 lambda x, **_: math.exp(float(x)), False, domain=_exp_domain,
-                derivative_text="exp'(x) = exp(x)"),
+                derivative_text="exp'(x) = exp(x)", vectorized=_vec("exp"), vectorized_d=_vec("exp")),
     Elementwise("log", "log", r"\log", lambda x, **_: math.log(float(x)),
                 lambda x, **_: 1 / x if isinstance(x, Fraction) else 1.0 / x, False,
-                domain=_log_domain, derivative_text="log'(x) = 1/x (natural log)"),
+                domain=_log_domain, derivative_text="log'(x) = 1/x (natural log)", aliases=("ln",)),
     Elementwise("sqrt", "sqrt", r"\sqrt", _sqrt, _sqrt_d, True, domain=_sqrt_domain,
                 derivative_text="sqrt'(x) = 1 / (2 sqrt(x))"),
     Elementwise("abs", "abs", r"\operatorname{abs}", lambda x, **_: abs(x), _sign, True,
                 kink=Fraction(0), derivative_text="abs'(x) = sign(x), 0 at 0"),
 )}
 
-ALIASES = {"linear_act": "identity", "none": "identity", "leakyrelu": "leaky_relu",
-           "logistic": "sigmoid", "ln": "log"}
+
+def register(entry: Elementwise | Loss) -> None:
+    """Add an entry to its table (or replace the entry of that key)."""
+    table: dict[str, Any] = ELEMENTWISE if isinstance(entry, Elementwise) else LOSSES
+    table[entry.key] = entry
+
+
+def unregister(key: str, loss: bool = False) -> None:
+    (LOSSES if loss else ELEMENTWISE).pop(key, None)
+
+
+def _spellings(table: dict) -> dict[str, str]:
+    out = {}
+    for key, entry in table.items():
+        out[key] = key
+        for alias in entry.aliases:
+            out[alias] = key
+    return out
+
+
+def function_names() -> list[str]:
+    """Every name a spec may use for an element-wise function (keys first, then aliases)."""
+    return list(_spellings(ELEMENTWISE))
 
 
 def lookup(name: str) -> Elementwise | None:
     key = name.strip().lower()
-    return ELEMENTWISE.get(ALIASES.get(key, key))
+    return ELEMENTWISE.get(_spellings(ELEMENTWISE).get(key, key))
 
 
 # ---------------------------------------------------------------------------------------------
 # Losses. Each maps (yhat, y) column vectors to a scalar; `grad` is dL/dyhat in gradient layout.
+# Entries with parameters (Huber's delta) are bound with `with_params` from the spec.
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradientFactorSlip:
+    """A mistake a loss admits: its gradient off by a constant factor (MSE's 2 dropped)."""
+
+    key: str
+    title: str
+    where: str
+    factor: Fraction
 
 
 @dataclass(frozen=True)
@@ -191,16 +387,56 @@ class Loss:
     key: str
     text: str
     exact: bool
-    value: Callable          # value(yhat: list, y: list) -> number
-    grad: Callable           # grad(yhat: list, y: list) -> list
-    formula: Callable        # formula(yhat: Expr, y: Expr, K: int, scalar: bool) -> Expr
+    value: Callable          # value(yhat: list, y: list, **params) -> number
+    grad: Callable           # grad(yhat: list, y: list, **params) -> list
+    formula: Callable        # formula(yhat: Expr, y: Expr, K: int, scalar: bool, **params) -> Expr
     grad_formula: Callable   # the same for dL/dyhat (gradient layout)
     domain: Callable | None = None
     needs_probabilities: bool = False
+    aliases: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)   # parameter name -> default
+    bound: dict = field(default_factory=dict)    # the values in use (defaults until bound)
+    check_params: Callable | None = None
+    mistakes: tuple[GradientFactorSlip, ...] = ()
+
+    def with_params(self, given: dict) -> Loss:
+        """This loss with its parameters set; ValueError for an unknown name or a bad value."""
+        unknown = [k for k in given if k not in self.params]
+        if unknown:
+            takes = ", ".join(self.params) or "no parameter"
+            raise ValueError(f"loss '{self.key}' has no parameter '{unknown[0]}' (it takes: {takes})")
+        bound = {**self.params, **given}
+        msg = self.check_params(bound) if self.check_params else None
+        if msg:
+            raise ValueError(msg)
+        return replace(self, bound=bound)
+
+    def _p(self) -> dict:
+        return {**self.params, **self.bound}
+
+    def evaluate(self, yh: list, y: list):
+        return self.value(yh, y, **self._p())
+
+    def gradient(self, yh: list, y: list) -> list:
+        return self.grad(yh, y, **self._p())
+
+    def formula_of(self, yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
+        return self.formula(yh, y, K, scalar, **self._p())
+
+    def grad_formula_of(self, yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
+        return self.grad_formula(yh, y, K, scalar, **self._p())
+
+    @property
+    def description(self) -> str:
+        if not self.params:
+            return self.text
+        from hwsolve.core.numfmt import fmt_number
+
+        return self.text + " (" + ", ".join(f"{k} = {fmt_number(v)}" for k, v in self._p().items()) + ")"
 
 
 def _sq(yh, y):
-    return sum((b - a) * (b - a) for a, b in zip(yh, y))
+    return sum((b - a) * (b - a) for a, b in zip(yh, y, strict=True))
 
 
 def _k(K):
@@ -208,7 +444,7 @@ def _k(K):
 
 
 def _sqf(scale):
-    def formula(yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
+    def formula(yh: Expr, y: Expr, K: int, scalar: bool, **_) -> Expr:
         core = (y - yh) ** Const(2) if scalar else norm2(yh - y)
         c = scale(K)
         return core if c == 1 else Const(c) * core
@@ -216,23 +452,23 @@ def _sqf(scale):
 
 
 def _sqg(coef):
-    def formula(yh: Expr, y: Expr, K: int, scalar: bool) -> Expr:
+    def formula(yh: Expr, y: Expr, K: int, scalar: bool, **_) -> Expr:
         return Const(coef(K)) * (yh - y) if coef(K) != 1 else (yh - y)
     return formula
 
 
-def _bce_value(yh, y):
+def _bce_value(yh, y, **_):
     K = len(yh)
     total = 0.0
-    for p, t in zip(yh, y):
+    for p, t in zip(yh, y, strict=True):
         p, t = float(p), float(t)
         total += -(t * math.log(p) if t else 0.0) - ((1 - t) * math.log(1 - p) if t != 1 else 0.0)
     return total / K
 
 
-def _bce_grad(yh, y):
+def _bce_grad(yh, y, **_):
     K = len(yh)
-    return [(float(p) - float(t)) / (float(p) * (1 - float(p))) / K for p, t in zip(yh, y)]
+    return [(float(p) - float(t)) / (float(p) * (1 - float(p))) / K for p, t in zip(yh, y, strict=True)]
 
 
 def _prob_domain(yh, y):
@@ -243,65 +479,113 @@ def _prob_domain(yh, y):
 
 
 def _ce_domain(yh, y):
-    for p, t in zip(yh, y):
+    for p, t in zip(yh, y, strict=True):
         if t and not float(p) > 0:
             return f"cross-entropy needs a positive probability where the target is nonzero, got {p}"
     return None
 
 
-def _bce_formula(yh, y, K, scalar):
+def _log(e: Expr) -> Expr:
+    return call("log", r"\log", e)
+
+
+def _bce_formula(yh, y, K, scalar, **_):
     one = Const(1)
-    log = lambda e: call("log", r"\log", e)  # noqa: E731
-    inner = y.odot(log(yh)) + (one - y).odot(log(one - yh)) if not scalar else \
-        y * log(yh) + (one - y) * log(one - yh)
+    inner = y.odot(_log(yh)) + (one - y).odot(_log(one - yh)) if not scalar else \
+        y * _log(yh) + (one - y) * _log(one - yh)
     core = -inner if scalar else -sumover(inner)
     return core if K == 1 else Const(_k(K)) * core
 
 
-def _bce_grad_formula(yh, y, K, scalar):
+def _bce_grad_formula(yh, y, K, scalar, **_):
     one = Const(1)
-    if scalar:
-        g = (yh - y) / (yh * (one - yh))
-    else:
-        g = hdiv(yh - y, yh.odot(one - yh))
+    g = (yh - y) / (yh * (one - yh)) if scalar else hdiv(yh - y, yh.odot(one - yh))
     return g if K == 1 else Const(_k(K)) * g
 
 
-def _ce_formula(yh, y, K, scalar):
-    log = lambda e: call("log", r"\log", e)  # noqa: E731
-    return -(y * log(yh)) if scalar else -sumover(y.odot(log(yh)))
+def _ce_formula(yh, y, K, scalar, **_):
+    return -(y * _log(yh)) if scalar else -sumover(y.odot(_log(yh)))
 
 
-def _ce_grad_formula(yh, y, K, scalar):
+def _ce_grad_formula(yh, y, K, scalar, **_):
     return -(y / yh) if scalar else -hdiv(y, yh)
 
 
-LOSSES: dict[str, Loss] = {l.key: l for l in (
+def _huber_value(yh, y, delta=Fraction(1), **_):
+    total: Any = 0
+    for a, b in zip(yh, y, strict=True):
+        r = abs(a - b)
+        total += r * r / 2 if r <= delta else delta * (r - delta / 2)
+    return total / len(yh)
+
+
+def _huber_grad(yh, y, delta=Fraction(1), **_):
+    K = len(yh)
+    out = []
+    for a, b in zip(yh, y, strict=True):
+        r = a - b
+        out.append(r / K if abs(r) <= delta else (delta if r > 0 else -delta) / K)
+    return out
+
+
+def _huber_formula(yh, y, K, scalar, delta=Fraction(1), **_):
+    from hwsolve.core.numfmt import fmt_number
+
+    h = call(f"Huber_{fmt_number(delta)}", rf"\operatorname{{Huber}}_{{{fmt_number(delta)}}}", yh - y)
+    core = h if scalar else sumover(h)
+    return core if K == 1 else Const(_k(K)) * core
+
+
+def _huber_grad_formula(yh, y, K, scalar, delta=Fraction(1), **_):
+    from hwsolve.core.numfmt import fmt_number
+
+    g = call(f"clip_{fmt_number(delta)}", rf"\operatorname{{clip}}_{{{fmt_number(delta)}}}", yh - y)
+    return g if K == 1 else Const(_k(K)) * g
+
+
+FACTOR2_DROPPED = GradientFactorSlip(
+    "factor2_dropped", "factor 2 of the squared-error derivative dropped",
+    "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", Fraction(1, 2))
+FACTOR2_DOUBLED = GradientFactorSlip(
+    "factor2_doubled", "factor 2 of the squared-error derivative doubled",
+    "gradients under any squared-error loss", Fraction(2))
+
+
+LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
     Loss("squared_error", "squared error (y - yhat)^2, summed over outputs = ||yhat - y||^2", True,
-         _sq, lambda yh, y: [2 * (a - b) for a, b in zip(yh, y)],
-         _sqf(lambda K: 1), _sqg(lambda K: 2)),
+         lambda yh, y, **_: _sq(yh, y), lambda yh, y, **_: [2 * (a - b) for a, b in zip(yh, y, strict=True)],
+         _sqf(lambda K: 1), _sqg(lambda K: 2), aliases=("se", "sse", "l2"),
+         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED)),
     Loss("half_squared_error", "half squared error 1/2 ||yhat - y||^2", True,
-         lambda yh, y: _sq(yh, y) / 2, lambda yh, y: [(a - b) for a, b in zip(yh, y)],
-         _sqf(lambda K: Fraction(1, 2)), _sqg(lambda K: 1)),
+         lambda yh, y, **_: _sq(yh, y) / 2, lambda yh, y, **_: [(a - b) for a, b in zip(yh, y, strict=True)],
+         _sqf(lambda K: Fraction(1, 2)), _sqg(lambda K: 1), mistakes=(FACTOR2_DOUBLED,)),
     Loss("mse", "mean squared error 1/K ||yhat - y||^2", True,
-         lambda yh, y: _sq(yh, y) / len(yh), lambda yh, y: [2 * (a - b) / len(yh) for a, b in zip(yh, y)],
-         _sqf(_k), _sqg(lambda K: Fraction(2, K))),
+         lambda yh, y, **_: _sq(yh, y) / len(yh),
+         lambda yh, y, **_: [2 * (a - b) / len(yh) for a, b in zip(yh, y, strict=True)],
+         _sqf(_k), _sqg(lambda K: Fraction(2, K)), aliases=("mean_squared_error",),
+         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED)),
     Loss("half_mse", "half mean squared error 1/(2K) ||yhat - y||^2", True,
-         lambda yh, y: _sq(yh, y) / (2 * len(yh)), lambda yh, y: [(a - b) / len(yh) for a, b in zip(yh, y)],
-         _sqf(lambda K: Fraction(1, 2 * K)), _sqg(_k)),
+         lambda yh, y, **_: _sq(yh, y) / (2 * len(yh)),
+         lambda yh, y, **_: [(a - b) / len(yh) for a, b in zip(yh, y, strict=True)],
+         _sqf(lambda K: Fraction(1, 2 * K)), _sqg(_k), mistakes=(FACTOR2_DOUBLED,)),
+    Loss("huber", "Huber loss averaged over the K outputs: r^2/2 where |r| <= delta, "
+         "delta (|r| - delta/2) beyond (r = yhat - y)", True,
+         _huber_value, _huber_grad, _huber_formula, _huber_grad_formula,
+         params={"delta": Fraction(1)}, check_params=_positive("delta"), aliases=("smooth_l1",)),
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
-         _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True),
+         _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
+         aliases=("binary_cross_entropy",)),
     Loss("cross_entropy", "cross-entropy -sum y_i log p_i (p from a softmax layer)", False,
-         lambda yh, y: -sum(float(t) * math.log(float(p)) for p, t in zip(yh, y) if t),
-         lambda yh, y: [(-float(t) / float(p)) if t else 0.0 for p, t in zip(yh, y)],
-         _ce_formula, _ce_grad_formula, _ce_domain, True),
+         lambda yh, y, **_: -sum(float(t) * math.log(float(p)) for p, t in zip(yh, y, strict=True) if t),
+         lambda yh, y, **_: [(-float(t) / float(p)) if t else 0.0 for p, t in zip(yh, y, strict=True)],
+         _ce_formula, _ce_grad_formula, _ce_domain, True, aliases=("ce", "crossentropy", "nll")),
 )}
 
-LOSS_ALIASES = {"se": "squared_error", "sse": "squared_error", "l2": "squared_error",
-                "mean_squared_error": "mse", "binary_cross_entropy": "bce", "ce": "cross_entropy",
-                "crossentropy": "cross_entropy", "nll": "cross_entropy"}
+
+def loss_names() -> list[str]:
+    return list(_spellings(LOSSES))
 
 
 def lookup_loss(name: str) -> Loss | None:
     key = name.strip().lower()
-    return LOSSES.get(LOSS_ALIASES.get(key, key))
+    return LOSSES.get(_spellings(LOSSES).get(key, key))

@@ -170,13 +170,15 @@ class Activation(Op):
     def forward(self, xs):
         self._check(xs[0])
         f = lambda v: self.fn.f(v, **self.params)  # noqa: E731
-        out = T.elementwise(f, xs[0], self.fn.exact)
+        vec = self.fn.vectorized if not self.params else None
+        out = T.elementwise(f, xs[0], self.fn.exact, vec)
         return out if self.scale in (None, 1) else _scaled(out, self.scale)
 
     def derivative_values(self, x: np.ndarray) -> np.ndarray:
         extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
         d = lambda v: self.fn.df(v, **self.params, **extra)  # noqa: E731
-        out = T.elementwise(d, x, self.fn.exact)
+        vec = self.fn.vectorized_d if not (self.params or extra) else None
+        out = T.elementwise(d, x, self.fn.exact, vec)
         return out if self.scale in (None, 1) else _scaled(out, self.scale)
 
     def vjp(self, i, g, xs, out):
@@ -272,22 +274,22 @@ class LossOp(Op):
             msg = self.loss.domain(yh, y)
             if msg:
                 raise MathError(msg)
-        v = self.loss.value(yh, y)
+        v = self.loss.evaluate(yh, y)
         return T.exact([[v]]) if self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1]) else np.array([[float(v)]])
 
     def vjp(self, i, g, xs, out):
         yh, y = self._lists(xs)
-        grad = self.loss.grad(yh, y)
+        grad = self.loss.gradient(yh, y)
         exact_ = self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1])
         col = T.exact([[v] for v in grad]) if exact_ else np.array([[float(v)] for v in grad])
         g, col = T.unify(g, col)
         return col * g[0, 0]
 
     def formula(self, args):
-        return self.loss.formula(args[0], args[1], self.K, self.K == 1)
+        return self.loss.formula_of(args[0], args[1], self.K, self.K == 1)
 
     def local(self, i, up, args, out, ctx):
-        g = self.loss.grad_formula(args[0], args[1], self.K, ctx.scalar[0])
+        g = self.loss.grad_formula_of(args[0], args[1], self.K, ctx.scalar[0])
         return tr(g, ctx.scalar[0]) if ctx.numerator else g
 
     def grads_wanted(self):

@@ -289,3 +289,17 @@ def times(*dims) -> Expr:
 def mod(a, b) -> Apply:
     """The remainder of a divided by b."""
     return Apply("mod", (lift(a), lift(b)))
+
+
+@dataclass(frozen=True, eq=True)
+class Indicator(Symbol):
+    """1[x > 0] (or 1[x <= 0]) entry by entry: the derivative of ReLU, the Heaviside step."""
+
+    arg: Any = None
+    rel: str = ">"
+
+
+def indicator(x: Symbol, rel: str = ">") -> Indicator:
+    lrel = {">": ">", "<=": r"\le"}[rel]
+    # text uses braces (as seed 003 Q2's I{z > 0}): rich would read "[z > 0]" as a style tag
+    return Indicator(f"1{{{x.text} {rel} 0}}", rf"\mathbf{{1}}[{x.latex or x.text} {lrel} 0]", x, rel)

@@ -1,52 +1,75 @@
-"""Values as 2-D numpy arrays: column vectors (n, 1), scalars (1, 1), matrices (m, n).
+"""The one value model: n-d numpy arrays, exact where the inputs are rational.
+
+Shapes follow the notation of the homework sheets (as MATLAB does): every value has at least two
+dimensions. A scalar is (1, 1), a vector a column (n, 1), a matrix (m, n); a value with three or
+more dimensions (a C x H x W feature map, a batch) keeps its shape. `math_shape` turns that into
+the shape a student writes: () for a scalar, (n,) for a vector, (m, n), or the n-d shape.
 
 Exact values are object arrays of `Fraction`; anything else is float64. An operation stays exact
 only while all its inputs are exact and its function keeps rationals rational.
+
+Answer files use the same rules (`shape_of` and `nested_plain` work on plain nested lists), so the
+engine and the grader agree on what a "column of 3" or a "1 x 2 row" is.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
+Array = np.ndarray
 
-def exact(rows) -> np.ndarray:
-    """An exact 2-D array from nested lists of Fractions/ints (a flat list is a column)."""
+
+def exact(rows: Any) -> Array:
+    """An exact array from nested lists of Fractions/ints (a flat list is a column)."""
     a = np.array(rows, dtype=object)
+    a = at_least_2d(a)
+    if not a.size:
+        return a
+    out = np.empty(a.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, x in enumerate(a.reshape(-1)):
+        flat[i] = x if type(x) is Fraction else Fraction(x)
+    return out
+
+
+def at_least_2d(a: Array) -> Array:
+    """A 0-d value becomes (1, 1) and a 1-d one a column (n, 1); others keep their shape."""
     if a.ndim == 0:
-        a = a.reshape(1, 1)
-    elif a.ndim == 1:
-        a = a.reshape(-1, 1)
-    return np.vectorize(_fraction, otypes=[object])(a) if a.size else a
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        return a.reshape(-1, 1)
+    return a
 
 
-def _fraction(x) -> Fraction:
-    return x if type(x) is Fraction else Fraction(x)
+def is_exact(a: Array) -> bool:
+    return bool(a.dtype == object)
 
 
-def is_exact(a: np.ndarray) -> bool:
-    return a.dtype == object
-
-
-def to_float(a: np.ndarray) -> np.ndarray:
+def to_float(a: Array) -> Array:
     return a.astype(np.float64) if a.dtype == object else a
 
 
-def unify(*arrays: np.ndarray) -> list[np.ndarray]:
+def unify(*arrays: Array) -> list[Array]:
     """All exact as they are, or all float."""
     if all(is_exact(a) for a in arrays):
         return list(arrays)
     return [to_float(a) for a in arrays]
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul(a: Array, b: Array) -> Array:
     a, b = unify(a, b)
     return a @ b
 
 
-def elementwise(fn, a: np.ndarray, keep_exact: bool) -> np.ndarray:
-    """Apply a scalar function to every entry; exact in, exact out only when keep_exact."""
+def elementwise(fn, a: Array, keep_exact: bool, vectorized=None) -> Array:
+    """Apply a scalar function to every entry; exact in, exact out only when keep_exact.
+
+    `vectorized`, when given, computes the same function on a whole float64 array at once (numpy
+    ufuncs): float values never go through Python one entry at a time.
+    """
     if is_exact(a) and keep_exact:
         out = np.empty(a.shape, dtype=object)
         for idx, x in np.ndenumerate(a):
@@ -54,21 +77,23 @@ def elementwise(fn, a: np.ndarray, keep_exact: bool) -> np.ndarray:
         if all(isinstance(x, Fraction) for x in out.flat):
             return out
         return out.astype(np.float64)
-    src = a if is_exact(a) else a
+    floats = to_float(a)
+    if vectorized is not None:
+        with np.errstate(all="ignore"):
+            return np.asarray(vectorized(floats), dtype=np.float64)
     out = np.empty(a.shape, dtype=np.float64)
-    for idx, x in np.ndenumerate(src):
-        out[idx] = float(fn(x if is_exact(a) and keep_exact else float(x)))
+    for idx, x in np.ndenumerate(floats):
+        out[idx] = float(fn(float(x)))
     return out
 
 
-def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
-    """(1, 1) is a scalar, (n, 1) a column vector, anything else a matrix.
-
-    A weight matrix stays a matrix whatever its size (`matrix=True`): a 2x1 W is not a vector.
-    """
-    m, n = a.shape
-    if matrix:
-        return (m, n)
+def shape_of(dims: tuple[int, ...], matrix: bool = False) -> tuple[int, ...]:
+    """The math shape of a value stored with these dims: (1, 1) is a scalar, (n, 1) a column
+    vector, anything else as it is. A weight matrix stays a matrix whatever its size
+    (`matrix=True`): a 2x1 W is not a vector."""
+    if len(dims) != 2 or matrix:
+        return tuple(dims)
+    m, n = dims
     if (m, n) == (1, 1):
         return ()
     if n == 1:
@@ -76,26 +101,53 @@ def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
     return (m, n)
 
 
-def plain(a: np.ndarray, matrix: bool = False):
+def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
+    return shape_of(tuple(a.shape), matrix)
+
+
+def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
     shape = math_shape(a, matrix)
-    rows = a.tolist()  # one C-level pass; then only exact entries need normalising
+    items = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):
-        rows = [[_exact_scalar(x) for x in row] for row in rows]
+        items = _map_nested(items, exact_scalar)
     if shape == ():
-        return rows[0][0]
-    if len(shape) == 1:
-        return tuple(row[0] for row in rows)
-    return tuple(map(tuple, rows))
+        return items[0][0]
+    if len(shape) == 1 and a.ndim == 2:
+        return tuple(row[0] for row in items)
+    return _tuples(items)
 
 
-def _exact_scalar(x):
+def _map_nested(items, fn):
+    if isinstance(items, list):
+        return [_map_nested(x, fn) for x in items]
+    return fn(items)
+
+
+def _tuples(items):
+    if isinstance(items, list):
+        return tuple(_tuples(x) for x in items)
+    return items
+
+
+def exact_scalar(x) -> int | Fraction:
+    """A rational as an int when it is whole."""
     if type(x) is not Fraction:
         x = Fraction(x)
     return x.numerator if x.denominator == 1 else x
 
 
-def ones(shape, exact_: bool = True) -> np.ndarray:
+def ones(shape, exact_: bool = True) -> Array:
     if exact_:
         return exact(np.ones(shape, dtype=int).tolist())
     return np.ones(shape)
+
+
+def zeros_like(a: Array) -> Array:
+    if is_exact(a):
+        return exact(np.zeros(a.shape, dtype=int).tolist())
+    return np.zeros(a.shape)
+
+
+def is_scalar(a: Array) -> bool:
+    return a.shape == (1, 1)

@@ -27,7 +27,7 @@ from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.render import shape_text
 from hwsolve.topics.derive.spec import DeriveProblem
-from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, diag, to_text
+from hwsolve.core.sym import Apply, Const, Expr, Indicator, Symbol, call, diag, indicator, to_text
 
 SECTIONS = {
     "shapes": "Variables and their shapes",
@@ -44,24 +44,10 @@ PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
 
 
 @dataclass(frozen=True, eq=True)
-class Indicator(Symbol):
-    """1[x > 0] (or 1[x <= 0]) entry by entry: the derivative of ReLU, the Heaviside step."""
-
-    arg: Expr = None
-    rel: str = ">"
-
-
-@dataclass(frozen=True, eq=True)
 class Eye(Symbol):
     """The identity matrix I (its size, for evaluation, in `n`)."""
 
     n: int = 1
-
-
-def indicator(x: Symbol, rel: str = ">") -> Indicator:
-    lrel = {">": ">", "<=": r"\le"}[rel]
-    # text uses braces (as seed 003 Q2's I{z > 0}): rich would read "[z > 0]" as a style tag
-    return Indicator(f"1{{{x.text} {rel} 0}}", rf"\mathbf{{1}}[{x.latex or x.text} {lrel} 0]", x, rel)
 
 
 def eye(n_conc: int, n_sym) -> Eye:

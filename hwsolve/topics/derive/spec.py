@@ -138,7 +138,7 @@ def _layer(f: Field) -> DLayer:
 
 def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
            short: Field | None = None) -> DLayer:
-    from hwsolve.autodiff.functions import ALIASES, ELEMENTWISE
+    from hwsolve.autodiff.functions import ELEMENTWISE, lookup
 
     key = name.strip().lower()
     if key == "linear":
@@ -159,7 +159,7 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
     if key == "softmax":
         layer = DLayer("softmax", line)
     else:
-        key = ALIASES.get(key, key)
+        key = lookup(key).key if lookup(key) else key
         if key not in ELEMENTWISE_SUPPORTED or key not in ELEMENTWISE:
             raise _unsupported(f, name)
         layer = DLayer("activation", line, fn_key=key)
