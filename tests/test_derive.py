@@ -110,7 +110,7 @@ def test_cli_prints_every_format(name, fmt):
 BAD = [
     ("  - linear: {out: d}\n  - relu\n  - linear: {in: m, out: K}", "squared_error", "numerator",
      "dimensions do not chain"),
-    ("  - linear: {out: d}\n  - gelu", "squared_error", "numerator",
+    ("  - linear: {out: d}\n  - log", "squared_error", "numerator",
      "not supported by derive; supported layer types: linear, identity, relu"),
     ("  - linear: {out: d}\n  - conv2d", "squared_error", "numerator", "supported layer types"),
     ("  - linear: {out: d}", "squared_error", "denominator", "unknown value 'denominator'"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -26,12 +27,10 @@ MAX_LENGTH = 2000    # characters in one expression
 MAX_DEPTH = 40       # nested parentheses, calls, unary signs and powers
 MAX_DIGITS = 60      # characters in one number
 
-# function -> (minimum, maximum) number of arguments
-FUNCTIONS: dict[str, tuple[int, int]] = {
-    "min": (2, 16), "max": (2, 16),
-    "abs": (1, 1), "exp": (1, 1), "log": (1, 1), "sqrt": (1, 1),
-    "sigmoid": (1, 1), "tanh": (1, 1), "relu": (1, 1), "leaky_relu": (1, 2),
-}
+# The grammar's own functions -> (minimum, maximum) number of arguments. The element-wise
+# functions (sigmoid, relu, ...) come from the rule table: the caller passes them to `parse`
+# (this layer does not import the engine).
+FUNCTIONS: dict[str, tuple[int, int]] = {"min": (2, 16), "max": (2, 16)}
 
 
 class ExprError(ValueError):
@@ -178,8 +177,12 @@ def tokenize(text: str) -> list[Tok]:
 # -- parser -----------------------------------------------------------------------------------
 
 
-def parse(text) -> object:
-    """The tree of one expression; numbers (YAML ints/fractions) are accepted as they are."""
+def parse(text, functions: Mapping[str, tuple[int, int]] | None = None) -> object:
+    """The tree of one expression; numbers (YAML ints/fractions) are accepted as they are.
+
+    `functions`: the function names allowed in calls, with their (minimum, maximum) number of
+    arguments, besides the grammar's own min and max.
+    """
     if isinstance(text, bool) or text is None:
         raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
     if isinstance(text, (int, Fraction)):
@@ -190,11 +193,12 @@ def parse(text) -> object:
         raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
     if not text.strip():
         raise ExprError("empty expression")
-    return _Parser(tokenize(text)).run()
+    return _Parser(tokenize(text), {**FUNCTIONS, **(functions or {})}).run()
 
 
 class _Parser:
-    def __init__(self, toks: list[Tok]):
+    def __init__(self, toks: list[Tok], functions: Mapping[str, tuple[int, int]]):
+        self.functions = functions
         self.toks = toks
         self.i = 0
         self.depth = 0
@@ -283,13 +287,13 @@ class _Parser:
 
     def call(self, name: Tok):
         fn = name.text
-        if fn not in FUNCTIONS:
+        if fn not in self.functions:
             import difflib
 
-            close = difflib.get_close_matches(fn.lower(), sorted(FUNCTIONS), n=1)
+            close = difflib.get_close_matches(fn.lower(), sorted(self.functions), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ExprError(f"unknown function '{fn}'{hint}; the functions are: "
-                            f"{', '.join(FUNCTIONS)}", name.col)
+                            f"{', '.join(self.functions)}", name.col)
         open_ = self.take()
         self.deeper(open_.col)
         args = [self.expr()]
@@ -298,7 +302,7 @@ class _Parser:
             args.append(self.expr())
         self.expect(")", f"',' or ')' in the call to {fn}")
         self.depth -= 1
-        lo, hi = FUNCTIONS[fn]
+        lo, hi = self.functions[fn]
         if not lo <= len(args) <= hi:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExprError(f"{fn} takes {want} argument{'s' if hi > 1 else ''}, got {len(args)}",

@@ -19,7 +19,7 @@ import numpy as np
 
 from hwsolve.core import values as T
 from hwsolve.topics.backprop.solve import Compiled
-from hwsolve.autodiff.functions import lookup
+from hwsolve.autodiff.functions import ELEMENTWISE, lookup
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Power,
                                 Product, Quotient, Sum)
@@ -30,8 +30,6 @@ from hwsolve.spec import expr as E
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 
 MAX_GRAPH_NODES = 5000
-FUNCTION_KEYS = {"relu": "relu", "leaky_relu": "leaky_relu", "sigmoid": "sigmoid", "tanh": "tanh",
-                 "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs"}
 
 
 def _value(v) -> np.ndarray:
@@ -93,17 +91,22 @@ class _Builder:
             parents = tuple(self.build(a, owner, line) for a in tree.args)
             self.kinds.add("extremum")
             return self.op(Extremum(tree.fn, self.p.tie), parents, owner, line, top)
-        fn = lookup(FUNCTION_KEYS[tree.fn])
-        params = dict(fn.params)
-        if tree.fn == "leaky_relu" and len(tree.args) == 2:
-            slope = _fold(tree.args[1])
-            if slope is None:
-                raise self.error(owner, line, "the slope of leaky_relu (its second argument) "
-                                 "must be a number, e.g. leaky_relu(z1, 0.1)")
-            params["slope"] = slope
-        at_zero = self.p.relu_at_zero if tree.fn in ("relu", "leaky_relu") else None
+        fn = lookup(tree.fn)
+        assert fn is not None  # the parser admits only the table's names
+        given = {}
+        for pname, arg in zip(fn.params, tree.args[1:], strict=False):
+            value = _fold(arg)
+            if value is None:
+                raise self.error(owner, line, f"the {pname} of {tree.fn} (argument {len(given) + 2}) "
+                                 f"must be a number, e.g. {tree.fn}(z1, 0.1)")
+            given[pname] = value
+        try:
+            params = fn.bind(given)
+        except ValueError as e:
+            raise self.error(owner, line, str(e)) from None
+        at_zero = self.p.relu_at_zero if fn.kink is not None else None
         if fn.kink is not None:
-            self.kinds.add(tree.fn)
+            self.kinds.add(fn.key)
         parent = self.build(tree.args[0], owner, line)
         return self.op(Function(fn, params, None, at_zero), (parent,), owner, line, top)
 
@@ -227,6 +230,12 @@ def compile_graph(p) -> Compiled:
                          "the first tied operand listed takes it (convention; set "
                          "conventions.min_max_tie: split to share it)." if p.tie == "first" else
                          "it is split equally between the tied operands (convention)."))
+    others = sorted(k for k in b.kinds if k in ELEMENTWISE and k not in ("relu", "leaky_relu", "abs"))
+    for key in others:  # a kinked function of the table beyond the classic three
+        fn = ELEMENTWISE[key]
+        at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
+        notes.append(f"At {fmt_number(fn.kink)}, {fn.text}'({fmt_number(fn.kink)}) is taken as "
+                     f"{fmt_number(at)} (convention; set conventions.relu_prime_at_zero to change it).")
     if b.kinds & {"relu", "leaky_relu", "abs"}:
         at = p.relu_at_zero
         notes.append("At 0, ReLU'(0) and LeakyReLU'(0) are taken as "

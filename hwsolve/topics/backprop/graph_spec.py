@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.autodiff.functions import LOSSES, Loss, lookup_loss
+from hwsolve.autodiff.functions import Loss, lookup_loss
+from hwsolve.topics.rules_spec import expression_functions, loss_param_keys, read_loss
 from hwsolve.core.errors import SpecError
 from hwsolve.spec import expr as E
 from hwsolve.spec.loader import Doc, Field
@@ -115,7 +116,7 @@ def parse_graph(doc: Doc) -> GraphProblem:
         if name in given:
             raise f.error(f"'{name}' is already a {given[name]}; a node needs its own name")
         try:
-            tree = E.parse(f.value)
+            tree = E.parse(f.value, expression_functions())
         except E.ExprError as e:
             raise _expr_error(f, name, e) from None
         text = f.value if isinstance(f.value, str) else str(f.value)
@@ -147,7 +148,7 @@ def _check_name(f: Field, name) -> None:
     if not isinstance(name, str) or not NAME.match(name) or len(name) > 40:
         raise f.error(f"'{name}' is not a usable name: a letter, then letters, digits or _ "
                       "(optionally an index like W1[2])")
-    if name in E.FUNCTIONS or keyword.iskeyword(name):
+    if name in E.FUNCTIONS or name in expression_functions() or keyword.iskeyword(name):
         raise f.error(f"'{name}' is a function (or Python keyword) name; choose another name")
 
 
@@ -227,7 +228,7 @@ def _loss(root: Field, nodes: list[NodeSpec], targets: list[Value], known: set[s
     v = f.value
     spec = LossSpec(line=f.line)
     if isinstance(v, dict):
-        f.mapping({"type", "prediction", "target", "expr", "name"})
+        f.mapping({"type", "prediction", "target", "expr", "name"} | loss_param_keys())
         if f.has("name"):
             spec.name = f["name"].text()
             _check_name(f["name"], spec.name)
@@ -246,11 +247,9 @@ def _loss(root: Field, nodes: list[NodeSpec], targets: list[Value], known: set[s
 
 
 def _library_loss(tf: Field, f: Field | None, spec: LossSpec, nodes, targets, known) -> LossSpec:
-    name = tf.text()
-    loss = lookup_loss(name)
-    if loss is None:
-        raise tf.error(f"unknown loss '{name}'; expected one of: {', '.join(LOSSES)} "
-                       "(or write the loss as an expression with expr:)")
+    hint = " (or write the loss as an expression with expr:)"
+    loss = read_loss(f if f is not None else tf, frozenset({"prediction", "target", "name"}), hint)
+    name = loss.key
     spec.library = loss
     if f is not None and f.has("prediction"):
         spec.prediction = f["prediction"].text()
@@ -279,7 +278,7 @@ def _last(nodes: list[NodeSpec]) -> str:
 
 def _expr_loss(f: Field, spec: LossSpec, known: set[str]) -> LossSpec:
     try:
-        spec.tree = E.parse(f.value)
+        spec.tree = E.parse(f.value, expression_functions())
     except E.ExprError as e:
         raise f.error(f"loss: {e}") from None
     spec.text = str(f.value)

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES, Elementwise, Loss, lookup, lookup_loss
+from hwsolve.autodiff.functions import LOSSES, Elementwise, Loss, function_names, lookup
+from hwsolve.topics.rules_spec import activation_keys, bind_params, read_loss
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import INDEX_STYLES, NAME_RE
 from hwsolve.spec.loader import Doc, Field
@@ -24,7 +25,7 @@ TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "in
             "layers", "loss", "rubric", "notes"}
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
-LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "slope", "beta", "scale"}
+LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
 
 
 @dataclass
@@ -220,7 +221,7 @@ def _layer(f: Field) -> Layer:
         if param:
             if not layer.fn or not layer.fn.params:
                 raise f.error(f"'{name}' takes no parameter")
-            layer.params[next(iter(layer.fn.params))] = _num(f, param)
+            layer.params = bind_params(f, layer.fn, {next(iter(layer.fn.params)): _num(f, param)})
         return layer
     if not isinstance(v, dict):
         raise f.error("expected a layer: a name like relu, or a mapping with type: ...")
@@ -233,7 +234,7 @@ def _layer(f: Field) -> Layer:
         if not isinstance(body, dict):
             raise inner.error("expected a mapping of the layer's settings")
         return _mapping_layer(inner, kind, body, line)
-    f.mapping(LAYER_KEYS)
+    f.mapping(LAYER_KEYS | activation_keys())
     kind = f["type"].text() if "type" in v else None
     if kind is None:
         raise f.error("missing required key 'type' (linear, relu, sigmoid, ...)")
@@ -241,7 +242,7 @@ def _layer(f: Field) -> Layer:
 
 
 def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
-    f.mapping(LAYER_KEYS)
+    f.mapping(LAYER_KEYS | activation_keys())
     if kind == "linear":
         if "W" not in body:
             raise f.error("a linear layer needs W")
@@ -252,11 +253,12 @@ def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
         layer.b_name = _name(f["b_name"]) if "b_name" in body else None
     else:
         layer = _activation(f, kind, line)
-        for p in ("slope", "beta"):
-            if p in body:
-                if not layer.fn or p not in layer.fn.params:
-                    raise f[p].error(f"'{kind}' has no parameter '{p}'")
-                layer.params[p] = f[p].number()
+        given = {p: f[p].number() for p in activation_keys() if p in body}
+        for p in given:
+            if not layer.fn or p not in layer.fn.params:
+                raise f[p].error(f"'{kind}' has no parameter '{p}'")
+        if layer.fn is not None:
+            layer.params = bind_params(f, layer.fn, given)
         if "scale" in body:
             layer.scale = f["scale"].number()
         for k in ("W", "b", "W_name", "b_name"):
@@ -274,7 +276,7 @@ def _activation(f: Field, name: str, line) -> Layer:
         raise f.error("a linear layer needs W (and usually b): write it as a mapping")
     fn = lookup(name)
     if fn is None:
-        known = ", ".join(sorted(ELEMENTWISE)) + ", softmax, linear"
+        known = ", ".join(function_names()) + ", softmax, linear"
         raise f.error(f"unknown layer type '{name}'; expected one of: {known}")
     return Layer("activation", line, fn=fn, params=dict(fn.params))
 
@@ -303,19 +305,7 @@ def _target(f: Field, width: int) -> tuple[list[Fraction], str]:
 
 
 def _loss(f: Field) -> Loss:
-    v = f.value
-    if isinstance(v, dict):
-        f.mapping({"type"})
-        name = f["type"].text()
-        f = f["type"]
-    elif isinstance(v, str):
-        name = v
-    else:
-        raise f.error("expected a loss name, e.g. squared_error")
-    loss = lookup_loss(name)
-    if loss is None:
-        raise f.error(f"unknown loss '{name}'; expected one of: {', '.join(LOSSES)}")
-    return loss
+    return read_loss(f)
 
 
 def check_version(doc: Doc) -> None:

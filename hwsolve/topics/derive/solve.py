@@ -27,7 +27,7 @@ from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.render import shape_text
 from hwsolve.topics.derive.spec import DeriveProblem
-from hwsolve.core.sym import Apply, Const, Expr, Indicator, Symbol, call, diag, indicator, to_text
+from hwsolve.core.sym import Apply, Const, Expr, Indicator, Symbol, diag, to_text
 
 SECTIONS = {
     "shapes": "Variables and their shapes",
@@ -122,12 +122,10 @@ def concrete(prob: DeriveProblem, seed: int = 0) -> Concrete:
             layers.append(Layer("softmax", l.line, name=l.name))
         else:
             fn = ELEMENTWISE[l.fn_key]
-            params = dict(fn.params)
-            if l.slope is not None:
-                params["slope"] = l.slope
+            params = fn.bind(l.params)
             layers.append(Layer("activation", l.line, fn=fn, params=params, scale=l.scale, name=l.name))
     K = size(prob.output_dim)
-    loss = lookup_loss(prob.loss_key)
+    loss = lookup_loss(prob.loss_key).with_params(prob.loss_params)
     if loss.key == "cross_entropy":
         hot = rng.randrange(K)
         y = [Fraction(int(i == hot)) for i in range(K)]
@@ -214,31 +212,14 @@ def _ctx(c: Node, layout: str, origin=None) -> Ctx:
 
 
 def _explicit(op: Activation, z: Symbol, out: Symbol, scalar: bool) -> tuple[Expr, str]:
-    """f'(z) written out, and a note; scale included."""
-    key = op.fn.key
-    lab, ltx = op.fn.label(**op.params), op.fn.latex_label(**op.params)
-    f = call(lab, ltx, z)
-    mul = (lambda a, b: a * b) if scalar else (lambda a, b: a.odot(b))  # noqa: E731
-    one = Const(1)
-    if key == "relu":
-        d, note = indicator(z), "ReLU'(x) = 1{x > 0} (the Heaviside step; 0 at 0 by convention)"
-    elif key == "leaky_relu":
-        s = op.params.get("slope", op.fn.params["slope"])
-        d = indicator(z) + Const(s) * indicator(z, "<=")
-        note = "LeakyReLU'(x) = 1 if x > 0, the slope otherwise"
-    elif key == "sigmoid":
-        d = mul(f, one - f) if op.scale in (None, 1) else mul(f, one - f)
-        if op.scale in (None, 1):
-            d = mul(out, one - out)
-        note = f"sigmoid'(x) = sigmoid(x)(1 - sigmoid(x)), and sigmoid({z.text}) = {out.text}" \
-            if op.scale in (None, 1) else "sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))"
-    elif key == "tanh":
-        d = one - mul(out, out) if op.scale in (None, 1) else one - mul(f, f)
-        note = f"tanh'(x) = 1 - tanh(x)^2, and tanh({z.text}) = {out.text}" \
-            if op.scale in (None, 1) else "tanh'(x) = 1 - tanh(x)^2"
-    else:  # identity
-        d, note = Const(1), "id'(x) = 1"
-    if op.scale not in (None, 1):
+    """f'(z) written out as the rule table's entry writes it, and a note; scale included."""
+    fn = op.fn
+    plain = op.scale in (None, 1)
+    y = out if plain else fn.apply(z, **op.params)   # what f(z) is called in the network
+    d, note = fn.write_derivative(z, y, scalar, **op.params)
+    if fn.uses_output and plain:
+        note += f", and {fn.text}({z.text}) = {out.text}"
+    if not plain:
         d = Const(op.scale) * d
     return d, note
 

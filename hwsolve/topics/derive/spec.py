@@ -24,18 +24,30 @@ from fractions import Fraction
 
 from hwsolve.core.errors import SpecError
 from hwsolve.spec.loader import Doc, Field
+from hwsolve.autodiff.functions import ELEMENTWISE
 from hwsolve.topics.backprop.network_spec import Notation, _name, _notation, _num
+from hwsolve.topics.rules_spec import activation_keys, bind_params, read_loss
 
 # The layer types a derivation supports: each has a Jacobian the derivation spells out and the
 # numeric check covers. Element-wise ones are read from engine/functions.py's table.
-ELEMENTWISE_SUPPORTED = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
-SUPPORTED = ("linear",) + ELEMENTWISE_SUPPORTED + ("softmax",)
-LOSSES_SUPPORTED = ("squared_error", "half_squared_error", "mse", "half_mse", "bce", "cross_entropy")
+
+
+def elementwise_supported() -> list[str]:
+    """The table's functions defined on every real number (derive checks its formulas at random
+    inputs, so log and sqrt, with their domains, are left to graph specs)."""
+    from hwsolve.autodiff.functions import ELEMENTWISE
+
+    return [key for key, fn in ELEMENTWISE.items() if fn.domain is None]
+
+
+def supported() -> list[str]:
+    return ["linear", *elementwise_supported(), "softmax"]
+
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "input", "layers", "loss", "aliases",
             "sizes", "notes", "source"}
 LINEAR_KEYS = {"in", "out", "name", "W_name", "b_name", "bias"}
-ACT_KEYS = {"type", "name", "scale", "slope"}
+ACT_KEYS = {"type", "name", "scale"}  # + each activation's parameters
 DIM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
 MAX_LAYERS = 50
 MAX_SIZE = 64
@@ -47,7 +59,7 @@ class DLayer:
     line: int | None
     fn_key: str | None = None        # element-wise function key
     scale: Fraction | None = None
-    slope: Fraction | None = None
+    params: dict = field(default_factory=dict)   # an activation's parameters, as given
     out: str | int | None = None     # linear: output dimension
     inp: str | int | None = None     # linear: input dimension (set while chaining)
     bias: bool = True
@@ -70,6 +82,7 @@ class DeriveProblem:
     notes: list[str] = field(default_factory=list)
     doc: Doc | None = None
     kind: str = "derive"
+    loss_params: dict = field(default_factory=dict)   # a loss's parameters (Huber's delta)
 
     @property
     def output_dim(self):
@@ -97,7 +110,7 @@ def _dim(f: Field) -> str | int:
 
 def _unsupported(f: Field, name: str) -> SpecError:
     return f.error(f"layer type '{name}' is not supported by derive; supported layer types: "
-                   + ", ".join(SUPPORTED) + " (an activation may carry a scale: '5 * relu')")
+                   + ", ".join(supported()) + " (an activation may carry a scale: '5 * relu')")
 
 
 _LAYER_TEXT = re.compile(r"^\s*(?:([-+0-9./]+)\s*\*\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*$")
@@ -120,7 +133,7 @@ def _layer(f: Field) -> DLayer:
     if not isinstance(v, dict) or not v:
         raise f.error("expected a layer: a type name like relu, or a mapping such as linear: {out: K}")
     if "type" in v:
-        f.mapping(ACT_KEYS | LINEAR_KEYS)
+        f.mapping(ACT_KEYS | LINEAR_KEYS | activation_keys())
         return _typed(f, f["type"].text(), line, {k: x for k, x in v.items() if k != "type"}, f)
     if len(v) != 1:
         raise f.error("expected one layer per list item, e.g. '- linear: {out: K}' or '- relu'")
@@ -138,7 +151,7 @@ def _layer(f: Field) -> DLayer:
 
 def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
            short: Field | None = None) -> DLayer:
-    from hwsolve.autodiff.functions import ELEMENTWISE, lookup
+    from hwsolve.autodiff.functions import lookup
 
     key = name.strip().lower()
     if key == "linear":
@@ -160,11 +173,11 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
         layer = DLayer("softmax", line)
     else:
         key = lookup(key).key if lookup(key) else key
-        if key not in ELEMENTWISE_SUPPORTED or key not in ELEMENTWISE:
+        if key not in elementwise_supported():
             raise _unsupported(f, name)
         layer = DLayer("activation", line, fn_key=key)
     if settings is not None:
-        settings.mapping(ACT_KEYS)
+        settings.mapping(ACT_KEYS | activation_keys())
         for k in ("in", "out", "W_name", "b_name", "bias"):
             if k in body:
                 raise settings[k].error(f"'{k}' belongs to a linear layer, not {name}")
@@ -172,17 +185,19 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
             if layer.kind != "activation":
                 raise settings["scale"].error("only an element-wise activation takes a scale")
             layer.scale = settings["scale"].number()
-        if "slope" in body:
-            if layer.fn_key != "leaky_relu":
-                raise settings["slope"].error(f"'{name}' has no parameter 'slope'")
-            layer.slope = settings["slope"].number()
+        given = {k: settings[k].number() for k in activation_keys() if k in body}
+        for k in given:
+            if layer.fn_key is None or k not in ELEMENTWISE[layer.fn_key].params:
+                raise settings[k].error(f"'{name}' has no parameter '{k}'")
+        if layer.fn_key is not None:
+            bind_params(settings, ELEMENTWISE[layer.fn_key], given)
+            layer.params = given
         if "name" in body:
             layer.name = _name(settings["name"])
     return layer
 
 
 def parse_derive(doc: Doc) -> DeriveProblem:
-    from hwsolve.autodiff.functions import LOSSES, lookup_loss
 
     root = doc.root
     root.mapping(TOP_KEYS)
@@ -212,13 +227,7 @@ def parse_derive(doc: Doc) -> DeriveProblem:
             width = layer.out
         layers.append(layer)
     lf = root["loss"]
-    lname = lf.text()
-    loss = lookup_loss(lname)
-    if loss is None:
-        raise lf.error(f"unknown loss '{lname}'; expected one of: {', '.join(LOSSES)}")
-    if loss.key not in LOSSES_SUPPORTED:
-        raise lf.error(f"loss '{lname}' is not supported by derive; supported: "
-                       + ", ".join(LOSSES_SUPPORTED))
+    loss = read_loss(lf)
     last = layers[-1]
     if loss.key == "cross_entropy" and last.kind != "softmax":
         raise lf.error("cross_entropy needs a softmax as the last layer (add '- softmax')")
@@ -242,7 +251,7 @@ def parse_derive(doc: Doc) -> DeriveProblem:
     title = root["title"].text() if root.has("title") else doc.file
     notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
     return DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
-                         sizes, notes, doc)
+                         sizes, notes, doc, loss_params=dict(loss.bound))
 
 
 def _name_key(f: Field, k) -> str:
@@ -253,4 +262,4 @@ def _name_key(f: Field, k) -> str:
     return k
 
 
-__all__ = ["parse_derive", "DeriveProblem", "DLayer", "SUPPORTED"]
+__all__ = ["parse_derive", "DeriveProblem", "DLayer", "supported"]
