@@ -7,7 +7,7 @@ import pytest
 
 from hwsolve.grade.answers import Submission, parse_value
 from hwsolve.grade.grader import grade, load_key, make_key
-from hwsolve.grade.mistakes import MISTAKES
+from hwsolve.grade.mistakes import mistakes
 
 ROOT = Path(__file__).resolve().parents[1]
 P1 = ROOT / "problems" / "cs4782_p1.yaml"
@@ -48,7 +48,7 @@ CASES = {
 
 
 def test_every_mistake_has_a_case():
-    assert set(CASES) == {m.key for m in MISTAKES}
+    assert set(CASES) == {m.key for m in mistakes()}
 
 
 @pytest.mark.parametrize("mistake", sorted(CASES))
@@ -59,7 +59,7 @@ def test_mistake_is_named(mistake):
     r = next(s for s in grade(key, sub).steps if s.name == step)
     assert r.verdict == verdict
     assert r.mistake == mistake, r.reason
-    title = next(m.title for m in MISTAKES if m.key == mistake)
+    title = next(m.title for m in mistakes() if m.key == mistake)
     assert r.reason.startswith(title)
 
 

@@ -244,20 +244,18 @@ def _same(a, b) -> bool:
     return all(float(x) == float(y) for x, y in zip(a.flat, b.flat))
 
 
-def mistaken_activation(op: Activation, mode: str) -> Activation:
-    """A copy of an activation rule whose derivative is wrong the way students get it wrong:
-    mode 'value' uses f(x) for f'(x); mode 'unmasked' passes every unit (derivative 1)."""
+def with_derivative(op: Activation, df) -> Activation:
+    """A copy of an activation rule whose derivative is `df` (a wrong one, from the entry's
+    mistakes): the backward loop then reproduces the student's slip."""
     kwargs = {f.name: getattr(op, f.name) for f in fields(op)}
-    cls = _UseValue if mode == "value" else _Unmasked
-    return cls(**kwargs)
+    wrong = _WrongDerivative(**kwargs)
+    wrong.wrong_df = df
+    return wrong
 
 
-class _UseValue(Activation):
+class _WrongDerivative(Activation):
+    wrong_df = None
+
     def derivative_values(self, x):
-        return Activation.forward(self, [x])
-
-
-class _Unmasked(Activation):
-    def derivative_values(self, x):
-        ones = T.ones(x.shape, T.is_exact(x))
-        return ones if self.scale in (None, 1) else ones * self.scale
+        d = T.elementwise(lambda v: self.wrong_df(v, **self.params), x, self.fn.exact)
+        return d if self.scale in (None, 1) else d * self.scale

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
-from hwsolve.grade.mistakes import BY_KEY, Site, identify, prepare_all, same
+from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
@@ -241,5 +241,5 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
 
 
 def mistake_title(key: str) -> str:
-    m = BY_KEY.get(key)
+    m = by_key().get(key)
     return m.title if m else key

@@ -14,14 +14,9 @@ the key's problem or graph), and a test in tests/test_grade_mistakes.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable
 
 from hwsolve.grade.answers import Value
-
-# losses whose derivative carries the factor 2 of the square (L = (y - yhat)^2 -> 2 (yhat - y))
-SQUARED_WITH_2 = ("squared_error", "mse")
-SQUARED_FAMILY = SQUARED_WITH_2 + ("half_squared_error", "half_mse")
 
 
 @dataclass
@@ -129,8 +124,14 @@ def _scaled(factor, when):
     return check
 
 
-def _has_loss(keys):
-    return lambda site: site.is_gradient and site.loss_key in keys
+def _loss_admits(slip_key: str):
+    """The step is a gradient under a loss whose table entry admits this slip."""
+    def when(site: Site) -> bool:
+        from hwsolve.autodiff.functions import lookup_loss
+
+        loss = lookup_loss(site.loss_key) if site.is_gradient and site.loss_key else None
+        return loss is not None and any(s.key == slip_key for s in loss.mistakes)
+    return when
 
 
 # -- preparations (once per key) ---------------------------------------------------------------
@@ -142,26 +143,23 @@ def _to_value(a):
     return to_value(a)
 
 
-def _prep_activation(mode: str):
+def _prep_wrong_derivative(mistake_key: str):
+    """Re-run the backward pass with each activation's wrong derivative of this key, as the
+    activation's table entry defines it; one variant per activation node."""
     def prepare(key) -> dict:
-        from hwsolve.grade.ecf import mistaken_activation
+        from hwsolve.grade.ecf import with_derivative
 
         m = key.model
         if m is None:
             return {}
         out: dict = {}
         for node in m.activations():
-            if mode == "unmasked":
-                fn = node.op.fn
-                if fn.key != "relu":
-                    continue
-                x = node.parents[0].value
-                if not any(v <= 0 for v in x.flat):
-                    continue  # no dead unit: passing every unit changes nothing
-                detail = f"at {node.name}: the gradient was passed through units with {node.parents[0].name} <= 0"
-            else:
-                detail = f"at {node.name}: {node.op.fn.text}({node.parents[0].name}) used for {node.op.fn.text}'({node.parents[0].name})"
-            for name, arr in m.variant(ops={node: mistaken_activation(node.op, mode)}).items():
+            fn, x = node.op.fn, node.parents[0]
+            wrong = next((w for w in fn.all_mistakes() if w.key == mistake_key), None)
+            if wrong is None or not wrong.changes(list(x.value.flat)):
+                continue
+            detail = "at " + node.name + ": " + wrong.detail.format(f=fn.text, x=x.name)
+            for name, arr in m.variant(ops={node: with_derivative(node.op, wrong.df)}).items():
                 out.setdefault(name, []).append((_to_value(arr), detail))
         return out
     return prepare
@@ -254,34 +252,44 @@ def _prep_conv(rule, detail):
 
 # -- THE table -------------------------------------------------------------------------------
 
-MISTAKES: tuple[Mistake, ...] = (
-    Mistake("transposed", "transposed", "any matrix or vector", 0.5, _transposed),
-    Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
-    Mistake("sign_flip", "sign flipped", "any value", 0.0, _scaled(-1, lambda site: True)),
-    Mistake("factor2_dropped", "factor 2 of the squared-error derivative dropped",
-            "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", 0.0,
-            _scaled(Fraction(1, 2), _has_loss(SQUARED_WITH_2))),
-    Mistake("factor2_doubled", "factor 2 of the squared-error derivative doubled",
-            "gradients under any squared-error loss", 0.0,
-            _scaled(2, _has_loss(SQUARED_FAMILY))),
-    Mistake("activation_for_derivative", "activation used instead of its derivative",
-            "gradients below an activation (sigma(a) where sigma'(a) is due)", 0.0,
-            _prepared("activation_for_derivative"), _prep_activation("value")),
-    Mistake("dead_relu_ignored", "dead ReLU unit ignored",
-            "gradients below a ReLU with an input <= 0 (ReLU' taken as 1 there)", 0.0,
-            _prepared("dead_relu_ignored"), _prep_activation("unmasked")),
-    Mistake("softmax_without_y", "softmax gradient without the - y",
-            "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
-            _prepared("softmax_without_y"), _prep_softmax),
-    Mistake("ceil_for_floor", "ceiling used instead of floor",
-            "conv output sizes (floor((n + 2p - k)/s) + 1)", 0.0,
-            _prepared("ceil_for_floor"), _prep_conv(_ceil_rule, "ceil((n + 2p - k)/s) + 1")),
-    Mistake("padding_once", "padding counted once",
-            "conv output sizes (n + p where n + 2p is due)", 0.0,
-            _prepared("padding_once"), _prep_conv(_once_rule, "n + p - k where n + 2p - k is due")),
-)
+def _rule_mistakes() -> list[Mistake]:
+    """The mistakes the rule table's entries admit: a loss's gradient off by a factor, an
+    activation's wrong derivative. Derived on every call, so a newly registered entry counts."""
+    from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES
 
-BY_KEY = {m.key: m for m in MISTAKES}
+    out: dict[str, Mistake] = {}
+    for loss in LOSSES.values():
+        for s in loss.mistakes:
+            out.setdefault(s.key, Mistake(s.key, s.title, s.where, 0.0,
+                                          _scaled(s.factor, _loss_admits(s.key))))
+    for fn in ELEMENTWISE.values():
+        for w in fn.all_mistakes():
+            out.setdefault(w.key, Mistake(w.key, w.title, w.where, 0.0, _prepared(w.key),
+                                          _prep_wrong_derivative(w.key)))
+    return list(out.values())
+
+
+def mistakes() -> tuple[Mistake, ...]:
+    """THE table: general slips, then the rule table's, then the topic-specific ones."""
+    return (
+        Mistake("transposed", "transposed", "any matrix or vector", 0.5, _transposed),
+        Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
+        Mistake("sign_flip", "sign flipped", "any value", 0.0, _scaled(-1, lambda site: True)),
+        *_rule_mistakes(),
+        Mistake("softmax_without_y", "softmax gradient without the - y",
+                "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
+                _prepared("softmax_without_y"), _prep_softmax),
+        Mistake("ceil_for_floor", "ceiling used instead of floor",
+                "conv output sizes (floor((n + 2p - k)/s) + 1)", 0.0,
+                _prepared("ceil_for_floor"), _prep_conv(_ceil_rule, "ceil((n + 2p - k)/s) + 1")),
+        Mistake("padding_once", "padding counted once",
+                "conv output sizes (n + p where n + 2p is due)", 0.0,
+                _prepared("padding_once"), _prep_conv(_once_rule, "n + p - k where n + 2p - k is due")),
+    )
+
+
+def by_key() -> dict[str, Mistake]:
+    return {m.key: m for m in mistakes()}
 
 
 def prepare_all(key) -> dict:
@@ -289,7 +297,7 @@ def prepare_all(key) -> dict:
     from hwsolve.grade.ecf import _FAIL
 
     out = {}
-    for m in MISTAKES:
+    for m in mistakes():
         if m.prepare is not None:
             try:
                 out[m.key] = m.prepare(key)
@@ -300,7 +308,7 @@ def prepare_all(key) -> dict:
 
 def identify(site: Site, ans: Value, match) -> tuple[Mistake, str] | None:
     """The first mistake in the table that reproduces `ans`, with its detail."""
-    for m in MISTAKES:
+    for m in mistakes():
         detail = m.check(site, ans, match)
         if detail is not None:
             return m, detail

@@ -127,7 +127,7 @@ class Rubric:
 
 def parse_rubric(f) -> Rubric:
     """Read a `rubric:` mapping from a loader `Field`; errors name the file, line and key."""
-    from hwsolve.grade.mistakes import MISTAKES
+    from hwsolve.grade.mistakes import mistakes
 
     data = f.mapping(RUBRIC_KEYS)
     r = Rubric(source=f"{f.doc.file}:{f.line}" if f.line else f.doc.file)
@@ -165,7 +165,7 @@ def parse_rubric(f) -> Rubric:
         r.ecf_penalty = float(_fraction(f["ecf_penalty"]))
     if "mistake_credit" in data:
         mc = f["mistake_credit"]
-        keys = {m.key for m in MISTAKES}
+        keys = {m.key for m in mistakes()}
         for k in mc.mapping(keys):
             r.mistake_credit[k] = float(_fraction(mc[k]))
     return r
