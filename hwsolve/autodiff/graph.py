@@ -1,26 +1,40 @@
-"""One computation graph and one backward loop, for layered networks and arbitrary graphs alike.
+"""One computation graph and THE backward loop, for layered networks and arbitrary graphs alike.
 
 `Graph` holds nodes in topological order (the order they were added). `forward` computes every
-value; `backward` walks the nodes once in reverse topological order and appends one `Step` per
-gradient (and one per term where a node feeds several consumers), the way a student writes the
-chain rule: the Leibniz chain, the local rule, the expression in the problem's own symbols, the
-numbers substituted, the value. Operands are tuples, so the output is the same on every run.
+value. `backward_pass` is the only backward loop in hwsolve: it walks the nodes once in reverse
+topological order, asks each consumer's rule for its vector-Jacobian product, sums the terms of a
+node used several times, and tells its `Hooks` about every term and every total. Everything that
+needs gradients goes through it with its own hooks:
+
+- `StepRecorder` writes the chain rule as a student does (the Leibniz chain, the local rule, the
+  expression in the problem's own symbols, the numbers substituted, the value), one `Step` per
+  gradient, one per path term, and one per local derivative (``ReLU'(a[2])``, ``dH3/dX1``);
+- grading's error carried forward runs it on a student's values (`values`, `carried`), with a
+  rule replaced to reproduce a named mistake (`ops`, `overrides`);
+- `Graph.gradients` runs it with no hooks, for solvers that need numbers only.
+
+Operands are tuples and ready nodes are taken first in, first out: the output is the same on
+every run.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from hwsolve.autodiff.ops import Ctx, Identity, LossOp, Op, const_of
 from hwsolve.core import values as T
-from hwsolve.autodiff.ops import Ctx, Identity, Op, const_of
-from hwsolve.core.errors import MathError
+from hwsolve.core.errors import HwsolveError, MathError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of
 
 MAX_EXPANDED = 80  # operations in a fully expanded chain-rule expression before we stop expanding
+
+# what a rule may raise on values it was not built for (a student's wrong-shaped matrix)
+FAILURES = (HwsolveError, ArithmeticError, ValueError, FloatingPointError, TypeError, OverflowError)
 
 
 @dataclass(eq=False)
@@ -31,7 +45,7 @@ class Node:
     label: Symbol                   # how it prints (text and LaTeX)
     kind: str                       # "input" | "param" | "target" | "const" | "op"
     op: Op | None = None
-    parents: tuple["Node", ...] = ()
+    parents: tuple[Node, ...] = ()
     value: np.ndarray | None = None
     line: int | None = None         # where the spec defines it, for error messages
     show: bool = True               # list it in the forward pass
@@ -40,6 +54,27 @@ class Node:
     @property
     def wants_grad(self) -> bool:
         return self.kind in ("input", "param", "op")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One chain-rule term: the part of dL/d`node` that flows back through `consumer`'s operand
+    `index`. `value` is None when it cannot be computed (tolerant passes over a student's values)."""
+
+    node: Node
+    consumer: Node
+    index: int
+    value: np.ndarray | None
+
+
+class Hooks:
+    """What a caller of the backward loop wants to know; the loop itself records nothing."""
+
+    def term(self, term: Term, grads: Mapping[Node, np.ndarray | None]) -> None:
+        """A term was computed (before the node's total)."""
+
+    def total(self, node: Node, terms: list[Term], total: np.ndarray | None) -> None:
+        """dL/d`node` is the sum of `terms` (or an override)."""
 
 
 @dataclass
@@ -71,6 +106,14 @@ class Graph:
     def partial_symbol(num: Node, den: Node) -> Symbol:
         return Symbol(f"d{num.name}/d{den.name}",
                       rf"\frac{{\partial {num.label.latex}}}{{\partial {den.label.latex}}}")
+
+    def consumers(self) -> dict[Node, list[tuple[Node, int]]]:
+        """node -> the (consumer, operand index) pairs that use it, in graph order."""
+        out: dict[Node, list[tuple[Node, int]]] = {n: [] for n in self.nodes}
+        for n in self.nodes:
+            for i, p in enumerate(n.parents):
+                out[p].append((n, i))
+        return out
 
     # -- forward ---------------------------------------------------------------------------
 
@@ -106,73 +149,13 @@ class Graph:
     # -- backward --------------------------------------------------------------------------
 
     def backward(self, loss: Node, solution: Solution, layout: str = "gradient",
-                 section: str = "backward") -> dict[Node, np.ndarray]:
-        """Append the chain-rule steps from dL/d(loss) down to every input; return the gradients."""
-        consumers: dict[Node, list[tuple[Node, int]]] = {n: [] for n in self.nodes}
-        for n in self.nodes:
-            for i, p in enumerate(n.parents):
-                consumers[p].append((n, i))
+                 section: str = "backward", local_section: str | None = "local") -> dict[Node, np.ndarray]:
+        """Append the chain-rule steps from dL/d(loss) down to every input; return the gradients.
 
-        grads: dict[Node, np.ndarray] = {loss: T.ones((1, 1))}
-        expanded: dict[Node, Expr | None] = {loss: Const(1)}
-        origin: dict[Node, Node | None] = {loss: None}
-        for node in self._backward_order(loss, consumers):
-            terms = []
-            for c, i in consumers[node]:
-                if c not in grads or not _wanted(c, i):
-                    continue
-                xs = [p.value for p in c.parents]
-                g = c.op.vjp(i, grads[c], xs, c.value)
-                ctx = Ctx(layout, tuple(p.value.shape == (1, 1) for p in c.parents),
-                          c.value.shape == (1, 1), origin.get(c), tuple(xs))
-                args = [p.label for p in c.parents]
-                up_sym = self.grad_symbol(c) if c is not loss else Const(1)
-                local = c.op.local(i, up_sym, args, c.label, ctx)
-                up_val = Const(T.plain(_layout(grads[c], layout), c.matrix))
-                operands = [Const(T.plain(p.value, p.matrix)) for p in c.parents]
-                subst = c.op.local(i, up_val, operands, const_of(c.value), ctx)
-                exp = None
-                if expanded.get(c) is not None:
-                    exp = c.op.local(i, expanded[c], args, c.label, ctx)
-                    if _size(exp) > MAX_EXPANDED:
-                        exp = None
-                chain = (self.grad_symbol(c) * self.partial_symbol(c, node)) if c is not loss \
-                    else self.partial_symbol(c, node)
-                terms.append((c, g, local, subst, exp, chain, i))
-            if not terms:
-                continue
-            total = terms[0][1]
-            for t in terms[1:]:
-                total, g = T.unify(total, t[1])
-                total = total + g
-            grads[node] = total
-            origin[node] = terms[0][0] if len(terms) == 1 else None
-            if len(terms) > 1:
-                twice = {t[0] for t in terms if sum(u[0] is t[0] for u in terms) > 1}
-                for c, g, local, subst, exp, chain, i in terms:
-                    via = f"{c.name} (operand {i + 1})" if c in twice else c.name
-                    solution.add(Step(f"{self.grad_symbol(node).text} via {via}", section,
-                                      chain=chain, formula=local, expression=exp, substituted=subst,
-                                      value=T.plain(_layout(g, layout), node.matrix),
-                                      shape=T.math_shape(_layout(g, layout), node.matrix),
-                                      note="one path's term", label=None))
-            exps = [t[4] for t in terms]
-            expanded[node] = sum_of(exps) if all(e is not None for e in exps) else None
-            if expanded[node] is not None and _size(expanded[node]) > MAX_EXPANDED:
-                expanded[node] = None
-            value = _layout(total, layout)
-            many = len(terms) > 1
-            solution.add(Step(
-                self.grad_symbol(node).text, section,
-                chain=sum_of(t[5] for t in terms),
-                formula=sum_of(t[2] for t in terms),
-                expression=expanded[node] if not (many and expanded[node] is None) else None,
-                substituted=sum_of(Const(T.plain(_layout(t[1], layout), node.matrix)) for t in terms)
-                if many else terms[0][3],
-                value=T.plain(value, node.matrix), shape=T.math_shape(value, node.matrix),
-                note=f"sum over {len(terms)} paths ({', '.join(t[0].name for t in terms)})" if many else "",
-                label=self.grad_symbol(node)))
-        return grads
+        With `local_section`, every chain-rule factor is also a step of its own there."""
+        recorder = StepRecorder(self, loss, solution, layout, section, local_section)
+        grads = backward_pass(self, loss, hooks=recorder)
+        return {n: g for n, g in grads.items() if g is not None}
 
     def gradients(self, loss: Node) -> dict[Node, np.ndarray]:
         """dL/d(node) for every node that reaches the loss, in gradient layout, without records.
@@ -180,19 +163,17 @@ class Graph:
         The values must be computed (`forward`) first. For solvers that need gradients as numbers
         only (training steps, optimizers, checks).
         """
-        return self.backward(loss, Solution("", ""), "gradient")
+        return {n: g for n, g in backward_pass(self, loss).items() if g is not None}
 
-    def _backward_order(self, loss: Node, consumers) -> list[Node]:
+    def backward_order(self, loss: Node, consumers=None) -> list[Node]:
         """Reverse topological order; operands listed in each rule's `backward_order`.
 
         A node is ready once every consumer that leads to the loss is done; ready nodes are taken
         first in, first out, so a layer's dL/dW and dL/db come right after dL/d(its output), as the
         sheets list them.
         """
-        reach = {loss}
-        for n in reversed(self.nodes):
-            if n in reach:
-                reach.update(n.parents)
+        consumers = consumers if consumers is not None else self.consumers()
+        reach = self._reaching(loss)
         pending = {n: sum(1 for c, _ in consumers[n] if c in reach) for n in reach}
         order, queue = [], deque([loss])
         seen = {loss}
@@ -210,20 +191,91 @@ class Graph:
             # operands appearing twice in one rule (x * x) are counted once per use above
         return order
 
-    def unreachable(self, loss: Node) -> list[Node]:
+    def _reaching(self, loss: Node) -> set[Node]:
         reach = {loss}
         for n in reversed(self.nodes):
             if n in reach:
                 reach.update(n.parents)
+        return reach
+
+    def unreachable(self, loss: Node) -> list[Node]:
+        reach = self._reaching(loss)
         return [n for n in self.nodes if n not in reach and n.kind in ("op", "param", "input")]
 
 
+def backward_pass(graph: Graph, loss: Node, values: Mapping[Node, np.ndarray | None] | None = None, *,
+                  ops: Mapping[Node, Op] | None = None,
+                  overrides: Mapping[Node, np.ndarray] | None = None,
+                  carried: Mapping[Node, np.ndarray] | None = None,
+                  hooks: Hooks | None = None, tolerant: bool = False) -> dict[Node, np.ndarray | None]:
+    """THE backward loop: dL/d(node) for every node on a path to the loss.
+
+    values:    the forward values to differentiate at (default: the graph's own).
+    ops:       a rule replaced for some nodes (grading's named mistakes).
+    overrides: a node's gradient replaced by a given one (softmax's p - y taken as p).
+    carried:   a node's gradient replaced *below* it by a given one, after its own total is
+               reported (a student's own gradient, carried forward).
+    tolerant:  a rule that fails on these values gives None instead of raising, and None
+               propagates (a student's value of the wrong shape).
+    """
+    values = values if values is not None else {n: n.value for n in graph.nodes}
+    ops, overrides, carried = ops or {}, overrides or {}, carried or {}
+    hooks = hooks or Hooks()
+    consumers = graph.consumers()
+    grads: dict[Node, np.ndarray | None] = {loss: T.ones((1, 1))}
+    for node in graph.backward_order(loss, consumers):
+        terms = []
+        for c, i in consumers[node]:
+            if c not in grads or not _wanted(c, i):
+                continue
+            term = Term(node, c, i, _vjp(ops.get(c, c.op), i, grads[c], c, values, tolerant))
+            hooks.term(term, grads)
+            terms.append(term)
+        if not terms:
+            continue
+        total = overrides[node] if node in overrides else _sum([t.value for t in terms], tolerant)
+        grads[node] = total
+        hooks.total(node, terms, total)
+        if node in carried:
+            grads[node] = carried[node]
+    return grads
+
+
+def _vjp(op: Op | None, i: int, g, c: Node, values, tolerant: bool):
+    xs = [values.get(p) for p in c.parents]
+    out = values.get(c)
+    if op is None or g is None or out is None or any(x is None for x in xs):
+        return None
+    if not tolerant:
+        return op.vjp(i, g, xs, out)
+    try:
+        return op.vjp(i, g, xs, out)
+    except FAILURES:
+        return None
+
+
+def _sum(parts: list, tolerant: bool):
+    if any(p is None for p in parts):
+        return None
+    total = parts[0]
+    for p in parts[1:]:
+        total, q = T.unify(total, p)
+        if not tolerant:
+            total = total + q
+            continue
+        try:
+            total = total + q
+        except FAILURES:
+            return None
+    return total
+
+
 def _wanted(c: Node, i: int) -> bool:
-    w = c.op.grads_wanted()
+    w = c.op.grads_wanted() if c.op else None
     return w is None or w[i]
 
 
-def _layout(g: np.ndarray, layout: str) -> np.ndarray:
+def to_layout(g: np.ndarray, layout: str) -> np.ndarray:
     """Gradient layout is the parameter's shape; numerator layout is its transpose (row vectors)."""
     return g.T if layout == "numerator" else g
 
@@ -232,3 +284,104 @@ def _size(e) -> int:
     if isinstance(e, Apply):
         return 1 + sum(_size(a) for a in e.args)
     return 1
+
+
+@dataclass
+class _Written:
+    """One term as printed: the local rule, the numbers, the expanded form, the Leibniz chain."""
+
+    term: Term
+    local: Expr
+    substituted: Expr
+    expanded: Expr | None
+    chain: Expr
+
+
+class StepRecorder(Hooks):
+    """Writes the backward pass as a student does: one `Step` per gradient (and per path term
+    where a node has several consumers), and one per local derivative."""
+
+    def __init__(self, graph: Graph, loss: Node, solution: Solution, layout: str, section: str,
+                 local_section: str | None):
+        self.g, self.loss, self.sol, self.layout = graph, loss, solution, layout
+        self.section, self.local_section = section, local_section
+        self.expanded: dict[Node, Expr | None] = {loss: Const(1)}
+        self.origin: dict[Node, Node | None] = {loss: None}
+        self.written: dict[tuple[Node, int], _Written] = {}
+        self.locals_done: set[tuple[Node, int]] = set()
+
+    def term(self, term: Term, grads) -> None:
+        c, i = term.consumer, term.index
+        xs = [p.value for p in c.parents]
+        ctx = Ctx(self.layout, tuple(T.is_scalar(x) for x in xs), T.is_scalar(c.value),
+                  self.origin.get(c), tuple(xs))
+        args = [p.label for p in c.parents]
+        up_sym = self.g.grad_symbol(c) if c is not self.loss else Const(1)
+        local = c.op.local(i, up_sym, args, c.label, ctx)
+        up_val = Const(T.plain(to_layout(grads[c], self.layout), c.matrix))
+        operands = [Const(T.plain(p.value, p.matrix)) for p in c.parents]
+        subst = c.op.local(i, up_val, operands, const_of(c.value), ctx)
+        exp = None
+        if self.expanded.get(c) is not None:
+            exp = c.op.local(i, self.expanded[c], args, c.label, ctx)
+            if _size(exp) > MAX_EXPANDED:
+                exp = None
+        chain = (self.g.grad_symbol(c) * self.g.partial_symbol(c, term.node)) if c is not self.loss \
+            else self.g.partial_symbol(c, term.node)
+        self.written[(c, i)] = _Written(term, local, subst, exp, chain)
+        self._local_step(c, i, ctx)
+
+    def total(self, node: Node, terms: list[Term], total) -> None:
+        ws = [self.written[(t.consumer, t.index)] for t in terms]
+        self.origin[node] = terms[0].consumer if len(terms) == 1 else None
+        many = len(terms) > 1
+        if many:
+            self._path_steps(node, ws)
+        exps = [w.expanded for w in ws]
+        expanded = sum_of(exps) if all(e is not None for e in exps) else None
+        if expanded is not None and _size(expanded) > MAX_EXPANDED:
+            expanded = None
+        self.expanded[node] = expanded
+        value = to_layout(total, self.layout)
+        self.sol.add(Step(
+            self.g.grad_symbol(node).text, self.section,
+            chain=sum_of(w.chain for w in ws),
+            formula=sum_of(w.local for w in ws),
+            expression=expanded if not (many and expanded is None) else None,
+            substituted=sum_of(Const(T.plain(to_layout(w.term.value, self.layout), node.matrix))
+                               for w in ws) if many else ws[0].substituted,
+            value=T.plain(value, node.matrix), shape=T.math_shape(value, node.matrix),
+            note=f"sum over {len(terms)} paths ({', '.join(t.consumer.name for t in terms)})" if many else "",
+            label=self.g.grad_symbol(node)))
+
+    def _path_steps(self, node: Node, ws: list[_Written]) -> None:
+        twice = {w.term.consumer for w in ws if sum(u.term.consumer is w.term.consumer for u in ws) > 1}
+        for w in ws:
+            c, i = w.term.consumer, w.term.index
+            g = to_layout(w.term.value, self.layout)
+            self.sol.add(Step(f"{self.g.grad_symbol(node).text} via {via_name(c, i, c in twice)}",
+                              self.section, chain=w.chain, formula=w.local, expression=w.expanded,
+                              substituted=w.substituted, value=T.plain(g, node.matrix),
+                              shape=T.math_shape(g, node.matrix), note="one path's term", label=None))
+
+    def _local_step(self, c: Node, i: int, ctx: Ctx) -> None:
+        """The chain-rule factor d c / d operand i as a step of its own (not for the loss: its
+        local derivative is dL/dyhat, already a step)."""
+        if self.local_section is None or isinstance(c.op, (LossOp, Identity)) or (c, i) in self.locals_done:
+            return
+        self.locals_done.add((c, i))
+        p = c.parents[i]
+        found = c.op.local_factor(i, [q.value for q in c.parents], c.value)
+        if found is None:
+            return
+        value, matrix = found
+        name, label = c.op.local_name(i, c, p, self.g.partial_symbol(c, p))
+        args = [q.label for q in c.parents]
+        self.sol.add(Step(name, self.local_section, formula=c.op.partial(i, args, c.label, ctx),
+                          value=T.plain(value, matrix), shape=T.math_shape(value, matrix),
+                          note=c.op.local_note(i, [q.name for q in c.parents]), label=label))
+
+
+def via_name(consumer: Node, index: int, twice: bool) -> str:
+    """How a path term is named: `dL/dH1 via H3`, or `via H4 (operand 2)` for x * x."""
+    return f"{consumer.name} (operand {index + 1})" if twice else consumer.name

@@ -19,7 +19,7 @@ import numpy as np
 from hwsolve.core import values as T
 from hwsolve.autodiff.functions import Elementwise, Loss
 from hwsolve.core.errors import MathError
-from hwsolve.core.sym import Apply, Const, Expr, diag
+from hwsolve.core.sym import Apply, Const, Expr, Symbol, diag
 
 
 @dataclass
@@ -76,6 +76,24 @@ class Op:
     def grads_wanted(self) -> tuple[bool, ...] | None:
         return None
 
+    # -- the local derivative as a value of its own (a step: ReLU'(a[2]), dH3/dX1) ----------------
+
+    def local_factor(self, i: int, xs: list[np.ndarray], out: np.ndarray) -> tuple[np.ndarray, bool] | None:
+        """d out / d operand i as the chain rule uses it, and whether it prints as a matrix.
+
+        By default, for a scalar output: the vjp of an upstream 1 (the gradient of out). Rules
+        with vector outputs say what their factor is (a derivative vector, a Jacobian)."""
+        if out.shape != (1, 1):
+            return None
+        return self.vjp(i, T.ones((1, 1), T.is_exact(out)), xs, out), False
+
+    def local_name(self, i: int, out_node, operand, partial: Symbol) -> tuple[str, Symbol]:
+        """The stable name of that factor (the key of JSON output and answer files)."""
+        return partial.text, partial
+
+    def local_note(self, i: int, names: list[str]) -> str:
+        return ""
+
 
 class Identity(Op):
     """out = x   (a new name for the same value: z[0] = x, yhat = z[3])"""
@@ -123,6 +141,30 @@ class Linear(Op):
     def formula(self, args):
         e = args[0] @ args[1]
         return e + args[2] if self.has_bias else e
+
+    def local_factor(self, i, xs, out):
+        if i == 0:   # the chain rule's factor for W: dL/dW = dL/dout z^T
+            return T.unify(xs[1])[0].T, True
+        if i == 1:   # the Jacobian d out / d z is W itself
+            return xs[0], True
+        n = out.shape[0]
+        eye = T.exact(np.eye(n, dtype=int).tolist()) if T.is_exact(out) else np.eye(n)
+        return eye, n > 1
+
+    def partial(self, i, args, out, ctx):
+        if i == 0:
+            return tr(args[1], ctx.scalar[1] if ctx.scalar else False)
+        if i == 1:
+            return args[0]
+        return Symbol("I", "I")
+
+    def local_note(self, i, names):
+        if i == 0:
+            return (f"the factor the chain rule uses for {names[0]}: dL/d{names[0]} = dL/dout {names[1]}^T "
+                    "(the full Jacobian has three indices)")
+        if i == 1:
+            return f"the Jacobian of W z + b in z is W: {names[0]}"
+        return "the Jacobian of W z + b in b is the identity"
 
     def local(self, i, up, args, out, ctx):
         up_s = ctx.out_scalar
@@ -201,6 +243,20 @@ class Activation(Op):
     def partial(self, i, args, out, ctx):
         return self.fn.derivative(args[0], self.scale, **self.params)
 
+    def local_factor(self, i, xs, out):
+        return self.derivative_values(xs[0]), False
+
+    def local_name(self, i, out_node, operand, partial):
+        if self.scale not in (None, 1):
+            return partial.text, partial
+        d = self.fn.derivative(operand.label, **self.params)
+        from hwsolve.core.sym import to_latex, to_text
+
+        return to_text(d), Symbol(to_text(d), to_latex(d))
+
+    def local_note(self, i, names):
+        return "entry by entry (the Jacobian is diagonal with these entries)" if self.fn.key != "identity" else ""
+
     def note(self, xs, out, names):
         if self.fn.kink is None:
             return ""
@@ -250,6 +306,16 @@ class Softmax(Op):
             return e.T if ctx.numerator else e
         jac = diag(out) - out @ out.T
         return up @ jac if ctx.numerator else jac @ up
+
+    def local_factor(self, i, xs, out):
+        p = T.to_float(out)
+        return np.diagflat(p) - p @ p.T, True
+
+    def partial(self, i, args, out, ctx):
+        return diag(out) - out @ out.T
+
+    def local_note(self, i, names):
+        return "the softmax Jacobian diag(p) - p p^T"
 
 
 class LossOp(Op):

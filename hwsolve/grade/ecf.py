@@ -4,9 +4,10 @@ The student's world: every step the student attempted (and got wrong, with the r
 non-trivial value) replaces the key's value, and everything downstream is recomputed from it with
 the graph's own rules: a forward node by its op's `forward` on its parents' world values, a
 gradient by the ops' `vjp` from its consumers' world gradients and the world forward values, in
-the order of the engine's backward loop. There is no second backprop here: only `Op.forward`,
-`Op.vjp` and `Graph._backward_order` are called. A step's ECF value is what its own rule gives
-from the world values of its inputs, so it can be compared with what the student wrote.
+the order of the engine's backward loop. There is no second backprop here: the gradients come
+from `autodiff.graph.backward_pass` (the one loop) with hooks that track sources. A step's ECF
+value is what its own rule gives from the world values of its inputs, so it can be compared with
+what the student wrote.
 
 Each world value also carries its sources: the names of the student's own wrong values it was
 computed from, so feedback can say "consistent with your a[3] carried forward".
@@ -18,17 +19,18 @@ overridden (softmax's p - y by p).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 
 import numpy as np
 
-from hwsolve.core import values as T
+from hwsolve.autodiff.graph import FAILURES, Hooks, Term, backward_pass, to_layout, via_name
 from hwsolve.autodiff.ops import Activation
-from hwsolve.core.errors import HwsolveError
+from hwsolve.core import values as T
 from hwsolve.grade.answers import Value
 
-_FAIL = (HwsolveError, ArithmeticError, ValueError, FloatingPointError, TypeError, OverflowError)
+_FAIL = FAILURES
 
 
 def to_array(v: Value) -> np.ndarray:
@@ -53,8 +55,44 @@ class World:
     sources: dict[str, frozenset] = field(default_factory=dict)
 
 
+class _Sources(Hooks):
+    """Which of the student's own values each gradient was computed from (for "consistent with
+    your a[3] carried forward"), and whether it differs from the key's at all."""
+
+    def __init__(self, src: dict, carried_src: dict, replaced: Mapping):
+        self.src = src                     # forward node -> sources
+        self.carried_src = carried_src     # node -> sources of the student's own gradient
+        self.replaced = replaced           # nodes whose rule was replaced (a mistake model)
+        self.gsrc: dict = {}               # node -> sources of the gradient used below it
+        self.changed: dict = {}            # node -> sources, for gradients in the student's world
+        self.terms: dict = {}              # (node, consumer, index) -> term value
+
+    def term(self, term: Term, grads) -> None:
+        self.terms[(term.node, term.consumer, term.index)] = term.value
+
+    def total(self, node, terms, total) -> None:
+        sources: frozenset = frozenset()
+        dirty = False
+        for t in terms:
+            c = t.consumer
+            s = self.gsrc.get(c, frozenset()) | self.src.get(c, frozenset())
+            for p in c.parents:
+                s |= self.src.get(p, frozenset())
+            sources |= s
+            dirty = dirty or bool(s) or c in self.replaced or c in self.changed
+        if dirty:
+            self.changed[node] = sources
+            self.gsrc[node] = sources
+        if node in self.carried_src:
+            self.gsrc[node] = self.carried_src[node]
+
+
 class EcfModel:
-    """The key's graph, indexed by step name, ready to recompute from a student's values."""
+    """The key's graph, indexed by step name, ready to recompute from a student's values.
+
+    Nothing here differentiates: every gradient comes from `autodiff.graph.backward_pass`, the one
+    backward loop, run on the student's values (with their own gradients carried forward) or
+    with one rule replaced by a mistake model."""
 
     def __init__(self, compiled):
         g = compiled.graph
@@ -64,26 +102,22 @@ class EcfModel:
         self.loss = compiled.loss
         self.layout = compiled.layout
         self.nodes = g.nodes
-        self.consumers = {n: [] for n in g.nodes}
-        for n in g.nodes:
-            for i, p in enumerate(n.parents):
-                self.consumers[p].append((n, i))
-        self.order = g._backward_order(self.loss, self.consumers)
+        self.consumers = g.consumers()
+        self.order = g.backward_order(self.loss, self.consumers)
         self.forward_steps = {n.name: n for n in g.nodes if n.op is not None and n.show}
         self.key_fwd = {n: n.value for n in g.nodes}
         self.grad_name = {n: g.grad_symbol(n).text for n in g.nodes}
-        grads, terms, _, _ = self._backward(self.key_fwd, {}, {}, force=True)
-        self.key_grads = grads
-        self.key_terms = terms
-        self.grad_steps = {self.grad_name[n]: n for n in self.order if n in grads}
+        hooks = _Sources({}, {}, {})
+        self.key_grads = backward_pass(g, self.loss, hooks=hooks)
+        self.key_terms = hooks.terms
+        self.grad_steps = {self.grad_name[n]: n for n in self.order if n in self.key_grads}
         self.term_steps: dict[str, tuple] = {}
         for node in self.order:
-            ts = [(c, i) for (nd, c, i) in terms if nd is node]
+            ts = [(c, i) for (nd, c, i) in self.key_terms if nd is node]
             if len(ts) > 1:
                 twice = {c for c, _ in ts if sum(u is c for u, _ in ts) > 1}
                 for c, i in ts:
-                    via = f"{c.name} (operand {i + 1})" if c in twice else c.name
-                    self.term_steps[f"{self.grad_name[node]} via {via}"] = (node, c, i)
+                    self.term_steps[f"{self.grad_name[node]} via {via_name(c, i, c in twice)}"] = (node, c, i)
 
     # -- names -----------------------------------------------------------------------------
 
@@ -94,74 +128,12 @@ class EcfModel:
         return name in self.grad_steps or name in self.term_steps
 
     def _to_layout(self, a: np.ndarray) -> np.ndarray:
-        return a.T if self.layout == "numerator" else a
+        return to_layout(a, self.layout)
 
-    # -- the loops ---------------------------------------------------------------------------
+    # -- the student's world -------------------------------------------------------------------
 
-    def _vjp(self, c, i, grads, vals, ops):
-        g = grads.get(c)
-        xs = [vals.get(p) for p in c.parents]
-        out = vals.get(c)
-        if g is None or out is None or any(x is None for x in xs):
-            return None
-        op = ops.get(c, c.op)
-        try:
-            return op.vjp(i, g, xs, out)
-        except _FAIL:
-            return None
-
-    def _backward(self, vals, used_grads, src, force=False, ops=None, overrides=None):
-        """One pass of the backward loop over world values; returns (grads, terms, ecf, ecf_src):
-        every gradient, every term, and the gradients that differ from the key's with their sources.
-
-        used_grads: node -> the student's own gradient (gradient layout), replacing the computed
-        one downstream. With force=False, terms whose inputs all equal the key's are reused.
-        """
-        ops = ops or {}
-        overrides = overrides or {}
-        grads = {self.loss: T.ones((1, 1))}
-        terms: dict[tuple, np.ndarray | None] = {}
-        gsrc: dict = {}
-        ecf: dict = {}
-        ecf_src: dict = {}
-        for node in self.order:
-            parts, changed, sources = [], False, frozenset()
-            for c, i in self.consumers[node]:
-                if c not in grads or not _wanted(c, i):
-                    continue
-                dirty = force or c in gsrc or c in src or any(p in src for p in c.parents) or c in ops
-                if dirty:
-                    t = self._vjp(c, i, grads, vals, ops)
-                    sources |= gsrc.get(c, frozenset()) | src.get(c, frozenset())
-                    for p in c.parents:
-                        sources |= src.get(p, frozenset())
-                    changed = changed or not force or c in ops
-                else:
-                    t = self.key_terms[(node, c, i)]
-                terms[(node, c, i)] = t
-                parts.append(t)
-            if not parts:
-                continue
-            if node in overrides:
-                total, changed = overrides[node], True
-            elif changed or force:
-                total = _sum(parts)
-            else:
-                total = self.key_grads[node]
-            grads[node] = total
-            if changed:
-                ecf[node] = total
-                ecf_src[node] = gsrc[node] = sources
-            if node in used_grads:
-                grads[node] = used_grads[node][0]
-                gsrc[node] = used_grads[node][1]
-        return grads, terms, ecf, ecf_src
-
-    def world(self, used: dict[str, Value]) -> World:
-        """Recompute from the student's attempted values; `used` maps step name -> value."""
-        w = World()
-        if not used:
-            return w
+    def _forward_world(self, used: dict[str, Value], w: World) -> tuple[dict, dict]:
+        """Forward values recomputed from the student's own, each rule applied as in the key."""
         vals = dict(self.key_fwd)
         src: dict = {}
         for node in self.nodes:
@@ -173,7 +145,7 @@ class EcfModel:
                 if all(x is not None for x in xs):
                     try:
                         v = node.op.forward(xs)
-                    except _FAIL:
+                    except FAILURES:
                         v = None
                 vals[node] = v
                 s = frozenset().union(*(src.get(p, frozenset()) for p in node.parents))
@@ -184,23 +156,33 @@ class EcfModel:
             if node.show and node.name in used:
                 vals[node] = to_array(used[node.name])
                 src[node] = frozenset([node.name])
-        used_grads = {}
+        return vals, src
+
+    def world(self, used: dict[str, Value]) -> World:
+        """Recompute from the student's attempted values; `used` maps step name -> value."""
+        w = World()
+        if not used:
+            return w
+        vals, src = self._forward_world(used, w)
+        carried, carried_src = {}, {}
         for name, node in self.grad_steps.items():
             if name in used:
-                used_grads[node] = (self._to_layout(to_array(used[name])), frozenset([name]))
-        if not src and not used_grads:
+                carried[node] = self._to_layout(to_array(used[name]))
+                carried_src[node] = frozenset([name])
+        if not src and not carried:
             return w
-        grads, terms, ecf, ecf_src = self._backward(vals, used_grads, src)
+        hooks = _Sources(src, carried_src, {})
+        backward_pass(self.graph, self.loss, vals, carried=carried, hooks=hooks, tolerant=True)
         for name, node in self.grad_steps.items():
-            if node in ecf:
-                v = ecf[node]
-                w.values[name] = None if v is None else self._to_layout(v)
-                w.sources[name] = ecf_src[node]
+            if node in hooks.changed:
+                total = _total_of(hooks.terms, node)
+                w.values[name] = None if total is None else self._to_layout(total)
+                w.sources[name] = hooks.changed[node]
         for name, (node, c, i) in self.term_steps.items():
-            t = terms.get((node, c, i))
-            if t is not self.key_terms.get((node, c, i)):
+            t = hooks.terms.get((node, c, i))
+            if not _same(t, self.key_terms.get((node, c, i))):
                 w.values[name] = None if t is None else self._to_layout(t)
-                w.sources[name] = ecf_src.get(node, frozenset())
+                w.sources[name] = hooks.changed.get(node, frozenset())
         return w
 
     # -- mistake variants ----------------------------------------------------------------------
@@ -208,7 +190,8 @@ class EcfModel:
     def variant(self, ops=None, overrides=None) -> dict[str, np.ndarray]:
         """Gradient steps (in the step's layout) that change when rules are replaced or one
         gradient is overridden, from the key's forward values."""
-        grads, _, _, _ = self._backward(self.key_fwd, {}, {}, force=True, ops=ops, overrides=overrides)
+        grads = backward_pass(self.graph, self.loss, self.key_fwd, ops=ops, overrides=overrides,
+                              tolerant=True)
         out = {}
         for name, node in self.grad_steps.items():
             g = grads.get(node)
@@ -220,20 +203,16 @@ class EcfModel:
         return [n for n in self.nodes if isinstance(n.op, Activation)]
 
 
-def _wanted(c, i) -> bool:
-    w = c.op.grads_wanted()
-    return w is None or w[i]
-
-
-def _sum(parts):
+def _total_of(terms: dict, node):
+    parts = [v for (nd, _c, _i), v in terms.items() if nd is node]
     if any(p is None for p in parts):
         return None
     total = parts[0]
-    for p in parts[1:]:
-        total, q = T.unify(total, p)
+    for q in parts[1:]:
+        total, q = T.unify(total, q)
         try:
             total = total + q
-        except _FAIL:
+        except FAILURES:
             return None
     return total
 
@@ -241,7 +220,7 @@ def _sum(parts):
 def _same(a, b) -> bool:
     if a is None or b is None or a.shape != b.shape:
         return False
-    return all(float(x) == float(y) for x, y in zip(a.flat, b.flat))
+    return all(float(x) == float(y) for x, y in zip(a.flat, b.flat, strict=True))
 
 
 def with_derivative(op: Activation, df) -> Activation:

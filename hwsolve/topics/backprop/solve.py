@@ -21,6 +21,7 @@ SECTIONS = {
     "given": "Given",
     "forward": "Forward pass",
     "backward": "Backward pass (chain rule, from the loss back to the input)",
+    "local": "Local derivatives (each chain-rule factor on its own)",
 }
 
 
