@@ -3,10 +3,13 @@
 Grammar (see docs/graph-spec.md)::
 
     expr    := term (('+' | '-') term)*
-    term    := unary (('*' | '/') unary)*
+    term    := unary (('*' | '/' | '@') unary)*  # @ is the matrix product, * and / entry by entry
     unary   := ('-' | '+') unary | power
-    power   := atom ('^' unary)?              # right-associative; -x^2 is -(x^2)
-    atom    := NUMBER | NAME | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+    power   := postfix ('^' unary)?           # right-associative; -x^2 is -(x^2)
+    postfix := atom ('.T')*                   # transpose: x.T is transpose(x)
+    atom    := NUMBER | NAME | NAME '(' args ')' | '(' expr ')'
+    args    := arg (',' arg)*
+    arg     := expr | 'axis' '=' ['-'] digits   # the one keyword argument
     NUMBER  := digits ['.' digits] [('e'|'E') ['+'|'-'] digits]      (exact: 0.1 is 1/10)
     NAME    := letter (letter | digit | '_')* ['[' (letter | digit)+ ']']
 
@@ -78,6 +81,7 @@ class Call:
     fn: str
     args: tuple
     col: int = 0
+    kwargs: tuple = ()   # ((name, value), ...): only ("axis", int) today
 
 
 def names(node) -> list[str]:
@@ -145,7 +149,7 @@ def tokenize(text: str) -> list[Tok]:
                 raise ExprError(f"'{word}' is Python, not part of the expression language; "
                                 "expressions cannot run code", i + 1)
             j = m.end()
-            if j < n and text[j] == ".":
+            if j < n and text[j] == "." and not _transpose_at(text, j):
                 raise ExprError(f"'{word}.' : attribute access is not part of the expression "
                                 "language; expressions cannot reach Python objects", j + 1)
             if j < n and text[j] == "[":
@@ -159,6 +163,10 @@ def tokenize(text: str) -> list[Tok]:
                             "expressions cannot reach Python (no dunder names)", i + 1)
         if text.startswith("**", i):
             raise ExprError("'**' is not an operator here: write powers with '^' (x^2)", i + 1)
+        if _matrix_token(text, i, toks):
+            toks.append(_matrix_token(text, i, toks))
+            i += len(toks[-1].text)
+            continue
         if c in "+-*/^(),":
             toks.append(Tok("op", c, i + 1))
             i += 1
@@ -175,11 +183,36 @@ def tokenize(text: str) -> list[Tok]:
     return toks
 
 
+def _transpose_at(text: str, j: int) -> bool:
+    """`.T` at j, not followed by more of a name: the transpose postfix (x.T, (a + b).T)."""
+    return text.startswith(".T", j) and not (j + 2 < len(text) and (text[j + 2] in _LETTERS
+                                                                     or text[j + 2] in _DIGITS
+                                                                     or text[j + 2] == "_"))
+
+
+def _matrix_token(text: str, i: int, toks: list[Tok]) -> Tok | None:
+    """The tokens of matrix expressions: '@', postfix '.T', and '=' of a keyword argument."""
+    c = text[i]
+    if c == "@":
+        return Tok("op", "@", i + 1)
+    after_operand = toks and (toks[-1].kind == "name" or toks[-1].text in (")", ".T"))
+    if c == "." and after_operand and _transpose_at(text, i):
+        return Tok("op", ".T", i + 1)
+    keyword_place = len(toks) >= 2 and toks[-1].kind == "name" and toks[-2].text in ("(", ",")
+    if c == "=" and keyword_place and not text.startswith("==", i):
+        return Tok("op", "=", i + 1)
+    return None
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 
-def parse(text) -> object:
-    """The tree of one expression; numbers (YAML ints/fractions) are accepted as they are."""
+def parse(text, functions: dict[str, tuple[int, int]] | None = None) -> object:
+    """The tree of one expression; numbers (YAML ints/fractions) are accepted as they are.
+
+    `functions` (name -> (min, max) arguments) is the table of callable names; FUNCTIONS, the
+    scalar ones, by default. Graph specs pass the full table (activations and tensor functions).
+    """
     if isinstance(text, bool) or text is None:
         raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
     if isinstance(text, (int, Fraction)):
@@ -190,11 +223,12 @@ def parse(text) -> object:
         raise ExprError("expected an expression (text such as 'W1 * (X1 + X2)')")
     if not text.strip():
         raise ExprError("empty expression")
-    return _Parser(tokenize(text)).run()
+    return _Parser(tokenize(text), functions).run()
 
 
 class _Parser:
-    def __init__(self, toks: list[Tok]):
+    def __init__(self, toks: list[Tok], functions: dict[str, tuple[int, int]] | None = None):
+        self.functions = FUNCTIONS if functions is None else functions
         self.toks = toks
         self.i = 0
         self.depth = 0
@@ -238,7 +272,7 @@ class _Parser:
 
     def term(self):
         e = self.unary()
-        while self.at("*") or self.at("/"):
+        while self.at("*") or self.at("/") or self.at("@"):
             op = self.take().text
             e = Bin(op, e, self.unary())
         return e
@@ -253,7 +287,7 @@ class _Parser:
         return self.power()
 
     def power(self):
-        base = self.atom()
+        base = self.postfix()
         if self.at("^"):
             t = self.take()
             self.deeper(t.col)
@@ -283,27 +317,65 @@ class _Parser:
 
     def call(self, name: Tok):
         fn = name.text
-        if fn not in FUNCTIONS:
+        if fn not in self.functions:
             import difflib
 
-            close = difflib.get_close_matches(fn.lower(), sorted(FUNCTIONS), n=1)
+            close = difflib.get_close_matches(fn.lower(), sorted(self.functions), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ExprError(f"unknown function '{fn}'{hint}; the functions are: "
-                            f"{', '.join(FUNCTIONS)}", name.col)
+                            f"{', '.join(self.functions)}", name.col)
         open_ = self.take()
         self.deeper(open_.col)
-        args = [self.expr()]
-        while self.at(","):
-            self.take()
-            args.append(self.expr())
+        args, kwargs = self.arguments(fn)
         self.expect(")", f"',' or ')' in the call to {fn}")
         self.depth -= 1
-        lo, hi = FUNCTIONS[fn]
+        lo, hi = self.functions[fn]
         if not lo <= len(args) <= hi:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExprError(f"{fn} takes {want} argument{'s' if hi > 1 else ''}, got {len(args)}",
                             name.col)
-        return Call(fn, tuple(args), name.col)
+        return Call(fn, tuple(args), name.col, kwargs)
+
+    # -- matrix expressions: transpose postfix and keyword arguments ---------------------------
+
+    def postfix(self):
+        e = self.atom()
+        while self.at(".T"):
+            t = self.take()
+            e = Call("transpose", (e,), t.col)
+        return e
+
+    def arguments(self, fn: str) -> tuple[list, tuple]:
+        """Positional arguments, then keyword ones (axis=0); a positional after a keyword is an error."""
+        args: list = []
+        kwargs: list[tuple[str, int]] = []
+        while True:
+            if self.tok.kind == "name" and self.toks[self.i + 1].text == "=":
+                kwargs.append(self.keyword(fn, [k for k, _ in kwargs]))
+            elif kwargs:
+                raise ExprError(f"a positional argument after a keyword one in the call to {fn}",
+                                self.tok.col)
+            else:
+                args.append(self.expr())
+            if not self.at(","):
+                return args, tuple(kwargs)
+            self.take()
+
+    def keyword(self, fn: str, seen: list[str]) -> tuple[str, int]:
+        key = self.take()
+        self.take()  # '='
+        if key.text != "axis":
+            raise ExprError(f"unknown keyword argument '{key.text}' in the call to {fn} (only axis=)",
+                            key.col)
+        if key.text in seen:
+            raise ExprError(f"axis= is given twice in the call to {fn}", key.col)
+        sign = -1 if self.at("-") and self.take() else 1
+        t = self.tok
+        if t.kind != "num" or not t.text.isdigit():
+            raise ExprError(f"axis= takes a whole number (axis=0 down each column, axis=1 along "
+                            f"each row), found {_found(t)}", t.col)
+        self.take()
+        return "axis", sign * int(t.text)
 
 
 def _found(t: Tok) -> str:

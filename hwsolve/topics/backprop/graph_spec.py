@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hwsolve.autodiff.functions import LOSSES, Loss, lookup_loss
+from hwsolve.autodiff.tensor_ops import graph_functions
 from hwsolve.core.errors import SpecError
 from hwsolve.spec import expr as E
 from hwsolve.spec.loader import Doc, Field
@@ -39,8 +40,9 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[A-Za-z0-9]+\])?$")
 @dataclass
 class Value:
     name: str
-    value: Fraction | float
+    value: Fraction | float | list   # a number, or rows of numbers (a column vector is [[1], [2]])
     line: int | None
+    matrix: bool = False             # written as a list of lists: printed 2-D whatever its shape
 
 
 @dataclass
@@ -115,7 +117,7 @@ def parse_graph(doc: Doc) -> GraphProblem:
         if name in given:
             raise f.error(f"'{name}' is already a {given[name]}; a node needs its own name")
         try:
-            tree = E.parse(f.value)
+            tree = E.parse(f.value, graph_functions())
         except E.ExprError as e:
             raise _expr_error(f, name, e) from None
         text = f.value if isinstance(f.value, str) else str(f.value)
@@ -147,7 +149,7 @@ def _check_name(f: Field, name) -> None:
     if not isinstance(name, str) or not NAME.match(name) or len(name) > 40:
         raise f.error(f"'{name}' is not a usable name: a letter, then letters, digits or _ "
                       "(optionally an index like W1[2])")
-    if name in E.FUNCTIONS or keyword.iskeyword(name):
+    if name in graph_functions() or keyword.iskeyword(name):
         raise f.error(f"'{name}' is a function (or Python keyword) name; choose another name")
 
 
@@ -163,11 +165,33 @@ def _values(root: Field, key: str) -> list[Value]:
     out = []
     for name, v in m.items():
         _check_name(f[name], name)
-        if isinstance(v, list):
-            raise f[name].error("graph specs hold scalars; write one name per entry "
-                                "(W1[1]: 1, W1[2]: -1), or use kind: network for vectors")
-        out.append(Value(name, f[name].number(), f[name].line))
+        value = _array(f[name]) if isinstance(v, list) else f[name].number()
+        matrix = isinstance(v, list) and any(isinstance(i, list) for i in v)
+        out.append(Value(name, value, f[name].line, matrix))
     return out
+
+
+MAX_ENTRIES = 10_000  # numbers in one vector or matrix value
+
+
+def _array(f: Field) -> list[list]:
+    """A list is a column vector, a list of lists a matrix (one list per row); rows as lists."""
+    items = f.items()
+    if not items:
+        raise f.error("expected a vector [1, 2] or a matrix [[1, 2], [3, 4]], got an empty list")
+    if not any(isinstance(i.value, list) for i in items):
+        rows = [[i.number()] for i in items]
+    elif all(isinstance(i.value, list) for i in items):
+        rows = [[e.number() for e in i.items()] for i in items]
+        widths = {len(r) for r in rows}
+        if len(widths) != 1 or 0 in widths:
+            raise f.error("a matrix needs rows of one same, nonzero length; got lengths "
+                          + ", ".join(str(len(r)) for r in rows))
+    else:
+        raise f.error("mix of numbers and lists: write a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
+    if len(rows) * len(rows[0]) > MAX_ENTRIES:
+        raise f.error(f"{len(rows) * len(rows[0])} entries; the limit is {MAX_ENTRIES}")
+    return rows
 
 
 def _expr_error(f: Field, name: str, e: E.ExprError) -> SpecError:
@@ -279,7 +303,7 @@ def _last(nodes: list[NodeSpec]) -> str:
 
 def _expr_loss(f: Field, spec: LossSpec, known: set[str]) -> LossSpec:
     try:
-        spec.tree = E.parse(f.value)
+        spec.tree = E.parse(f.value, graph_functions())
     except E.ExprError as e:
         raise f.error(f"loss: {e}") from None
     spec.text = str(f.value)
