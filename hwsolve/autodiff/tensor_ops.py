@@ -153,6 +153,8 @@ class MatMul(TensorOp):
         return args[0] @ args[1]
 
     def local(self, i, up, args, out, ctx):
+        if ctx.out_scalar:  # a scalar upstream gradient multiplies: dL/dout * z^T
+            return up * args[1].T if i == 0 else args[0].T * up
         return up @ args[1].T if i == 0 else args[0].T @ up
 
 
