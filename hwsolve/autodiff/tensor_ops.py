@@ -111,6 +111,11 @@ def _reduced(up: Expr, shape: Shape, out_shape: Shape) -> Expr:
     return sum_call(up, axes[0] if len(axes) == 1 else tuple(axes))
 
 
+def scaled(up: Expr, e: Expr) -> Expr:
+    """up * e, or e alone when up is the loss's own dL/dL = 1."""
+    return e if isinstance(up, Const) and up.value == 1 else up * e
+
+
 def sum_call(x: Expr, axis) -> Apply:
     if axis is None:
         return call("sum", r"\sum", x)
@@ -445,7 +450,7 @@ class Reduce(TensorOp):
 
     def local(self, i, up, args, out, ctx):
         x = ctx.values[0]
-        e = up * _ones_like(x.shape)
+        e = scaled(up, _ones_like(x.shape))
         return Const(Fraction(1, self._count(x))) * e if self.how == "mean" else e
 
 
@@ -529,7 +534,17 @@ class TensorSoftmax(_OverAxis):
         return call("softmax", r"\operatorname{softmax}", args[0])
 
     def local(self, i, up, args, out, ctx):
+        origin = ctx.upstream_origin
+        if origin is not None and isinstance(origin.op, CrossEntropy) and _distributions(origin.parents[1].value,
+                                                                                         self.axis):
+            # -y ⊘ p through the softmax Jacobian is p - y when y sums to 1: what courses call u2
+            target = origin.parents[1]
+            return out - (Const(T.plain(target.value)) if isinstance(out, Const) else target.label)
         return out.odot(up - sum_call(out.odot(up), self.axis))
+
+
+def _distributions(y: np.ndarray, axis: int) -> bool:
+    return bool(np.all(T.to_float(y).sum(axis=axis) == 1))
 
 
 class LogSoftmax(_OverAxis):
@@ -589,8 +604,8 @@ class CrossEntropy(TensorOp):
 
     def local(self, i, up, args, out, ctx):
         if i == 0:
-            return up * -hdiv(args[1], args[0])
-        return up * -call("log", r"\log", args[0])
+            return scaled(up, -hdiv(args[1], args[0]))
+        return scaled(up, -call("log", r"\log", args[0]))
 
     def grads_wanted(self):
         return (True, False)
@@ -627,8 +642,8 @@ class SoftmaxCrossEntropy(TensorOp):
 
     def local(self, i, up, args, out, ctx):
         if i == 0:
-            return up * (call("softmax", r"\operatorname{softmax}", args[0]) - args[1])
-        return up * -call("log_softmax", r"\log\operatorname{softmax}", args[0])
+            return scaled(up, call("softmax", r"\operatorname{softmax}", args[0]) - args[1])
+        return scaled(up, -call("log_softmax", r"\log\operatorname{softmax}", args[0]))
 
     def grads_wanted(self):
         return (True, False)
