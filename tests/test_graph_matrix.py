@@ -206,3 +206,35 @@ def test_shape_errors_are_one_line_naming_node_and_shapes(body, message):
         compile_graph(graph(body))
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+# -- the grammar --------------------------------------------------------------------------------
+
+
+def test_grammar_matrix_product_transpose_and_axis():
+    from hwsolve.spec.expr import Bin, Call, ExprError, Name, parse
+    from hwsolve.topics.backprop.graph_spec import graph_functions
+
+    fns = graph_functions()
+    assert parse("W1 @ x + b1", fns) == Bin("+", Bin("@", Name("W1", 1), Name("x", 6)), Name("b1", 10))
+    # @ binds like *, tighter than +; .T binds tighter than everything
+    assert parse("a * B @ c", fns) == Bin("@", Bin("*", Name("a", 1), Name("B", 5)), Name("c", 9))
+    assert parse("(a + b).T", fns) == Call("transpose", (Bin("+", Name("a", 2), Name("b", 6)),), 8)
+    assert parse("x.T^2", fns) == Bin("^", Call("transpose", (Name("x", 1),), 2), parse("2"))
+    assert parse("sum(x, axis=0)", fns).kwargs == (("axis", 0),)
+    assert parse("softmax(z, axis=-1)", fns).kwargs == (("axis", -1),)
+    for bad, message in [("x.Tx", "attribute access"), ("x = 1", "assignment"),
+                         ("sum(axis=0, x)", "positional argument after a keyword"),
+                         ("sum(x, foo=1)", "unknown keyword argument 'foo'"),
+                         ("sum(x, axis=y)", "axis= takes a whole number"),
+                         ("x.__class__", "attribute access"), ("2.T", "write a product"),
+                         ("sum(x, axis=0, axis=1)", "given twice")]:
+        with pytest.raises(ExprError, match=message):
+            parse(bad, fns)
+
+
+def test_every_table_function_is_callable_in_a_graph_spec():
+    from hwsolve.autodiff.functions import ELEMENTWISE
+    from hwsolve.topics.backprop.graph_spec import graph_functions
+
+    assert set(ELEMENTWISE) - {"identity"} <= set(graph_functions())

@@ -143,19 +143,8 @@ def tokenize(text: str) -> list[Tok]:
             i = m.end()
             continue
         if c in _LETTERS:
-            m = _NAME.match(text, i)
-            word = m.group()
-            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
-                raise ExprError(f"'{word}' is Python, not part of the expression language; "
-                                "expressions cannot run code", i + 1)
-            j = m.end()
-            if j < n and text[j] == "." and not _transpose_at(text, j):
-                raise ExprError(f"'{word}.' : attribute access is not part of the expression "
-                                "language; expressions cannot reach Python objects", j + 1)
-            if j < n and text[j] == "[":
-                raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
-            toks.append(Tok("name", word, i + 1))
-            i = j
+            toks.append(_name_token(text, i))
+            i += len(toks[-1].text)
             continue
         if c == "_":
             m = re.compile(r"_+[A-Za-z0-9_]*").match(text, i)
@@ -163,9 +152,10 @@ def tokenize(text: str) -> list[Tok]:
                             "expressions cannot reach Python (no dunder names)", i + 1)
         if text.startswith("**", i):
             raise ExprError("'**' is not an operator here: write powers with '^' (x^2)", i + 1)
-        if _matrix_token(text, i, toks):
-            toks.append(_matrix_token(text, i, toks))
-            i += len(toks[-1].text)
+        matrix_tok = _matrix_token(text, i, toks)
+        if matrix_tok:
+            toks.append(matrix_tok)
+            i += len(matrix_tok.text)
             continue
         if c in "+-*/^(),":
             toks.append(Tok("op", c, i + 1))
@@ -181,6 +171,22 @@ def tokenize(text: str) -> list[Tok]:
         raise ExprError(f"unexpected character {c!r}", i + 1)
     toks.append(Tok("end", "", n + 1))
     return toks
+
+
+def _name_token(text: str, i: int) -> Tok:
+    """The name starting at i; Python keywords, attribute access and odd indexes are refused."""
+    m = _NAME.match(text, i)
+    word = m.group()
+    if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+        raise ExprError(f"'{word}' is Python, not part of the expression language; "
+                        "expressions cannot run code", i + 1)
+    j = m.end()
+    if j < len(text) and text[j] == "." and not _transpose_at(text, j):
+        raise ExprError(f"'{word}.' : attribute access is not part of the expression "
+                        "language; expressions cannot reach Python objects", j + 1)
+    if j < len(text) and text[j] == "[":
+        raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
+    return Tok("name", word, i + 1)
 
 
 def _transpose_at(text: str, j: int) -> bool:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hwsolve.autodiff.functions import LOSSES, Loss, lookup_loss
-from hwsolve.autodiff.tensor_ops import graph_functions
 from hwsolve.core.errors import SpecError
 from hwsolve.spec import expr as E
 from hwsolve.spec.loader import Doc, Field
@@ -143,6 +142,14 @@ def parse_graph(doc: Doc) -> GraphProblem:
         notes = [root["notes"].text()] if isinstance(v, str) else [i.text() for i in root["notes"].items()]
     return GraphProblem(doc.file, title, inputs, params, targets, order, loss, relu0, tie, notes,
                         doc, spec_order=[n.name for n in nodes])
+
+
+def graph_functions() -> dict[str, tuple[int, int]]:
+    """The names expressions may call: the activation table's and the tensor rules' (numpy-free parse
+    until a spec is read)."""
+    from hwsolve.autodiff.tensor_ops import graph_functions as table
+
+    return table()
 
 
 def _check_name(f: Field, name) -> None:
