@@ -200,6 +200,9 @@ def test_scalar_specs_keep_the_scalar_rules():
      "loss: cross_entropy(p, y)\n", "the probabilities and the target must have the same shape"),
     ("inputs: {x: [1, 2]}\ntargets: {y: [1, 0, 0]}\nnodes:\n  p: softmax(x)\nloss: mse\n",
      "the prediction p is 2x1 but the target y is 3x1"),
+    ("inputs: {x: [1, 2]}\ntargets: {y: [1, 0]}\nloss: (x - y)^2\nnodes:\n  p: x\n",
+     "'L' is 2x1: the value differentiated must be a number (1x1); reduce it first"),
+    ("inputs: {x: [1, 2]}\nnodes:\n  p: 2 * x\noutput: p\n", "'p' is 2x1"),
 ])
 def test_shape_errors_are_one_line_naming_node_and_shapes(body, message):
     with pytest.raises(SpecError) as e:

@@ -651,9 +651,11 @@ class SoftmaxCrossEntropy(TensorOp):
 
 # -- the names a graph spec may call --------------------------------------------------------------
 
-# tensor functions -> (minimum, maximum) positional arguments; `axis=` is a keyword where allowed
+# tensor functions -> (minimum, maximum) positional arguments; `axis=` is a keyword where allowed.
+# reshape takes 1 or 2 sizes: graph values print as vectors and matrices (the rules themselves
+# work on any number of axes).
 TENSOR_FUNCTIONS: dict[str, tuple[int, int]] = {
-    "transpose": (1, 1), "sum": (1, 1), "mean": (1, 1), "flatten": (1, 1), "reshape": (2, 9),
+    "transpose": (1, 1), "sum": (1, 1), "mean": (1, 1), "flatten": (1, 1), "reshape": (2, 3),
     "softmax": (1, 1), "log_softmax": (1, 1), "cross_entropy": (2, 2),
     "softmax_cross_entropy": (2, 2), "minimum": (2, 2), "maximum": (2, 2),
 }

@@ -306,11 +306,16 @@ def compile_graph(p) -> Compiled:
         pair = (b.env[loss.prediction], b.env[loss.target])
         b.check_shape(op, pair, loss.name, loss.line, [loss.prediction, loss.target])
         out = g.apply(op, pair, loss.name, symbol(loss.name), line=loss.line)
+        b.shapes[out] = SCALAR
     else:
         out = b.line(loss.name, loss.tree, loss.line)
     if out.kind == "const":
         raise SpecError(f"'{out.name}' is a constant: there is nothing to differentiate",
                         file=p.file, line=loss.line)
+    if b.shape_of(out) != SCALAR:
+        shape = TO.fmt_shape(b.shape_of(out))
+        raise SpecError(f"'{out.name}' is {shape}: the value differentiated must be a number (1x1); "
+                        f"reduce it first, e.g. sum(...) or mean(...)", file=p.file, line=loss.line)
 
     notes = []
     if loss.output:
