@@ -241,3 +241,15 @@ def test_every_table_function_is_callable_in_a_graph_spec():
     from hwsolve.topics.backprop.graph_spec import graph_functions
 
     assert set(ELEMENTWISE) - {"identity"} <= set(graph_functions())
+
+
+def test_seed000_p1_with_the_loss_as_a_matrix_expression():
+    """loss: sum((y - yhat)^2) through Add, ElementPower and Reduce gives the library loss's numbers."""
+    text = (PROBLEMS / "cs4782_p1_graph.yaml").read_text().replace(
+        "loss: {type: squared_error, prediction: yhat, target: y}", "loss: sum((y - yhat)^2)")
+    assert "sum((y - yhat)^2)" in text
+    values, grads = run(parse_graph(load_yaml_text(text, "p1.yaml")))
+    ref_values, ref_grads = run(load_backprop(str(PROBLEMS / "cs4782_p1_graph.yaml")))
+    assert values["L"].tolist() == [[4]]
+    for name in ("yhat", "a1", "z2", *PARAMS, "x"):
+        assert same_exactly(grads[name], ref_grads[name]), name
