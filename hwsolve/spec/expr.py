@@ -3,10 +3,13 @@
 Grammar (see docs/graph-spec.md)::
 
     expr    := term (('+' | '-') term)*
-    term    := unary (('*' | '/') unary)*
+    term    := unary (('*' | '/' | '@') unary)*  # @ is the matrix product, * and / entry by entry
     unary   := ('-' | '+') unary | power
-    power   := atom ('^' unary)?              # right-associative; -x^2 is -(x^2)
-    atom    := NUMBER | NAME | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+    power   := postfix ('^' unary)?           # right-associative; -x^2 is -(x^2)
+    postfix := atom ('.T')*                   # transpose: x.T is transpose(x)
+    atom    := NUMBER | NAME | NAME '(' args ')' | '(' expr ')'
+    args    := arg (',' arg)*
+    arg     := expr | 'axis' '=' ['-'] digits   # the one keyword argument
     NUMBER  := digits ['.' digits] [('e'|'E') ['+'|'-'] digits]      (exact: 0.1 is 1/10)
     NAME    := letter (letter | digit | '_')* ['[' (letter | digit)+ ']']
 
@@ -77,6 +80,7 @@ class Call:
     fn: str
     args: tuple
     col: int = 0
+    kwargs: tuple = ()   # ((name, value), ...): only ("axis", int) today
 
 
 def names(node) -> list[str]:
@@ -138,19 +142,8 @@ def tokenize(text: str) -> list[Tok]:
             i = m.end()
             continue
         if c in _LETTERS:
-            m = _NAME.match(text, i)
-            word = m.group()
-            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
-                raise ExprError(f"'{word}' is Python, not part of the expression language; "
-                                "expressions cannot run code", i + 1)
-            j = m.end()
-            if j < n and text[j] == ".":
-                raise ExprError(f"'{word}.' : attribute access is not part of the expression "
-                                "language; expressions cannot reach Python objects", j + 1)
-            if j < n and text[j] == "[":
-                raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
-            toks.append(Tok("name", word, i + 1))
-            i = j
+            toks.append(_name_token(text, i))
+            i += len(toks[-1].text)
             continue
         if c == "_":
             m = re.compile(r"_+[A-Za-z0-9_]*").match(text, i)
@@ -158,6 +151,11 @@ def tokenize(text: str) -> list[Tok]:
                             "expressions cannot reach Python (no dunder names)", i + 1)
         if text.startswith("**", i):
             raise ExprError("'**' is not an operator here: write powers with '^' (x^2)", i + 1)
+        matrix_tok = _matrix_token(text, i, toks)
+        if matrix_tok:
+            toks.append(matrix_tok)
+            i += len(matrix_tok.text)
+            continue
         if c in "+-*/^(),":
             toks.append(Tok("op", c, i + 1))
             i += 1
@@ -172,6 +170,43 @@ def tokenize(text: str) -> list[Tok]:
         raise ExprError(f"unexpected character {c!r}", i + 1)
     toks.append(Tok("end", "", n + 1))
     return toks
+
+
+def _name_token(text: str, i: int) -> Tok:
+    """The name starting at i; Python keywords, attribute access and odd indexes are refused."""
+    m = _NAME.match(text, i)
+    word = m.group()
+    if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+        raise ExprError(f"'{word}' is Python, not part of the expression language; "
+                        "expressions cannot run code", i + 1)
+    j = m.end()
+    if j < len(text) and text[j] == "." and not _transpose_at(text, j):
+        raise ExprError(f"'{word}.' : attribute access is not part of the expression "
+                        "language; expressions cannot reach Python objects", j + 1)
+    if j < len(text) and text[j] == "[":
+        raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
+    return Tok("name", word, i + 1)
+
+
+def _transpose_at(text: str, j: int) -> bool:
+    """`.T` at j, not followed by more of a name: the transpose postfix (x.T, (a + b).T)."""
+    return text.startswith(".T", j) and not (j + 2 < len(text) and (text[j + 2] in _LETTERS
+                                                                     or text[j + 2] in _DIGITS
+                                                                     or text[j + 2] == "_"))
+
+
+def _matrix_token(text: str, i: int, toks: list[Tok]) -> Tok | None:
+    """The tokens of matrix expressions: '@', postfix '.T', and '=' of a keyword argument."""
+    c = text[i]
+    if c == "@":
+        return Tok("op", "@", i + 1)
+    after_operand = toks and (toks[-1].kind == "name" or toks[-1].text in (")", ".T"))
+    if c == "." and after_operand and _transpose_at(text, i):
+        return Tok("op", ".T", i + 1)
+    keyword_place = len(toks) >= 2 and toks[-1].kind == "name" and toks[-2].text in ("(", ",")
+    if c == "=" and keyword_place and not text.startswith("==", i):
+        return Tok("op", "=", i + 1)
+    return None
 
 
 # -- parser -----------------------------------------------------------------------------------
@@ -242,7 +277,7 @@ class _Parser:
 
     def term(self):
         e = self.unary()
-        while self.at("*") or self.at("/"):
+        while self.at("*") or self.at("/") or self.at("@"):
             op = self.take().text
             e = Bin(op, e, self.unary())
         return e
@@ -257,7 +292,7 @@ class _Parser:
         return self.power()
 
     def power(self):
-        base = self.atom()
+        base = self.postfix()
         if self.at("^"):
             t = self.take()
             self.deeper(t.col)
@@ -296,10 +331,7 @@ class _Parser:
                             f"{', '.join(self.functions)}", name.col)
         open_ = self.take()
         self.deeper(open_.col)
-        args = [self.expr()]
-        while self.at(","):
-            self.take()
-            args.append(self.expr())
+        args, kwargs = self.arguments(fn)
         self.expect(")", f"',' or ')' in the call to {fn}")
         self.depth -= 1
         lo, hi = self.functions[fn]
@@ -307,7 +339,48 @@ class _Parser:
             want = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExprError(f"{fn} takes {want} argument{'s' if hi > 1 else ''}, got {len(args)}",
                             name.col)
-        return Call(fn, tuple(args), name.col)
+        return Call(fn, tuple(args), name.col, kwargs)
+
+    # -- matrix expressions: transpose postfix and keyword arguments ---------------------------
+
+    def postfix(self):
+        e = self.atom()
+        while self.at(".T"):
+            t = self.take()
+            e = Call("transpose", (e,), t.col)
+        return e
+
+    def arguments(self, fn: str) -> tuple[list, tuple]:
+        """Positional arguments, then keyword ones (axis=0); a positional after a keyword is an error."""
+        args: list = []
+        kwargs: list[tuple[str, int]] = []
+        while True:
+            if self.tok.kind == "name" and self.toks[self.i + 1].text == "=":
+                kwargs.append(self.keyword(fn, [k for k, _ in kwargs]))
+            elif kwargs:
+                raise ExprError(f"a positional argument after a keyword one in the call to {fn}",
+                                self.tok.col)
+            else:
+                args.append(self.expr())
+            if not self.at(","):
+                return args, tuple(kwargs)
+            self.take()
+
+    def keyword(self, fn: str, seen: list[str]) -> tuple[str, int]:
+        key = self.take()
+        self.take()  # '='
+        if key.text != "axis":
+            raise ExprError(f"unknown keyword argument '{key.text}' in the call to {fn} (only axis=)",
+                            key.col)
+        if key.text in seen:
+            raise ExprError(f"axis= is given twice in the call to {fn}", key.col)
+        sign = -1 if self.at("-") and self.take() else 1
+        t = self.tok
+        if t.kind != "num" or not t.text.isdigit():
+            raise ExprError(f"axis= takes a whole number (axis=0 down each column, axis=1 along "
+                            f"each row), found {_found(t)}", t.col)
+        self.take()
+        return "axis", sign * int(t.text)
 
 
 def _found(t: Tok) -> str:

@@ -14,8 +14,12 @@ from hwsolve.spec.loader import Field
 
 
 def expression_functions() -> dict[str, tuple[int, int]]:
-    """Function name -> (min, max) arguments for graph expressions: f(x, param1, param2, ...)."""
-    return {name: (1, 1 + len(lookup(name).params)) for name in function_names()}  # type: ignore[union-attr]
+    """Function name -> (min, max) arguments for graph expressions: the table's functions take
+    their operand, then their parameters in order (leaky_relu(z, 0.1)); the tensor functions
+    (sum, softmax, ...) come with the tensor rules."""
+    from hwsolve.autodiff.tensor_ops import graph_functions
+
+    return graph_functions()
 
 
 def activation_keys() -> set[str]:

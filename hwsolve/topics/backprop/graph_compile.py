@@ -19,7 +19,8 @@ import numpy as np
 
 from hwsolve.core import values as T
 from hwsolve.topics.backprop.solve import Compiled
-from hwsolve.autodiff.functions import ELEMENTWISE, lookup
+from hwsolve.autodiff import tensor_ops as TO
+from hwsolve.autodiff.functions import ELEMENTWISE, Elementwise
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Power,
                                 Product, Quotient, Sum)
@@ -27,13 +28,18 @@ from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import symbol
 from hwsolve.core.numfmt import fmt_number
 from hwsolve.spec import expr as E
-from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.core.sym import Apply, Const, Symbol, to_latex, to_text
 
 MAX_GRAPH_NODES = 5000
+SCALAR = (1, 1)
 
 
 def _value(v) -> np.ndarray:
-    return T.exact([[v]]) if isinstance(v, Fraction) else np.array([[float(v)]])
+    """A spec value as an array: a number is (1, 1); rows of numbers are exact unless one is a float."""
+    rows = v if isinstance(v, list) else [[v]]
+    if all(isinstance(x, Fraction) for row in rows for x in row):
+        return T.exact(rows)
+    return np.array([[float(x) for x in row] for row in rows])
 
 
 class _Builder:
@@ -44,6 +50,7 @@ class _Builder:
         self.made: dict[str, Node] = {}       # intermediate name -> node
         self.spec_nodes: set[str] = set()
         self.kinds: set[str] = set()          # which kinds of rule were used, for the notes
+        self.shapes: dict[Node, tuple[int, ...]] = {}   # every operation's shape, known at compile time
 
     def error(self, owner: str, line, message: str) -> SpecError:
         field = "loss" if owner == self.p.loss.name and not self.p.loss.output else f"nodes.{owner}"
@@ -69,37 +76,60 @@ class _Builder:
         if isinstance(tree, E.Unary):
             return self.op(Negate(), (self.build(tree.arg, owner, line),), owner, line, top)
         if isinstance(tree, E.Bin):
-            if tree.op in "+-":
-                terms = _terms(tree)
-                parents = tuple(self.build(t, owner, line) for _, t in terms)
-                return self.op(Sum(tuple(s for s, _ in terms)), parents, owner, line, top)
-            if tree.op == "*":
-                parents = tuple(self.build(t, owner, line) for t in _factors(tree))
-                return self.op(Product(), parents, owner, line, top)
-            a, b = self.build(tree.left, owner, line), self.build(tree.right, owner, line)
-            if tree.op == "/":
-                if isinstance(b.op, ConstOp) and b.op.value == 0:
-                    raise self.error(owner, line, "division by zero: the divisor is the number 0")
-                return self.op(Quotient(), (a, b), owner, line, top)
-            return self.op(Power(), (a, b), owner, line, top)
+            return self.binary(tree, owner, line, top)
         if isinstance(tree, E.Call):
             return self.call(tree, owner, line, top)
         raise AssertionError(f"unknown expression node {tree!r}")
 
+    def binary(self, tree: E.Bin, owner, line, top) -> Node:
+        """Scalar operands keep the scalar rules (Sum, Product, ...); any tensor operand takes
+        the element-wise, broadcasting ones (Add, Mul, ...)."""
+        if tree.op in "+-":
+            terms = _terms(tree)
+            parents = tuple(self.build(t, owner, line) for _, t in terms)
+            signs = tuple(s for s, _ in terms)
+            return self.op(Sum(signs) if self.scalars(parents) else TO.Add(signs), parents, owner, line, top)
+        if tree.op == "*":
+            parents = tuple(self.build(t, owner, line) for t in _factors(tree))
+            return self.op(Product() if self.scalars(parents) else TO.Mul(), parents, owner, line, top)
+        a, b = self.build(tree.left, owner, line), self.build(tree.right, owner, line)
+        if tree.op == "@":
+            return self.op(TO.MatMul(), (a, b), owner, line, top)
+        if tree.op == "/":
+            if isinstance(b.op, ConstOp) and b.op.value == 0:
+                raise self.error(owner, line, "division by zero: the divisor is the number 0")
+            return self.op(Quotient() if self.scalars((a, b)) else TO.Div(), (a, b), owner, line, top)
+        if self.scalars((a, b)):
+            return self.op(Power(), (a, b), owner, line, top)
+        exponent = _fold(tree.right)
+        if exponent is None:
+            raise self.error(owner, line, "a vector or matrix can be raised to a number only "
+                             "(x^2, entry by entry), not to a value of the graph")
+        return self.op(TO.ElementPower(exponent), (a,), owner, line, top)
+
     def call(self, tree: E.Call, owner, line, top) -> Node:
-        if tree.fn in ("min", "max"):
-            parents = tuple(self.build(a, owner, line) for a in tree.args)
+        axis = dict(tree.kwargs).get("axis")
+        if axis is not None and tree.fn not in TO.AXIS_FUNCTIONS:
+            raise self.error(owner, line, f"{tree.fn} takes no axis= (axis= is for "
+                             f"{', '.join(sorted(TO.AXIS_FUNCTIONS))})")
+        table = TO.table_functions()
+        if tree.fn in table:
+            return self.function(table[tree.fn], tree, owner, line, top)
+        parents = tuple(self.build(a, owner, line) for a in tree.args)
+        if tree.fn in ("min", "max") and self.scalars(parents):
             self.kinds.add("extremum")
             return self.op(Extremum(tree.fn, self.p.tie), parents, owner, line, top)
-        fn = lookup(tree.fn)
-        assert fn is not None  # the parser admits only the table's names
+        return self.op(self.tensor_rule(tree, parents, axis, owner, line), parents, owner, line, top)
+
+    def function(self, fn: Elementwise, tree: E.Call, owner, line, top) -> Node:
+        """A function of the activation table: its operand, then its parameters as numbers."""
         given = {}
-        for pname, arg in zip(fn.params, tree.args[1:], strict=False):
+        for k, (name, arg) in enumerate(zip(fn.params, tree.args[1:], strict=False)):
             value = _fold(arg)
             if value is None:
-                raise self.error(owner, line, f"the {pname} of {tree.fn} (argument {len(given) + 2}) "
-                                 f"must be a number, e.g. {tree.fn}(z1, 0.1)")
-            given[pname] = value
+                raise self.error(owner, line, f"the {name} of {tree.fn} (argument {k + 2}) must be a "
+                                 f"number, e.g. {tree.fn}(z1, 0.1)")
+            given[name] = value
         try:
             params = fn.bind(given)
         except ValueError as e:
@@ -108,7 +138,77 @@ class _Builder:
         if fn.kink is not None:
             self.kinds.add(fn.key)
         parent = self.build(tree.args[0], owner, line)
-        return self.op(Function(fn, params, None, at_zero), (parent,), owner, line, top)
+        rule = Function if self.scalars((parent,)) else TO.TensorFunction
+        return self.op(rule(fn, params, None, at_zero), (parent,), owner, line, top)
+
+    def tensor_rule(self, tree: E.Call, parents, axis, owner, line) -> TO.TensorOp:
+        fn = tree.fn
+        if fn in ("min", "max", "minimum", "maximum"):
+            if len(parents) != 2:
+                raise self.error(owner, line, f"{fn} of vectors or matrices takes two operands, "
+                                 "entry by entry (minimum(a, b))")
+            self.kinds.add("elementwise extremum")
+            return TO.Extreme({"min": "minimum", "max": "maximum"}.get(fn, fn), self.p.tie)
+        if fn == "transpose":
+            return TO.Transpose()
+        if fn in ("sum", "mean"):
+            return TO.Reduce(fn, self.axis(axis, parents[0]))
+        if fn == "flatten":
+            return TO.Reshape(None)
+        if fn == "reshape":
+            return TO.Reshape(self.dims(tree, owner, line))
+        over = self.axis(axis, parents[0])
+        over = 0 if over is None else over
+        rules = {"softmax": TO.TensorSoftmax, "log_softmax": TO.LogSoftmax,
+                 "softmax_cross_entropy": TO.SoftmaxCrossEntropy}
+        if fn in rules:
+            return rules[fn](over)
+        if fn == "cross_entropy":
+            return TO.CrossEntropy()
+        raise AssertionError(f"no rule for the function {fn}")
+
+    def axis(self, axis: int | None, parent: Node) -> int | None:
+        """axis=-1 is the last axis, as in numpy."""
+        if axis is None or axis >= 0:
+            return axis
+        return axis + len(self.shape_of(parent))
+
+    def dims(self, tree: E.Call, owner, line) -> tuple[int, ...]:
+        dims = []
+        for arg in tree.args[1:]:
+            n = _fold(arg)
+            if n is None or n.denominator != 1 or n < 1:
+                raise self.error(owner, line, "reshape's sizes must be positive whole numbers, "
+                                 "e.g. reshape(x, 2, 3)")
+            dims.append(int(n))
+        if len(dims) == 1:
+            dims.append(1)  # reshape(x, 6) is a column, as a list value is
+        return tuple(dims)
+
+    # -- shapes -------------------------------------------------------------------------------
+
+    def shape_of(self, node: Node) -> tuple[int, ...]:
+        if node.op is None:
+            return node.value.shape
+        return SCALAR if isinstance(node.op, ConstOp) else self.shapes[node]
+
+    def scalars(self, parents) -> bool:
+        return all(self.shape_of(p) == SCALAR for p in parents)
+
+    def check_shape(self, op, parents, owner, line, names) -> tuple[int, ...]:
+        """The output's shape, or the one-line error naming the node and the operands' shapes."""
+        shapes = [self.shape_of(p) for p in parents]
+        if isinstance(op, (TO.TensorOp, TO.TensorFunction)):
+            try:
+                return op.shape(shapes)
+            except TO.ShapeError as e:
+                raise self.error(owner, line, e.message.format(*names)) from None
+        if isinstance(op, (Identity, Negate)):
+            return shapes[0]
+        if isinstance(op, LossOp) and shapes[0] != shapes[1]:
+            raise self.error(owner, line, f"the prediction {names[0]} is {TO.fmt_shape(shapes[0])} but the "
+                             f"target {names[1]} is {TO.fmt_shape(shapes[1])}")
+        return SCALAR
 
     # -- nodes --------------------------------------------------------------------------------
 
@@ -128,11 +228,14 @@ class _Builder:
     def op(self, op, parents, owner, line, top) -> Node:
         if len(self.g.nodes) >= MAX_GRAPH_NODES:
             raise self.error(owner, line, f"the graph has more than {MAX_GRAPH_NODES} operations")
+        formula = op.formula([p.label for p in parents])
+        shape = self.check_shape(op, parents, owner, line, [to_text(p.label) for p in parents])
         if top is not None:
             op.owner = None
-            return self.g.apply(op, parents, top, symbol(top), line=line)
-        formula = op.formula([p.label for p in parents])
-        bare = isinstance(op, Function) or isinstance(op, Extremum)
+            node = self.g.apply(op, parents, top, symbol(top), line=line)
+            self.shapes[node] = shape
+            return node
+        bare = isinstance(formula, Apply) and formula.op == "call"   # f(x), min(a, b), sum(x)
         text = to_text(formula) if bare else f"({to_text(formula)})"
         latex = to_latex(formula) if bare else rf"\left({to_latex(formula)}\right)"
         if text in self.made:
@@ -140,6 +243,7 @@ class _Builder:
         op.owner = owner
         node = self.g.apply(op, parents, text, Symbol(text, latex), line=line)
         self.made[text] = node
+        self.shapes[node] = shape
         return node
 
 
@@ -194,7 +298,8 @@ def compile_graph(p) -> Compiled:
     b = _Builder(p, g)
     for kind, vals in (("input", p.inputs), ("param", p.params), ("target", p.targets)):
         for v in vals:
-            b.env[v.name] = g.leaf(v.name, symbol(v.name), kind, _value(v.value), line=v.line)
+            b.env[v.name] = g.leaf(v.name, symbol(v.name), kind, _value(v.value), line=v.line,
+                                   matrix=getattr(v, "matrix", False))
     for n in p.nodes:
         b.line(n.name, n.tree, n.line)
     loss = p.loss
@@ -202,13 +307,19 @@ def compile_graph(p) -> Compiled:
         out = b.env[loss.prediction]
     elif loss.library is not None:
         op = LossOp(loss.library, b.env[loss.target].label)
-        out = g.apply(op, (b.env[loss.prediction], b.env[loss.target]), loss.name,
-                      symbol(loss.name), line=loss.line)
+        pair = (b.env[loss.prediction], b.env[loss.target])
+        b.check_shape(op, pair, loss.name, loss.line, [loss.prediction, loss.target])
+        out = g.apply(op, pair, loss.name, symbol(loss.name), line=loss.line)
+        b.shapes[out] = SCALAR
     else:
         out = b.line(loss.name, loss.tree, loss.line)
     if out.kind == "const":
         raise SpecError(f"'{out.name}' is a constant: there is nothing to differentiate",
                         file=p.file, line=loss.line)
+    if b.shape_of(out) != SCALAR:
+        shape = TO.fmt_shape(b.shape_of(out))
+        raise SpecError(f"'{out.name}' is {shape}: the value differentiated must be a number (1x1); "
+                        f"reduce it first, e.g. sum(...) or mean(...)", file=p.file, line=loss.line)
 
     notes = []
     if loss.output:

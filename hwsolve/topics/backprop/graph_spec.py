@@ -40,8 +40,9 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[A-Za-z0-9]+\])?$")
 @dataclass
 class Value:
     name: str
-    value: Fraction | float
+    value: Fraction | float | list   # a number, or rows of numbers (a column vector is [[1], [2]])
     line: int | None
+    matrix: bool = False             # written as a list of lists: printed 2-D whatever its shape
 
 
 @dataclass
@@ -144,6 +145,14 @@ def parse_graph(doc: Doc) -> GraphProblem:
                         doc, spec_order=[n.name for n in nodes])
 
 
+def graph_functions() -> dict[str, tuple[int, int]]:
+    """The names expressions may call: the activation table's and the tensor rules' (numpy-free parse
+    until a spec is read)."""
+    from hwsolve.autodiff.tensor_ops import graph_functions as table
+
+    return table()
+
+
 def _check_name(f: Field, name) -> None:
     if not isinstance(name, str) or not NAME.match(name) or len(name) > 40:
         raise f.error(f"'{name}' is not a usable name: a letter, then letters, digits or _ "
@@ -164,11 +173,33 @@ def _values(root: Field, key: str) -> list[Value]:
     out = []
     for name, v in m.items():
         _check_name(f[name], name)
-        if isinstance(v, list):
-            raise f[name].error("graph specs hold scalars; write one name per entry "
-                                "(W1[1]: 1, W1[2]: -1), or use kind: network for vectors")
-        out.append(Value(name, f[name].number(), f[name].line))
+        value = _array(f[name]) if isinstance(v, list) else f[name].number()
+        matrix = isinstance(v, list) and any(isinstance(i, list) for i in v)
+        out.append(Value(name, value, f[name].line, matrix))
     return out
+
+
+MAX_ENTRIES = 10_000  # numbers in one vector or matrix value
+
+
+def _array(f: Field) -> list[list]:
+    """A list is a column vector, a list of lists a matrix (one list per row); rows as lists."""
+    items = f.items()
+    if not items:
+        raise f.error("expected a vector [1, 2] or a matrix [[1, 2], [3, 4]], got an empty list")
+    if not any(isinstance(i.value, list) for i in items):
+        rows = [[i.number()] for i in items]
+    elif all(isinstance(i.value, list) for i in items):
+        rows = [[e.number() for e in i.items()] for i in items]
+        widths = {len(r) for r in rows}
+        if len(widths) != 1 or 0 in widths:
+            raise f.error("a matrix needs rows of one same, nonzero length; got lengths "
+                          + ", ".join(str(len(r)) for r in rows))
+    else:
+        raise f.error("mix of numbers and lists: write a vector [1, 2] or a matrix [[1, 2], [3, 4]]")
+    if len(rows) * len(rows[0]) > MAX_ENTRIES:
+        raise f.error(f"{len(rows) * len(rows[0])} entries; the limit is {MAX_ENTRIES}")
+    return rows
 
 
 def _expr_error(f: Field, name: str, e: E.ExprError) -> SpecError:
