@@ -122,6 +122,18 @@ def reference_gradients(spec):
     return list(reversed(grads)), g
 
 
+def _kink_in_floats(spec, problem) -> bool:
+    """Does an exact pre-activation of a kinked function sit at 0 (where floats can't tell)?"""
+    sol = solve(problem)
+    for s in sol.steps:
+        if s.name.startswith(("ReLU'(", "LeakyReLU")) and s.section == "local":
+            inner = s.name[s.name.index("(") + 1:-1]
+            v = sol.step(inner).value
+            if any(x == 0 for x in (v if isinstance(v, tuple) else (v,))):
+                return True
+    return False
+
+
 def _engine_gradients(problem):
     sol = solve(problem)
     n = problem.notation
@@ -142,7 +154,9 @@ def test_gradients_match_an_independent_numpy_backprop(spec):
         solve(problem)
     except MathError:  # a sigmoid saturated to exactly 1.0 in floats: BCE is undefined there
         assume(False)
-    # kinks: the reference uses ReLU'(0) = 0 and LeakyReLU'(0) = slope too, so no assume needed
+    # kinks: the reference uses ReLU'(0) = 0 and LeakyReLU'(0) = slope too; but its float
+    # forward pass can put an exact 0 (3 * -1 + -2 * -5/3 - 1/3) a rounding error to either side
+    assume(not _kink_in_floats(spec, problem))
     (ref_layers, ref_x) = reference_gradients(spec)
     got_layers, got_x = _engine_gradients(problem)
     assert len(ref_layers) == len(got_layers)

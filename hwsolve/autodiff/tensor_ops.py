@@ -128,8 +128,20 @@ class TensorOp(GraphOp):
     def shape(self, shapes: list[Shape]) -> Shape:
         raise NotImplementedError
 
+    elementwise = False   # entry by entry: the Jacobian is diagonal where no operand is broadcast
+
     def partial(self, i, args, out, ctx):
-        return None  # a Jacobian of a tensor rule is not printed on its own (yet)
+        return None  # printed as its value (the local factor step), not as a formula
+
+    def local_factor(self, i, xs, out):
+        """Entry-by-entry rules: d out_k / d x_k for every entry (the Jacobian's diagonal), as the
+        vjp of an upstream of ones; a broadcast operand has no such diagonal."""
+        if self.elementwise and xs[i].shape == out.shape:
+            return self.vjp(i, T.ones(out.shape, T.is_exact(out)), xs, out), False
+        return super().local_factor(i, xs, out)
+
+    def local_note(self, i, names):
+        return "entry by entry (the Jacobian is diagonal with these entries)" if self.elementwise else ""
 
 
 # -- products and transposes ---------------------------------------------------------------------
@@ -162,6 +174,13 @@ class MatMul(TensorOp):
             return up * args[1].T if i == 0 else args[0].T * up
         return up @ args[1].T if i == 0 else args[0].T @ up
 
+    def local_factor(self, i, xs, out):
+        # the factor the chain rule uses: dL/dA = dL/dout B^T, and d(A z)/dz = A (a Jacobian)
+        return (T.unify(xs[1])[0].T, True) if i == 0 else (xs[0], True)
+
+    def partial(self, i, args, out, ctx):
+        return args[1].T if i == 0 else args[0]
+
 
 class Transpose(TensorOp):
     """out = x^T   (dL/dx = (dL/dout)^T); on 3+ dims, the last two axes are swapped"""
@@ -190,6 +209,8 @@ class Transpose(TensorOp):
 
 class Add(TensorOp):
     """out = ±x1 ± x2 ± ... entry by entry, broadcast   (dL/dxi = ±dL/dout, summed over stretched axes)"""
+
+    elementwise = True
 
     key = "+"
 
@@ -224,6 +245,8 @@ class Add(TensorOp):
 
 class Mul(TensorOp):
     """out = x1 ⊙ x2 ⊙ ... entry by entry, broadcast   (dL/dxi = dL/dout ⊙ the other factors)"""
+
+    elementwise = True
 
     key = "*"
 
@@ -262,6 +285,8 @@ class Mul(TensorOp):
 class Div(TensorOp):
     """out = a ⊘ b entry by entry, broadcast   (dL/da = dL/dout ⊘ b, dL/db = -dL/dout ⊙ a ⊘ b^2)"""
 
+    elementwise = True
+
     key = "/"
 
     def shape(self, shapes):
@@ -288,6 +313,8 @@ class Div(TensorOp):
 
 class ElementPower(TensorOp):
     """out = x^c entry by entry, c a number   (dL/dx = dL/dout ⊙ c x^(c-1))"""
+
+    elementwise = True
 
     key = "^"
 
@@ -339,6 +366,8 @@ class Extreme(TensorOp):
     dL/da = dL/dout where a is taken, 0 elsewhere (and dL/db likewise). On a tie "first" gives
     the gradient to a, "split" half to each.
     """
+
+    elementwise = True
 
     def __init__(self, which: str, tie: str = "first"):
         assert which in ("minimum", "maximum") and tie in ("first", "split")
