@@ -95,7 +95,7 @@ def backprop(spec, dot_file, svg_file, png_file):
         from hwsolve.render.dot import write_drawings
 
         precision = click.get_current_context().params.get("precision", DEFAULT_PRECISION)
-        write_drawings(problem, solution, precision, dot=dot_file, svg=svg_file, png=png_file)
+        write_drawings(solution, precision, dot=dot_file, svg=svg_file, png=png_file)
     return solution
 
 

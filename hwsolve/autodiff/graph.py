@@ -28,7 +28,7 @@ import numpy as np
 from hwsolve.autodiff.ops import Ctx, Identity, LossOp, Op, const_of
 from hwsolve.core import values as T
 from hwsolve.core.errors import HwsolveError, MathError
-from hwsolve.core.records import Solution, Step
+from hwsolve.core.records import GraphPicture, PictureNode, Solution, Step
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of
 
 MAX_EXPANDED = 80  # operations in a fully expanded chain-rule expression before we stop expanding
@@ -197,6 +197,28 @@ class Graph:
             if n in reach:
                 reach.update(n.parents)
         return reach
+
+    def picture(self, title: str, loss: Node, printed: Mapping[str, object], loss_drawn: bool) -> GraphPicture:
+        """The graph as a drawing record: each node's role, its rule's label, its value and the
+        gradient printed for it (`printed`: step name -> value). `loss_drawn`: the last node is
+        a loss (red box), not a plain output."""
+        index = {n: k for k, n in enumerate(self.nodes)}
+        out = []
+        for n in self.nodes:
+            if n.op is None:
+                role = n.kind
+            elif n.kind == "const":
+                role = "const_named" if n.show else "const"
+            elif getattr(n.op, "owner", None) is not None:
+                role = "inner"
+            else:
+                role = "loss" if n is loss and loss_drawn else "named"
+            grad = None if n is loss else printed.get(self.grad_symbol(n).text)
+            out.append(PictureNode(n.name, role, n.op.draw_label() if n.op else "", T.plain(n.value),
+                                   grad, n.wants_grad and n is not loss and n.kind != "target",
+                                   tuple((index[p], n.op.edge_label(i)) for i, p in enumerate(n.parents))
+                                   if n.op else ()))
+        return GraphPicture(title, tuple(out))
 
     def unreachable(self, loss: Node) -> list[Node]:
         reach = self._reaching(loss)

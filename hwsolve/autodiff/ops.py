@@ -94,11 +94,22 @@ class Op:
     def local_note(self, i: int, names: list[str]) -> str:
         return ""
 
+    # -- how the rule is drawn (render/dot.py reads these through the GraphPicture record) -------
+
+    def draw_label(self) -> str:
+        return self.key
+
+    def edge_label(self, i: int) -> str:
+        return ""
+
 
 class Identity(Op):
     """out = x   (a new name for the same value: z[0] = x, yhat = z[3])"""
 
     key = "identity"
+
+    def draw_label(self):
+        return "="
 
     def forward(self, xs):
         return xs[0]
@@ -117,6 +128,9 @@ class Linear(Op):
     """out = W z + b   (dL/dW = dL/dout z^T, dL/dz = W^T dL/dout, dL/db = dL/dout)"""
 
     key = "linear"
+
+    def draw_label(self):
+        return "W z + b"
     backward_order = (0, 2, 1)  # dL/dW, dL/db, then on to dL/dz, as the sheets list them
 
     def __init__(self, has_bias: bool = True):
@@ -196,6 +210,9 @@ class Activation(Op):
     at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
 
     key = "activation"
+
+    def draw_label(self):
+        return self.fn.label(**self.params)
 
     @property
     def exact(self):
@@ -322,6 +339,12 @@ class LossOp(Op):
     """L = loss(yhat, y)   (dL/dyhat from the loss table)"""
 
     key = "loss"
+
+    def draw_label(self):
+        return self.loss.key
+
+    def edge_label(self, i):
+        return "target" if i == 1 else ""
     backward_order = (0,)
 
     def __init__(self, loss: Loss, target_symbol: Expr, K: int = 1):
@@ -452,6 +475,12 @@ class Sum(GraphOp):
 
     key = "sum"
 
+    def draw_label(self):
+        return "+"
+
+    def edge_label(self, i):
+        return "-" if self.signs[i] < 0 else ""
+
     def __init__(self, signs: tuple[int, ...]):
         self.signs = tuple(signs)
 
@@ -482,6 +511,9 @@ class Product(GraphOp):
     """out = x1 * x2 * ... * xn   (d out / d xi = the product of the other operands)"""
 
     key = "product"
+
+    def draw_label(self):
+        return "*"
 
     def forward(self, xs):
         vals, _ = _scalars(xs)
@@ -514,6 +546,12 @@ class Quotient(GraphOp):
 
     key = "quotient"
 
+    def draw_label(self):
+        return "/"
+
+    def edge_label(self, i):
+        return ("numerator", "denominator")[i]
+
     def forward(self, xs):
         (a, b), _ = _scalars(xs)
         if b == 0:
@@ -540,6 +578,12 @@ class Power(GraphOp):
     """out = a ^ b   (d out / d a = b a^(b-1), d out / d b = a^b log(a))"""
 
     key = "power"
+
+    def draw_label(self):
+        return "^"
+
+    def edge_label(self, i):
+        return ("base", "exponent")[i]
     MAX_EXACT_EXPONENT = 10_000
 
     def _pow(self, a, b):
@@ -597,6 +641,9 @@ class Negate(GraphOp):
 
     key = "negate"
 
+    def draw_label(self):
+        return "-"
+
     def forward(self, xs):
         return -T.unify(xs[0])[0]
 
@@ -621,6 +668,9 @@ class Extremum(GraphOp):
     """
 
     key = "extremum"
+
+    def draw_label(self):
+        return self.which
 
     def __init__(self, which: str, tie: str = "first"):
         assert which in ("min", "max") and tie in ("first", "split")

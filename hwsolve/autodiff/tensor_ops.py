@@ -214,6 +214,9 @@ class Add(TensorOp):
 
     key = "+"
 
+    def edge_label(self, i):
+        return "-" if self.signs[i] < 0 else ""
+
     def __init__(self, signs: tuple[int, ...]):
         self.signs = tuple(signs)
 

@@ -53,6 +53,34 @@ class Step:
         return self.value is not None and _is_exact(self.value)
 
 
+@dataclass(frozen=True)
+class PictureNode:
+    """One node of a computation graph as drawn: what it is, its value and its gradient.
+
+    role:     "input" | "target" | "param" | "const" (a number) | "named" (a spec line's or a
+              layer's own value) | "inner" (an operation inside a spec line) | "loss"
+    operator: the rule's drawing label ("+", "ReLU", "W z + b"); "" for a leaf.
+    parents:  (index of the operand in `GraphPicture.nodes`, edge label) per operand.
+    gradient: the printed dL/d(node), or None (the loss itself, or a node off every path).
+    """
+
+    name: str
+    role: str
+    operator: str = ""
+    value: Any = None
+    gradient: Any = None
+    wants_grad: bool = False
+    parents: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class GraphPicture:
+    """A computation graph as a renderer draws it (render/dot.py): nodes in topological order."""
+
+    title: str
+    nodes: tuple[PictureNode, ...]
+
+
 @dataclass
 class Solution:
     """The answer to one problem: its steps in order, the sections they fall in, and notes."""
@@ -65,6 +93,7 @@ class Solution:
     summary: list[str] = field(default_factory=list)   # names of the steps the final table repeats
     summary_title: str = "Results"
     meta: dict[str, Any] = field(default_factory=dict)
+    graph: GraphPicture | None = None    # backprop: the graph, for drawings
 
     def add(self, step: Step) -> Step:
         self.steps.append(step)

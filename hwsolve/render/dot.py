@@ -14,6 +14,8 @@ import subprocess
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.numfmt import DEFAULT_PRECISION
+from hwsolve.core.records import PictureNode, Solution
+from hwsolve.core.sym import Const, to_text
 
 INSTALL_HINT = ("Graphviz's 'dot' program is not installed, so --svg/--png cannot render the "
                 "drawing. Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: "
@@ -27,78 +29,26 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def operator_text(op) -> str:
-    from hwsolve.autodiff import ops as O
-
-    if isinstance(op, O.Sum):
-        return "+"
-    if isinstance(op, O.Product):
-        return "*"
-    if isinstance(op, O.Quotient):
-        return "/"
-    if isinstance(op, O.Power):
-        return "^"
-    if isinstance(op, O.Negate):
-        return "-"
-    if isinstance(op, O.Extremum):
-        return op.which
-    if isinstance(op, O.Activation):
-        return op.fn.label(**op.params)
-    if isinstance(op, O.Identity):
-        return "="
-    if isinstance(op, O.LossOp):
-        return op.loss.key
-    if isinstance(op, O.Linear):
-        return "W z + b"
-    if isinstance(op, O.Softmax):
-        return "softmax"
-    return op.key
-
-
-def _edge_label(op, i: int) -> str:
-    from hwsolve.autodiff import ops as O
-
-    if isinstance(op, O.Sum) and op.signs[i] < 0:
-        return "-"
-    if isinstance(op, O.Quotient):
-        return ("numerator", "denominator")[i]
-    if isinstance(op, O.Power):
-        return ("base", "exponent")[i]
-    if isinstance(op, O.LossOp) and i == 1:
-        return "target"
-    return ""
-
-
-def graph_dot(problem, solution, precision: int = DEFAULT_PRECISION) -> str:
-    """The DOT text: compiles the problem again (cheap) for the structure and values, and takes
-    the gradients from the solution's backward steps, so the drawing shows what was printed."""
-    from hwsolve.core import values as T
-    from hwsolve.topics.backprop.solve import compile_problem
-    from hwsolve.core.sym import Const, to_text
-
-    c = compile_problem(problem)
-    g = c.graph
-    g.forward()
-    steps = solution.by_name()
+def graph_dot(solution: Solution, precision: int = DEFAULT_PRECISION) -> str:
+    """The DOT text of the solution's graph record: what was printed, drawn."""
+    if solution.graph is None:
+        raise HwsolveError("this solution has no computation graph to draw")
+    nodes = solution.graph.nodes
 
     def num(v) -> str:
         return to_text(Const(v), precision)
 
-    def value_lines(node) -> list[str]:
-        out = [f"= {num(T.plain(node.value))}"]
-        if node is c.loss:
-            return out
-        s = steps.get(g.grad_symbol(node).text)
-        if s is not None:
-            out.append(f"grad {num(s.value)}")
-        elif node.wants_grad:
-            out.append("grad 0 (does not reach the output)" if node.kind != "target" else "")
-        return [x for x in out if x]
+    def label(n: PictureNode, *first: str) -> str:
+        out = [*first, n.name, f"= {num(n.value)}"]
+        if n.gradient is not None:
+            out.append(f"grad {num(n.gradient)}")
+        elif n.wants_grad:
+            out.append("grad 0 (does not reach the output)")
+        return "\n".join(out)
 
-    ids = {node: f"n{i}" for i, node in enumerate(g.nodes)}
-    # a spec line's own node (or a network's) is a variable; an operation inside a line is not
-    named = {n for n in g.nodes if n.op is not None and n.kind != "const"
-             and getattr(n.op, "owner", None) is None}
+    # a spec line's own node (or a network's) is a variable drawn after its operator's box;
+    # an operation inside a line is one box holding its operator, value and gradient
+    drawn_as_value = {"input", "target", "param", "const", "const_named", "named", "loss"}
     lines = [f"digraph {_q(solution.title)} {{",
              "  // values: ellipses (grey = observed input or target, bold = parameter);",
              "  // operators: rounded boxes; the loss: a red box; numbers: plain text.",
@@ -106,51 +56,40 @@ def graph_dot(problem, solution, precision: int = DEFAULT_PRECISION) -> str:
              f"  label={_q(solution.title)}; labelloc=t; fontsize=14;",
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9];']
-    for node in g.nodes:
-        nid = ids[node]
-        if node.op is None:
-            style = {"input": 'style=filled, fillcolor="#dddddd"',
-                     "target": 'style=filled, fillcolor="#dddddd"',
-                     "param": "style=bold"}.get(node.kind, "")
-            label = "\n".join([node.name] + value_lines(node))
-            lines.append(f"  {nid} [label={_q(label)}, shape=ellipse{', ' + style if style else ''}];")
+    for k, n in enumerate(nodes):
+        lines += _node_lines(n, k, label, num)
+    for k, n in enumerate(nodes):
+        if n.role in ("input", "target", "param") or (n.role.startswith("const") and not n.parents):
             continue
-        if node.kind == "const":
-            if node.show:  # a spec node defined as a number
-                label = f"{node.name}\n= {num(T.plain(node.value))}"
-                lines.append(f"  {nid} [label={_q(label)}, shape=ellipse];")
-            else:
-                lines.append(f"  {nid} [label={_q(num(T.plain(node.value)))}, shape=plaintext];")
-            continue
-        op_id = f"o{nid[1:]}"
-        if node in named:
-            lines.append(f"  {op_id} [label={_q(operator_text(node.op))}, shape=box, style=rounded];")
-            if node is c.loss and not (getattr(problem, "loss", None) is not None
-                                       and getattr(problem.loss, "output", False)):
-                label = "\n".join([node.name] + value_lines(node))
-                lines.append(f'  {nid} [label={_q(label)}, shape=box, style=filled, fillcolor="#f4cccc"];')
-            else:
-                label = "\n".join([node.name] + value_lines(node))
-                lines.append(f"  {nid} [label={_q(label)}, shape=ellipse];")
-            lines.append(f"  {op_id} -> {nid};")
-        else:
-            label = "\n".join([operator_text(node.op), node.name] + value_lines(node))
-            lines.append(f"  {op_id} [label={_q(label)}, shape=box, style=rounded];")
-    for node in g.nodes:
-        if node.op is None or node.kind == "const" and not node.parents:
-            continue
-        target = f"o{ids[node][1:]}"
-        for i, p in enumerate(node.parents):
-            src = ids[p] if (p.op is None or p.kind == "const" or p in named) else f"o{ids[p][1:]}"
-            lab = _edge_label(node.op, i)
-            attrs = []
-            if lab:
-                attrs.append(f"label={_q(lab)}")
-            if lab == "target":
-                attrs.append("style=dashed")
-            lines.append(f"  {src} -> {target}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
+        for src, lab in n.parents:
+            p = nodes[src]
+            source = f"n{src}" if p.role in drawn_as_value else f"o{src}"
+            attrs = ([f"label={_q(lab)}"] if lab else []) + (["style=dashed"] if lab == "target" else [])
+            lines.append(f"  {source} -> o{k}{' [' + ', '.join(attrs) + ']' if attrs else ''};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+_LEAF_STYLE = {"input": 'style=filled, fillcolor="#dddddd"', "target": 'style=filled, fillcolor="#dddddd"',
+               "param": "style=bold"}
+
+
+def _node_lines(n: PictureNode, k: int, label, num) -> list[str]:
+    if n.role in _LEAF_STYLE:
+        return [f"  n{k} [label={_q(label(n))}, shape=ellipse, {_LEAF_STYLE[n.role]}];"]
+    if n.role == "const_named":   # a spec node defined as a number
+        text = n.name + "\n= " + num(n.value)
+        return [f"  n{k} [label={_q(text)}, shape=ellipse];"]
+    if n.role == "const":
+        return [f"  n{k} [label={_q(num(n.value))}, shape=plaintext];"]
+    if n.role == "inner":
+        return [f"  o{k} [label={_q(label(n, n.operator))}, shape=box, style=rounded];"]
+    box = f"  o{k} [label={_q(n.operator)}, shape=box, style=rounded];"
+    if n.role == "loss":
+        value = f'  n{k} [label={_q(label(n))}, shape=box, style=filled, fillcolor="#f4cccc"];'
+    else:
+        value = f"  n{k} [label={_q(label(n))}, shape=ellipse];"
+    return [box, value, f"  o{k} -> n{k};"]
 
 
 def require_dot() -> str:
@@ -175,12 +114,12 @@ def render_with_dot(text: str, fmt: str) -> bytes:
     return r.stdout
 
 
-def write_drawings(problem, solution, precision: int, dot: str | None = None,
+def write_drawings(solution: Solution, precision: int, dot: str | None = None,
                    svg: str | None = None, png: str | None = None) -> None:
     """Write each requested file whole (or not at all); renders everything before writing."""
     from hwsolve.core.fileio import write_atomic
 
-    text = graph_dot(problem, solution, precision)
+    text = graph_dot(solution, precision)
     out: list[tuple[str, bytes | str]] = []
     if dot:
         out.append((dot, text))

@@ -131,6 +131,9 @@ def solve(problem) -> Solution:
     for node in g.unreachable(c.loss):
         sol.notes.append(f"'{node.name}' does not reach the loss: its gradient is 0.")
     sol.notes[:0] = c.notes
+    output_mode = getattr(getattr(problem, "loss", None), "output", False)
+    printed = {s.name: s.value for s in sol.in_section("backward")}
+    sol.graph = g.picture(sol.title, c.loss, printed, loss_drawn=not output_mode)
     grad_names = [g.grad_symbol(n).text for n in c.summary]
     sol.summary = [name for name in grad_names if _has(sol, name)]
     sol.summary_title = "Gradients"
