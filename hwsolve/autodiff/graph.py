@@ -213,7 +213,7 @@ class Graph:
                 role = "inner"
             else:
                 role = "loss" if n is loss and loss_drawn else "named"
-            grad = None if n is loss else printed.get(self.grad_symbol(n).text)
+            grad = printed.get(self.grad_symbol(n).text) if n.wants_grad and n is not loss else None
             out.append(PictureNode(n.name, role, n.op.draw_label() if n.op else "", T.plain(n.value),
                                    grad, n.wants_grad and n is not loss and n.kind != "target",
                                    tuple((index[p], n.op.edge_label(i)) for i, p in enumerate(n.parents))
