@@ -39,6 +39,9 @@ class Doc:
 
 
 def load_yaml(path: str | Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> Doc:
+    from hwsolve.spec.examples import resolve_spec_path
+
+    path = resolve_spec_path(path)  # a bare example name (`cs4782_p1`) when no such file exists
     p = Path(path)
     try:
         size = p.stat().st_size
