@@ -37,7 +37,8 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 # as in the full preamble; without it, the formula is set as is; \mathbb falls back to bold.
 FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{document}
 \makeatletter
-\providecommand{\hwfit}[1]{\@ifundefined{resizebox}{#1}{\resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}}
+\providecommand{\hwfit}[1]{\@ifundefined{resizebox}{#1}{%
+  \resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}}
 \makeatother
 \providecommand{\mathbb}[1]{\mathbf{#1}}
 \ifnum\value{MaxMatrixCols}<30 \setcounter{MaxMatrixCols}{30}\fi
