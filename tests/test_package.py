@@ -299,3 +299,13 @@ def hwsolve_script(args, env):
     exe = Path(sys.executable).with_name("hwsolve")
     full = dict(os.environ, **env)
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=full, check=True).stdout
+
+
+def test_a_sheets_missing_part_is_an_error_not_a_bundled_example(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sheet.yaml").write_text("hwsolve: 1\nkind: sheet\nparts:\n  - {id: P1, file: cs4782_p1.yaml}\n")
+    out = CliRunner().invoke(main, ["solve", "sheet.yaml"])
+    assert out.exit_code == 2 and "cs4782_p1.yaml: cannot read file" in out.output
+    # the bundled sheet finds its parts beside it, inside the package
+    out = run(["solve", "cs4782_hw1", "--format", "json"])
+    assert out.exit_code == 0 and {"P1", "P2", "P4", "P5"} <= {p["id"] for p in json.loads(out.output)["meta"]["parts"]}
