@@ -26,7 +26,8 @@ def find_example(path: str | Path) -> Path | None:
     """The bundled example a missing path names: `cs4782_p1`, `cs4782_p1.yaml` or
     `problems/cs4782_p1.yaml` (the README's spelling); None when it names none."""
     p = Path(path)
-    if p.exists() or p.is_absolute() or len(p.parts) > 2 or (len(p.parts) == 2 and p.parts[0] != "problems"):
+    bare = len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "problems")
+    if p.exists() or not bare:
         return None
     name = p.name[:-5] if p.name.endswith(".yaml") else p.name
     if name not in example_names():
