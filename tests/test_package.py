@@ -146,12 +146,17 @@ def test_schema_prints_each_shipped_document_and_lists_them():
 
 def test_each_spec_schema_allows_exactly_the_keys_its_parser_allows():
     """The schemas' top-level keys against the parsers' own key sets, so neither drifts."""
+    from hwsolve.topics.arch import spec as arch
     from hwsolve.topics.backprop import graph_spec, network_spec
+    from hwsolve.topics.conv import spec as conv
     from hwsolve.topics.derive import spec as derive_spec
     from hwsolve.topics.sheet import solve as sheet
 
     for kind, keys in (("network", network_spec.TOP_KEYS), ("graph", graph_spec.TOP_KEYS),
-                       ("derive", derive_spec.TOP_KEYS), ("sheet", sheet.TOP_KEYS)):
+                       ("derive", derive_spec.TOP_KEYS), ("sheet", sheet.TOP_KEYS),
+                       ("arch", arch.TOP | {"defaults", "layers"}),
+                       ("vit", arch.TOP | {"image", "patch", "channels", "dim", "cls_token"}),
+                       ("conv", conv.TOP | {"parts"} | conv.APPLY_KEYS)):
         props = json.loads((SCHEMA_DIR / f"spec-{kind}.json").read_text())["properties"]
         assert set(props) == set(keys), kind
 
