@@ -30,9 +30,10 @@ demo: $(STAMP)
 
 test: $(STAMP) texdeps
 	$(BIN)/python -m pytest
+	PY=$(BIN)/python tools/check_package.sh   # wheel + sdist as users get them (docs/packaging.md)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

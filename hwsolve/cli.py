@@ -211,7 +211,7 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
     from hwsolve.topics.activations import solve as engine
 
     _check_plot(plot)
-    if len(names) == 1 and names[0].lower().endswith((".yaml", ".yml")):
+    if len(names) == 1 and _is_spec_name(names[0]):
         prob = engine.load(names[0])
         if function or derivative:
             prob.show_function, prob.show_derivative = function or not derivative, derivative
@@ -224,6 +224,13 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
         prob = engine.from_names(list(names), function=function, derivative=derivative,
                                  lo=lo, hi=hi, points=pts)
     return _finish_figure(engine.solve(prob), plot, no_chart)
+
+
+def _is_spec_name(name: str) -> bool:
+    """A .yaml file, or the bare name of a bundled example (`nyu2572_1_5c`), not a function name."""
+    from hwsolve.spec.examples import find_example
+
+    return name.lower().endswith((".yaml", ".yml")) or find_example(name) is not None
 
 
 def _number_list(text, flag, count=None):
@@ -396,3 +403,69 @@ def solve(sheet):
     from hwsolve import topics
 
     return topics.load_and_solve(sheet)[1]
+
+
+# --- the package's own examples, templates and schemas (issue 16) ---
+
+
+@main.command()
+def examples():
+    """List the example specs that ship with hwsolve, one line each.
+
+    A bare name finds one from any folder: `hwsolve backprop cs4782_p1`.
+    """
+    from hwsolve.spec.examples import example_names, example_summary, examples_dir
+
+    for name in example_names():
+        kind, title = example_summary(examples_dir() / f"{name}.yaml")
+        click.echo(f"{name:<22} {kind:<12} {title}")
+
+
+@main.command()
+@click.argument("kind")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def init(kind, file, force):
+    """Write a commented template spec of KIND to FILE (default: standard output).
+
+    KIND is one of network, graph, derive, hparam, gradflow, conv, arch, vit, activations, sheet.
+
+    \b
+    Example:
+      hwsolve init network my_net.yaml && hwsolve backprop my_net.yaml
+    """
+    from pathlib import Path
+
+    from hwsolve.core.errors import SpecError
+    from hwsolve.core.fileio import write_atomic
+    from hwsolve.spec.schemas import template_text
+
+    text = template_text(kind)
+    if file is None:
+        click.echo(text, nl=False)
+        return
+    if Path(file).exists() and not force:
+        raise SpecError("exists; give --force to replace it", file=file)
+    write_atomic(file, text)
+    click.echo(f"wrote {file} (kind: {kind})", err=True)
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of standard output.")
+def schema(name, output):
+    """Print the JSON Schema (draft 2020-12) NAME: a spec kind (network, graph, ...), `solution`
+    (--format json), `grade` (grade --json) or `gradescope`. Without NAME: list the names."""
+    from hwsolve.spec.schemas import schema_names, schema_path
+
+    if name is None:
+        click.echo("\n".join(schema_names()))
+        return
+    text = schema_path(name).read_text(encoding="utf-8")
+    if output:
+        from hwsolve.core.fileio import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)

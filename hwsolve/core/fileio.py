@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from hwsolve.core.errors import HwsolveError
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; set it back at once (the CLI is single-threaded)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(p: Path) -> int:
+    """A replaced file keeps its mode; a new one gets what open() would give it: 0666 less the
+    umask (0644 by default). mkstemp alone would leave every output 0600."""
+    try:
+        return stat.S_IMODE(p.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_current_umask()
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -15,9 +32,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise HwsolveError(f"folder '{folder}' does not exist", field=str(path))
+    mode = _mode_for(p)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, p)
     except BaseException:

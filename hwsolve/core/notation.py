@@ -60,3 +60,25 @@ def latex_name(name: str) -> str:
 
 def symbol(name: str) -> Symbol:
     return Symbol(name, latex_name(name))
+
+
+_TEXT_SPECIALS = {"#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "\\": r"\textbackslash{}", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+                  "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+
+
+def latex_text(s: str) -> str:
+    r"""Free text (a part's name, a step key such as ``dr/dh via (h^3)``) for use inside math:
+    ``\text{...}`` with every special character escaped for text mode, where text accents such
+    as ``\^{}`` would be an error in math mode. Needs amsmath only."""
+    out = []
+    for ch in s:
+        if ch in _TEXT_SPECIALS:
+            out.append(_TEXT_SPECIALS[ch])
+        elif ord(ch) < 128:
+            out.append(ch)
+        else:  # the sign's ASCII letters when it has any (é -> e), else a visible placeholder
+            import unicodedata
+
+            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?")
+    return r"\text{" + "".join(out) + "}"

@@ -71,7 +71,7 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
             console.print(f"  not graded: {r.error}")
             continue
         console.print(head)
-        t = Table(box=box.ASCII if console.no_color else box.SIMPLE_HEAVY)
+        t = Table(box=box.ASCII if not console.is_terminal else box.SIMPLE_HEAVY)
         t.add_column("step")
         t.add_column("answer", overflow="fold", max_width=34)
         t.add_column("verdict")
@@ -95,7 +95,7 @@ def print_class(key: Key, results: list[Result], console) -> None:
     c = class_stats(key, results)
     console.print(f"Class: {c['count']} submissions, mean {c['mean']:.1f}%, median {c['median']:.1f}%"
                   + (f", {c['unreadable']} unreadable" if c['unreadable'] else ""))
-    bx = box.ASCII if console.no_color else box.SIMPLE
+    bx = box.ASCII if not console.is_terminal else box.SIMPLE
     dist = Table(title="Score distribution", title_justify="left", box=bx)
     dist.add_column("score %")
     dist.add_column("n", justify="right")

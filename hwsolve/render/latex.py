@@ -11,8 +11,10 @@ written out, not left to ``\\tableofcontents``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
+from hwsolve.core.notation import latex_text
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 
@@ -30,6 +32,19 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \newcommand{\hwfit}[1]{\resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}
 """
 
+# A fragment is \input into a document whose preamble we do not know; only amsmath is assumed.
+# \providecommand defines nothing the document already has: with graphicx loaded, \hwfit scales
+# as in the full preamble; without it, the formula is set as is; \mathbb falls back to bold.
+FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{document}
+\makeatletter
+\providecommand{\hwfit}[1]{\@ifundefined{resizebox}{#1}{%
+  \resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}}
+\makeatother
+\providecommand{\mathbb}[1]{\mathbf{#1}}
+\ifnum\value{MaxMatrixCols}<30 \setcounter{MaxMatrixCols}{30}\fi
+"""
+
+
 _UNICODE = {
     "×": r"$\times$", "→": r"$\to$", "←": r"$\leftarrow$", "⊙": r"$\odot$", "⊘": r"$\oslash$",
     "∈": r"$\in$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "·": r"$\cdot$",
@@ -44,7 +59,10 @@ _UNICODE = {
 def label_latex(step: Step) -> str:
     if step.label is not None:
         return to_latex(step.label)
-    return to_latex(Symbol(step.name, _escape(step.name)))
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", step.name):
+        return to_latex(Symbol(step.name, step.name))
+    # any other key (`dr/dh via (h^3)`) as text: the label sits in math mode, where text escapes fail
+    return to_latex(Symbol(step.name, latex_text(step.name)))
 
 
 def shape_latex(shape: tuple) -> str:
@@ -56,7 +74,9 @@ def shape_latex(shape: tuple) -> str:
 
 def _dim(d) -> str:
     s = str(d)
-    return s if len(s) == 1 or s.isdigit() else rf"\mathrm{{{_escape(s)}}}"
+    if len(s) == 1 or s.isdigit():
+        return s
+    return rf"\mathrm{{{s}}}" if re.fullmatch(r"[A-Za-z0-9]+", s) else latex_text(s)
 
 
 def _braced(e):
@@ -116,8 +136,6 @@ def _symbolic(step: Step) -> bool:
 
 def _visible(s: str) -> int:
     """A rough count of printed characters in a LaTeX string."""
-    import re
-
     s = re.sub(r"\\(left|right|operatorname|mathrm|mathbb|begin\{[a-z]*\}|end\{[a-z]*\})", "", s)
     s = re.sub(r"\\[A-Za-z]+", "x", s)
     return len(re.sub(r"[{}^_&\s]", "", s))
@@ -232,7 +250,7 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
         body += _notes(solution.notes)
     text = "\n".join(body)
     if fragment:
-        return text
+        return FRAGMENT_HEADER + text
     return PREAMBLE + "\\begin{document}\n" + text + "\n\\end{document}"
 
 

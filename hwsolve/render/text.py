@@ -2,7 +2,7 @@
 
 A derivation cell reads like a worked line: the chain rule, then ``= formula``, ``= the same in
 the problem's symbols``, ``= numbers substituted``; the value and shape have their own columns.
-On a terminal it is coloured; piped, or with NO_COLOR set, it is plain text with ASCII rules.
+On a terminal it is coloured (NO_COLOR: without colour); piped, it is plain text with ASCII rules.
 """
 
 from __future__ import annotations
@@ -20,14 +20,27 @@ from hwsolve.render import shape_text
 from hwsolve.core.sym import Const, to_text
 
 
+# piped without COLUMNS, rich would use 80 columns; tables of derivations read better wider
+PIPED_WIDTH = 120
+
+
 def make_console(file=None, width: int | None = None, plain: bool | None = None) -> Console:
+    """A console that follows the usual conventions through rich's own handling: NO_COLOR removes
+    colour only, FORCE_COLOR (or TTY_COMPATIBLE=1) forces a terminal, COLUMNS sets the width also
+    when piped. `plain=True` (files written with -o, tests) means no styles and ASCII rules."""
     file = file or sys.stdout
-    if plain is None:
-        plain = bool(os.environ.get("NO_COLOR")) or not getattr(file, "isatty", lambda: False)()
     if plain:
-        return Console(file=file, width=width or 120, no_color=True, color_system=None,
+        return Console(file=file, width=width or PIPED_WIDTH, no_color=True, color_system=None,
                        highlight=False, emoji=False, force_terminal=False)
-    return Console(file=file, width=width, highlight=False, emoji=False)
+    console = Console(file=file, width=width, highlight=False, emoji=False)
+    if width is None and not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = PIPED_WIDTH
+    return console
+
+
+def ascii_rules(console: Console) -> bool:
+    """Box-drawing characters only on a terminal; piped text and files get ASCII rules."""
+    return not console.is_terminal
 
 
 def value_text(step: Step, precision: int) -> str:
@@ -76,7 +89,7 @@ def _table(title: str, steps: list[Step], precision: int, plain: bool, full: boo
 
 def render(solution: Solution, precision: int, console: Console | None = None) -> None:
     console = console or make_console()
-    plain = console.no_color
+    plain = ascii_rules(console)
     console.print(Text(solution.title, style="bold"))
     sections = solution.sections or {s.section: s.section for s in solution.steps}
     for key, heading in sections.items():

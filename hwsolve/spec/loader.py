@@ -38,7 +38,13 @@ class Doc:
         return Field(self, ())
 
 
-def load_yaml(path: str | Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> Doc:
+def load_yaml(path: str | Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES,
+              examples: bool = True) -> Doc:
+    """Load a spec; with `examples`, a bare name (`cs4782_p1`) that is no file finds a bundled one."""
+    if examples:
+        from hwsolve.spec.examples import resolve_spec_path
+
+        path = resolve_spec_path(path)
     p = Path(path)
     try:
         size = p.stat().st_size

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 from hwsolve.core.numfmt import fmt_number
 from hwsolve.core.records import Solution, Step
+from hwsolve.core.notation import latex_text
 from hwsolve.core.sym import Const, Expr, Symbol
 
 MAX_DEPTH = 10_000     # layers; the products stay exact, so keep them a sensible size
@@ -331,8 +332,9 @@ def _compare(sol, prob, results, a: str, b: str) -> None:
         if vb == 0:
             continue
         suffix = f"(n={na})" if len(ra) > 1 else ""
-        sa = Symbol(f"{a}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{a}}}")
-        sb = Symbol(f"{b}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{b}}}")
+        # part names are free text: escaped for math mode ("5.2" as well as "p^2 & co")
+        sa = Symbol(f"{a}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{latex_text(a)}}}")
+        sb = Symbol(f"{b}:dL/dx{suffix}", rf"\left.\frac{{\partial L}}{{\partial x}}\right|_{{{latex_text(b)}}}")
         ratio = va / vb
         sol.add(Step(f"ratio:{a}/{b}{suffix}", "compare", formula=sa / sb,
                      substituted=Const(_num(va)) / Const(_num(vb)), value=_num(ratio),

@@ -89,7 +89,8 @@ def parse_sheet(doc: Doc) -> Sheet:
         if item.has("file") == item.has("spec"):
             raise item.error("a part needs exactly one of 'file' (a spec file) or 'spec' (inline)")
         if item.has("file"):
-            sub = load_yaml(_part_file(item["file"], doc.file))
+            # a part's file is beside the sheet; a missing one is an error, never a bundled example
+            sub = load_yaml(_part_file(item["file"], doc.file), examples=False)
         else:
             item["spec"].mapping()
             sub = _subdoc(doc, item["spec"])
