@@ -123,6 +123,8 @@ def test_sig_figs_written():
     assert sig_figs_written(Fraction(1, 3)) == 99
 
 
+# The old single rule (2 to 3 figures, everything else unchecked) is still the `rounded` precision
+# with `sig_figs_max: 3`; these are its cases, unchanged.
 @pytest.mark.parametrize("answer,key_value,ok", [
     ("0.0078", Fraction(78125, 10**7), True),   # 0.0078125 to 2 figures
     ("0.33", Fraction(1, 3), True),
@@ -135,10 +137,42 @@ def test_sig_figs_written():
     ("0.00005", Fraction(5, 10**6), False),     # seed 001, 5.2: off by a factor 10
     ("1/3", Fraction(1, 3), True),
 ])
-def test_tolerance(answer, key_value, ok):
+def test_tolerance_rounded_capped(answer, key_value, ok):
     from hwsolve.spec.numbers import parse_number
 
-    assert Tolerance().match(parse_number(answer), Fraction(key_value)) is ok
+    tol = Tolerance(precision="rounded", sig_figs_max=3)
+    assert tol.match(parse_number(answer), Fraction(key_value)) is ok
+
+
+# The default (issue 14): integer keys are exact, others are checked at every figure written.
+@pytest.mark.parametrize("answer,key_value,ok", [
+    ("0.0078", Fraction(78125, 10**7), True),   # 0.0078125 to 2 figures
+    ("0.33", Fraction(1, 3), True),
+    ("0.3", Fraction(1, 3), False),             # 1 figure is not enough
+    ("-150", -152, False),                      # an integer key is exact
+    ("100", 104, False),                        # a count of trials is exact
+    ("104.0", 104, True),
+    ("151.9", 152, False),
+    ("1.172", 1.1711, False),                   # 4 figures written: the key is 1.171 there
+    ("1.171", 1.1711, True),
+    ("0.213", 0.2135, True),                    # 3 figures, a tie rounds either way
+    ("0.2135", 0.2135, True),
+    ("0.21", 0.2135, True),
+    ("0.214", 0.21349, False),
+    ("1/3", Fraction(1, 3), True),
+])
+def test_tolerance_default(answer, key_value, ok):
+    from hwsolve.spec.numbers import parse_number
+
+    key = key_value if isinstance(key_value, float) else Fraction(key_value)
+    assert Tolerance().match(parse_number(answer), key) is ok
+
+
+def test_precision_exact_and_rounded():
+    assert not Tolerance(precision="exact").match(Fraction(33, 100), Fraction(1, 3))
+    assert Tolerance(precision="exact").match(Fraction(2, 6), Fraction(1, 3))
+    assert Tolerance(precision="rounded").match(Fraction(-150), Fraction(-152))   # 2 figures, chosen
+    assert not Tolerance(precision="rounded", sig_figs=3).match(Fraction(-150), Fraction(-152))
 
 
 def test_abs_and_rel_tolerance():

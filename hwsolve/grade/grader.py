@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
-from hwsolve.grade.mistakes import BY_KEY, Site, identify, prepare_all, same
+from hwsolve.grade.mistakes import BY_KEY, Site, identify, prepare_all, same, transpose
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
@@ -100,10 +100,50 @@ def default_steps(solution, kind: str) -> list[str]:
     with_value = [s for s in solution.steps if s.value is not None]
     if kind in BACKPROP_KINDS:
         names = [s.name for s in with_value if s.section == "forward"]
-        return names + [n for n in solution.summary if n not in names]
+        names += [n for n in solution.summary if n not in names]
+        return [n for n in names if is_named(n)]
     if solution.summary:
         return list(solution.summary)
     return [s.name for s in with_value if not (s.section == "given" or s.section.endswith(".given"))]
+
+
+def is_named(step: str) -> bool:
+    """A step the spec named (a[1], H3, dL/dW1), not a generated sub-expression of a graph
+    spec ((X[1] * W1[1]), dL/d(H2 / H1)) or one path's share (dL/dX1 via H3)."""
+    return not (step.startswith("(") or "/d(" in step or " via " in step)
+
+
+def key_layout(key: Key) -> str:
+    return (getattr(key.solution, "meta", None) or {}).get("layout") or "gradient"
+
+
+def is_gradient_step(key: Key, name: str) -> bool:
+    if key.model is not None:
+        return key.model.is_gradient(name)
+    return "/d" in name
+
+
+def oriented(key: Key, name: str, layout: str | None, ans: Value | None) -> tuple[Value | None, str]:
+    """The answer in the key's orientation under the step's layout policy, and a note.
+
+    either: a gradient written in the other layout is turned round (a column dL/dW[3] for a 1x2
+    W[3] is right). gradient/numerator: when the key is in the other layout, the answer is turned
+    round, so an answer in the key's own layout reads as transposed."""
+    if ans is None or layout is None or not is_gradient_step(key, name):
+        return ans, ""
+    kv = key.values[name]
+    if layout == "either":
+        t = transpose(ans)
+        if ans.dims != kv.dims and t.dims == kv.dims:
+            return t, "in the other layout (accepted)"
+        if ans.dims == kv.dims and kv.dims[0] == kv.dims[1] and kv.dims != (1, 1):
+            match = lambda a, b: a == b  # noqa: E731 -- exact test for a square matrix
+            if not same(ans, kv, match) and same(t, kv, match):
+                return t, "in the other layout (accepted)"
+        return ans, ""
+    if layout != key_layout(key):
+        return transpose(ans), f"{layout} layout required"
+    return ans, ""
 
 
 @dataclass
@@ -150,7 +190,6 @@ def grade(key: Key, sub: Submission) -> Result:
                  for n, p in key.graded]
         return Result(sub.path, sub.student, steps, error=sub.error, warnings=sub.warnings)
     rub = key.rubric
-    match = rub.tolerance.match
     warnings = list(sub.warnings)
     unknown = [n for n in sub.answers if n not in key.values]
     for n in unknown[:10]:
@@ -162,20 +201,23 @@ def grade(key: Key, sub: Submission) -> Result:
     # which answers are right, and which wrong ones the student's world is built from
     right: dict[str, bool] = {}
     used: dict[str, Value] = {}
+    turned: dict[str, tuple[Value | None, str]] = {}
     for name, ans in sub.answers.items():
         kv = key.values.get(name)
         if kv is None or ans.value is None:
             continue
-        ok = same(ans.value, kv, match)
+        pol = rub.policy(name)
+        v, note = turned[name] = oriented(key, name, pol.layout, ans.value)
+        ok = same(v, kv, pol.tolerance.match)
         right[name] = ok
-        if (not ok and rub.ecf and name in key.ecf_names and ans.value.dims == kv.dims
-                and not _trivial(ans.value, kv)):
-            used[name] = ans.value
+        if (not ok and rub.ecf and name in key.ecf_names and v.dims == kv.dims
+                and not _trivial(v, kv)):
+            used[name] = v
     world = key.model.world(used) if (used and key.model is not None) else None
 
     steps = []
     for name, pts in key.graded:
-        steps.append(_judge(key, name, pts, sub.answers.get(name), right.get(name, False), world, match))
+        steps.append(_judge(key, name, pts, sub.answers.get(name), turned.get(name), right.get(name, False), world))
     return Result(sub.path, sub.student, steps, warnings=warnings)
 
 
@@ -184,10 +226,11 @@ def _trivial(v: Value, key: Value) -> bool:
     return all(x == 0 for x in v.entries()) and any(x != 0 for x in key.entries())
 
 
-def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, world, match) -> StepResult:
+def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: bool, world) -> StepResult:
     from hwsolve.grade.ecf import to_value
 
     rub = key.rubric
+    match = rub.policy(name).tolerance.match
     kv = key.values[name]
     r = StepResult(name, "missing", 0.0, pts, "no answer", expected=kv)
     if ans is None or ans.blank:
@@ -195,9 +238,11 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
     if ans.value is None:
         r.reason = f"cannot read the value: {ans.problem}"
         return r
-    v = r.answer = ans.value
+    r.answer = ans.value
+    v, layout_note = turned
+    r.reason = ""       # from here on the step was answered
     if right:
-        r.verdict, r.points, r.reason = "correct", pts, ""
+        r.verdict, r.points, r.reason = "correct", pts, layout_note if "accepted" in layout_note else ""
         return r
     ecf_v = None
     if world is not None and name in world.values and world.values[name] is not None:
@@ -217,6 +262,8 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
         r.mistake = m.key
         credit = rub.mistake_credit.get(m.key, m.credit)
         r.reason = m.title + (f": {detail}" if detail else "")
+        if layout_note and "required" in layout_note:
+            r.reason += f" ({layout_note})"
     if v.dims != kv.dims:
         r.verdict = "wrong_shape"
         if not found:
@@ -234,7 +281,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
             part = f"{int(good) if good == int(good) else round(good, 2)} of {n} entries right"
             r.reason = f"{r.reason}; {part}" if r.reason else part
         elif not found:
-            r.reason = (f"wrong value (checked to {rub.tolerance.describe()}); "
+            r.reason = (f"wrong value (checked to {rub.policy(name).tolerance.describe()}); "
                         "no known mistake reproduces it")
     r.points = round(pts * credit, 6)
     return r

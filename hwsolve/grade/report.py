@@ -177,8 +177,9 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
     out = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "key": key.path, "kind": key.kind,
         "rubric": {"source": rub.source, "steps": dict(key.graded),
-                   "tolerance": {"abs": t.abs, "rel": t.rel, "sig_figs": t.sig_figs,
-                                 "sig_figs_max": t.sig_figs_max},
+                   "tolerance": t.as_dict(), "layout": rub.layout,
+                   "step_policies": {n: {k: (v.as_dict() if k == "tolerance" else v) for k, v in o.items()}
+                                     for n, o in rub.overrides.items()},
                    "partial": rub.partial, "ecf": rub.ecf, "ecf_penalty": rub.ecf_penalty,
                    "mistake_credit": rub.mistake_credit},
         "submissions": subs,
