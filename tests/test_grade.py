@@ -245,7 +245,7 @@ def test_hostile_batch_graded_zero_and_batch_goes_on(tmp_path):
     d = _hostile(tmp_path)["dir"]
     out = tmp_path / "grades.json"
     res = CliRunner().invoke(main, ["grade", P1, d, "--json", str(out), "--brief"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output   # unreadable files (issue 14): exit 3, every report still written
     data = json.loads(out.read_text())
     subs = {Path(s["path"]).name: s for s in data["submissions"]}
     assert [Path(s["path"]).name for s in data["submissions"]] == sorted(subs)   # deterministic order
@@ -277,7 +277,7 @@ def test_junit_xml(tmp_path):
     d = _hostile(tmp_path)["dir"]
     out = tmp_path / "junit.xml"
     res = CliRunner().invoke(main, ["grade", P1, d, "--junit", str(out), "--brief"])
-    assert res.exit_code == 0
+    assert res.exit_code == 3   # unreadable files (issue 14): exit 3, every report still written
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
@@ -332,7 +332,7 @@ def test_gradescope_results(tmp_path):
     _check_gradescope(data)
     assert data["score"] == 12.375 and data["max_score"] == 15
     tests = {t["name"]: t for t in data["tests"]}
-    assert tests["z[3]"]["output"].startswith("ECF")
+    assert tests["z[3]"]["output"].startswith("**ECF**")   # Markdown output (output_format: md)
     # no key values in the feedback: the right a[3] is 8, the right dL/dW[1] has a 24
     assert "8" not in tests["a[3]"]["output"] and "24" not in tests["dL/dW[1]"]["output"]
 
@@ -342,7 +342,7 @@ def test_gradescope_unreadable_submission(tmp_path):
     bad.write_text("yhat: !!python/name:os.system\n")
     out = tmp_path / "results.json"
     res = CliRunner().invoke(main, ["grade", P1, str(bad), "--gradescope", str(out)])
-    assert res.exit_code == 0
+    assert res.exit_code == 3   # unreadable files (issue 14): exit 3, every report still written
     data = json.loads(out.read_text())
     _check_gradescope(data)
     assert data["score"] == 0 and "could not be read" in data["output"]

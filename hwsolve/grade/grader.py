@@ -166,6 +166,7 @@ class Result:
     steps: list[StepResult]
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0           # time spent grading it (Gradescope's execution_time only)
 
     @property
     def score(self) -> float:
