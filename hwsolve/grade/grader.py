@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
@@ -157,6 +158,7 @@ class StepResult:
     answer: Value | None = None
     expected: Value | None = None
     ecf_from: tuple[str, ...] = ()
+    formula: str = ""              # a formula answer, as written
 
 
 @dataclass
@@ -208,7 +210,7 @@ def grade(key: Key, sub: Submission) -> Result:
         if kv is None or ans.value is None:
             continue
         pol = rub.policy(name)
-        v, note = turned[name] = oriented(key, name, pol.layout, ans.value)
+        v, note = turned[name] = oriented(key, name, pol.layout, sized(ans, kv))
         ok = same(v, kv, pol.tolerance.match)
         right[name] = ok
         if (not ok and rub.ecf and name in key.ecf_names and v.dims == kv.dims
@@ -236,6 +238,8 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
     r = StepResult(name, "missing", 0.0, pts, "no answer", expected=kv)
     if ans is None or ans.blank:
         return r
+    if ans.value is None and ans.formula:
+        return _judge_formula(key, r, ans.formula, match)
     if ans.value is None:
         r.reason = f"cannot read the value: {ans.problem}"
         return r
@@ -285,6 +289,35 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
             r.reason = (f"wrong value (checked to {rub.policy(name).tolerance.describe()}); "
                         "no known mistake reproduces it")
     r.points = round(pts * credit, 6)
+    return r
+
+
+def sized(ans: Answer, kv: Value) -> Value:
+    """A size written as text ("34x34") for a key that is one number per side (n_out = 34) or a
+    volume whose last sizes are 1 ("34x34" for 34x34x1)."""
+    v = ans.value
+    if not ans.size_text:
+        return v
+    sides = [x for r in v.rows for x in r]
+    if kv.dims == (1, 1) and len(set(sides)) == 1:
+        return Value(((sides[0],),))
+    want = kv.entries()
+    if kv.dims[1] == 1 and len(sides) < len(want) and all(x == 1 for x in want[len(sides):]):
+        return Value(tuple((x,) for x in sides + [Fraction(1)] * (len(want) - len(sides))))
+    return v
+
+
+def _judge_formula(key: Key, r: StepResult, text: str, match) -> StepResult:
+    from hwsolve.grade.formula import judge
+
+    j = judge(key, r.name, text, match)
+    if j.mistake == "transposed" and key.rubric.policy(r.name).layout == "either" and is_gradient_step(key, r.name):
+        j = type(j)("correct", "formula: right at the key's values, in the other layout (accepted)")
+    r.formula = text
+    r.verdict, r.reason, r.mistake = j.verdict, j.reason, j.mistake
+    credit = 1.0 if j.verdict == "correct" else key.rubric.mistake_credit.get(j.mistake, BY_KEY[j.mistake].credit) \
+        if j.mistake else 0.0
+    r.points = round(r.max_points * credit, 6)
     return r
 
 

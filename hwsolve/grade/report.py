@@ -81,7 +81,7 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         t.add_column("points", justify="right")
         t.add_column("feedback", overflow="fold")
         for s in r.steps:
-            t.add_row(s.name, value_text(s.answer), LABEL[s.verdict], f"{_pts(s.points)}/{_pts(s.max_points)}",
+            t.add_row(s.name, s.formula or value_text(s.answer), LABEL[s.verdict], f"{_pts(s.points)}/{_pts(s.max_points)}",
                       feedback(s, show_key))
         console.print(t)
         for w in r.warnings:
@@ -168,7 +168,7 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
         for s in r.steps:
             d = {"name": s.name, "verdict": s.verdict, "points": round(s.points, 6),
                  "max_points": s.max_points, "reason": s.reason, "mistake": s.mistake or None,
-                 "answer": _json_value(s.answer), "ecf_from": list(s.ecf_from)}
+                 "answer": s.formula or _json_value(s.answer), "ecf_from": list(s.ecf_from)}
             if show_key:
                 d["expected"] = _json_value(s.expected)
             steps.append(d)
