@@ -141,15 +141,19 @@ def _text_answer(raw: str, problem: str) -> Answer:
     return Answer(problem=problem)
 
 
+def _parse_text(raw: str) -> Answer:
+    try:
+        return Answer(Value(((_scalar(raw),),)))
+    except ValueError as e:
+        return _text_answer(raw, str(e))
+
+
 def parse_value(raw) -> Answer:
     """A scalar, a flat list (column), or a list of equal-length rows; anything else is a problem."""
     if raw is None:
         return Answer()
     if isinstance(raw, str):
-        try:
-            return Answer(Value(((_scalar(raw),),)))
-        except ValueError as e:
-            return _text_answer(raw, str(e))
+        return _parse_text(raw)
     try:
         if isinstance(raw, list):
             if not raw:

@@ -197,7 +197,8 @@ def grade(key: Key, sub: Submission) -> Result:
     unknown = [n for n in sub.answers if n not in key.values]
     for n in unknown[:10]:
         close = difflib.get_close_matches(n, list(key.values), n=1)
-        warnings.append(f"'{n[:60]}' is not a step of this problem" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        warnings.append(f"'{n[:60]}' is not a step of this problem{hint}")
     if len(unknown) > 10:
         warnings.append(f"... and {len(unknown) - 10} more unknown names")
 
@@ -220,7 +221,8 @@ def grade(key: Key, sub: Submission) -> Result:
 
     steps = []
     for name, pts in key.graded:
-        steps.append(_judge(key, name, pts, sub.answers.get(name), turned.get(name), right.get(name, False), world))
+        steps.append(_judge(key, name, pts, sub.answers.get(name), turned.get(name), right.get(name, False),
+                            world))
     return Result(sub.path, sub.student, steps, warnings=warnings)
 
 
@@ -229,18 +231,28 @@ def _trivial(v: Value, key: Value) -> bool:
     return all(x == 0 for x in v.entries()) and any(x != 0 for x in key.entries())
 
 
-def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: bool, world) -> StepResult:
+def _ecf_value(world, name: str, kv: Value, match) -> Value | None:
+    """The step's value in the student's world, when it differs from the key's (and is not trivial)."""
     from hwsolve.grade.ecf import to_value
 
+    if world is None or world.values.get(name) is None:
+        return None
+    ecf_v = to_value(world.values[name])
+    if same(ecf_v, kv, match) or _trivial(ecf_v, kv):
+        return None
+    return ecf_v
+
+
+def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: bool, world) -> StepResult:
     rub = key.rubric
     match = rub.policy(name).tolerance.match
     kv = key.values[name]
     r = StepResult(name, "missing", 0.0, pts, "no answer", expected=kv)
     if ans is None or ans.blank:
         return r
-    if ans.value is None and ans.formula:
-        return _judge_formula(key, r, ans.formula, match)
     if ans.value is None:
+        if ans.formula:
+            return _judge_formula(key, r, ans.formula, match)
         r.reason = f"cannot read the value: {ans.problem}"
         return r
     r.answer = ans.value
@@ -249,11 +261,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
     if right:
         r.verdict, r.points, r.reason = "correct", pts, layout_note if "accepted" in layout_note else ""
         return r
-    ecf_v = None
-    if world is not None and name in world.values and world.values[name] is not None:
-        ecf_v = to_value(world.values[name])
-        if same(ecf_v, kv, match) or _trivial(ecf_v, kv):
-            ecf_v = None
+    ecf_v = _ecf_value(world, name, kv, match)
     if ecf_v is not None and same(v, ecf_v, match):
         r.verdict = "ecf"
         r.points = pts * (1 - rub.ecf_penalty)
@@ -311,12 +319,16 @@ def _judge_formula(key: Key, r: StepResult, text: str, match) -> StepResult:
     from hwsolve.grade.formula import judge
 
     j = judge(key, r.name, text, match)
-    if j.mistake == "transposed" and key.rubric.policy(r.name).layout == "either" and is_gradient_step(key, r.name):
+    either = key.rubric.policy(r.name).layout == "either"
+    if j.mistake == "transposed" and either and is_gradient_step(key, r.name):
         j = type(j)("correct", "formula: right at the key's values, in the other layout (accepted)")
     r.formula = text
     r.verdict, r.reason, r.mistake = j.verdict, j.reason, j.mistake
-    credit = 1.0 if j.verdict == "correct" else key.rubric.mistake_credit.get(j.mistake, BY_KEY[j.mistake].credit) \
-        if j.mistake else 0.0
+    credit = 0.0
+    if j.verdict == "correct":
+        credit = 1.0
+    elif j.mistake:
+        credit = key.rubric.mistake_credit.get(j.mistake, BY_KEY[j.mistake].credit)
     r.points = round(r.max_points * credit, 6)
     return r
 

@@ -81,8 +81,8 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         t.add_column("points", justify="right")
         t.add_column("feedback", overflow="fold")
         for s in r.steps:
-            t.add_row(s.name, s.formula or value_text(s.answer), LABEL[s.verdict], f"{_pts(s.points)}/{_pts(s.max_points)}",
-                      feedback(s, show_key))
+            t.add_row(s.name, s.formula or value_text(s.answer), LABEL[s.verdict],
+                      f"{_pts(s.points)}/{_pts(s.max_points)}", feedback(s, show_key))
         console.print(t)
         for w in r.warnings:
             console.print(f"  note: {w}")

@@ -178,8 +178,6 @@ class Rubric:
 
 def parse_rubric(f) -> Rubric:
     """Read a `rubric:` mapping from a loader `Field`; errors name the file, line and key."""
-    from hwsolve.grade.mistakes import MISTAKES
-
     data = f.mapping(RUBRIC_KEYS)
     r = Rubric(source=f"{f.doc.file}:{f.line}" if f.line else f.doc.file)
     if "points" in data:
@@ -205,6 +203,14 @@ def parse_rubric(f) -> Rubric:
     for o in r.overrides.values():
         if "tolerance" in o:
             o["tolerance"] = _tolerance(o["tolerance"], r.tolerance)
+    _credit_options(r, f, data)
+    return r
+
+
+def _credit_options(r: Rubric, f, data: dict) -> None:
+    """partial, ecf, ecf_penalty, mistake_credit."""
+    from hwsolve.grade.mistakes import MISTAKES
+
     if "partial" in data:
         r.partial = f["partial"].boolean()
     if "ecf" in data:
@@ -216,7 +222,6 @@ def parse_rubric(f) -> Rubric:
         keys = {m.key for m in MISTAKES}
         for k in mc.mapping(keys):
             r.mistake_credit[k] = float(_fraction(mc[k]))
-    return r
 
 
 def _tolerance(f, base: Tolerance) -> Tolerance:
