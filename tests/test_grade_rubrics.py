@@ -136,3 +136,15 @@ def test_a_partly_right_matrix_reads_as_answered():
     key = _key("cs4782_p1")
     v = {s.name: s for s in grade(key, _sub({"dL/dW[2]": [[16, 64, 72], [-24, -96, 0]]})).steps}["dL/dW[2]"]
     assert v.reason == "5 of 6 entries right" and "no answer" not in v.reason
+
+
+def test_a_whole_sheet_is_graded_by_its_parts_rubrics():
+    key = _key("cs4782_hw1")
+    parts = {p: _key(f"cs4782_{p.lower()}") for p in ("P1", "P2", "P4", "P5")}
+    assert [n for n, _ in key.graded] == [f"{p}/{n}" for p, k in parts.items() for n, _ in k.graded]
+    assert key.max_score == pytest.approx(sum(k.max_score for k in parts.values()))   # 15 + 10 + 16 + 16
+    r = grade(key, _sub({n: _raw(key.values[n]) for n, _ in key.graded}))
+    assert r.percent == 100.0
+    v = {s.name: s for s in grade(key, _sub({"P1/dL/dW[3]": [-152, -88], "P2/N(q=0.995)": 100})).steps}
+    assert v["P1/dL/dW[3]"].verdict == "correct"          # P1's layout: either
+    assert v["P2/N(q=0.995)"].verdict == "wrong"          # P2's precision: exact

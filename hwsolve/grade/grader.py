@@ -54,10 +54,43 @@ def load_key(path: str, rubric_path: str | None = None) -> Key:
     if isinstance(doc.data, dict) and "rubric" in doc.data:
         rubric = parse_rubric(doc.root["rubric"])
         del doc.data["rubric"]   # topics' parsers need not know about grading
+    elif kind == "sheet":
+        rubric = sheet_rubric(doc) or rubric
     if rubric_path:
         rubric = load_rubric_file(rubric_path)
     problem = topics.parse(doc, kind)
     return make_key(path, kind, problem, topics.solve(problem, kind), rubric, rubric_path)
+
+
+def sheet_rubric(doc) -> Rubric | None:
+    """A sheet without a rubric of its own grades each part by the part's rubric, its step names
+    prefixed with the part's id (P1/dL/dW[1]), as `hwsolve solve` names them."""
+    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics.sheet.solve import _part_file
+
+    parts = doc.data.get("parts") if isinstance(doc.data, dict) else None
+    if not isinstance(parts, list):
+        return None
+    merged = Rubric(steps={}, source=f"{doc.file} (the parts' rubrics)")
+    for i, item in enumerate(doc.root["parts"].items()):
+        if not isinstance(item.value, dict):
+            return None
+        pid = str(item.value.get("id", f"Part {i + 1}"))
+        if item.has("file"):
+            sub = load_yaml(_part_file(item["file"], doc.file)).root
+        elif item.has("spec"):
+            sub = item["spec"]
+        else:
+            return None
+        part = parse_rubric(sub["rubric"]) if sub.has("rubric") else None
+        if part is None or part.steps is None or part.sections:
+            return None          # a part graded by default steps: no whole-sheet rubric to build
+        for name, pts in part.steps.items():
+            merged.steps[f"{pid}/{name}"] = pts
+            merged.overrides[f"{pid}/{name}"] = {"tolerance": part.policy(name).tolerance,
+                                                 "layout": part.policy(name).layout}
+        merged.mistake_credit.update(part.mistake_credit)
+    return merged
 
 
 def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = None,
