@@ -327,7 +327,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
             part = f"{int(good) if good == int(good) else round(good, 2)} of {n} entries right"
             r.reason = f"{r.reason}; {part}" if r.reason else part
         elif not found:
-            r.reason = (f"wrong value (checked to {rub.policy(name).tolerance.describe()}); "
+            r.reason = (f"wrong value (checked: {rub.policy(name).tolerance.describe(kv.entries()[0])}); "
                         "no known mistake reproduces it")
     r.points = round(pts * credit, 6)
     return r

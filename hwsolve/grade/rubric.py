@@ -83,9 +83,11 @@ class Tolerance:
             return self.precision
         return "exact" if _is_integer(key) else "rounded"
 
-    def describe(self) -> str:
-        parts = {"exact": ["exact"], "rounded": [], "auto": ["exact for integers"]}[self.precision]
-        if self.precision != "exact" and self.sig_figs:
+    def describe(self, key=None) -> str:
+        """In words; with a key value, the rule that applied to it."""
+        precision = self.mode(key) if key is not None else self.precision
+        parts = {"exact": ["exact"], "rounded": [], "auto": ["exact for integers"]}[precision]
+        if precision != "exact" and self.sig_figs:
             cap = f"-{max(self.sig_figs_max, self.sig_figs)}" if self.sig_figs_max else "+"
             parts.append(f"{self.sig_figs}{cap} significant figures as written")
         if self.abs:
