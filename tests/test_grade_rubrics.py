@@ -148,3 +148,20 @@ def test_a_whole_sheet_is_graded_by_its_parts_rubrics():
     v = {s.name: s for s in grade(key, _sub({"P1/dL/dW[3]": [-152, -88], "P2/N(q=0.995)": 100})).steps}
     assert v["P1/dL/dW[3]"].verdict == "correct"          # P1's layout: either
     assert v["P2/N(q=0.995)"].verdict == "wrong"          # P2's precision: exact
+
+
+@pytest.mark.parametrize("name", ["csci5922_q3a_graph", "csci5922_q3b"])
+def test_seed004_every_correctly_rounded_value_passes(name):
+    """Seed 004 rounds to 2-3 figures; checked at the figures it printed, each of its table values
+    is right (its two errors are local derivatives, not steps of these keys)."""
+    part = name.split("_")[1]
+    r = grade(_key(name), load_submission(ROOT / "tests" / "data" / f"seed004_{part}_answers.yaml"))
+    assert r.percent == 100.0, [(s.name, s.reason) for s in r.steps if s.verdict != "correct"]
+
+
+def test_seed004_a_wrong_fourth_figure_fails():
+    key = _key("csci5922_q3a_graph")
+    v = {s.name: s for s in grade(key, _sub({"L": "1.172", "dL/dW3[1]": "-0.139", "Yhat": "0.690"})).steps}
+    assert v["L"].verdict == "wrong"            # the key is 1.1711...: 1.171 at 4 figures
+    assert v["dL/dW3[1]"].verdict == "wrong"    # -0.1380... at 3 figures
+    assert v["Yhat"].verdict == "correct"       # 0.6899... is 0.690 at 3 figures
