@@ -92,3 +92,27 @@ def test_any_text_answer_is_graded_without_raising(text):
     key = load_key(str(PROBLEMS / "cs4782_p1.yaml"))
     r = grade(key, Submission("s.yaml", "s", {"dL/dW[2]": parse_value(text), "a[1]": parse_value(text)}))
     assert {s.verdict for s in r.steps} <= {"correct", "ecf", "wrong", "wrong_shape", "missing"}
+
+
+SYMBOLIC = ["nyu2572_1_2_sym", "nyu2572_1_3a_sym", "nyu2572_1_3b_sym", "csc6022_q1", "csc6022_q2"]
+
+
+@pytest.mark.parametrize("name", SYMBOLIC)
+def test_symbolic_keys_a_perfect_formula_submission_scores_100(name):
+    key = load_key(str(PROBLEMS / f"{name}.yaml"))
+    assert key.rubric.source != "defaults"
+    r = grade(key, Submission("s.yaml", "s", {n: parse_value(key.values[n].rows[0][0]) for n, _ in key.graded}))
+    assert r.percent == 100.0, [(s.name, s.reason) for s in r.steps if s.verdict != "correct"]
+
+
+def test_symbolic_equivalence_transpose_and_shapes():
+    key = load_key(str(PROBLEMS / "nyu2572_1_2_sym.yaml"))       # numerator layout: dl/db^(2) is 1xK
+    v = _verdicts(key, {"dl/dW^(2)": "z_2 (dl/dz_3 + dl/dz_3) / 2", "dl/db^(2)": "dl/dz_3^T",
+                        "dl/dW^(1)": "dl/dz_1 x", "dl/db^(1)": "2 dl/dz_1"})
+    assert v["dl/dW^(2)"].verdict == "correct"                   # equal at every random point
+    assert v["dl/db^(2)"].mistake == "transposed" and v["dl/db^(2)"].points == 0    # the sheet: wrong
+    assert "missing transpose: the formula gives Kx1 where 1xK is due" in v["dl/db^(2)"].reason
+    # dl/dz_1 is 1xd (d = 5) and x is nx1 (n = 3): the product does not fit
+    assert v["dl/dW^(1)"].verdict == "wrong_shape" and "1x5 times 3x1" in v["dl/dW^(1)"].reason
+    assert v["dl/db^(1)"].verdict == "wrong"
+    assert "not a quantity" in _verdicts(key, {"dl/db^(1)": "q dl/dz_1"})["dl/db^(1)"].reason

@@ -140,9 +140,9 @@ class _Parser:
             return F("num", text=t.text)
         if t.kind == "name":
             self.take()
-            if self.at("("):
+            if self.at("(") and _ALIASES.get(t.text, t.text.lower()) in FUNCTIONS:
                 return self.call(t)
-            return F("name", text=t.text)
+            return F("name", text=t.text)           # z_2 (a + b): a product, not a call
         if self.at("("):
             self.take()
             self._deeper()
@@ -305,6 +305,8 @@ def judge(key, name: str, text: str, match) -> Judgement:
     try:
         if key.kind == "conv" and name.endswith("n_out"):
             return _judge_conv_size(key, name, text)
+        if key.kind == "derive":
+            return _judge_symbolic(key, name, text)
         names = [n for n in key.values if n != name]
         tree, places = parse_formula(text, names)
         env = {ph: _array(key.values[n]) for ph, n in places.items()}
@@ -372,3 +374,80 @@ def _judge_conv_size(key, name: str, text: str) -> Judgement:
 
 def _show(a) -> str:
     return str(a[0, 0]) if a.shape == (1, 1) else dims_text(a)
+
+
+# -- symbolic keys (kind: derive): equivalence at random points of the right shapes -------------------
+
+
+def _shapes(key) -> tuple[dict[str, tuple], dict[str, int]]:
+    """Step name -> shape (symbols or numbers) from the derivation, and a size for each symbol:
+    the spec's sizes, distinct, so a product of the wrong shapes cannot pass by accident."""
+    shapes: dict[str, tuple] = {}
+    for st in key.solution.steps:
+        if st.shape is not None and st.name not in shapes:
+            shapes[st.name] = tuple(st.shape)
+    sizes = dict((getattr(key.solution, "meta", None) or {}).get("sizes") or {})
+    free = sorted({d for sh in shapes.values() for d in sh if isinstance(d, str)} - set(sizes))
+    used = set(sizes.values())
+    nxt = 2
+    for sym in free:
+        while nxt in used:
+            nxt += 1
+        sizes[sym] = nxt
+        used.add(nxt)
+    return shapes, sizes
+
+
+def _random_env(shapes, sizes, places, rng):
+    import numpy as np
+
+    env = {}
+    for ph, name in places.items():
+        dims = [sizes[d] if isinstance(d, str) else int(d) for d in shapes[name]]
+        m, n = (1, 1) if not dims else (dims[0], 1) if len(dims) == 1 else (dims[0], dims[1])
+        vals = [[Fraction(rng.randint(-9, 9), rng.randint(1, 5)) for _ in range(n)] for _ in range(m)]
+        env[ph] = np.array(vals, dtype=object)
+    return env
+
+
+def _judge_symbolic(key, name: str, text: str) -> Judgement:
+    """The student's formula and the key's, both over the derivation's named quantities, at three
+    random points of the right shapes (exact rationals): equal at all three, or the difference named."""
+    import random
+
+    kv = key.values[name]
+    want_text = kv.rows[0][0] if kv.dims == (1, 1) and isinstance(kv.rows[0][0], str) else None
+    if want_text is None:
+        return Judgement("wrong", "this step has no formula to compare with")
+    shapes, sizes = _shapes(key)
+    names = [n for n in shapes if n != name]
+    want, wplaces = parse_formula(want_text, names)
+    got, gplaces = parse_formula(text, names)
+    plain = {n for n in names if n.isidentifier() and "[" not in n}
+    for tree, places in ((want, wplaces), (got, gplaces)):
+        places.update({n: n for n in free_names(tree) & plain})
+    unknown = free_names(got) - set(gplaces)
+    if unknown:
+        return Judgement("wrong", f"the formula names {', '.join(sorted(unknown))}, not a quantity of this problem")
+    rng = random.Random(f"{key.path}:{name}:{text}")
+    places = {**wplaces, **gplaces}
+    for _ in range(3):
+        env = _random_env(shapes, sizes, places, rng)
+        w, g = evaluate(want, env), evaluate(got, env)
+        if g.shape == w.shape and (g == w).all():
+            continue
+        if g.shape == w.T.shape and (g.T == w).all() and g.shape != w.shape:
+            return Judgement("wrong_shape", f"missing transpose: the formula gives {_sym_dims(g, sizes)} where "
+                             f"{_sym_dims(w, sizes)} is due", "transposed")
+        if g.shape != w.shape:
+            return Judgement("wrong_shape", f"shape mismatch: the formula gives {_sym_dims(g, sizes)} where "
+                             f"{_sym_dims(w, sizes)} is due", "wrong_shape")
+        return Judgement("wrong", "formula: not equal to the key's at random values of the right shapes")
+    return Judgement("correct", "formula: equal to the key's at 3 random points")
+
+
+def _sym_dims(a, sizes: dict[str, int]) -> str:
+    """2x5 as d-by-K terms when the sizes say so (5 is d)."""
+    back = {v: k for k, v in sizes.items()}
+    m, n = a.shape
+    return "a scalar" if (m, n) == (1, 1) else f"{back.get(m, m)}x{back.get(n, n)}"
