@@ -2,8 +2,8 @@
 
 A perfect submission (exactly the graded steps, the key's values) scores 100% on every seed key
 with a numeric answer; the same values rounded to 3 significant figures still do where the key is
-not an integer. The symbolic `kind: derive` specs have no numeric answers: they become gradable
-with formula answers.
+not an integer. The symbolic `kind: derive` specs take formula answers: their perfect submissions
+are in tests/test_grade_formula.py.
 """
 
 from fractions import Fraction
