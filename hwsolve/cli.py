@@ -341,13 +341,21 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
               help="Write JUnit XML: one test case per graded step.")
 @click.option("--gradescope", type=click.Path(dir_okay=False), default=None,
               help="Write Gradescope's results.json (one submission).")
+@click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="visible", show_default=True, help="Gradescope visibility of the results.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), default=None,
+              help="Write a CSV gradebook: student, score, points per step.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Grade in N processes (reports are the same byte for byte).")
 @click.option("--fail-under", "fail_under", type=click.FloatRange(0, 100), default=None,
               help="Exit 1 when a submission scores below this percentage.")
 @click.option("--show-key", "show_key", is_flag=True, help="Include the key's values in feedback.")
 @click.option("--brief", is_flag=True, help="One line per submission, then the class table.")
-def grade(key_spec, submissions, rubric, json_file, junit, gradescope, fail_under, show_key, brief):
+def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibility, csv_file, jobs, fail_under,
+          show_key, brief):
     """Grade answer files (or folders of them) against KEY_SPEC: tolerance, partial credit,
-    error carried forward and named mistakes, per step.
+    error carried forward and named mistakes, per step. Exit 0 graded, 1 below --fail-under,
+    3 a submission missing or unreadable (it scores 0 in every report), 2 bad key or usage.
 
     \b
     Examples:
@@ -357,7 +365,8 @@ def grade(key_spec, submissions, rubric, json_file, junit, gradescope, fail_unde
     from hwsolve.grade.run import run_grade
 
     code = run_grade(key_spec, submissions, rubric=rubric, json_file=json_file, junit=junit,
-                     gradescope=gradescope, fail_under=fail_under, show_key=show_key, brief=brief)
+                     gradescope=gradescope, csv_file=csv_file, visibility=visibility, jobs=jobs,
+                     fail_under=fail_under, show_key=show_key, brief=brief)
     sys.exit(code)
 
 

@@ -14,6 +14,11 @@ P1 = ROOT / "problems" / "cs4782_p1.yaml"
 DATA = ROOT / "tests" / "data"
 
 
+def _p1():
+    """P1 under the default rubric: its own (layout: either) would accept the transpose."""
+    return load_key(str(P1), str(DATA / "rubric_defaults.yaml"))
+
+
 def _conv_key():
     from hwsolve.topics.conv.spec import parse_conv, solve_conv
     from hwsolve.spec.loader import load_yaml
@@ -25,16 +30,16 @@ def _conv_key():
 # mistake key -> (key loader, step, the student's wrong value, expected verdict)
 CASES = {
     # W[2] is 2x3; a 3x2 gradient is its transpose
-    "transposed": (lambda: load_key(str(P1)), "dL/dW[2]",
+    "transposed": (_p1, "dL/dW[2]",
                    [[16, -24], [64, -96], [72, -108]], "wrong_shape"),
     # dL/dW[1] is 3x2; the seed-001 student writes a 2x2
-    "wrong_shape": (lambda: load_key(str(P1)), "dL/dW[1]", [[32, 16], [-24, -12]], "wrong_shape"),
-    "sign_flip": (lambda: load_key(str(P1)), "dL/db[2]", [-8, 12], "wrong"),
+    "wrong_shape": (_p1, "dL/dW[1]", [[32, 16], [-24, -12]], "wrong_shape"),
+    "sign_flip": (_p1, "dL/db[2]", [-8, 12], "wrong"),
     # dL/dyhat = 2 (yhat - y) = -4; without the 2 everything below halves
-    "factor2_dropped": (lambda: load_key(str(P1)), "dL/dW[2]", [[8, 32, 36], [-12, -48, -54]], "wrong"),
-    "factor2_doubled": (lambda: load_key(str(P1)), "dL/db[1]", [32, 24, -8], "wrong"),
+    "factor2_dropped": (_p1, "dL/dW[2]", [[8, 32, 36], [-12, -48, -54]], "wrong"),
+    "factor2_doubled": (_p1, "dL/db[1]", [32, 24, -8], "wrong"),
     # ReLU(a[3]) = 8 used for ReLU'(a[3]) = 1: dL/da[3] = -32, dL/db[2] = W[3]^T (-32)
-    "activation_for_derivative": (lambda: load_key(str(P1)), "dL/db[2]", [64, -96], "wrong"),
+    "activation_for_derivative": (_p1, "dL/db[2]", [64, -96], "wrong"),
     # a[1] = [1, -2]: the second unit is dead, its gradient must be 0
     "dead_relu_ignored": (lambda: load_key(str(DATA / "grade_dead_relu.yaml")), "dL/db[1]", [-4, -4], "wrong"),
     # dL/da = p - y; without the - y it is p = softmax([1, 2])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -88,6 +89,8 @@ class Answer:
 
     value: Value | None = None
     problem: str = ""          # non-empty when the text is not a number/matrix
+    formula: str = ""          # text that may be a formula answer ("dL/da[2] z[1]^T")
+    size_text: bool = False    # written as "34x34": a size, one number per dimension
 
     @property
     def blank(self) -> bool:
@@ -125,10 +128,32 @@ def _scalar(v) -> Fraction | float:
     raise ValueError(f"expected a number, got {type(v).__name__}")
 
 
+_SIZE_TEXT = re.compile(r"^\s*\d{1,9}(\s*[x×X*]\s*\d{1,9}){1,3}\s*$")
+
+
+def _text_answer(raw: str, problem: str) -> Answer:
+    """Text that is not a number: a size such as "34x34" or "20 x 20 x 2", else maybe a formula."""
+    if _SIZE_TEXT.match(raw):
+        dims = re.split(r"\s*[x×X*]\s*", raw.strip())
+        return Answer(Value(tuple((Fraction(int(d)),) for d in dims)), size_text=True)
+    if any(c.isalpha() or c in "+-*/^()" for c in raw) and len(raw) <= 500:
+        return Answer(problem=problem, formula=raw.strip())
+    return Answer(problem=problem)
+
+
+def _parse_text(raw: str) -> Answer:
+    try:
+        return Answer(Value(((_scalar(raw),),)))
+    except ValueError as e:
+        return _text_answer(raw, str(e))
+
+
 def parse_value(raw) -> Answer:
     """A scalar, a flat list (column), or a list of equal-length rows; anything else is a problem."""
     if raw is None:
         return Answer()
+    if isinstance(raw, str):
+        return _parse_text(raw)
     try:
         if isinstance(raw, list):
             if not raw:

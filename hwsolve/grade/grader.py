@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
-from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same
+from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, transpose
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
@@ -53,10 +54,43 @@ def load_key(path: str, rubric_path: str | None = None) -> Key:
     if isinstance(doc.data, dict) and "rubric" in doc.data:
         rubric = parse_rubric(doc.root["rubric"])
         del doc.data["rubric"]   # topics' parsers need not know about grading
+    elif kind == "sheet":
+        rubric = sheet_rubric(doc) or rubric
     if rubric_path:
         rubric = load_rubric_file(rubric_path)
     problem = topics.parse(doc, kind)
     return make_key(path, kind, problem, topics.solve(problem, kind), rubric, rubric_path)
+
+
+def sheet_rubric(doc) -> Rubric | None:
+    """A sheet without a rubric of its own grades each part by the part's rubric, its step names
+    prefixed with the part's id (P1/dL/dW[1]), as `hwsolve solve` names them."""
+    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics.sheet.solve import _part_file
+
+    parts = doc.data.get("parts") if isinstance(doc.data, dict) else None
+    if not isinstance(parts, list):
+        return None
+    merged = Rubric(steps={}, source=f"{doc.file} (the parts' rubrics)")
+    for i, item in enumerate(doc.root["parts"].items()):
+        if not isinstance(item.value, dict):
+            return None
+        pid = str(item.value.get("id", f"Part {i + 1}"))
+        if item.has("file"):
+            sub = load_yaml(_part_file(item["file"], doc.file)).root
+        elif item.has("spec"):
+            sub = item["spec"]
+        else:
+            return None
+        part = parse_rubric(sub["rubric"]) if sub.has("rubric") else None
+        if part is None or part.steps is None or part.sections:
+            return None          # a part graded by default steps: no whole-sheet rubric to build
+        for name, pts in part.steps.items():
+            merged.steps[f"{pid}/{name}"] = pts
+            merged.overrides[f"{pid}/{name}"] = {"tolerance": part.policy(name).tolerance,
+                                                 "layout": part.policy(name).layout}
+        merged.mistake_credit.update(part.mistake_credit)
+    return merged
 
 
 def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = None,
@@ -100,10 +134,50 @@ def default_steps(solution, kind: str) -> list[str]:
     with_value = [s for s in solution.steps if s.value is not None]
     if kind in BACKPROP_KINDS:
         names = [s.name for s in with_value if s.section == "forward"]
-        return names + [n for n in solution.summary if n not in names]
+        names += [n for n in solution.summary if n not in names]
+        return [n for n in names if is_named(n)]
     if solution.summary:
         return list(solution.summary)
     return [s.name for s in with_value if not (s.section == "given" or s.section.endswith(".given"))]
+
+
+def is_named(step: str) -> bool:
+    """A step the spec named (a[1], H3, dL/dW1), not a generated sub-expression of a graph
+    spec ((X[1] * W1[1]), dL/d(H2 / H1)) or one path's share (dL/dX1 via H3)."""
+    return not (step.startswith("(") or "/d(" in step or " via " in step)
+
+
+def key_layout(key: Key) -> str:
+    return (getattr(key.solution, "meta", None) or {}).get("layout") or "gradient"
+
+
+def is_gradient_step(key: Key, name: str) -> bool:
+    if key.model is not None:
+        return key.model.is_gradient(name)
+    return "/d" in name
+
+
+def oriented(key: Key, name: str, layout: str | None, ans: Value | None) -> tuple[Value | None, str]:
+    """The answer in the key's orientation under the step's layout policy, and a note.
+
+    either: a gradient written in the other layout is turned round (a column dL/dW[3] for a 1x2
+    W[3] is right). gradient/numerator: when the key is in the other layout, the answer is turned
+    round, so an answer in the key's own layout reads as transposed."""
+    if ans is None or layout is None or not is_gradient_step(key, name):
+        return ans, ""
+    kv = key.values[name]
+    if layout == "either":
+        t = transpose(ans)
+        if ans.dims != kv.dims and t.dims == kv.dims:
+            return t, "in the other layout (accepted)"
+        if ans.dims == kv.dims and kv.dims[0] == kv.dims[1] and kv.dims != (1, 1):
+            match = lambda a, b: a == b  # noqa: E731 -- exact test for a square matrix
+            if not same(ans, kv, match) and same(t, kv, match):
+                return t, "in the other layout (accepted)"
+        return ans, ""
+    if layout != key_layout(key):
+        return transpose(ans), f"{layout} layout required"
+    return ans, ""
 
 
 @dataclass
@@ -113,10 +187,11 @@ class StepResult:
     points: float
     max_points: float
     reason: str = ""
-    mistake: str = ""              # a key of mistakes.MISTAKES, or ""
+    mistake: str = ""              # a key of mistakes.mistakes(), or ""
     answer: Value | None = None
     expected: Value | None = None
     ecf_from: tuple[str, ...] = ()
+    formula: str = ""              # a formula answer, as written
 
 
 @dataclass
@@ -126,6 +201,7 @@ class Result:
     steps: list[StepResult]
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0           # time spent grading it (Gradescope's execution_time only)
 
     @property
     def score(self) -> float:
@@ -150,32 +226,36 @@ def grade(key: Key, sub: Submission) -> Result:
                  for n, p in key.graded]
         return Result(sub.path, sub.student, steps, error=sub.error, warnings=sub.warnings)
     rub = key.rubric
-    match = rub.tolerance.match
     warnings = list(sub.warnings)
     unknown = [n for n in sub.answers if n not in key.values]
     for n in unknown[:10]:
         close = difflib.get_close_matches(n, list(key.values), n=1)
-        warnings.append(f"'{n[:60]}' is not a step of this problem" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        warnings.append(f"'{n[:60]}' is not a step of this problem{hint}")
     if len(unknown) > 10:
         warnings.append(f"... and {len(unknown) - 10} more unknown names")
 
     # which answers are right, and which wrong ones the student's world is built from
     right: dict[str, bool] = {}
     used: dict[str, Value] = {}
+    turned: dict[str, tuple[Value | None, str]] = {}
     for name, ans in sub.answers.items():
         kv = key.values.get(name)
         if kv is None or ans.value is None:
             continue
-        ok = same(ans.value, kv, match)
+        pol = rub.policy(name)
+        v, note = turned[name] = oriented(key, name, pol.layout, sized(ans, kv))
+        ok = same(v, kv, pol.tolerance.match)
         right[name] = ok
-        if (not ok and rub.ecf and name in key.ecf_names and ans.value.dims == kv.dims
-                and not _trivial(ans.value, kv)):
-            used[name] = ans.value
+        if (not ok and rub.ecf and name in key.ecf_names and v.dims == kv.dims
+                and not _trivial(v, kv)):
+            used[name] = v
     world = key.model.world(used) if (used and key.model is not None) else None
 
     steps = []
     for name, pts in key.graded:
-        steps.append(_judge(key, name, pts, sub.answers.get(name), right.get(name, False), world, match))
+        steps.append(_judge(key, name, pts, sub.answers.get(name), turned.get(name), right.get(name, False),
+                            world))
     return Result(sub.path, sub.student, steps, warnings=warnings)
 
 
@@ -184,26 +264,37 @@ def _trivial(v: Value, key: Value) -> bool:
     return all(x == 0 for x in v.entries()) and any(x != 0 for x in key.entries())
 
 
-def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, world, match) -> StepResult:
+def _ecf_value(world, name: str, kv: Value, match) -> Value | None:
+    """The step's value in the student's world, when it differs from the key's (and is not trivial)."""
     from hwsolve.grade.ecf import to_value
 
+    if world is None or world.values.get(name) is None:
+        return None
+    ecf_v = to_value(world.values[name])
+    if same(ecf_v, kv, match) or _trivial(ecf_v, kv):
+        return None
+    return ecf_v
+
+
+def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: bool, world) -> StepResult:
     rub = key.rubric
+    match = rub.policy(name).tolerance.match
     kv = key.values[name]
     r = StepResult(name, "missing", 0.0, pts, "no answer", expected=kv)
     if ans is None or ans.blank:
         return r
     if ans.value is None:
+        if ans.formula:
+            return _judge_formula(key, r, ans.formula, match)
         r.reason = f"cannot read the value: {ans.problem}"
         return r
-    v = r.answer = ans.value
+    r.answer = ans.value
+    v, layout_note = turned
+    r.reason = ""       # from here on the step was answered
     if right:
-        r.verdict, r.points, r.reason = "correct", pts, ""
+        r.verdict, r.points, r.reason = "correct", pts, layout_note if "accepted" in layout_note else ""
         return r
-    ecf_v = None
-    if world is not None and name in world.values and world.values[name] is not None:
-        ecf_v = to_value(world.values[name])
-        if same(ecf_v, kv, match) or _trivial(ecf_v, kv):
-            ecf_v = None
+    ecf_v = _ecf_value(world, name, kv, match)
     if ecf_v is not None and same(v, ecf_v, match):
         r.verdict = "ecf"
         r.points = pts * (1 - rub.ecf_penalty)
@@ -217,6 +308,8 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
         r.mistake = m.key
         credit = rub.mistake_credit.get(m.key, m.credit)
         r.reason = m.title + (f": {detail}" if detail else "")
+        if layout_note and "required" in layout_note:
+            r.reason += f" ({layout_note})"
     if v.dims != kv.dims:
         r.verdict = "wrong_shape"
         if not found:
@@ -234,9 +327,42 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
             part = f"{int(good) if good == int(good) else round(good, 2)} of {n} entries right"
             r.reason = f"{r.reason}; {part}" if r.reason else part
         elif not found:
-            r.reason = (f"wrong value (checked to {rub.tolerance.describe()}); "
+            r.reason = (f"wrong value (checked: {rub.policy(name).tolerance.describe(kv.entries()[0])}); "
                         "no known mistake reproduces it")
     r.points = round(pts * credit, 6)
+    return r
+
+
+def sized(ans: Answer, kv: Value) -> Value:
+    """A size written as text ("34x34") for a key that is one number per side (n_out = 34) or a
+    volume whose last sizes are 1 ("34x34" for 34x34x1)."""
+    v = ans.value
+    if not ans.size_text:
+        return v
+    sides = [x for r in v.rows for x in r]
+    if kv.dims == (1, 1) and len(set(sides)) == 1:
+        return Value(((sides[0],),))
+    want = kv.entries()
+    if kv.dims[1] == 1 and len(sides) < len(want) and all(x == 1 for x in want[len(sides):]):
+        return Value(tuple((x,) for x in sides + [Fraction(1)] * (len(want) - len(sides))))
+    return v
+
+
+def _judge_formula(key: Key, r: StepResult, text: str, match) -> StepResult:
+    from hwsolve.grade.formula import judge
+
+    j = judge(key, r.name, text, match)
+    either = key.rubric.policy(r.name).layout == "either"
+    if j.mistake == "transposed" and either and is_gradient_step(key, r.name):
+        j = type(j)("correct", "formula: right at the key's values, in the other layout (accepted)")
+    r.formula = text
+    r.verdict, r.reason, r.mistake = j.verdict, j.reason, j.mistake
+    credit = 0.0
+    if j.verdict == "correct":
+        credit = 1.0
+    elif j.mistake:
+        credit = key.rubric.mistake_credit.get(j.mistake, by_key()[j.mistake].credit)
+    r.points = round(r.max_points * credit, 6)
     return r
 
 

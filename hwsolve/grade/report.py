@@ -7,7 +7,10 @@ Everything is in the order the submissions were given and the key lists its step
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import statistics
 from collections import Counter
 from xml.etree import ElementTree as ET
@@ -78,8 +81,8 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         t.add_column("points", justify="right")
         t.add_column("feedback", overflow="fold")
         for s in r.steps:
-            t.add_row(s.name, value_text(s.answer), LABEL[s.verdict], f"{_pts(s.points)}/{_pts(s.max_points)}",
-                      feedback(s, show_key))
+            t.add_row(s.name, s.formula or value_text(s.answer), LABEL[s.verdict],
+                      f"{_pts(s.points)}/{_pts(s.max_points)}", feedback(s, show_key))
         console.print(t)
         for w in r.warnings:
             console.print(f"  note: {w}")
@@ -165,7 +168,7 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
         for s in r.steps:
             d = {"name": s.name, "verdict": s.verdict, "points": round(s.points, 6),
                  "max_points": s.max_points, "reason": s.reason, "mistake": s.mistake or None,
-                 "answer": _json_value(s.answer), "ecf_from": list(s.ecf_from)}
+                 "answer": s.formula or _json_value(s.answer), "ecf_from": list(s.ecf_from)}
             if show_key:
                 d["expected"] = _json_value(s.expected)
             steps.append(d)
@@ -177,8 +180,9 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
     out = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "key": key.path, "kind": key.kind,
         "rubric": {"source": rub.source, "steps": dict(key.graded),
-                   "tolerance": {"abs": t.abs, "rel": t.rel, "sig_figs": t.sig_figs,
-                                 "sig_figs_max": t.sig_figs_max},
+                   "tolerance": t.as_dict(), "layout": rub.layout,
+                   "step_policies": {n: {k: (v.as_dict() if k == "tolerance" else v) for k, v in o.items()}
+                                     for n, o in rub.overrides.items()},
                    "partial": rub.partial, "ecf": rub.ecf, "ecf_penalty": rub.ecf_penalty,
                    "mistake_credit": rub.mistake_credit},
         "submissions": subs,
@@ -190,11 +194,31 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
 # -- JUnit XML -------------------------------------------------------------------------------------
 
 
+# characters XML 1.0 cannot hold at all (even escaped): C0 controls but tab, LF, CR; surrogates;
+# U+FFFE/U+FFFF. Each becomes a visible \uXXXX so the report still says what the file held.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _XML_ILLEGAL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _xml_clean(elem: ET.Element) -> None:
+    """Every attribute and text of the tree made XML-safe (ElementTree escapes <, & and quotes,
+    but writes control characters as they are, which no parser reads back)."""
+    for e in elem.iter():
+        for k, v in e.attrib.items():
+            e.set(k, xml_safe(v))
+        if e.text:
+            e.text = xml_safe(e.text)
+
+
 def to_junit(key: Key, results: list[Result], show_key: bool = False) -> str:
     """<testsuites> with one <testsuite> per submission and one <testcase> per graded step.
 
     A step with full points passes; any other is a <failure> whose message is the feedback; an
-    unreadable submission's steps are <error>s. Points go into <properties>."""
+    unreadable submission's steps are <error>s. Points go into <properties>. Text from a
+    submission (names, paths, reasons) is made XML-safe: the file always parses."""
     root = ET.Element("testsuites", name=f"hwsolve grade {key.path}")
     tot = {"tests": 0, "failures": 0, "errors": 0}
     for r in results:
@@ -230,6 +254,7 @@ def to_junit(key: Key, results: list[Result], show_key: bool = False) -> str:
         tot["errors"] += errs
     for k, v in tot.items():
         root.set(k, str(v))
+    _xml_clean(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -241,21 +266,62 @@ def _cls(student: str) -> str:
 # -- Gradescope --------------------------------------------------------------------------------------
 
 
-def to_gradescope(key: Key, result: Result, show_key: bool = False, visibility: str = "visible") -> str:
-    """Gradescope's results.json for one submission: score, max_score and one test per step."""
+_MD_EMPHASIS = re.compile(r"([\\`*_~])")
+
+
+def md_escape(text: str) -> str:
+    """Text that may quote a student's file, shown literally in Markdown: no HTML, no code spans
+    or emphasis (brackets stay, so matrices read as written)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_EMPHASIS.sub(r"\\\1", text)
+
+
+def to_gradescope(key: Key, result: Result, show_key: bool = False, visibility: str = "visible",
+                  execution_time: float | None = None) -> str:
+    """Gradescope's results.json for one submission: score, max_score, one test per step with
+    the mistake names as `tags`, Markdown output, the visibility chosen, the time taken."""
     tests = []
     for i, s in enumerate(result.steps, 1):
         fb = feedback(s, show_key)
-        out = LABEL[s.verdict] + (f": {fb}" if fb else "")
+        out = f"**{LABEL[s.verdict]}**" + (f": {md_escape(fb)}" if fb else "")
         if result.error:
-            out = f"submission could not be read: {result.error}"
+            out = f"submission could not be read: {md_escape(result.error)}"
         tests.append({"name": s.name, "number": str(i), "score": round(s.points, 6),
                       "max_score": s.max_points, "status": "passed" if s.points >= s.max_points else "failed",
-                      "output": out, "visibility": visibility})
+                      "output": out, "output_format": "md", "tags": [s.mistake] if s.mistake else [],
+                      "visibility": visibility})
     summary = (f"{_pts(result.score)} / {_pts(result.max_score)} points"
-               + (f". Your file could not be read: {result.error}" if result.error else ""))
+               + (f". Your file could not be read: {md_escape(result.error)}" if result.error else ""))
     if result.warnings:
-        summary += "\n" + "\n".join(f"note: {w}" for w in result.warnings)
-    return json.dumps({"score": result.score, "max_score": result.max_score, "output": summary,
-                       "visibility": visibility, "stdout_visibility": "hidden", "tests": tests},
-                      indent=2, ensure_ascii=False)
+        summary += "\n\n" + "\n".join(f"- note: {md_escape(w)}" for w in result.warnings)
+    out = {"score": result.score, "max_score": result.max_score, "output": summary, "output_format": "md",
+           "visibility": visibility, "stdout_visibility": "hidden", "tests": tests}
+    if execution_time is not None:
+        out["execution_time"] = round(execution_time, 3)
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+# -- CSV gradebook ---------------------------------------------------------------------------------
+
+
+def _csv_cell(text: str) -> str:
+    """A spreadsheet reads a cell starting with = + - @ (or a tab/CR) as a formula: quote it."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _num(x: float) -> str:
+    return f"{round(x, 6):.12g}"
+
+
+def to_csv(key: Key, results: list[Result]) -> str:
+    """One row per submission for an LMS upload: student, path, score, max_score, percent, then
+    the points of each graded step in the key's order."""
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL)   # RFC 4180 CRLF rows: a CR or LF in a name is quoted
+    names = [n for n, _ in key.graded]
+    w.writerow(["student", "path", "score", "max_score", "percent", *names])
+    for r in results:
+        by = {s.name: s.points for s in r.steps}
+        w.writerow([_csv_cell(r.student), _csv_cell(r.path), _num(r.score), _num(r.max_score),
+                     f"{r.percent:.2f}", *(_num(by.get(n, 0.0)) for n in names)])
+    return buf.getvalue()

@@ -1,8 +1,15 @@
-"""`hwsolve grade`: the batch loop behind the command (the click command in cli.py stays thin)."""
+"""`hwsolve grade`: the batch loop behind the command (the click command in cli.py stays thin).
+
+Order of work, so a pipe that closes early (`| head`) never loses a result file: grade every
+submission, write every result file, and only then print to stdout. Exit codes: 0 graded;
+1 a submission scored below --fail-under; 3 a submission was missing or unreadable (it still
+scores 0 in every result file); 2 a bad key, rubric or command line (raised, never returned).
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from hwsolve.core.errors import HwsolveError
@@ -12,20 +19,117 @@ from hwsolve.grade.grader import Result, StepResult, grade, load_key
 # what grading one hostile value may raise; the submission gets 0 and the batch goes on
 _SUBMISSION_FAILURES = (HwsolveError, ArithmeticError, ValueError, OverflowError, RecursionError,
                         MemoryError, TypeError)
+EXIT_FAIL_UNDER = 1
+EXIT_UNREADABLE = 3
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+_WORKER_KEY = None      # the key a forked worker grades against (inherited, never pickled)
 
 
-def grade_all(key, paths: list[str]) -> list[Result]:
-    results = []
-    for path in paths:
-        sub = load_submission(path)
-        try:
-            results.append(grade(key, sub))
-        except _SUBMISSION_FAILURES as e:
-            msg = getattr(e, "message", None) or str(e) or type(e).__name__
-            steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=key.values[n])
-                     for n, p in key.graded]
-            results.append(Result(sub.path, sub.student, steps, error=f"could not be graded: {msg[:200]}"))
+def grade_path(key, path: str) -> Result:
+    """One submission, never raising for a bad one: it scores 0 with the reason."""
+    start = time.perf_counter()
+    sub = load_submission(path)
+    try:
+        result = grade(key, sub)
+    except _SUBMISSION_FAILURES as e:
+        msg = getattr(e, "message", None) or str(e) or type(e).__name__
+        steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=key.values[n])
+                 for n, p in key.graded]
+        result = Result(sub.path, sub.student, steps, error=f"could not be graded: {msg[:200]}")
+    result.seconds = time.perf_counter() - start
+    _encodable(result)
+    return result
+
+
+def _utf8(text: str) -> str:
+    # a JSON "\\ud800" or a file name that is not UTF-8 leaves lone surrogates, which no report
+    # file can encode: each becomes '?'
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _encodable(r: Result) -> None:
+    r.student, r.path, r.error = _utf8(r.student), _utf8(r.path), _utf8(r.error)
+    r.warnings = [_utf8(w) for w in r.warnings]
+    for s in r.steps:
+        s.reason = _utf8(s.reason)
+
+
+def _grade_in_worker(path: str) -> Result:
+    return grade_path(_WORKER_KEY, path)
+
+
+def grade_all(key, paths: list[str], jobs: int = 1, progress=None) -> list[Result]:
+    """Every submission, in the order given. jobs > 1: forked worker processes, each grading
+    whole files against the key it inherited; results come back in order, so every report is
+    byte for byte the same as with one job."""
+    if jobs > 1 and len(paths) > 1:
+        results = _grade_parallel(key, paths, jobs, progress)
+    else:
+        results = []
+        for path in paths:
+            results.append(grade_path(key, path))
+            if progress:
+                progress(len(results), len(paths))
+    disambiguate(results)
     return results
+
+
+def _grade_parallel(key, paths: list[str], jobs: int, progress) -> list[Result]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_KEY
+    _WORKER_KEY = key
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:          # no fork (Windows): one process
+        return grade_all(key, paths, 1, progress)
+    results = []
+    chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            for r in pool.map(_grade_in_worker, paths, chunksize=chunk):
+                results.append(r)
+                if progress:
+                    progress(len(results), len(paths))
+    finally:
+        _WORKER_KEY = None
+    return results
+
+
+def disambiguate(results: list[Result]) -> None:
+    """Two submissions with the same student name get the file path beside it, so every report
+    (JUnit suites, CSV rows, JSON) names each one apart."""
+    from collections import Counter
+
+    counts = Counter(r.student for r in results)
+    for r in results:
+        if counts[r.student] > 1:
+            r.student = f"{r.student} ({r.path})"
+
+
+class Progress:
+    """A bar on stderr while a batch is graded; silent when stderr is not a terminal."""
+
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last = -1.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.on or total < 2:
+            return
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        filled = round(self.width * done / total)
+        self.stream.write(f"\rgrading [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
+        if done == total:
+            self.stream.write("\r" + " " * (self.width + 30) + "\r")
+        self.stream.flush()
 
 
 def _check_out(path: str | None, what: str) -> None:
@@ -39,11 +143,17 @@ def _check_out(path: str | None, what: str) -> None:
 
 
 def run_grade(key_spec, submissions, *, rubric=None, json_file=None, junit=None, gradescope=None,
-              fail_under=None, show_key=False, brief=False, console=None) -> int:
-    """Grade every submission; write the result files (each whole or not at all); return the
-    exit code: 1 when --fail-under is given and a submission scores below it, else 0."""
-    for path, what in ((json_file, "--json"), (junit, "--junit"), (gradescope, "--gradescope")):
+              csv_file=None, visibility="visible", jobs=1, fail_under=None, show_key=False, brief=False,
+              console=None) -> int:
+    """Grade every submission; write the result files (each whole or not at all), then print;
+    return the exit code (see the module docstring)."""
+    outputs = ((json_file, "--json"), (junit, "--junit"), (gradescope, "--gradescope"), (csv_file, "--csv"))
+    for path, what in outputs:
         _check_out(path, what)
+    if jobs < 1:
+        raise HwsolveError(f"expected a whole number >= 1, got {jobs}", field="--jobs")
+    if visibility not in VISIBILITIES:
+        raise HwsolveError(f"expected one of {', '.join(VISIBILITIES)}, got '{visibility}'", field="--visibility")
     paths = collect(submissions)
     if not paths:
         raise HwsolveError("no answer files found (.yaml, .yml or .json)", field="SUBMISSION")
@@ -51,27 +161,42 @@ def run_grade(key_spec, submissions, *, rubric=None, json_file=None, junit=None,
         raise HwsolveError(f"--gradescope writes one submission's results.json; got {len(paths)} "
                            "submissions", field="--gradescope")
     key = load_key(key_spec, rubric)
-    results = grade_all(key, paths)
+    start = time.perf_counter()
+    results = grade_all(key, paths, jobs, Progress())
+    elapsed = time.perf_counter() - start
 
     from hwsolve.core.fileio import write_atomic
     from hwsolve.grade import report
+
+    # every result file first: stdout may be a pipe that closes early
+    if json_file:
+        write_atomic(json_file, report.to_json(key, results, show_key) + "\n")
+    if junit:
+        write_atomic(junit, report.to_junit(key, results, show_key))
+    if gradescope:
+        write_atomic(gradescope, report.to_gradescope(key, results[0], show_key, visibility, elapsed) + "\n")
+    if csv_file:
+        write_atomic(csv_file, report.to_csv(key, results))
 
     if console is None:
         from hwsolve.render.text import make_console
 
         console = make_console()
     report.print_results(key, results, console, show_key=show_key, brief=brief)
-    if json_file:
-        write_atomic(json_file, report.to_json(key, results, show_key) + "\n")
-    if junit:
-        write_atomic(junit, report.to_junit(key, results, show_key))
-    if gradescope:
-        write_atomic(gradescope, report.to_gradescope(key, results[0], show_key) + "\n")
-    if fail_under is not None:
-        low = [r for r in results if r.percent < fail_under]
-        if low:
-            names = ", ".join(f"{r.student} ({r.percent:.1f}%)" for r in low[:10])
-            more = f" and {len(low) - 10} more" if len(low) > 10 else ""
-            print(f"below --fail-under {fail_under:g}%: {names}{more}", file=sys.stderr)
-            return 1
-    return 0
+    return _exit_code(results, fail_under)
+
+
+def _exit_code(results: list[Result], fail_under: float | None) -> int:
+    unreadable = [r for r in results if r.error]
+    if unreadable:
+        names = ", ".join(f"{r.path}" for r in unreadable[:10])
+        more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
+        print(f"could not read {len(unreadable)} submission(s): {names}{more}", file=sys.stderr)
+    low = [r for r in results if fail_under is not None and r.percent < fail_under]
+    if low:
+        names = ", ".join(f"{r.student} ({r.percent:.1f}%)" for r in low[:10])
+        more = f" and {len(low) - 10} more" if len(low) > 10 else ""
+        print(f"below --fail-under {fail_under:g}%: {names}{more}", file=sys.stderr)
+    if unreadable:
+        return EXIT_UNREADABLE
+    return EXIT_FAIL_UNDER if low else 0

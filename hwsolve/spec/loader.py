@@ -23,6 +23,8 @@ MAX_NODES = 1_200_000   # values after alias expansion
 MAX_DEPTH = 64
 
 _MISSING = object()
+# top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`)
+SPEC_WIDE_KEYS = frozenset({"rubric"})
 
 
 @dataclass
@@ -207,7 +209,7 @@ class Field:
             raise self.error(f"expected a mapping (key: value lines), got {_describe(v)}")
         if allowed is not None:
             for k in v:
-                if k not in allowed:
+                if k not in allowed and not (self.path == () and k in SPEC_WIDE_KEYS):
                     raise self[k].error(_unknown(k, allowed))
         return v
 
