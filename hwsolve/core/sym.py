@@ -199,10 +199,10 @@ class _Printer:
                 and isinstance(a[1], Apply) and a[1].op in ("add", "sub"):
             # a coefficient before a bracket is written 2(yhat - y), as students do
             return self.print(a[0]) + self.operand(a[1], MUL)
-        # (V^T u) ⊙ f'(z): a product inside an element-wise product gets brackets, as sheets write it
-        left = self.operand(a[0], prec, strict=e.op == "hadamard" and self.prec(a[0]) == MUL
-                            and isinstance(a[0], Apply) and a[0].op in ("matmul", "mul"))
-        right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "hdiv", "mul", "matmul", "hadamard"))
+        # Products of different kinds never chain unbracketed: (V^T u) ⊙ f'(z) as the sheets write
+        # it, and ((V^T u) ⊙ f'(z)) x^T, which read without brackets as a dimension error.
+        left = self.operand(a[0], prec, strict=_mixes_products(e.op, a[0]))
+        right = self.operand(a[1], prec, strict=e.op in _RIGHT_STRICT)
         if self.prec(a[1]) == NEG and not (self.latex and e.op == "div"):
             right = self.operand(a[1], ATOM)  # 5 - (-3), never 5 - -3
         return fmt.format(left, right)
@@ -240,6 +240,22 @@ class _LatexPrinter(_Printer):
         else:
             rows = [self.number(x) for x in v]
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+# A right operand of the same precedence is bracketed: x + (y + z) is printed as built, so the text
+# reads back as the same tree (tests/test_sym_printers.py).
+_RIGHT_STRICT = frozenset({"add", "sub", "div", "hdiv", "mul", "matmul", "hadamard"})
+
+# Products that may chain on the left without brackets: a * b / c, a ⊙ b ⊘ c, A B C.
+_PRODUCT_FAMILY = {"mul": "scalar", "div": "scalar", "hadamard": "elementwise", "hdiv": "elementwise",
+                   "matmul": "matrix", "times": "times", "mod": "mod"}
+
+
+def _mixes_products(op: str, left: Expr) -> bool:
+    """True when `left`, a product, is a different kind of product than `op` (brackets needed)."""
+    if not (isinstance(left, Apply) and left.op in _PRODUCT_FAMILY and op in _PRODUCT_FAMILY):
+        return False
+    return _PRODUCT_FAMILY[left.op] != _PRODUCT_FAMILY[op]
 
 
 def _is_negative(v) -> bool:
