@@ -35,6 +35,8 @@ SECTIONS = {
     "jacobians": "Local derivatives: the elements of each Jacobian",
     "chain": "Chain rule for each gradient: the factors and the shape check",
     "backward": "Backward pass, one rule at a time",
+    "answers_forward": "Forward pass in the allowed symbols only",
+    "answers_backward": "Gradients in the allowed symbols only",
 }
 
 PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
@@ -455,11 +457,31 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol.notes.append("For a weight matrix the gradient is not a Jacobian (that would be a tensor): "
                      "as in the sheets, dL/dW is the outer product of the upstream gradient and "
                      "the layer's input.")
+    if prob.answer_in:
+        _add_answers(d)
     sol.notes.extend(prob.notes)
     sol.meta["layout"] = layout
     sol.meta["symbolic"] = True
     sol.meta["sizes"] = dict(C.sizes)
     return d
+
+
+def _add_answers(d: Derivation) -> None:
+    """Seed 002 1.2(b)/(c): the forward values and the gradients in the allowed symbols only."""
+    from hwsolve.topics.derive.answers import answer_steps
+
+    prob, sol = d.problem, d.solution
+    known = {s.label.text if s.label is not None else s.name for s in sol.steps
+             if s.section in ("shapes", "forward")} | {s.name for s in sol.steps if s.section == "jacobians"}
+    for k, name in enumerate(prob.answer_in):
+        if name not in known:
+            msg = f"no symbol '{name}' in this derivation; its symbols are: " + ", ".join(sorted(known))
+            where = prob.doc.root["answer_in"].items()[k] if prob.doc and prob.doc.data else None
+            raise where.error(msg) if where is not None else HwsolveError(msg)
+    for step in answer_steps(sol, prob.answer_in, set(d.c.sizes)):
+        sol.add(step)
+    sol.notes.append("Answers in the allowed symbols (" + ", ".join(prob.answer_in) + "): every other "
+                     "symbol replaced by its definition from the forward pass or its Jacobian's rule.")
 
 
 def _alias_latex(name: str) -> str:
@@ -698,6 +720,14 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
             if s.expression is not None:
                 compare(f"{s.name} (in the problem's symbols)", key, evaluate(s.expression, env, fns))
     for s in d.solution.steps:
+        if s.section == "answers_forward":
+            got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
+            if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * max(1.0, float(np.max(np.abs(want)))):
+                raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
+                                   f"but the forward pass gives {want.tolist()}")
+            count += 1
+        elif s.section == "answers_backward":
+            compare(f"{s.name} (in the allowed symbols)", s.name, evaluate(s.formula, env, fns))
         if s.section == "chain":
             for form, what in ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"),
                                (s.expression, "written out")):

@@ -33,7 +33,7 @@ SUPPORTED = ("linear",) + ELEMENTWISE_SUPPORTED + ("softmax",)
 LOSSES_SUPPORTED = ("squared_error", "half_squared_error", "mse", "half_mse", "bce", "cross_entropy")
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "input", "layers", "loss", "aliases",
-            "sizes", "notes", "source"}
+            "sizes", "notes", "source", "answer_in"}
 LINEAR_KEYS = {"in", "out", "name", "W_name", "b_name", "bias"}
 ACT_KEYS = {"type", "name", "scale", "slope"}
 DIM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
@@ -67,6 +67,7 @@ class DeriveProblem:
     layout: str = "numerator"
     aliases: dict[str, str] = field(default_factory=dict)   # alias -> node name
     sizes: dict[str, int] = field(default_factory=dict)
+    answer_in: list[str] = field(default_factory=list)   # the only symbols an answer may use
     notes: list[str] = field(default_factory=list)
     doc: Doc | None = None
     kind: str = "derive"
@@ -241,8 +242,17 @@ def parse_derive(doc: Doc) -> DeriveProblem:
             sizes[str(k)] = n
     title = root["title"].text() if root.has("title") else doc.file
     notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
+    answer_in = [_answer_symbol(f) for f in root["answer_in"].items()] if root.has("answer_in") else []
     return DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
-                         sizes, notes, doc)
+                         sizes, answer_in, notes, doc)
+
+
+def _answer_symbol(f: Field) -> str:
+    """One entry of answer_in: a symbol as derive prints it (x, W^(1), dl/dyhat)."""
+    v = f.value
+    if not isinstance(v, str) or not v.strip() or len(v) > 40:
+        raise f.error("expected a symbol as derive prints it, e.g. x, W^(1) or dl/dyhat")
+    return v.strip()
 
 
 def _name_key(f: Field, k) -> str:
