@@ -167,13 +167,16 @@ def _step_rows(step: Step, precision: int) -> list[str]:
     return rows
 
 
-def _align(steps: list[Step], precision: int) -> list[str]:
+def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]:
     if not steps:
         return []
     text = ""
     for k, s in enumerate(steps):
         text += " \\\\\n".join(_step_rows(s, precision))
-        if s.note:  # \intertext comes right after a row end and needs none after it
+        if s.note and inline:  # a rule's name beside its line (derive's one-rule-per-line algebra)
+            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + _escape(s.note) + "}"
+            text += " \\\\\n" if k < len(steps) - 1 else ""
+        elif s.note:  # \intertext comes right after a row end and needs none after it
             text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
@@ -192,7 +195,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         out.append(rf"\{level}*{{{_escape(heading)}}}")
         if key.endswith("contents"):
             continue
-        out.extend(_align(steps, precision))
+        out.extend(_align(steps, precision, inline=key in solution.meta.get("inline_notes", ())))
     return out
 
 

@@ -34,6 +34,7 @@ SECTIONS = {
     "forward": "Forward pass",
     "jacobians": "Local derivatives: the elements of each Jacobian",
     "chain": "Chain rule for each gradient: the factors and the shape check",
+    "algebra": "The loss and the output layer, one rule per line",
     "backward": "Backward pass, one rule at a time",
     "answers_forward": "Forward pass in the allowed symbols only",
     "answers_backward": "Gradients in the allowed symbols only",
@@ -457,6 +458,7 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol.notes.append("For a weight matrix the gradient is not a Jacobian (that would be a tensor): "
                      "as in the sheets, dL/dW is the outer product of the upstream gradient and "
                      "the layer's input.")
+    _add_algebra(d)
     if prob.answer_in:
         _add_answers(d)
     sol.notes.extend(prob.notes)
@@ -464,6 +466,41 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol.meta["symbolic"] = True
     sol.meta["sizes"] = dict(C.sizes)
     return d
+
+
+def _add_algebra(d: Derivation) -> None:
+    """Softmax + cross-entropy to p - y, sigmoid + BCE to (yhat - y)/K, the squared error's 2."""
+    from hwsolve.topics.derive import rules
+
+    g, loss = d.c.graph, d.c.loss
+    out, target = loss.parents[0], loss.parents[1]
+    key = loss.op.loss.key
+    K = out.value.shape[0]
+    Kexpr = Symbol(d.c.dim(K), d.c.dim(K)) if isinstance(d.c.dim(K), str) else Const(K)
+    names = {"loss": loss.label.text, "out": out.label.text, "target": target.label.text,
+             "pre": out.parents[0].label.text if out.parents else "", "K": Kexpr.text if isinstance(Kexpr, Symbol) else "K"}
+    if key == "cross_entropy" and isinstance(out.op, Softmax):
+        kind, lines = "softmax_ce", rules.softmax_cross_entropy(loss.label, out.label, target.label, out.parents[0].label)
+    elif key == "bce" and isinstance(out.op, Activation) and out.op.fn.key == "sigmoid" and out.op.scale in (None, 1):
+        kind, lines = "sigmoid_bce", rules.sigmoid_bce(loss.label, out.label, target.label, out.parents[0].label, Kexpr)
+    elif key in ("squared_error", "mse", "half_squared_error", "half_mse"):
+        names["pre"] = "__pre__"
+        kind, lines = key, rules.squared_error(loss.label, out.label, target.label, key, Kexpr)
+    else:
+        return
+    try:
+        checked = rules.verify(kind, lines, names)
+    except AssertionError as e:
+        raise HwsolveError(f"internal: the rule steps do not check out: {e}") from None
+    taken = set(d.solution.summary)   # the summary table finds its steps by name
+    for line in lines:
+        name = line.lhs.text if line.lhs is not None else ""
+        name = name + " (rules)" if name in taken else name
+        d.solution.add(Step(name, "algebra", formula=line.rhs, note=line.rule,
+                            label=line.lhs if line.lhs is not None else Symbol("", "")))
+    d.solution.meta.setdefault("inline_notes", []).append("algebra")
+    d.solution.notes.append(f"The {checked} rule lines were each evaluated at random numbers and agree "
+                            "with central finite differences of the loss.")
 
 
 def _add_answers(d: Derivation) -> None:
