@@ -99,9 +99,10 @@ def squared_error(loss: Symbol, yhat: Symbol, y: Symbol, key: str, K: Expr) -> l
     r = yhat - y
     last = {"squared_error": Const(2) * r, "mse": (Const(2) / K) * r, "half_squared_error": r,
             "half_mse": r / K}[key]
+    scaled = (lambda e: e) if key == "squared_error" else (lambda e: c * e)  # noqa: E731
     return [
-        Line(L, c * sumover(r.odot(r)), "the squared error, summed over the outputs", "L"),
-        Line(dLdy, c * (Const(2) * r), f"power rule d/du u^2 = 2u, and d({yhat.text}_i - {y.text}_i)/d{yhat.text}_i = 1",
+        Line(L, scaled(sumover(r.odot(r))), "the squared error, summed over the outputs", "L"),
+        Line(dLdy, scaled(Const(2) * r), f"power rule d/du u^2 = 2u, and d({yhat.text}_i - {y.text}_i)/d{yhat.text}_i = 1",
              yhat.text),
         Line(None, last, "collect the constants" if key != "squared_error" else "the factor 2 stays", yhat.text),
     ]
