@@ -405,3 +405,29 @@ def solve(sheet):
     from hwsolve import topics
 
     return topics.load_and_solve(sheet)[1]
+
+
+# --- identities (issue 13) ---
+
+
+@main.command()
+@click.argument("identity")
+@output_options
+def prove(identity):
+    """Show an IDENTITY ("left = right", in the graph-spec expression language) one named rule
+    per line: definitions in exponentials, a common denominator, t = e^x, lowest terms. Says
+    plainly when it is false (with a point where the sides differ) or when no rewriting is found.
+    A path to a spec (kind: prove) works too.
+
+    \b
+    Examples:
+      hwsolve prove "tanh(x) = 2*sigmoid(2*x) - 1"
+      hwsolve prove problems/csci5922_ec_a.yaml --format latex
+    """
+    from hwsolve.topics.prove.solve import parse_identity, solve as solve_identity
+
+    if "=" not in identity and identity.endswith((".yaml", ".yml")):
+        from hwsolve import topics
+
+        return topics.load_and_solve(identity)[1]
+    return solve_identity(parse_identity(identity))
