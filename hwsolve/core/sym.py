@@ -173,6 +173,13 @@ class _Printer:
             return (r"\left(" + s + r"\right)") if self.latex else "(" + s + ")"
         return s
 
+    def base(self, e: Expr) -> str:
+        """The base of a transpose or power; in text a name with its own superscript is bracketed,
+        (W^(2))^T, never W^(2)^T (LaTeX braces it instead: render.latex._braced)."""
+        if not self.latex and isinstance(e, Symbol) and "^" in e.text and not e.text.startswith("("):
+            return "(" + e.text + ")"
+        return self.operand(e, ATOM)
+
     def apply(self, e: Apply) -> str:
         prec, tfmt, lfmt = OPS[e.op]
         fmt = lfmt if self.latex else tfmt
@@ -189,10 +196,10 @@ class _Printer:
         if e.op == "neg":
             return fmt.format(self.operand(a[0], NEG + 1))
         if e.op == "T":
-            return fmt.format(self.operand(a[0], ATOM))
+            return fmt.format(self.base(a[0]))
         if e.op == "pow":
             exp = self.print(a[1]) if self.latex else self.operand(a[1], ATOM)
-            return fmt.format(self.operand(a[0], ATOM), exp)
+            return fmt.format(self.base(a[0]), exp)
         if e.op == "div" and self.latex:
             return fmt.format(self.print(a[0]), self.print(a[1]))
         if e.op == "mul" and isinstance(a[0], Const) and not _is_negative(a[0].value) \
