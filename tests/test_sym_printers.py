@@ -135,3 +135,27 @@ def test_scalar_text_round_trips_through_the_spec_grammar(tree):
 def test_display_grammar_rejects_broken_text(text):
     with pytest.raises(E.ExprError):
         parse_display(text)
+
+
+def test_seed000_p1_2_sequence_brackets_the_elementwise_product_before_z_transpose():
+    # the bug of issue 13 in a real derivation: dL/dW[2] = (... ⊙ ReLU'(a[2])) z[1]^T
+    from conftest import PROBLEMS
+    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics.derive import solve as D
+    from hwsolve.topics.derive.spec import parse_derive
+
+    d = D.derive(parse_derive(load_yaml(str(PROBLEMS / "cs4782_p1_2_sym.yaml"))))
+    step = next(s for s in d.solution.in_section("backward") if s.name == "dL/dW[2]")
+    text = to_text(step.expression)
+    assert text == "((W[3]^T * (2(yhat - y) * ReLU'(a[3]))) ⊙ ReLU'(a[2])) z[1]^T"
+    assert parse_display(text, FUNCTIONS) == _text_only(step.expression)
+    assert D.check(parse_derive(load_yaml(str(PROBLEMS / "cs4782_p1_2_sym.yaml"))))[0] < 1e-9
+
+
+def _text_only(e):
+    """The tree with each name's LaTeX dropped: the text printer does not print it."""
+    if isinstance(e, Symbol):
+        return Symbol(e.text)
+    if isinstance(e, Apply):
+        return Apply(e.op, tuple(_text_only(a) for a in e.args), e.fn)
+    return e
