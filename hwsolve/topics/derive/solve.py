@@ -481,6 +481,8 @@ def _add_algebra(d: Derivation) -> None:
              "pre": out.parents[0].label.text if out.parents else "", "K": Kexpr.text if isinstance(Kexpr, Symbol) else "K"}
     if key == "cross_entropy" and isinstance(out.op, Softmax):
         kind, lines = "softmax_ce", rules.softmax_cross_entropy(loss.label, out.label, target.label, out.parents[0].label)
+        half = len(lines) // 2   # the Jacobian route, then the log-sum-exp route
+        lines = {"jacobian": lines[:half], "log_sum_exp": lines[half:]}.get(d.problem.algebra, lines)
     elif key == "bce" and isinstance(out.op, Activation) and out.op.fn.key == "sigmoid" and out.op.scale in (None, 1):
         kind, lines = "sigmoid_bce", rules.sigmoid_bce(loss.label, out.label, target.label, out.parents[0].label, Kexpr)
     elif key in ("squared_error", "mse", "half_squared_error", "half_mse"):
@@ -632,6 +634,14 @@ def solve(prob: DeriveProblem) -> Solution:
         f"Checked, not trusted: the {count} formulas above were evaluated at random numbers"
         + (f" ({sizes})" if sizes else "")
         + f" and agree with the numeric backprop engine (largest difference {worst:.1e}).")
+    # LaTeX / Markdown: each note beside its step's last line, not a line of its own (a page, not five)
+    d.solution.meta["inline_notes"] = list(SECTIONS)
+    if prob.show:   # the sections the sheet asks for; everything above was derived and checked
+        d.solution.steps = [s for s in d.solution.steps if s.section in prob.show]
+        if "summary" not in prob.show:
+            d.solution.summary = []
+        if not {"jacobians", "chain"} & set(prob.show):   # notes that explain those sections only
+            d.solution.notes = [n for n in d.solution.notes if not n.startswith(("A Jacobian dv/du", "For a weight"))]
     return d.solution
 
 

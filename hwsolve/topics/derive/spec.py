@@ -32,8 +32,11 @@ ELEMENTWISE_SUPPORTED = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 SUPPORTED = ("linear",) + ELEMENTWISE_SUPPORTED + ("softmax",)
 LOSSES_SUPPORTED = ("squared_error", "half_squared_error", "mse", "half_mse", "bce", "cross_entropy")
 
+# sections a spec may pick with `show:` (derive's SECTIONS; the answer sections need answer_in)
+SHOWABLE = ("shapes", "forward", "jacobians", "chain", "algebra", "backward", "answers_forward",
+            "answers_backward", "summary")
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "input", "layers", "loss", "aliases",
-            "sizes", "notes", "source", "answer_in"}
+            "sizes", "notes", "source", "answer_in", "show", "algebra"}
 LINEAR_KEYS = {"in", "out", "name", "W_name", "b_name", "bias"}
 ACT_KEYS = {"type", "name", "scale", "slope"}
 DIM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
@@ -68,6 +71,8 @@ class DeriveProblem:
     aliases: dict[str, str] = field(default_factory=dict)   # alias -> node name
     sizes: dict[str, int] = field(default_factory=dict)
     answer_in: list[str] = field(default_factory=list)   # the only symbols an answer may use
+    show: list[str] = field(default_factory=list)        # sections to print (all when empty)
+    algebra: str = "both"                                 # softmax + CE: jacobian | log_sum_exp | both
     notes: list[str] = field(default_factory=list)
     doc: Doc | None = None
     kind: str = "derive"
@@ -243,8 +248,12 @@ def parse_derive(doc: Doc) -> DeriveProblem:
     title = root["title"].text() if root.has("title") else doc.file
     notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
     answer_in = [_answer_symbol(f) for f in root["answer_in"].items()] if root.has("answer_in") else []
-    return DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
-                         sizes, answer_in, notes, doc)
+    show = [f.text(set(SHOWABLE)) for f in root["show"].items()] if root.has("show") else []
+    prob = DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
+                         sizes, answer_in, show, notes=notes, doc=doc)
+    if root.has("algebra"):
+        prob.algebra = root["algebra"].text({"jacobian", "log_sum_exp", "both"})
+    return prob
 
 
 def _answer_symbol(f: Field) -> str:

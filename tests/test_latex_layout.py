@@ -1,0 +1,41 @@
+"""LaTeX a student pastes (issue 13 item 8): rules beside their lines, short chains on one row, the
+seed 003 Q1 answer on one page."""
+
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from hwsolve.cli import main
+
+from conftest import PROBLEMS
+
+TOOLS = shutil.which("pdflatex") and shutil.which("pdftotext")
+
+
+def _latex(args) -> str:
+    r = CliRunner().invoke(main, args + ["--format", "latex"])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftotext not installed (make test installs them)")
+def test_seed003_q1_answer_fits_on_page_one(tmp_path):
+    tex = tmp_path / "q1.tex"
+    tex.write_text(_latex(["derive", str(PROBLEMS / "csc6022_q1.yaml")]))
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "q1.tex"], cwd=tmp_path,
+                   capture_output=True, check=True, timeout=120)
+    page1 = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "q1.pdf", "-"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True).stdout
+    # the algebra ending in p - y, the backward pass and the whole gradients table: only notes may follow
+    for heading in ("one rule per line", "Backward pass", "Gradients (gradient layout)"):
+        assert heading in page1
+    assert page1.count("∈ R") >= 14     # the 9 backward steps and the 5 gradients, each with its shape
+
+
+def test_rule_names_sit_beside_their_lines_and_short_chains_share_a_row():
+    tex = _latex(["derive", str(PROBLEMS / "csc6022_q1.yaml")])
+    assert r"&= p - y && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize sum\_k y\_k = 1" in tex
+    assert r"\frac{\partial L}{\partial b_{2}} &= u_{2} \cdot \frac{\partial a}{\partial b_{2}} = u_{2} = p - y" in tex
+    assert r"\intertext" not in tex.split("Backward pass")[0]     # the algebra has no notes on lines of their own
