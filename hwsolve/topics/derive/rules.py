@@ -61,8 +61,8 @@ def softmax_cross_entropy(loss: Symbol, p: Symbol, y: Symbol, a: Symbol) -> list
              f"{p.text}^T ({y.text} ⊘ {p.text}) = sum_k {y.text}_k", a.text),
         Line(None, p - y, f"sum_k {y.text}_k = 1 ({y.text} is one-hot)", a.text),
         Line(L, -(y.T @ _log(p)), "cross-entropy, -sum_k y_k log p_k", "L"),
-        Line(None, -(y.T @ (a - ONE @ lse)), f"log of a softmax: log {p.text}_k = {a.text}_k - log sum_j exp({a.text}_j)",
-             "L"),
+        Line(None, -(y.T @ (a - ONE @ lse)),
+             f"log of a softmax: log {p.text}_k = {a.text}_k - log sum_j exp({a.text}_j)", "L"),
         Line(None, -(y.T @ a) + (y.T @ ONE) @ lse, "distribute the product", "L"),
         Line(None, -(y.T @ a) + lse, f"sum_k {y.text}_k = 1", "L"),
         Line(dLda, -y + hdiv(_exp(a), ONE.T @ _exp(a)),
@@ -102,8 +102,8 @@ def squared_error(loss: Symbol, yhat: Symbol, y: Symbol, key: str, K: Expr) -> l
     scaled = (lambda e: e) if key == "squared_error" else (lambda e: c * e)  # noqa: E731
     return [
         Line(L, scaled(sumover(r.odot(r))), "the squared error, summed over the outputs", "L"),
-        Line(dLdy, scaled(Const(2) * r), f"power rule d/du u^2 = 2u, and d({yhat.text}_i - {y.text}_i)/d{yhat.text}_i = 1",
-             yhat.text),
+        Line(dLdy, scaled(Const(2) * r),
+             f"power rule d/du u^2 = 2u, and d({yhat.text}_i - {y.text}_i)/d{yhat.text}_i = 1", yhat.text),
         Line(None, last, "collect the constants" if key != "squared_error" else "the factor 2 stays", yhat.text),
     ]
 
@@ -126,7 +126,10 @@ def check_lines(lines: list[Line], env: dict, loss_wrt: dict, fns: dict, step: f
     count = 0
     for line in lines:
         got = evaluate(line.rhs, env, fns)
-        want = np.array([[loss_wrt["L"](env)]]) if line.wrt == "L" else fd_gradient(loss_wrt[line.wrt], env, line.wrt, step)
+        if line.wrt == "L":
+            want = np.array([[loss_wrt["L"](env)]])
+        else:
+            want = fd_gradient(loss_wrt[line.wrt], env, line.wrt, step)
         if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol:
             raise AssertionError(f"rule line '{line.rule}' gives {got.ravel().tolist()}, "
                                  f"finite differences {want.ravel().tolist()}")

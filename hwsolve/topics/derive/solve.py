@@ -468,28 +468,40 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     return d
 
 
+def _algebra_lines(d: Derivation) -> tuple[str, list, dict] | None:
+    """Which rule-by-rule derivation the head of this network has (kind, lines, names), if any."""
+    from hwsolve.topics.derive import rules
+
+    loss = d.c.loss
+    out, target = loss.parents[0], loss.parents[1]
+    key = loss.op.loss.key
+    K = out.value.shape[0]
+    k_expr = Symbol(d.c.dim(K), d.c.dim(K)) if isinstance(d.c.dim(K), str) else Const(K)
+    pre = out.parents[0].label if out.parents else None
+    names = {"loss": loss.label.text, "out": out.label.text, "target": target.label.text,
+             "pre": pre.text if pre is not None else "", "K": k_expr.text if isinstance(k_expr, Symbol) else "K"}
+    sigmoid_out = isinstance(out.op, Activation) and out.op.fn.key == "sigmoid" and out.op.scale in (None, 1)
+    if key == "cross_entropy" and isinstance(out.op, Softmax):
+        lines = rules.softmax_cross_entropy(loss.label, out.label, target.label, pre)
+        half = len(lines) // 2   # the Jacobian route, then the log-sum-exp route
+        routes = {"jacobian": lines[:half], "log_sum_exp": lines[half:]}
+        return "softmax_ce", routes.get(d.problem.algebra, lines), names
+    if key == "bce" and sigmoid_out:
+        return "sigmoid_bce", rules.sigmoid_bce(loss.label, out.label, target.label, pre, k_expr), names
+    if key in ("squared_error", "mse", "half_squared_error", "half_mse"):
+        names["pre"] = "__pre__"
+        return key, rules.squared_error(loss.label, out.label, target.label, key, k_expr), names
+    return None
+
+
 def _add_algebra(d: Derivation) -> None:
     """Softmax + cross-entropy to p - y, sigmoid + BCE to (yhat - y)/K, the squared error's 2."""
     from hwsolve.topics.derive import rules
 
-    g, loss = d.c.graph, d.c.loss
-    out, target = loss.parents[0], loss.parents[1]
-    key = loss.op.loss.key
-    K = out.value.shape[0]
-    Kexpr = Symbol(d.c.dim(K), d.c.dim(K)) if isinstance(d.c.dim(K), str) else Const(K)
-    names = {"loss": loss.label.text, "out": out.label.text, "target": target.label.text,
-             "pre": out.parents[0].label.text if out.parents else "", "K": Kexpr.text if isinstance(Kexpr, Symbol) else "K"}
-    if key == "cross_entropy" and isinstance(out.op, Softmax):
-        kind, lines = "softmax_ce", rules.softmax_cross_entropy(loss.label, out.label, target.label, out.parents[0].label)
-        half = len(lines) // 2   # the Jacobian route, then the log-sum-exp route
-        lines = {"jacobian": lines[:half], "log_sum_exp": lines[half:]}.get(d.problem.algebra, lines)
-    elif key == "bce" and isinstance(out.op, Activation) and out.op.fn.key == "sigmoid" and out.op.scale in (None, 1):
-        kind, lines = "sigmoid_bce", rules.sigmoid_bce(loss.label, out.label, target.label, out.parents[0].label, Kexpr)
-    elif key in ("squared_error", "mse", "half_squared_error", "half_mse"):
-        names["pre"] = "__pre__"
-        kind, lines = key, rules.squared_error(loss.label, out.label, target.label, key, Kexpr)
-    else:
+    found = _algebra_lines(d)
+    if found is None:
         return
+    kind, lines, names = found
     try:
         checked = rules.verify(kind, lines, names)
     except AssertionError as e:
@@ -769,7 +781,8 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
     for s in d.solution.steps:
         if s.section == "answers_forward":
             got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
-            if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * max(1.0, float(np.max(np.abs(want)))):
+            scale = max(1.0, float(np.max(np.abs(want))))
+            if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
                 raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
                                    f"but the forward pass gives {want.tolist()}")
             count += 1

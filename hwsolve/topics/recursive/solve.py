@@ -79,8 +79,9 @@ def _gp(z: Symbol):
 
 def lines() -> list[tuple[str, Symbol | None, object, str]]:
     """(section, lhs or None to continue, rhs, rule)."""
-    dL, dLz, dLzn, dLzL = _s("dL", "dL"), _grad("z^l", "z_d^{l}"), _grad("z^(l+1)", "z_d^{l+1}"), _grad("z^L", "z_d^{L_d}")
-    gradD_real, gradD_fake = _s("grad D(X^i)", r"\nabla_{\theta_d} D(X^i)"), _s("grad D(G(Z^i))", r"\nabla_{\theta_d} D(G(Z^i))")
+    dLz, dLzn, dLzL = _grad("z^l", "z_d^{l}"), _grad("z^(l+1)", "z_d^{l+1}"), _grad("z^L", "z_d^{L_d}")
+    gradD_real = _s("grad D(X^i)", r"\nabla_{\theta_d} D(X^i)")
+    gradD_fake = _s("grad D(G(Z^i))", r"\nabla_{\theta_d} D(G(Z^i))")
     grad_L = _s("grad L", r"\nabla_{\theta_d} L")
     sum_i = lambda e: call("sum_i", r"\sum_{i=1}^{n}", e)  # noqa: E731
     gen = _s("dL/dG(Z^i)", r"\frac{\partial L}{\partial G(Z^i)}")
@@ -103,8 +104,10 @@ def lines() -> list[tuple[str, Symbol | None, object, str]]:
         ("recursion", None, (diag(_gp(z_l)) @ W_next.T) @ dLzn,
          "dz^(l+1)/dA^l = W^(l+1); dA^l/dz^l = diag(g^l'(z^l)), which is symmetric"),
         ("recursion", None, _gp(z_l).odot(W_next.T @ dLzn), "diag(v) u = v ⊙ u"),
-        ("recursion", _grad("W^l", "W_d^{l}"), dLz @ A_prev.T, "z^l = W^l A^(l-1): the outer product with the layer's input, summed over the samples"),
-        ("generator", gen, W_1.T @ dz1, "z^1 = W^1 A^0 with A^0 = G(Z^i): the recursion one step further, to the input (dL/dz^1 of the generated sample)"),
+        ("recursion", _grad("W^l", "W_d^{l}"), dLz @ A_prev.T,
+         "z^l = W^l A^(l-1): the outer product with the layer's input, summed over the samples"),
+        ("generator", gen, W_1.T @ dz1, "z^1 = W^1 A^0 with A^0 = G(Z^i): the recursion one step further, "
+         "to the input (dL/dz^1 of the generated sample)"),
     ]
 
 
@@ -175,42 +178,51 @@ def _backward(Ws, acts, a0, top: float):
     return dWs, Ws[0].T @ deltas[0]
 
 
+def _formula_gradients(Ws, acts, reals, fakes):
+    """dL/dW^l summed over the batch (base case per term, then the recursion), and dL/dG(Z^i)."""
+    import numpy as np
+
+    n_batch = len(reals)
+    dWs = [np.zeros_like(W) for W in Ws]
+    gen = []
+    for sample, real in [(x, True) for x in reals] + [(g, False) for g in fakes]:
+        d = _forward(Ws, acts, sample)[1][-1][0, 0]
+        top = (1 - d) / n_batch if real else -d / n_batch      # the two base cases
+        parts, d_input = _backward(Ws, acts, sample, top)
+        dWs = [a + b for a, b in zip(dWs, parts, strict=True)]
+        if not real:
+            gen.append(d_input)
+    return dWs, gen
+
+
+def _central(f, arrays, k, idx, h=1e-6) -> float:
+    """Central difference of f(list of arrays) in entry idx of arrays[k]."""
+    up, down = [a.copy() for a in arrays], [a.copy() for a in arrays]
+    up[k][idx] += h
+    down[k][idx] -= h
+    return (f(up) - f(down)) / (2 * h)
+
+
 def check(seed: int = 3) -> float:
+    """The derived formulas against finite differences on a random 3-layer discriminator."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     widths = [4, 5, 3, 1]
     Ws = [rng.normal(scale=0.8, size=(widths[k + 1], widths[k])) for k in range(3)]
     acts = _acts()
-    nbatch = 2
-    reals = [rng.normal(size=(4, 1)) for _ in range(nbatch)]
-    fakes = [rng.normal(size=(4, 1)) for _ in range(nbatch)]
-    obj = lambda W_list, fk=fakes: _objective(W_list, acts, reals, fk)  # noqa: E731
-    dWs = [np.zeros_like(W) for W in Ws]
-    gen = []
-    for x in reals:
-        d = _forward(Ws, acts, x)[1][-1][0, 0]
-        parts, _ = _backward(Ws, acts, x, (1 - d) / nbatch)          # base case, real sample
-        dWs = [a + b for a, b in zip(dWs, parts, strict=True)]
-    for g in fakes:
-        d = _forward(Ws, acts, g)[1][-1][0, 0]
-        parts, dg = _backward(Ws, acts, g, -d / nbatch)              # base case, generated sample
-        dWs = [a + b for a, b in zip(dWs, parts, strict=True)]
-        gen.append(dg)
-    h, worst = 1e-6, 0.0
+    reals = [rng.normal(size=(4, 1)) for _ in range(2)]
+    fakes = [rng.normal(size=(4, 1)) for _ in range(2)]
+    dWs, gen = _formula_gradients(Ws, acts, reals, fakes)
+    worst = 0.0
     for k, W in enumerate(Ws):
         for idx in np.ndindex(W.shape):
-            up = [w.copy() for w in Ws]
-            down = [w.copy() for w in Ws]
-            up[k][idx] += h
-            down[k][idx] -= h
-            worst = max(worst, abs((obj(up) - obj(down)) / (2 * h) - dWs[k][idx]))
+            fd = _central(lambda ws: _objective(ws, acts, reals, fakes), Ws, k, idx)
+            worst = max(worst, abs(fd - dWs[k][idx]))
     for j, g in enumerate(fakes):
         for r in range(g.shape[0]):
-            gu, gd = [f.copy() for f in fakes], [f.copy() for f in fakes]
-            gu[j][r, 0] += h
-            gd[j][r, 0] -= h
-            worst = max(worst, abs((obj(Ws, gu) - obj(Ws, gd)) / (2 * h) - gen[j][r, 0]))
+            fd = _central(lambda fk: _objective(Ws, acts, reals, fk), fakes, j, (r, 0))
+            worst = max(worst, abs(fd - gen[j][r, 0]))
     if worst > 1e-6:
         raise HwsolveError(f"internal: the recursive formulas differ from finite differences by {worst:.2e}")
     return worst
