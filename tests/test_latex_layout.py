@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hwsolve.cli import main
 
@@ -36,6 +38,29 @@ def test_seed003_q1_answer_fits_on_page_one(tmp_path):
 
 def test_rule_names_sit_beside_their_lines_and_short_chains_share_a_row():
     tex = _latex(["derive", str(PROBLEMS / "csc6022_q1.yaml")])
-    assert r"&= p - y && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize sum\_k y\_k = 1" in tex
+    # the rule's math typeset as math
+    assert r"&= p - y && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize $\sum_{k} y_{k} = 1$ (y is one-hot)" in tex
     assert r"\frac{\partial L}{\partial b_{2}} &= u_{2} \cdot \frac{\partial a}{\partial b_{2}} = u_{2} = p - y" in tex
     assert r"\intertext" not in tex.split("Backward pass")[0]     # the algebra has no notes on lines of their own
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["y_k", "=", "1", "(y", "is)", "W^(2)_ij", "g^l'(z^l)", "x^T", "a", "-", "⊙",
+                                 "p_i", "{x", ">", "0}", "#", "%", "d/du", "sum_k", "log", "yhat", "u^2,", "\\"]),
+                max_size=12))
+def test_note_math_never_breaks_the_document(words):
+    import re
+
+    from hwsolve.render.latex import _escape
+    from hwsolve.render.notemath import note_latex
+
+    tex = note_latex(" ".join(words), _escape)
+    unescaped_dollars = len(re.findall(r"(?<!\\)\$", tex))
+    assert unescaped_dollars % 2 == 0
+    depth = 0
+    for ch in re.sub(r"\\[{}$]", "", tex):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0
+    assert depth == 0
+    for math in re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", tex):
+        assert not re.search(r"_\{[^{}]*\}_|\^\{[^{}]*\}\^|\}'", math), math   # no double scripts

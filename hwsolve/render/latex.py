@@ -15,6 +15,7 @@ import unicodedata
 
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.render.notemath import note_latex
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
 LONG = 60
@@ -187,7 +188,7 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
     for k, s in enumerate(steps):
         text += " \\\\\n".join(_step_rows(s, precision))
         if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
-            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + _escape(s.note) + "}"
+            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, _escape) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
         elif s.note:  # \intertext comes right after a row end and needs none after it
             text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
