@@ -12,6 +12,7 @@ import re
 from hwsolve.core.records import Solution, Step
 from hwsolve.render import shape_text
 from hwsolve.render.latex import _symbolic, label_latex, shape_latex, step_forms, tex, value_latex
+from hwsolve.render.notemath import note_latex
 
 
 def _cell(s: str) -> str:
@@ -36,7 +37,7 @@ def _block(step: Step, precision: int, inline: bool = False) -> list[str]:
     if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
         rows[-1] += r" \quad " + shape_latex(step.shape)
     if inline and step.note:  # a rule's name beside its line
-        rows[-1] += r" \qquad \text{(" + _text_in_math(step.note) + ")}"
+        rows[-1] += r" \qquad \text{(" + note_latex(step.note, _text_in_math) + ")}"
     out = ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$"]
     if step.note and not inline:
         out.append(f"*{_md(step.note)}*")

@@ -54,13 +54,13 @@ def softmax_cross_entropy(loss: Symbol, p: Symbol, y: Symbol, a: Symbol) -> list
         Line(dLda, dpda_t @ dLdp, "chain rule (gradient layout: the Jacobian's transpose times the gradient)", a.text),
         Line(None, (diag(p) - p @ p.T).T @ -y_over_p,
              f"softmax Jacobian d{p.text}_i/d{a.text}_j = {p.text}_i (δ_ij - {p.text}_j); "
-             f"d/d{p.text} of -sum_k y_k log {p.text}_k is -{y.text} ⊘ {p.text}", a.text),
+             f"d/d{p.text} of -sum_k {y.text}_k log {p.text}_k is -{y.text} ⊘ {p.text}", a.text),
         Line(None, (diag(p) - p @ p.T) @ -y_over_p, "the softmax Jacobian is symmetric", a.text),
         Line(None, -(diag(p) @ y_over_p) + p @ (p.T @ y_over_p), "distribute the product", a.text),
         Line(None, -y + p @ (ONE.T @ y), f"diag({p.text}) ({y.text} ⊘ {p.text}) = {y.text}, and "
              f"{p.text}^T ({y.text} ⊘ {p.text}) = sum_k {y.text}_k", a.text),
         Line(None, p - y, f"sum_k {y.text}_k = 1 ({y.text} is one-hot)", a.text),
-        Line(L, -(y.T @ _log(p)), "cross-entropy, -sum_k y_k log p_k", "L"),
+        Line(L, -(y.T @ _log(p)), f"cross-entropy, -sum_k {y.text}_k log {p.text}_k", "L"),
         Line(None, -(y.T @ (a - ONE @ lse)),
              f"log of a softmax: log {p.text}_k = {a.text}_k - log sum_j exp({a.text}_j)", "L"),
         Line(None, -(y.T @ a) + (y.T @ ONE) @ lse, "distribute the product", "L"),
