@@ -64,3 +64,14 @@ def test_note_math_never_breaks_the_document(words):
     assert depth == 0
     for math in re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", tex):
         assert not re.search(r"_\{[^{}]*\}_|\^\{[^{}]*\}\^|\}'", math), math   # no double scripts
+
+
+@pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftotext not installed (make test installs them)")
+def test_what_changes_compiles(tmp_path):
+    tex = tmp_path / "diff.tex"
+    tex.write_text(_latex(["derive", str(PROBLEMS / "nyu2572_1_2_sym.yaml"), str(PROBLEMS / "nyu2572_1_3a_sym.yaml")]))
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "diff.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    text = subprocess.run(["pdftotext", "diff.pdf", "-"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert "What differs in the specs" in text and "identity → sigmoid" in text
