@@ -10,7 +10,7 @@ to the Jacobians that carry them into each gradient.
 from __future__ import annotations
 
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.sym import to_text
+from hwsolve.core.sym import Symbol, to_text
 from hwsolve.topics.derive.spec import DeriveProblem, DLayer
 
 COMPARED = ("forward", "jacobians", "algebra", "chain", "answers_forward", "answers_backward")
@@ -78,8 +78,10 @@ def compare(a: DeriveProblem, b: DeriveProblem) -> Solution:
     sa, sb = solve(a), solve(b)
     sol = Solution(f"What changes from {a.title} to {b.title}", "derive-diff", sections=dict(HEADINGS))
     diffs = spec_differences(a, b)
-    for where, change in diffs:
-        sol.add(Step(where, "differences", value=change))
+    from hwsolve.core.notation import latex_name
+
+    for where, change in diffs:   # labelled in the course's notation (z_2, yhat), never a raw key
+        sol.add(Step(where, "differences", value=change, label=Symbol(where, latex_name(where))))
     old = dict(zip(_keys(sa), sa.steps, strict=True))
     changed_jacobians: list[str] = []
     for key, s in zip(_keys(sb), sb.steps, strict=True):
