@@ -93,3 +93,27 @@ def test_an_update_that_is_not_a_gradient_is_refused(tmp_path):
     f.write_text('hwsolve: 1\nkind: update_rule\noutput: tanh\nupdate: "w_i + q"\n')
     r = CliRunner().invoke(main, ["solve", str(f)])
     assert r.exit_code == 2 and "u.yaml:4" in r.output and "unknown names q" in r.output
+
+
+@pytest.mark.parametrize("identity,message", [("2^(2^(2^40)) = x", "beyond the limit"),
+                                              ("x^100000 = x", "beyond the limit"),
+                                              ("99^999 = x", "too large to work with exactly")])
+def test_work_is_bounded_before_sympy_sees_it(identity, message):
+    r = CliRunner().invoke(main, ["prove", identity])
+    assert r.exit_code == 2 and message in r.output
+
+
+def test_an_undefined_side_is_said_plainly():
+    verdict = _verdict(prove(parse_identity("log(x) = 1/0")))
+    assert verdict.startswith("cannot decide: the right side is not a finite number")
+
+
+def test_the_time_limit_stops_symbolic_work(monkeypatch):
+    import time
+
+    from hwsolve.topics.prove import bridge
+
+    monkeypatch.setattr(bridge, "TIME_LIMIT", 0.2)
+    with pytest.raises(HwsolveError, match="gave up after"):
+        with bridge.time_limit():
+            time.sleep(2)

@@ -13,6 +13,9 @@ from hwsolve.core.sym import Symbol
 from hwsolve.spec import expr as E
 
 MAX_NODES = 400   # a bound on the work sympy is given
+MAX_EXPONENT = 1000        # a numeric exponent larger than this is refused before sympy computes it
+MAX_BITS = 4096            # a number**number whose result would need more bits is refused
+TIME_LIMIT = 20            # seconds of sympy work per problem (where signals are available)
 
 
 class Sigmoid:
@@ -66,6 +69,8 @@ def to_sympy(node, table: dict | None = None):
             return -walk(n.arg)
         if isinstance(n, E.Bin):
             a, b = walk(n.left), walk(n.right)
+            if n.op == "^":
+                _check_power(a, b)
             return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
                     "^": lambda: a ** b}[n.op]()
         if isinstance(n, E.Call):
@@ -73,6 +78,42 @@ def to_sympy(node, table: dict | None = None):
         raise HwsolveError(f"internal: not an expression node: {n!r}")
 
     return walk(node)
+
+
+def _check_power(base, exponent) -> None:
+    """Refuse a power sympy would spend minutes or gigabytes on (2^(2^40) is computed eagerly)."""
+    import math
+
+    if not exponent.is_Number:
+        return
+    if abs(exponent) > MAX_EXPONENT:
+        raise HwsolveError(f"an exponent of {exponent} is beyond the limit {MAX_EXPONENT}")
+    if base.is_Number and base != 0 and abs(exponent) * math.log2(abs(float(base)) + 2) > MAX_BITS:
+        raise HwsolveError(f"the power {base}^{exponent} is too large to work with exactly")
+
+
+class time_limit:  # noqa: N801  (a context manager, used as `with time_limit():`)
+    """Stop sympy after TIME_LIMIT seconds with a one-line error (only in the main thread on Unix)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.armed = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+        if self.armed:
+            def stop(signum, frame):
+                raise HwsolveError(f"gave up after {TIME_LIMIT} s of symbolic work; simplify the expression")
+            self.old = signal.signal(signal.SIGALRM, stop)
+            signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+        return False
 
 
 def _call(fn: str, args: list):

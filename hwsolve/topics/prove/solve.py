@@ -17,7 +17,7 @@ from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Symbol
 from hwsolve.spec import expr as E
-from hwsolve.topics.prove.bridge import Sigmoid, shown, symbols_of, to_sympy
+from hwsolve.topics.prove.bridge import Sigmoid, shown, symbols_of, time_limit, to_sympy
 
 SECTIONS = {"proof": "The identity, one rule per line", "verdict": "Verdict"}
 MAX_LENGTH = 400
@@ -111,6 +111,11 @@ def rewrite_chain(e, rules) -> list[tuple[str, object]]:
 
 
 def solve(prob: ProveProblem) -> Solution:
+    with time_limit():
+        return _solve(prob)
+
+
+def _solve(prob: ProveProblem) -> Solution:
     import sympy
 
     table = symbols_of(E.Bin("-", prob.lhs, prob.rhs))
@@ -168,22 +173,37 @@ def _points(variables, count: int = 5, seed: int = 0) -> list[tuple]:
     return [tuple(rng.choice([-1, 1]) * rng.uniform(0.2, 1.7) for _ in variables) for _ in range(count)]
 
 
+def _finite(v: complex) -> bool:
+    import cmath
+
+    return cmath.isfinite(v)
+
+
 def _check_lines(sol, left, right, lhs, variables) -> None:
     for point in _points(variables):
         want_l = _values(lhs, variables, point)
         want_r = _values(right[0][1], variables, point)
         for chain, want in ((left, want_l), (right, want_r)):
+            if not _finite(want):
+                continue   # undefined there: nothing to compare (the verdict says so)
             for rule, e in chain:
                 got = _values(e, variables, point)
                 if abs(got - want) > 1e-9 * max(1.0, abs(want)):
                     raise HwsolveError(f"internal: the rule '{rule}' changed the value at {point}")
 
 
+def _num(v: complex) -> str:
+    return f"{v.real:.6g}" if abs(v.imag) < 1e-12 else f"{v.real:.6g} + {v.imag:.6g}i"
+
+
 def _counterexample(lhs, rhs, variables) -> str:
     for point in _points(variables, 20, seed=1):
         a, b = _values(lhs, variables, point), _values(rhs, variables, point)
+        where = ", ".join(f"{v} = {p:.4g}" for v, p in zip(variables, point, strict=True)) or "every point"
+        if not (_finite(a) and _finite(b)):
+            side = "left" if not _finite(a) else "right"
+            return f"cannot decide: the {side} side is not a finite number at {where} (a division by zero?)"
         if abs(a - b) > 1e-9 * max(1.0, abs(a)):
-            where = ", ".join(f"{v} = {p:.4g}" for v, p in zip(variables, point, strict=True))
-            return f"false: at {where} the left side is {a.real:.6g} and the right side {b.real:.6g}"
+            return f"false: at {where} the left side is {_num(a)} and the right side {_num(b)}"
     return ("not proved: the sides agree at 20 random points, but neither the named rules nor sympy's "
             "simplify rewrite one into the other")

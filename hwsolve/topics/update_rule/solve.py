@@ -125,6 +125,13 @@ def derive_loss(prob: UpdateProblem):
 
 
 def solve(prob: UpdateProblem) -> Solution:
+    from hwsolve.topics.prove.bridge import time_limit
+
+    with time_limit():
+        return _solve(prob)
+
+
+def _solve(prob: UpdateProblem) -> Solution:
     sol = Solution(prob.title, "update_rule", sections=dict(SECTIONS))
     sol.meta["inline_notes"] = ["steps"]
     lines, loss, s, y, dl_ds = derive_loss(prob)
