@@ -65,3 +65,12 @@ def test_an_unknown_answer_symbol_names_its_line(tmp_path):
     r = CliRunner().invoke(main, ["derive", str(f)])
     assert r.exit_code == 2 and "bad.yaml:18: answer_in[8]: no symbol 'dq/dz_3'" in r.output
     assert "Traceback" not in r.output
+
+
+def test_gradient_layout_keeps_an_allowed_jacobian_under_its_transpose():
+    text = (PROBLEMS / "csc6022_q1.yaml").read_text().replace("show: [algebra, backward, summary]", "")
+    prob = parse_derive(load_yaml_text(text + "\nanswer_in: [x, y, W, b_1, V, b_2, dp/da]\n", "q1.yaml"))
+    d = D.derive(prob)
+    assert D.check(prob, d)[0] < 1e-9
+    back = {s.name: to_text(s.formula) for s in d.solution.in_section("answers_backward")}
+    assert back["dL/dV"].startswith("(dp/da)^T (-(y ⊘ softmax(V ReLU(W x + b_1) + b_2)))")

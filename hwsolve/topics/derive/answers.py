@@ -85,8 +85,9 @@ def symbols_in(e: Expr) -> set[str]:
         return {e.arg.text}
     if isinstance(e, Eye):
         return set()
-    if isinstance(e, Symbol):
-        return {e.text}
+    if isinstance(e, Symbol):   # gradient layout's (dv/du)^T is the symbol dv/du
+        bracketed = e.text.startswith("(") and e.text.endswith(")") and "/" in e.text
+        return {e.text[1:-1] if bracketed else e.text}
     if isinstance(e, Apply):
         return set().union(*(symbols_in(a) for a in e.args)) if e.args else set()
     return set()
