@@ -64,8 +64,6 @@ def _tokenize(text: str) -> list[_Tok]:
 
 def parse_display(text: str, functions: dict[str, str] | None = None):
     """The `core.sym` tree of a printed formula. `functions` maps call names to their LaTeX."""
-    from hwsolve.core.sym import Symbol  # noqa: F401  (core.sym is light: no numpy, no sympy)
-
     parser = _Parser(_tokenize(text), functions or {})
     tree = parser.sum()
     if parser.tok.kind != "end":
