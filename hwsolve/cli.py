@@ -375,8 +375,9 @@ def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibilit
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("other", type=click.Path(dir_okay=False), required=False)
 @output_options
-def derive(spec):
+def derive(spec, other):
     """General gradients of a layered network from SPEC (YAML, kind: derive): dimensions and layer
     types, no numbers. Every Jacobian with its elements and shape, the chain for every parameter
     and the input with its shape check, in numerator or gradient layout; checked against the
@@ -386,15 +387,23 @@ def derive(spec):
     Examples:
       hwsolve derive problems/csc6022_q1.yaml
       hwsolve derive problems/nyu2572_1_2_sym.yaml --format latex > q12.tex
+      hwsolve derive problems/nyu2572_1_3a_sym.yaml problems/nyu2572_1_3b_sym.yaml   # what changes
     """
     from hwsolve import topics
     from hwsolve.spec.loader import load_yaml
 
-    doc = load_yaml(spec)
-    kind = topics.kind_of(doc, default="derive")
-    if kind != "derive":
-        raise doc.root["kind"].error(f"'derive' reads kind derive; this spec is kind {kind}")
-    return topics.solve(topics.parse(doc, kind), kind)
+    problems = []
+    for path in (spec, other) if other else (spec,):
+        doc = load_yaml(path)
+        kind = topics.kind_of(doc, default="derive")
+        if kind != "derive":
+            raise doc.root["kind"].error(f"'derive' reads kind derive; this spec is kind {kind}")
+        problems.append(topics.parse(doc, kind))
+    if other:
+        from hwsolve.topics.derive.compare import compare
+
+        return compare(*problems)
+    return topics.solve(problems[0], "derive")
 
 
 @main.command()
@@ -478,3 +487,29 @@ def schema(name, output):
         write_atomic(output, text)
     else:
         click.echo(text, nl=False)
+
+
+# --- identities (issue 13) ---
+
+
+@main.command()
+@click.argument("identity")
+@output_options
+def prove(identity):
+    """Show an IDENTITY ("left = right", in the graph-spec expression language) one named rule
+    per line: definitions in exponentials, a common denominator, t = e^x, lowest terms. Says
+    plainly when it is false (with a point where the sides differ) or when no rewriting is found.
+    A path to a spec (kind: prove) works too.
+
+    \b
+    Examples:
+      hwsolve prove "tanh(x) = 2*sigmoid(2*x) - 1"
+      hwsolve prove problems/csci5922_ec_a.yaml --format latex
+    """
+    from hwsolve.topics.prove.solve import parse_identity, solve as solve_identity
+
+    if "=" not in identity and identity.endswith((".yaml", ".yml")):
+        from hwsolve import topics
+
+        return topics.load_and_solve(identity)[1]
+    return solve_identity(parse_identity(identity))

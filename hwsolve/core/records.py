@@ -99,6 +99,12 @@ class Solution:
         self.steps.append(step)
         return step
 
+    def continued(self, head: str) -> str:
+        """The stable name of a continuation line of `head`'s derivation (`dL/da (line 2)`):
+        a line that continues the one above still needs a name, the key of JSON output."""
+        k = sum(1 for s in self.steps if s.name == head or s.name.startswith(f"{head} (line "))
+        return f"{head} (line {k + 1})"
+
     def step(self, name: str) -> Step:
         for s in self.steps:
             if s.name == name:

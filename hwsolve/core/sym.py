@@ -173,6 +173,13 @@ class _Printer:
             return (r"\left(" + s + r"\right)") if self.latex else "(" + s + ")"
         return s
 
+    def base(self, e: Expr) -> str:
+        """The base of a transpose or power; in text a name with its own superscript is bracketed,
+        (W^(2))^T, never W^(2)^T (LaTeX braces it instead: render.latex._braced)."""
+        if not self.latex and isinstance(e, Symbol) and "^" in e.text and not e.text.startswith("("):
+            return "(" + e.text + ")"
+        return self.operand(e, ATOM)
+
     def apply(self, e: Apply) -> str:
         prec, tfmt, lfmt = OPS[e.op]
         fmt = lfmt if self.latex else tfmt
@@ -189,20 +196,20 @@ class _Printer:
         if e.op == "neg":
             return fmt.format(self.operand(a[0], NEG + 1))
         if e.op == "T":
-            return fmt.format(self.operand(a[0], ATOM))
+            return fmt.format(self.base(a[0]))
         if e.op == "pow":
             exp = self.print(a[1]) if self.latex else self.operand(a[1], ATOM)
-            return fmt.format(self.operand(a[0], ATOM), exp)
+            return fmt.format(self.base(a[0]), exp)
         if e.op == "div" and self.latex:
             return fmt.format(self.print(a[0]), self.print(a[1]))
         if e.op == "mul" and isinstance(a[0], Const) and not _is_negative(a[0].value) \
                 and isinstance(a[1], Apply) and a[1].op in ("add", "sub"):
             # a coefficient before a bracket is written 2(yhat - y), as students do
             return self.print(a[0]) + self.operand(a[1], MUL)
-        # (V^T u) ⊙ f'(z): a product inside an element-wise product gets brackets, as sheets write it
-        left = self.operand(a[0], prec, strict=e.op == "hadamard" and self.prec(a[0]) == MUL
-                            and isinstance(a[0], Apply) and a[0].op in ("matmul", "mul"))
-        right = self.operand(a[1], prec, strict=e.op in ("sub", "div", "hdiv", "mul", "matmul", "hadamard"))
+        # Products of different kinds never chain unbracketed: (V^T u) ⊙ f'(z) as the sheets write
+        # it, and ((V^T u) ⊙ f'(z)) x^T, which read without brackets as a dimension error.
+        left = self.operand(a[0], prec, strict=_mixes_products(e.op, a[0]))
+        right = self.operand(a[1], prec, strict=e.op in _RIGHT_STRICT)
         if self.prec(a[1]) == NEG and not (self.latex and e.op == "div"):
             right = self.operand(a[1], ATOM)  # 5 - (-3), never 5 - -3
         return fmt.format(left, right)
@@ -240,6 +247,22 @@ class _LatexPrinter(_Printer):
         else:
             rows = [self.number(x) for x in v]
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+# A right operand of the same precedence is bracketed: x + (y + z) is printed as built, so the text
+# reads back as the same tree (tests/test_sym_printers.py).
+_RIGHT_STRICT = frozenset({"add", "sub", "div", "hdiv", "mul", "matmul", "hadamard"})
+
+# Products that may chain on the left without brackets: a * b / c, a ⊙ b ⊘ c, A B C.
+_PRODUCT_FAMILY = {"mul": "scalar", "div": "scalar", "hadamard": "elementwise", "hdiv": "elementwise",
+                   "matmul": "matrix", "times": "times", "mod": "mod"}
+
+
+def _mixes_products(op: str, left: Expr) -> bool:
+    """True when `left`, a product, is a different kind of product than `op` (brackets needed)."""
+    if not (isinstance(left, Apply) and left.op in _PRODUCT_FAMILY and op in _PRODUCT_FAMILY):
+        return False
+    return _PRODUCT_FAMILY[left.op] != _PRODUCT_FAMILY[op]
 
 
 def _is_negative(v) -> bool:

@@ -37,9 +37,25 @@ class F:
 
 
 # name -> number of arguments
-FUNCTIONS = {"floor": 1, "ceil": 1, "relu": 1, "relu_prime": 1, "abs": 1, "transpose": 1, "sum": 1,
-             "hadamard": 2, "min": 2, "max": 2}
+# the formula language's own functions; every element-wise function of the rule table (and its
+# derivative, written f_prime) is accepted too, by its table name (`_table_entry`)
+FUNCTIONS = {"floor": 1, "ceil": 1, "transpose": 1, "sum": 1, "hadamard": 2, "min": 2, "max": 2}
 _ALIASES = {"ReLU": "relu", "Relu": "relu", "H": "relu_prime", "step": "relu_prime"}
+
+
+def _table_entry(fn: str):
+    """(entry, derivative?) for a rule-table function written `f` or `f_prime`, else None."""
+    from hwsolve.autodiff.functions import lookup
+
+    base, prime = (fn[:-len("_prime")], True) if fn.endswith("_prime") else (fn, False)
+    entry = lookup(base)
+    return (entry, prime) if entry is not None else None
+
+
+def _arity(fn: str) -> int | None:
+    if fn in FUNCTIONS:
+        return FUNCTIONS[fn]
+    return 1 if _table_entry(fn) is not None else None
 
 
 # -- text to tokens --------------------------------------------------------------------------------
@@ -140,7 +156,7 @@ class _Parser:
             return F("num", text=t.text)
         if t.kind == "name":
             self.take()
-            if self.at("(") and _ALIASES.get(t.text, t.text.lower()) in FUNCTIONS:
+            if self.at("(") and _arity(_ALIASES.get(t.text, t.text.lower())) is not None:
                 return self.call(t)
             return F("name", text=t.text)           # z_2 (a + b): a product, not a call
         if self.at("("):
@@ -156,8 +172,9 @@ class _Parser:
 
     def call(self, t: Tok) -> F:
         fn = _ALIASES.get(t.text, t.text.lower())
-        if fn not in FUNCTIONS:
-            raise ExprError(f"unknown function '{t.text}'; formulas may use {', '.join(FUNCTIONS)}", t.col)
+        if _arity(fn) is None:
+            raise ExprError(f"unknown function '{t.text}'; formulas may use {', '.join(FUNCTIONS)} and the "
+                            "activations (relu, sigmoid, tanh, ..., and their derivatives as relu_prime, ...)", t.col)
         self.take()
         self._deeper()
         args = [self.expr()]
@@ -168,8 +185,8 @@ class _Parser:
             raise ExprError(f"expected ',' or ')' in the call to {t.text}", self.tok.col)
         self.take()
         self.depth -= 1
-        if len(args) != FUNCTIONS[fn]:
-            raise ExprError(f"{t.text} takes {FUNCTIONS[fn]} argument(s), got {len(args)}", t.col)
+        if len(args) != _arity(fn):
+            raise ExprError(f"{t.text} takes {_arity(fn)} argument(s), got {len(args)}", t.col)
         return F("call", tuple(args), fn)
 
     def _deeper(self) -> None:
@@ -268,10 +285,14 @@ def _call(fn: str, xs: list):
         a, b = _broadcast(a, xs[1], fn)
         pick = min if fn == "min" else max
         return np.vectorize(pick, otypes=[object])(a, b)
-    one = {"floor": lambda x: Fraction(math.floor(x)), "ceil": lambda x: Fraction(math.ceil(x)),
-           "relu": lambda x: max(x, 0), "relu_prime": lambda x: Fraction(1 if x > 0 else 0),
-           "abs": abs}[fn]
-    return np.vectorize(one, otypes=[object])(a)
+    if fn in ("floor", "ceil"):
+        rounding = math.floor if fn == "floor" else math.ceil
+        return np.vectorize(lambda x: Fraction(rounding(x)), otypes=[object])(a)
+    entry, prime = _table_entry(fn)  # the parser admitted only these
+    f = entry.df if prime else entry.f
+    from hwsolve.core import values as T
+
+    return T.elementwise(lambda x: f(x, **entry.params), a, entry.exact)
 
 
 # -- judging a formula answer against a key ------------------------------------------------------------

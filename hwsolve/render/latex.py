@@ -17,9 +17,16 @@ import unicodedata
 from hwsolve.core.notation import latex_text
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.render.notemath import note_latex
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
 LONG = 60
+# a step whose forms together are at most this long is written on one row
+SHORT = 40
+# a row at most this long leaves room for its note beside it (a \parbox of 0.36 of the line)
+BESIDE = 45
+# summary rows at most this long are set two to a line
+PAIRED = 30
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[margin=2cm]{geometry}
@@ -178,6 +185,8 @@ def _step_rows(step: Step, precision: int) -> list[str]:
     rest = forms[1:]
     if not rest:
         rows = [forms[0] + " & "]
+    elif len(rest) > 1 and sum(_visible(f) for f in rest) <= SHORT:
+        rows = [forms[0] + " &= " + " = ".join(rest)]   # a short chain reads best on one line
     else:
         rows = [(forms[0] if i == 0 else "") + " &= " + _fit(f) for i, f in enumerate(rest)]
     if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
@@ -185,13 +194,21 @@ def _step_rows(step: Step, precision: int) -> list[str]:
     return rows
 
 
-def _align(steps: list[Step], precision: int) -> list[str]:
+def _fits_beside(step: Step, precision: int) -> bool:
+    """A note goes beside its step only when the widest row leaves it room (else a line of its own)."""
+    return max((_visible(r) for r in _step_rows(step, precision)), default=0) <= BESIDE
+
+
+def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]:
     if not steps:
         return []
     text = ""
     for k, s in enumerate(steps):
         text += " \\\\\n".join(_step_rows(s, precision))
-        if s.note:  # \intertext comes right after a row end and needs none after it
+        if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
+            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, _escape) + "}"
+            text += " \\\\\n" if k < len(steps) - 1 else ""
+        elif s.note:  # \intertext comes right after a row end and needs none after it
             text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
@@ -210,7 +227,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         out.append(rf"\{level}*{{{_escape(heading)}}}")
         if key.endswith("contents"):
             continue
-        out.extend(_align(steps, precision))
+        out.extend(_align(steps, precision, inline=key in solution.meta.get("inline_notes", ())))
     return out
 
 
@@ -229,13 +246,17 @@ def _summary(solution: Solution, names: list[str], title: str, precision: int, l
         rows.append(row)
     if not rows:
         return []
+    if len(rows) > 2 and max(_visible(r) for r in rows) <= PAIRED:   # short answers two to a line
+        rows = [" & ".join(rows[k:k + 2]) for k in range(0, len(rows), 2)]
     return [rf"\{level}*{{{_escape(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
 
 
 def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
     if not notes:
         return []
-    return [rf"\{level}{{Notes}}", r"\begin{itemize}"] + [rf"\item {_escape(n)}" for n in notes] \
+    # notes in small type, no gaps between items: they support the answer, they are not it
+    return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\small"] \
+        + [rf"\item {_escape(n)}" for n in notes] \
         + [r"\end{itemize}"]
 
 

@@ -12,6 +12,7 @@ import re
 from hwsolve.core.records import Solution, Step
 from hwsolve.render import shape_text
 from hwsolve.render.latex import _symbolic, label_latex, shape_latex, step_forms, tex, value_latex
+from hwsolve.render.notemath import note_latex
 
 
 def _cell(s: str) -> str:
@@ -29,16 +30,31 @@ def _anchor(text: str) -> str:
     return re.sub(r"\s", "-", a)
 
 
-def _block(step: Step, precision: int) -> list[str]:
+def _block(step: Step, precision: int, inline: bool = False) -> list[str]:
     forms = step_forms(step, precision)
     rows = [forms[0] + " &= " + f if i == 0 else "&= " + f for i, f in enumerate(forms[1:])] \
         or [forms[0]]
     if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
         rows[-1] += r" \quad " + shape_latex(step.shape)
+    if inline and step.note:  # a rule's name beside its line
+        rows[-1] += r" \qquad \text{(" + note_latex(step.note, _text_in_math) + ")}"
     out = ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$"]
-    if step.note:
+    if step.note and not inline:
         out.append(f"*{_md(step.note)}*")
     return out + [""]
+
+
+def _text_in_math(s: str) -> str:
+    """Plain text inside \\text{...} in MathJax/KaTeX: braces, backslashes, $ and ^ escaped."""
+    return re.sub(r"([{}$&#%_])", r"\\\1", s.replace("\\", "/")).replace("^", r"\^{}")
+
+
+def _rule_block(steps: list[Step], precision: int) -> list[str]:
+    rows = []
+    for s in steps:
+        block = _block(s, precision, inline=True)
+        rows.append(block[2])
+    return ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
 
 
 def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]:
@@ -51,6 +67,10 @@ def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]
         if solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
         out += [f"{level} {_md(heading)}", ""]
+        inline = key in solution.meta.get("inline_notes", ())
+        if inline:   # one aligned block: each line with its rule named beside it
+            out += _rule_block(steps, precision)
+            continue
         for s in steps:
             out += _block(s, precision)
     return out

@@ -25,6 +25,9 @@ TOPICS: dict[str, tuple[str, str]] = {
     "vit": ("hwsolve.topics.arch.spec:parse_vit", "hwsolve.topics.arch.solve:solve_vit"),
     "activations": ("hwsolve.topics.activations.solve:parse", "hwsolve.topics.activations.solve:solve"),
     "sheet": ("hwsolve.topics.sheet.solve:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
+    "prove": ("hwsolve.topics.prove.solve:parse", "hwsolve.topics.prove.solve:solve"),
+    "update_rule": ("hwsolve.topics.update_rule.solve:parse", "hwsolve.topics.update_rule.solve:solve"),
+    "recursive": ("hwsolve.topics.recursive.solve:parse", "hwsolve.topics.recursive.solve:solve"),
 }
 
 

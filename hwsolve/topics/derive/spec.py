@@ -44,8 +44,11 @@ def supported() -> list[str]:
     return ["linear", *elementwise_supported(), "softmax"]
 
 
+# sections a spec may pick with `show:` (derive's SECTIONS; the answer sections need answer_in)
+SHOWABLE = ("shapes", "forward", "jacobians", "chain", "algebra", "backward", "answers_forward",
+            "answers_backward", "summary")
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "input", "layers", "loss", "aliases",
-            "sizes", "notes", "source"}
+            "sizes", "notes", "source", "answer_in", "show", "algebra"}
 LINEAR_KEYS = {"in", "out", "name", "W_name", "b_name", "bias"}
 ACT_KEYS = {"type", "name", "scale"}  # + each activation's parameters
 DIM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,15}$")
@@ -79,6 +82,9 @@ class DeriveProblem:
     layout: str = "numerator"
     aliases: dict[str, str] = field(default_factory=dict)   # alias -> node name
     sizes: dict[str, int] = field(default_factory=dict)
+    answer_in: list[str] = field(default_factory=list)   # the only symbols an answer may use
+    show: list[str] = field(default_factory=list)        # sections to print (all when empty)
+    algebra: str = "both"                                 # softmax + CE: jacobian | log_sum_exp | both
     notes: list[str] = field(default_factory=list)
     doc: Doc | None = None
     kind: str = "derive"
@@ -250,8 +256,21 @@ def parse_derive(doc: Doc) -> DeriveProblem:
             sizes[str(k)] = n
     title = root["title"].text() if root.has("title") else doc.file
     notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
-                         sizes, notes, doc, loss_params=dict(loss.bound))
+    answer_in = [_answer_symbol(f) for f in root["answer_in"].items()] if root.has("answer_in") else []
+    show = [f.text(set(SHOWABLE)) for f in root["show"].items()] if root.has("show") else []
+    prob = DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
+                         sizes, answer_in, show, notes=notes, doc=doc, loss_params=dict(loss.bound))
+    if root.has("algebra"):
+        prob.algebra = root["algebra"].text({"jacobian", "log_sum_exp", "both"})
+    return prob
+
+
+def _answer_symbol(f: Field) -> str:
+    """One entry of answer_in: a symbol as derive prints it (x, W^(1), dl/dyhat)."""
+    v = f.value
+    if not isinstance(v, str) or not v.strip() or len(v) > 40:
+        raise f.error("expected a symbol as derive prints it, e.g. x, W^(1) or dl/dyhat")
+    return v.strip()
 
 
 def _name_key(f: Field, k) -> str:
