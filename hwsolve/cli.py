@@ -149,8 +149,9 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
       hwsolve hparam problems/cs4782_p2.yaml --workers 4
       hwsolve hparam --counts 10,6,5 --epochs 10 --epoch-time 2 --p 0.05 --q 0.95 --q 0.995
     """
-    from hwsolve.topics.hparam import solve as engine
     from hwsolve.core.errors import SpecError
+    from hwsolve.topics.hparam import spec as reader
+    from hwsolve.topics.hparam.solve import solve as solve_hparam
 
     if workers is not None and workers < 1:
         raise SpecError(f"expected a whole number >= 1, got {workers}", field="--workers")
@@ -158,15 +159,15 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
     if spec is not None:
         if any(v is not None for v in (counts, epochs, epoch_time, p)) or q:
             raise SpecError("give a SPEC file or the grid/random flags, not both")
-        prob = engine.load(spec)
+        prob = reader.load(spec)
         if workers is not None:
             prob.workers = workers
         if table is not None:
-            prob.table = engine.table_flag(table)
+            prob.table = reader.table_flag(table)
     else:
-        prob = engine.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
+        prob = reader.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
                                  p=p, q=q, table=table, workers=workers or 1)
-    solution = engine.solve(prob)
+    solution = solve_hparam(prob)
     if plot and "figure" not in solution.meta:
         raise SpecError("nothing to plot: --plot draws the random-search curve; give p and q")
     return _finish_figure(solution, plot, no_chart)
@@ -183,10 +184,11 @@ def gradflow(spec, plot, no_chart):
     Example:
       hwsolve gradflow problems/cs4782_p5.yaml --plot flow.png
     """
-    from hwsolve.topics.gradflow import solve as engine
+    from hwsolve.topics.gradflow.solve import solve as solve_gradflow
+    from hwsolve.topics.gradflow.spec import load
 
     _check_plot(plot)
-    return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)
+    return _finish_figure(solve_gradflow(load(spec)), plot, no_chart)
 
 
 @main.command()
@@ -208,11 +210,12 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
       hwsolve activations relu leaky_relu:0.01 softplus:1 gelu --derivative --plot d.png
       hwsolve activations problems/nyu2572_1_5c.yaml --plot d.svg
     """
-    from hwsolve.topics.activations import solve as engine
+    from hwsolve.topics.activations import spec as reader
+    from hwsolve.topics.activations.solve import solve as solve_activations
 
     _check_plot(plot)
     if len(names) == 1 and names[0].lower().endswith((".yaml", ".yml")):
-        prob = engine.load(names[0])
+        prob = reader.load(names[0])
         if function or derivative:
             prob.show_function, prob.show_derivative = function or not derivative, derivative
     else:
@@ -221,9 +224,9 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
             lo, hi = _number_list(xrange, "--range", 2)
         if at is not None:
             pts = _number_list(at, "--at")
-        prob = engine.from_names(list(names), function=function, derivative=derivative,
+        prob = reader.from_names(list(names), function=function, derivative=derivative,
                                  lo=lo, hi=hi, points=pts)
-    return _finish_figure(engine.solve(prob), plot, no_chart)
+    return _finish_figure(solve_activations(prob), plot, no_chart)
 
 
 def _number_list(text, flag, count=None):
@@ -278,9 +281,10 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
 def conv(spec):
     """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
     of products. A spec with `parts:` may also ask for output sizes and the general formula."""
+    from hwsolve.topics.conv.solve import solve_conv
     from hwsolve.topics.conv.spec import load_conv
 
-    return load_conv(spec)
+    return solve_conv(load_conv(spec))
 
 
 @main.command()

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from hwsolve.render import plot
 from hwsolve.cli import main
 from hwsolve.topics.activations import solve as activation_plot
+from hwsolve.topics.activations import spec as activation_spec
 from hwsolve.topics.gradflow import solve as gradflow
+from hwsolve.topics.gradflow import spec as gradflow_spec
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -42,7 +44,7 @@ def svg_data(path):
 
 
 def test_seed_002_derivative_values():
-    sol = activation_plot.solve(activation_plot.load("problems/nyu2572_1_5c.yaml"))
+    sol = activation_plot.solve(activation_spec.load("problems/nyu2572_1_5c.yaml"))
     s = sol.by_name()
     assert s["x"].value == (-3, -1, Fraction(-1, 2), 0, Fraction(1, 2), 1, 3)
     assert s["ReLU'(x)"].value == (0, 0, 0, 0, 1, 1, 1)
@@ -147,7 +149,7 @@ def test_no_half_written_plot_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     target = tmp_path / "flow.png"
-    prob = gradflow.load("problems/cs4782_p5.yaml")
+    prob = gradflow_spec.load("problems/cs4782_p5.yaml")
     with pytest.raises(OSError):
         plot.save_plot(gradflow.solve(prob).meta["figure"], str(target))
     assert list(tmp_path.iterdir()) == []

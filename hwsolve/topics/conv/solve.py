@@ -670,3 +670,37 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
                       "depth is the number of filters l, not c"))
     sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * l,
                  note="each filter has k * k * c weights and one bias (k * k * c * l weights and l biases)"))
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole `kind: conv` spec: its parts in order (read by `hwsolve.topics.conv.spec`)
+
+
+@dataclass
+class ConvSheet:
+    """A parsed `kind: conv` spec: parts of (id, task, question, problem); a single kernel
+    application is one part with an empty id."""
+
+    title: str
+    source: str = ""
+    parts: list[tuple[str, str, str, object]] = field(default_factory=list)
+
+
+def solve_conv(sheet: ConvSheet) -> Solution:
+    sol = Solution(title=sheet.title, kind="conv")
+    if sheet.source:
+        sol.meta["source"] = sheet.source
+    for pid, task, question, prob in sheet.parts:
+        heading = f"Part {pid}" if pid else ""
+        asked = f" -- {question}" if question else ""
+        pre = pid + "." if pid else ""
+        if task == "shape":
+            shape_steps(sol, prob, prefix=pre, section=pre + "size", heading=heading + asked,
+                        params_heading=heading + ": volume and parameters")
+        elif task == "formula":
+            formula_steps(sol, prefix=pre, heading=heading + asked, dilation=prob)
+        else:
+            apply_steps(sol, prob, prefix=pre, heading=heading, question=question)
+    return sol
+
+
