@@ -70,7 +70,7 @@ def test_png_of_derivatives_is_valid_and_carries_its_data(tmp_path):
                       "Softplus(beta=1) derivative", "GELU derivative"]
     relu = data["series"][0]
     assert relu["x"][0] == -4 and relu["x"][-1] == 4 and len(relu["x"]) == activation_plot.SAMPLES
-    for x, y in zip(relu["x"], relu["y"]):
+    for x, y in zip(relu["x"], relu["y"], strict=False):
         assert y == (1.0 if x > 0 else 0.0)
     leaky = data["series"][1]
     assert min(leaky["y"]) == pytest.approx(0.01)
@@ -93,8 +93,8 @@ def test_gradflow_png_has_both_curves_on_log_scale(tmp_path):
     assert ax.get_yscale() == "log"                       # 0.0078 .. 0.98 spans two decades
     assert "dL/dx" in ax.get_ylabel() and ax.get_xlabel() == "number of layers n"
     assert ax.get_title()
-    lines = [l for l in ax.get_lines() if l.get_label() in ("5.5 plain", "5.6 residual (blocks of 2)")]
-    assert [list(l.get_xdata()) for l in lines] == [[1, 2, 3, 4, 5, 6], [2, 4, 6]]
+    lines = [line for line in ax.get_lines() if line.get_label() in ("5.5 plain", "5.6 residual (blocks of 2)")]
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3, 4, 5, 6], [2, 4, 6]]
 
 
 def test_svg_is_valid_sized_and_deterministic(tmp_path):

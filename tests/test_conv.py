@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsolve.cli import main
-from hwsolve.topics.conv.solve import ApplyProblem, ShapeProblem, axes, solve_apply, solve_shape, validate
-from hwsolve.topics.conv.solve import solve_conv
+from hwsolve.core.errors import HwsolveError
+from hwsolve.topics.conv.solve import (ApplyProblem, ShapeProblem, axes, solve_apply, solve_conv, solve_shape,
+                                       validate)
 from hwsolve.topics.conv.spec import load_conv
 
 from conftest import PROBLEMS, ROOT
@@ -151,7 +152,7 @@ def test_transposed_size_matches_scatter(n, k, p, s, d, op):
     prob = ShapeProblem(n=(n, n), k=(k, k), p=(p, p), s=(s, s), d=(d, d), transposed=True,
                         output_padding=(op, op))
     if expect < 1:
-        with pytest.raises(Exception):
+        with pytest.raises(HwsolveError):
             validate(prob)
         return
     assert axes(validate(prob))[0].out == expect
@@ -164,10 +165,7 @@ def np_apply(image, filters, op, window, p, s, d):
     x = np.array(image, dtype=object)
     C, H, W = x.shape
     ph, pw = p
-    if op == "max-pool":
-        fill = None
-    else:
-        fill = 0
+    fill = None if op == "max-pool" else 0
     xp = np.full((C, H + 2 * ph, W + 2 * pw), fill, dtype=object)
     xp[:, ph:ph + H, pw:pw + W] = x
     if op.endswith("pool"):

@@ -1,6 +1,5 @@
 """gradflow: seed 000 P5 series, the residual block factor, the plot, and bad input."""
 
-import json
 from fractions import Fraction
 
 import pytest

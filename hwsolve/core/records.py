@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Union
+from typing import Any
 
-Scalar = Union[int, Fraction, float]
+Scalar = int | Fraction | float
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,8 @@ def grade(key: Key, sub: Submission) -> Result:
     unknown = [n for n in sub.answers if n not in key.values]
     for n in unknown[:10]:
         close = difflib.get_close_matches(n, list(key.values), n=1)
-        warnings.append(f"'{n[:60]}' is not a step of this problem" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        warnings.append(f"'{n[:60]}' is not a step of this problem" + hint)
     if len(unknown) > 10:
         warnings.append(f"... and {len(unknown) - 10} more unknown names")
 
@@ -225,9 +226,9 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, right: bool, wor
         r.verdict = "wrong"
         n = len(kv.entries())
         if n > 1:
-            good = sum(match(a, b) for a, b in zip(v.entries(), kv.entries()))
+            good = sum(match(a, b) for a, b in zip(v.entries(), kv.entries(), strict=False))
             if ecf_v is not None:
-                ecf_good = sum(match(a, b) for a, b in zip(v.entries(), ecf_v.entries()))
+                ecf_good = sum(match(a, b) for a, b in zip(v.entries(), ecf_v.entries(), strict=False))
                 good = max(good, ecf_good * (1 - rub.ecf_penalty))
             if rub.partial and good:
                 credit = max(credit, good / n)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
+from collections.abc import Callable
 
 from hwsolve.grade.answers import Value
 
@@ -64,7 +64,7 @@ class Mistake:
 
 
 def same(a: Value, b: Value, match) -> bool:
-    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries()))
+    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries(), strict=False))
 
 
 def mapped(v: Value, f) -> Value:
@@ -72,7 +72,7 @@ def mapped(v: Value, f) -> Value:
 
 
 def transpose(v: Value) -> Value:
-    return Value(tuple(zip(*v.rows)))
+    return Value(tuple(zip(*v.rows, strict=False)))
 
 
 def _nonzero(v: Value) -> bool:
@@ -160,7 +160,8 @@ def _prep_activation(mode: str):
                     continue  # no dead unit: passing every unit changes nothing
                 detail = f"at {node.name}: the gradient was passed through units with {node.parents[0].name} <= 0"
             else:
-                detail = f"at {node.name}: {node.op.fn.text}({node.parents[0].name}) used for {node.op.fn.text}'({node.parents[0].name})"
+                shown, arg = node.op.fn.text, node.parents[0].name
+                detail = f"at {node.name}: {shown}({arg}) used for {shown}'({arg})"
             for name, arr in m.variant(ops={node: mistaken_activation(node.op, mode)}).items():
                 out.setdefault(name, []).append((_to_value(arr), detail))
         return out

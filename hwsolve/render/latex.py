@@ -11,10 +11,9 @@ written out, not left to ``\\tableofcontents``.
 
 from __future__ import annotations
 
-import unicodedata
-
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.core.texescape import escape_text
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
 LONG = 60
@@ -30,21 +29,10 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \newcommand{\hwfit}[1]{\resizebox{\ifdim\width>0.82\linewidth 0.82\linewidth\else\width\fi}{!}{$\displaystyle #1$}}
 """
 
-_UNICODE = {
-    "×": r"$\times$", "→": r"$\to$", "←": r"$\leftarrow$", "⊙": r"$\odot$", "⊘": r"$\oslash$",
-    "∈": r"$\in$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "·": r"$\cdot$",
-    "−": "-", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
-    "√": r"$\surd$", "∑": r"$\Sigma$", "∂": r"$\partial$", "∞": r"$\infty$", "±": r"$\pm$",
-    "α": r"$\alpha$", "β": r"$\beta$", "λ": r"$\lambda$", "σ": r"$\sigma$", "η": r"$\eta$",
-    "μ": r"$\mu$", "δ": r"$\delta$", "θ": r"$\theta$", "ε": r"$\varepsilon$", "°": r"$^\circ$",
-    "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$",
-}
-
-
 def label_latex(step: Step) -> str:
     if step.label is not None:
         return to_latex(step.label)
-    return to_latex(Symbol(step.name, _escape(step.name)))
+    return to_latex(Symbol(step.name, escape_text(step.name)))
 
 
 def shape_latex(shape: tuple) -> str:
@@ -56,7 +44,7 @@ def shape_latex(shape: tuple) -> str:
 
 def _dim(d) -> str:
     s = str(d)
-    return s if len(s) == 1 or s.isdigit() else rf"\mathrm{{{_escape(s)}}}"
+    return s if len(s) == 1 or s.isdigit() else rf"\mathrm{{{escape_text(s)}}}"
 
 
 def _braced(e):
@@ -98,10 +86,10 @@ def value_latex(step: Step, precision: int) -> str | None:
         shown = [to_text(e, precision) for e in (step.formula, step.expression) if e is not None]
         if step.value in shown:
             return None
-        return rf"\text{{{_escape(step.value)}}}"
+        return rf"\text{{{escape_text(step.value)}}}"
     v = to_latex(Const(step.value), precision)
     if step.unit:
-        v += rf"\ \text{{{_escape(step.unit)}}}"
+        v += rf"\ \text{{{escape_text(step.unit)}}}"
     return v
 
 
@@ -127,33 +115,6 @@ def _fit(s: str) -> str:
     return rf"\hwfit{{{s}}}" if _visible(s) > LONG else s
 
 
-def _escape(s: str) -> str:
-    out = []
-    for ch in str(s):
-        if ch in "#$%&_{}":
-            out.append("\\" + ch)
-        elif ch == "\\":
-            out.append(r"\textbackslash{}")
-        elif ch == "^":
-            out.append(r"\^{}")
-        elif ch == "~":
-            out.append(r"\~{}")
-        elif ch in "<>|":
-            out.append({"<": r"$<$", ">": r"$>$", "|": r"$|$"}[ch])
-        elif ord(ch) < 128:
-            out.append(ch)
-        elif ch in _UNICODE:
-            out.append(_UNICODE[ch])
-        else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            out.append(_escape(plain) if plain else "?")
-    return "".join(out)
-
-
-def escape_text(s: str) -> str:
-    return _escape(s)
-
-
 def _step_rows(step: Step, precision: int) -> list[str]:
     """One row per form, aligned on '='; the shape of a symbolic result at the end."""
     forms = step_forms(step, precision)
@@ -174,7 +135,7 @@ def _align(steps: list[Step], precision: int) -> list[str]:
     for k, s in enumerate(steps):
         text += " \\\\\n".join(_step_rows(s, precision))
         if s.note:  # \intertext comes right after a row end and needs none after it
-            text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
+            text += " \\\\\n" + rf"\intertext{{\small\emph{{{escape_text(s.note)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
     return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
@@ -189,7 +150,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         heading = solution.sections.get(key, key)
         if "/" in key and solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out.append(rf"\{level}*{{{_escape(heading)}}}")
+        out.append(rf"\{level}*{{{escape_text(heading)}}}")
         if key.endswith("contents"):
             continue
         out.extend(_align(steps, precision))
@@ -211,13 +172,13 @@ def _summary(solution: Solution, names: list[str], title: str, precision: int, l
         rows.append(row)
     if not rows:
         return []
-    return [rf"\{level}*{{{_escape(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    return [rf"\{level}*{{{escape_text(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
 
 
 def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
     if not notes:
         return []
-    return [rf"\{level}{{Notes}}", r"\begin{itemize}"] + [rf"\item {_escape(n)}" for n in notes] \
+    return [rf"\{level}{{Notes}}", r"\begin{itemize}"] + [rf"\item {escape_text(n)}" for n in notes] \
         + [r"\end{itemize}"]
 
 
@@ -225,7 +186,7 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
     if solution.kind == "sheet" and solution.meta.get("parts"):
         body = _sheet(solution, precision)
     else:
-        body = [rf"\section*{{{_escape(solution.title)}}}"]
+        body = [rf"\section*{{{escape_text(solution.title)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
         body += _sections(solution, keys, precision, "subsection")
         body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")
@@ -238,14 +199,14 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
 
 def _sheet(solution: Solution, precision: int) -> list[str]:
     parts = solution.meta["parts"]
-    body = [r"\begin{center}{\Large\bfseries " + _escape(solution.title) + r"}\end{center}",
+    body = [r"\begin{center}{\Large\bfseries " + escape_text(solution.title) + r"}\end{center}",
             r"\subsection*{Contents}", r"\begin{enumerate}"]
-    body += [rf"\item[{_escape(p['id'])}] {_escape(p['title'])} \hfill {{\small {_escape(p['kind'])}}}"
+    body += [rf"\item[{escape_text(p['id'])}] {escape_text(p['title'])} \hfill {{\small {escape_text(p['kind'])}}}"
              for p in parts]
     body.append(r"\end{enumerate}")
     for p in parts:
         body.append(r"\clearpage")
-        body.append(rf"\section*{{{_escape(p['id'])}: {_escape(p['title'])}}}")
+        body.append(rf"\section*{{{escape_text(p['id'])}: {escape_text(p['title'])}}}")
         body += _sections(solution, p["sections"], precision, "subsection")
         body += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision,
                          "subsection")

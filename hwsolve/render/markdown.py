@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from hwsolve.core.records import Solution, Step
-from hwsolve.render import shape_text
+from hwsolve.core.numfmt import shape_text
 from hwsolve.render.latex import _symbolic, label_latex, shape_latex, step_forms, tex, value_latex
 
 

@@ -161,7 +161,7 @@ def chart_steps(fig: dict) -> list[Step]:
     for s in fig["series"]:
         key = s.get("key") or s["label"]
         if len(s["x"]) <= MAX_BAR_POINTS:
-            for x, y in zip(s["x"], s["y"]):
+            for x, y in zip(s["x"], s["y"], strict=False):
                 out.append(Step(f"chart:{key}({_xtext(x)})", "chart", value=y,
                                 note=_bar(float(y), lo, hi, log)))
         else:

@@ -276,7 +276,7 @@ class _Parser:
             self.take()
             self.deeper(t.col)
             e = self.expr()
-            self.expect(")", "')' to close the '(' at column %d" % t.col)
+            self.expect(")", f"')' to close the '(' at column {t.col}")
             self.depth -= 1
             return e
         raise ExprError(f"expected a number, a name or '(', found {_found(t)}", t.col)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from hwsolve.core.errors import SpecError
-from hwsolve.spec.loader import Doc, load_yaml
+from hwsolve.spec.loader import Doc, check_version, load_yaml
 
 # kind -> (parser, solver)
 TOPICS: dict[str, tuple[str, str]] = {
@@ -42,8 +42,6 @@ def kind_of(doc: Doc, default: str = "network") -> str:
 
 
 def parse(doc: Doc, kind: str | None = None):
-    from hwsolve.topics.backprop.network_spec import check_version
-
     check_version(doc)
     kind = kind or kind_of(doc)
     if kind not in TOPICS:

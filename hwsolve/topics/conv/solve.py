@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
@@ -652,7 +653,7 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
     """n x n x c input, l filters k x k x c, stride s, padding p: each step explained."""
     sec = prefix + "formula"
     sol.sections[sec] = heading
-    n, k, p, s, c, l, d = (Symbol(x) for x in "nkpscld")
+    n, k, p, s, c, filters_l, d = (Symbol(x) for x in "nkpscld")
     pre = prefix
     span = d * (k - 1) + 1 if dilation else k
     sol.add(Step(pre + "padded", sec, formula=n + 2 * p,
@@ -665,10 +666,10 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
     sol.add(Step(pre + "n_out", sec, formula=floor((n + 2 * p - span) / s) + 1,
                  note="windows start at 0, s, 2s, ...: floor(last start / s) more after the first; "
                       "the floor drops a window that would hang over the edge; the same holds for columns"))
-    sol.add(Step(pre + "volume", sec, formula=times(_s("n_out"), _s("n_out"), l),
+    sol.add(Step(pre + "volume", sec, formula=times(_s("n_out"), _s("n_out"), filters_l),
                  note="each filter spans all c input channels and produces one output channel, so the "
                       "depth is the number of filters l, not c"))
-    sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * l,
+    sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * filters_l,
                  note="each filter has k * k * c weights and one bias (k * k * c * l weights and l biases)"))
 
 

@@ -25,7 +25,7 @@ from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import Activation, Ctx, Identity, Linear, LossOp, Softmax
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
-from hwsolve.render import shape_text
+from hwsolve.core.numfmt import shape_text
 from hwsolve.topics.derive.spec import DeriveProblem
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, diag, to_text
 
@@ -95,10 +95,10 @@ class Concrete:
 
 def _sizes(prob: DeriveProblem) -> dict[str, int]:
     names = []
-    for d in [prob.input_dim] + [l.out for l in prob.layers if l.kind == "linear"]:
+    for d in [prob.input_dim] + [layer.out for layer in prob.layers if layer.kind == "linear"]:
         if isinstance(d, str) and d not in names:
             names.append(d)
-    literal = {d for d in [prob.input_dim] + [l.out for l in prob.layers] if isinstance(d, int)}
+    literal = {d for d in [prob.input_dim] + [layer.out for layer in prob.layers] if isinstance(d, int)}
     used = set(literal)
     out = {}
     for n in names:
@@ -126,20 +126,20 @@ def concrete(prob: DeriveProblem, seed: int = 0) -> Concrete:
     num = lambda: Fraction(rng.choice([k for k in range(-6, 7) if k]), 8)  # noqa: E731
     x = [num() for _ in range(size(prob.input_dim))]
     layers = []
-    for l in prob.layers:
-        if l.kind == "linear":
-            m, n = size(l.out), size(l.inp)
-            layers.append(Layer("linear", l.line, W=[[num() for _ in range(n)] for _ in range(m)],
-                                b=[num() for _ in range(m)] if l.bias else None, name=l.name,
-                                W_name=l.W_name, b_name=l.b_name))
-        elif l.kind == "softmax":
-            layers.append(Layer("softmax", l.line, name=l.name))
+    for layer in prob.layers:
+        if layer.kind == "linear":
+            m, n = size(layer.out), size(layer.inp)
+            layers.append(Layer("linear", layer.line, W=[[num() for _ in range(n)] for _ in range(m)],
+                                b=[num() for _ in range(m)] if layer.bias else None, name=layer.name,
+                                W_name=layer.W_name, b_name=layer.b_name))
+        elif layer.kind == "softmax":
+            layers.append(Layer("softmax", layer.line, name=layer.name))
         else:
-            fn = ELEMENTWISE[l.fn_key]
+            fn = ELEMENTWISE[layer.fn_key]
             params = dict(fn.params)
-            if l.slope is not None:
-                params["slope"] = l.slope
-            layers.append(Layer("activation", l.line, fn=fn, params=params, scale=l.scale, name=l.name))
+            if layer.slope is not None:
+                params["slope"] = layer.slope
+            layers.append(Layer("activation", layer.line, fn=fn, params=params, scale=layer.scale, name=layer.name))
     K = size(prob.output_dim)
     loss = lookup_loss(prob.loss_key)
     if loss.key == "cross_entropy":
@@ -308,7 +308,7 @@ def _jacobian(d: Derivation, c: Node, i: int) -> _Jac:
 def _product(factors: list[Expr], scalars: list[bool]) -> Expr:
     out = factors[0]
     s = scalars[0]
-    for f, fs in zip(factors[1:], scalars[1:]):
+    for f, fs in zip(factors[1:], scalars[1:], strict=False):
         out = out * f if (s or fs) else out @ f
         s = s and fs
     return out
@@ -539,7 +539,7 @@ def _chain_step(d: Derivation, t: Node, cons: dict, num: bool) -> None:
         raise HwsolveError(f"internal: dL/d{t.name} came out {res}, expected {want}")
     chain = _product(sym, scal)
     with_w = _product(rule, scal)
-    kept = [(e, s) for e, s, k in zip(elem, scal, keep) if k] or [(elem[0], scal[0])]
+    kept = [(e, s) for e, s, k in zip(elem, scal, keep, strict=False) if k] or [(elem[0], scal[0])]
     written = _product([e for e, _ in kept], [s for _, s in kept])
     note = "shape check: " + check
     if is_linear_param and i1 == 0:

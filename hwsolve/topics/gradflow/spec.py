@@ -75,7 +75,7 @@ def parse(doc) -> GradflowProblem:
             pair = [str(h.value) for h in g.items()]
             if len(pair) != 2:
                 raise g.error("expected two part names, e.g. [\"5.3\", \"5.2\"]")
-            for n, h in zip(pair, g.items()):
+            for n, h in zip(pair, g.items(), strict=False):
                 if n not in names:
                     raise h.error(f"no part named '{n}'; parts are: {', '.join(sorted(names))}")
             prob.compare.append((pair[0], pair[1]))

@@ -146,7 +146,7 @@ def solve(prob: HparamProblem) -> Solution:
 def _grid(sol: Solution, prob: HparamProblem):
     counts = [h.count for h in prob.grid]
     syms = [Symbol(f"n_{h.name}", f"n_{{\\text{{{_tex(h.name)}}}}}") for h in prob.grid]
-    for h, s in zip(prob.grid, syms):
+    for h, s in zip(prob.grid, syms, strict=False):
         note = ("values: " + ", ".join(fmt_number(v) for v in h.values)) if h.values else "count given"
         sol.add(Step(s.text, "grid", value=h.count, note=note, label=s))
     configs = math.prod(counts)
@@ -271,7 +271,7 @@ def _random(sol: Solution, prob: HparamProblem, per_run):
                      value=v, label=Symbol(f"P(N={n})", rf"P({n})"),
                      note="; ".join([f"all miss: (1-p)^N = {fmt_number(miss, 4)}"]
                                     + [f"first N reaching q = {fmt_number(q)}"
-                                       for q, m in zip(prob.q, found) if m == n])))
+                                       for q, m in zip(prob.q, found, strict=False) if m == n])))
     sol.meta["figure"] = figure(prob, found)
 
 
@@ -342,7 +342,7 @@ def _duration_note(minutes) -> str:
 
 
 def _tex(name: str) -> str:
-    from hwsolve.render.latex import escape_text
+    from hwsolve.core.texescape import escape_text
 
     return escape_text(name)
 

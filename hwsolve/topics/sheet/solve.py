@@ -1,8 +1,9 @@
 """A whole homework sheet (kind: sheet): several problems, each solved by its topic, one report.
 
 The sheet is read by `hwsolve.topics.sheet.spec`. Each part goes through `hwsolve.topics` (the same
-parser and solver as its own command), and the parts' solutions are put together into one `Solution`: the part id in front of every step name and
-section, a table of contents (`meta["parts"]`, and a `contents` section for the terminal).
+parser and solver as its own command), and the parts' solutions are put together into one
+`Solution`: the part id in front of every step name and section, a table of contents
+(`Solution.parts`, and a `contents` section for the terminal).
 """
 
 from __future__ import annotations
