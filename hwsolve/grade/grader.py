@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 from hwsolve.core.errors import SpecError
 from hwsolve.grade.answers import Answer, Submission, Value, load_submission
@@ -33,7 +34,7 @@ class Key:
     rubric: Rubric
     graded: list[tuple[str, float]]
     values: dict[str, Value]
-    model: object = None                  # ecf.EcfModel for backprop kinds
+    model: Any = None                     # ecf.EcfModel for backprop kinds
     prepared: dict = field(default_factory=dict)
     ecf_names: set = field(default_factory=set)   # steps ECF can recompute
 

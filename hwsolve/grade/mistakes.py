@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from collections.abc import Callable
+from typing import Any
 
 from hwsolve.grade.answers import Value
 
@@ -31,7 +32,7 @@ class Site:
     name: str
     key: Value
     ecf: Value | None
-    context: object            # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
+    context: Any               # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
 
     def refs(self):
         yield self.key, ""

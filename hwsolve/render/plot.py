@@ -152,7 +152,7 @@ def chart_steps(fig: dict) -> list[Step]:
     A series of a few points gets one row per point with a bar of ``#`` (log-scaled when the
     values span orders of magnitude); a long series gets one row with a sparkline.
     """
-    out = []
+    out: list[Step] = []
     ys = [float(y) for y in _all_y(fig) if math.isfinite(float(y))]
     if not ys:
         return out

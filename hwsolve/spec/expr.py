@@ -129,32 +129,16 @@ def tokenize(text: str) -> list[Tok]:
             i = m.end()
             continue
         if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            m = _NUMBER.match(text, i)
-            if m.end() - i > MAX_DIGITS:
-                raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
-            if m.end() < n and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
-                raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
-                                "(2*x, not 2x)", i + 1)
-            toks.append(Tok("num", m.group(), i + 1))
-            i = m.end()
+            toks.append(_number_token(text, i))
+            i += len(toks[-1].text)
             continue
         if c in _LETTERS:
-            m = _NAME.match(text, i)
-            word = m.group()
-            if keyword.iskeyword(word) or keyword.issoftkeyword(word):
-                raise ExprError(f"'{word}' is Python, not part of the expression language; "
-                                "expressions cannot run code", i + 1)
-            j = m.end()
-            if j < n and text[j] == ".":
-                raise ExprError(f"'{word}.' : attribute access is not part of the expression "
-                                "language; expressions cannot reach Python objects", j + 1)
-            if j < n and text[j] == "[":
-                raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
-            toks.append(Tok("name", word, i + 1))
-            i = j
+            toks.append(_name_token(text, i))
+            i += len(toks[-1].text)
             continue
         if c == "_":
             m = re.compile(r"_+[A-Za-z0-9_]*").match(text, i)
+            assert m is not None  # text[i] is "_"
             raise ExprError(f"'{m.group()}' is not a name: names start with a letter, and "
                             "expressions cannot reach Python (no dunder names)", i + 1)
         if text.startswith("**", i):
@@ -176,6 +160,35 @@ def tokenize(text: str) -> list[Tok]:
 
 
 # -- parser -----------------------------------------------------------------------------------
+
+def _number_token(text: str, i: int) -> Tok:
+    """The number starting at text[i] (a digit, or '.' before a digit)."""
+    m = _NUMBER.match(text, i)
+    assert m is not None  # the caller saw a digit
+    if m.end() - i > MAX_DIGITS:
+        raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
+    if m.end() < len(text) and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
+        raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
+                        "(2*x, not 2x)", i + 1)
+    return Tok("num", m.group(), i + 1)
+
+
+def _name_token(text: str, i: int) -> Tok:
+    """The name starting at text[i] (a letter): never a Python keyword, an attribute or an index."""
+    m = _NAME.match(text, i)
+    assert m is not None  # the caller saw a letter
+    word = m.group()
+    if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+        raise ExprError(f"'{word}' is Python, not part of the expression language; "
+                        "expressions cannot run code", i + 1)
+    j = m.end()
+    if j < len(text) and text[j] == ".":
+        raise ExprError(f"'{word}.' : attribute access is not part of the expression "
+                        "language; expressions cannot reach Python objects", j + 1)
+    if j < len(text) and text[j] == "[":
+        raise ExprError(f"'{word}[' : an index must be letters or digits, like W1[2]", j + 1)
+    return Tok("name", word, i + 1)
+
 
 
 def parse(text) -> object:
