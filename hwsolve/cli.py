@@ -121,7 +121,7 @@ def _finish_figure(solution, plot, no_chart):
     from hwsolve.render.plot import add_chart, save_plot
 
     if plot:
-        save_plot(solution.meta["figure"], plot)
+        save_plot(solution.figure, plot)
     # the text chart is for reading in a terminal; JSON, Markdown and LaTeX carry the data instead
     if not no_chart and click.get_current_context().params.get("fmt", "rich") == "rich":
         add_chart(solution)
@@ -168,7 +168,7 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
         prob = reader.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
                                  p=p, q=q, table=table, workers=workers or 1)
     solution = solve_hparam(prob)
-    if plot and "figure" not in solution.meta:
+    if plot and solution.figure is None:
         raise SpecError("nothing to plot: --plot draws the random-search curve; give p and q")
     return _finish_figure(solution, plot, no_chart)
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from hwsolve.render import plot
 from hwsolve.cli import main
+from hwsolve.core.records import Figure
 from hwsolve.topics.activations import solve as activation_plot
 from hwsolve.topics.activations import spec as activation_spec
 from hwsolve.topics.gradflow import solve as gradflow
@@ -88,7 +89,7 @@ def test_gradflow_png_has_both_curves_on_log_scale(tmp_path):
     assert size == (800, 500)
     ys = {s["key"]: s["y"] for s in data["series"]}
     assert ys["5.5:plain"][-1] == 0.0078125 and ys["5.6:residual"][-1] == 0.9765625
-    fig = plot.render_figure(data)
+    fig = plot.render_figure(Figure.from_dict(data))
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"                       # 0.0078 .. 0.98 spans two decades
     assert "dL/dx" in ax.get_ylabel() and ax.get_xlabel() == "number of layers n"
@@ -151,7 +152,7 @@ def test_no_half_written_plot_when_writing_fails(tmp_path, monkeypatch):
     target = tmp_path / "flow.png"
     prob = gradflow_spec.load("problems/cs4782_p5.yaml")
     with pytest.raises(OSError):
-        plot.save_plot(gradflow.solve(prob).meta["figure"], str(target))
+        plot.save_plot(gradflow.solve(prob).figure, str(target))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -62,7 +62,7 @@ def test_printout_writes_out_products_and_interpretation():
 
 def test_figure_has_both_curves():
     sol, _ = steps()
-    fig = sol.meta["figure"]
+    fig = sol.figure.to_dict()
     by_key = {s["key"]: s for s in fig["series"]}
     assert by_key["5.5:plain"]["x"] == [1, 2, 3, 4, 5, 6]
     assert by_key["5.5:plain"]["y"] == [0.5 ** (n + 1) for n in range(1, 7)]

@@ -183,7 +183,7 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
 
 
 def render(solution: Solution, precision: int, fragment: bool = False) -> str:
-    if solution.kind == "sheet" and solution.meta.get("parts"):
+    if solution.kind == "sheet" and solution.parts:
         body = _sheet(solution, precision)
     else:
         body = [rf"\section*{{{escape_text(solution.title)}}}"]
@@ -198,19 +198,19 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
 
 
 def _sheet(solution: Solution, precision: int) -> list[str]:
-    parts = solution.meta["parts"]
+    parts = solution.parts
     body = [r"\begin{center}{\Large\bfseries " + escape_text(solution.title) + r"}\end{center}",
             r"\subsection*{Contents}", r"\begin{enumerate}"]
-    body += [rf"\item[{escape_text(p['id'])}] {escape_text(p['title'])} \hfill {{\small {escape_text(p['kind'])}}}"
+    body += [rf"\item[{escape_text(p.id)}] {escape_text(p.title)} \hfill {{\small {escape_text(p.kind)}}}"
              for p in parts]
     body.append(r"\end{enumerate}")
     for p in parts:
         body.append(r"\clearpage")
-        body.append(rf"\section*{{{escape_text(p['id'])}: {escape_text(p['title'])}}}")
-        body += _sections(solution, p["sections"], precision, "subsection")
-        body += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision,
+        body.append(rf"\section*{{{escape_text(p.id)}: {escape_text(p.title)}}}")
+        body += _sections(solution, p.sections, precision, "subsection")
+        body += _summary(solution, p.summary, p.summary_title, precision,
                          "subsection")
-        body += _notes(p["notes"])
-    own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+        body += _notes(p.notes)
+    own = [n for n in solution.notes if not any(n.startswith(p.id + ": ") for p in parts)]
     body += _notes(own)
     return body

@@ -80,19 +80,19 @@ def _notes(notes) -> list[str]:
 
 def render(solution: Solution, precision: int) -> str:
     out = [f"# {_md(solution.title)}", ""]
-    parts = solution.meta.get("parts") if solution.kind == "sheet" else None
+    parts = solution.parts if solution.kind == "sheet" else None
     if parts:
         out += ["## Contents", ""]
         for p in parts:
-            head = f"{p['id']}: {p['title']}"
-            out.append(f"- [{_md(head)}](#{_anchor(head)}) ({p['kind']})")
+            head = f"{p.id}: {p.title}"
+            out.append(f"- [{_md(head)}](#{_anchor(head)}) ({p.kind})")
         out.append("")
         for p in parts:
-            out += [f"## {_md(p['id'] + ': ' + p['title'])}", ""]
-            out += _sections(solution, p["sections"], precision, "###")
-            out += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision, "###")
-            out += _notes(p["notes"])
-        own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+            out += [f"## {_md(p.id + ': ' + p.title)}", ""]
+            out += _sections(solution, p.sections, precision, "###")
+            out += _summary(solution, p.summary, p.summary_title, precision, "###")
+            out += _notes(p.notes)
+        own = [n for n in solution.notes if not any(n.startswith(p.id + ": ") for p in parts)]
         out += _notes(own)
         return "\n".join(out)
     keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))

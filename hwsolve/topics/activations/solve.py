@@ -6,7 +6,7 @@ the convention at a kink (ReLU'(0) = 0). A name may carry the entry's first para
 colon, as in network specs: ``leaky_relu:0.01`` (slope), ``softplus:2`` (beta).
 
 `spec.load(path)` / `spec.from_names(...)` build a problem; `solve(problem)` returns a `Solution` whose
-``meta["figure"]`` holds the curves for `hwsolve.render.plot`.
+``figure`` holds the curves for `hwsolve.render.plot`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from hwsolve.core.numfmt import fmt_number
-from hwsolve.core.records import Solution, Step
+from hwsolve.core.records import Figure, Series, Solution, Step
 from hwsolve.core.sym import Symbol
 from hwsolve.topics.activations.spec import Activation, ActivationsProblem
 
@@ -59,7 +59,7 @@ def solve(prob: ActivationsProblem) -> Solution:
             sol.add(Step(f"{label}(x)", "points", formula=expr, value=values, shape=(len(values),),
                          label=Symbol(f"{label}(x)"), note=note))
     sol.notes.extend(prob.notes)
-    sol.meta["figure"] = figure(prob, which)
+    sol.figure = figure(prob, which)
     return sol
 
 
@@ -67,17 +67,16 @@ def grid(lo: Fraction, hi: Fraction, n: int = SAMPLES) -> list[Fraction]:
     return [lo + (hi - lo) * Fraction(i, n - 1) for i in range(n)]
 
 
-def figure(prob: ActivationsProblem, which: list[bool]) -> dict:
+def figure(prob: ActivationsProblem, which: list[bool]) -> Figure:
     xs = grid(prob.lo, prob.hi)
     series = []
     for d in which:
         for a in prob.functions:
             ys = [float(_eval(a, x, d)) for x in xs]
             label = _label(a) + (" derivative" if d else "")
-            series.append({"key": a.spec + ("'" if d else ""), "label": label,
-                           "x": [float(x) for x in xs], "y": ys, "style": "line"})
+            series.append(Series(a.spec + ("'" if d else ""), label, [float(x) for x in xs], ys, style="line"))
     what = "Derivatives" if which == [True] else "Functions" if which == [False] else \
         "Functions and derivatives"
-    return {"title": f"{what}: " + ", ".join(_label(a) for a in prob.functions),
-            "xlabel": "x", "ylabel": "f'(x)" if which == [True] else "f(x)" if which == [False]
-            else "f(x), f'(x)", "series": series}
+    return Figure(f"{what}: " + ", ".join(_label(a) for a in prob.functions), xlabel="x",
+                  ylabel="f'(x)" if which == [True] else "f(x)" if which == [False] else "f(x), f'(x)",
+                  series=series)

@@ -61,7 +61,7 @@ def _vol_text(v: tuple) -> str:
 def solve_arch(prob: ArchProblem) -> Solution:
     sol = Solution(title=prob.title or "CNN layer table", kind="arch")
     if prob.source:
-        sol.meta["source"] = prob.source
+        sol.source = prob.source
     layers = prob.layers
     if not layers or layers[0].type != "input":
         raise _err(layers[0] if layers else Layer("input", ""), "the first layer must be INPUT HxWxC")

@@ -690,7 +690,7 @@ class ConvSheet:
 def solve_conv(sheet: ConvSheet) -> Solution:
     sol = Solution(title=sheet.title, kind="conv")
     if sheet.source:
-        sol.meta["source"] = sheet.source
+        sol.source = sheet.source
     for pid, task, question, prob in sheet.parts:
         heading = f"Part {pid}" if pid else ""
         asked = f" -- {question}" if question else ""

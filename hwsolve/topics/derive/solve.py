@@ -456,9 +456,9 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      "as in the sheets, dL/dW is the outer product of the upstream gradient and "
                      "the layer's input.")
     sol.notes.extend(prob.notes)
-    sol.meta["layout"] = layout
-    sol.meta["symbolic"] = True
-    sol.meta["sizes"] = dict(C.sizes)
+    sol.layout = layout
+    sol.symbolic = True
+    sol.sizes = dict(C.sizes)
     return d
 
 

@@ -20,7 +20,7 @@ import math
 from fractions import Fraction
 
 from hwsolve.core.numfmt import fmt_number
-from hwsolve.core.records import Solution, Step
+from hwsolve.core.records import Figure, Series, Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol
 from hwsolve.topics.gradflow.spec import GradflowProblem, Part
 
@@ -93,7 +93,7 @@ def solve(prob: GradflowProblem) -> Solution:
         for a, b in prob.compare:
             _compare(sol, prob, results, a, b)
     sol.notes.extend(prob.notes)
-    sol.meta["figure"] = figure(prob, results)
+    sol.figure = figure(prob, results)
     return sol
 
 
@@ -200,7 +200,7 @@ def _compare(sol, prob, results, a: str, b: str) -> None:
                      note=f"part {a}'s gradient is {fmt_number(_num(ratio))} times part {b}'s"))
 
 
-def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> dict:
+def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> Figure:
     """Plot data: dL/dx against the number of layers, one series per part (plain floats)."""
     names = prob.plot if prob.plot is not None else [
         p.name for p in prob.parts if len(p.depths) > 1] or [p.name for p in prob.parts]
@@ -210,7 +210,6 @@ def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> di
         p = by_name[n]
         r = results[n]
         label = f"{n} plain" if p.structure == "plain" else f"{n} residual (blocks of {p.block})"
-        series.append({"key": f"{n}:{p.structure}", "label": label, "x": sorted(r),
-                       "y": [float(r[d]) for d in sorted(r)], "style": "points"})
-    return {"title": "Gradient at the input dL/dx against depth", "xlabel": "number of layers n",
-            "ylabel": "dL/dx", "series": series}
+        series.append(Series(f"{n}:{p.structure}", label, sorted(r), [float(r[d]) for d in sorted(r)]))
+    return Figure("Gradient at the input dL/dx against depth", xlabel="number of layers n", ylabel="dL/dx",
+                  series=series)

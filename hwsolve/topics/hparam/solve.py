@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from hwsolve.core.errors import SpecError
 from hwsolve.core.numfmt import fmt_number
-from hwsolve.core.records import Solution, Step
+from hwsolve.core.records import Figure, Mark, Series, Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, call, ceil
 from hwsolve.topics.hparam.spec import HparamProblem
 
@@ -272,7 +272,7 @@ def _random(sol: Solution, prob: HparamProblem, per_run):
                      note="; ".join([f"all miss: (1-p)^N = {fmt_number(miss, 4)}"]
                                     + [f"first N reaching q = {fmt_number(q)}"
                                        for q, m in zip(prob.q, found, strict=False) if m == n])))
-    sol.meta["figure"] = figure(prob, found)
+    sol.figure = figure(prob, found)
 
 
 def table_points(p: Fraction, found: list[int], asked: list[int] | None) -> list[int]:
@@ -293,22 +293,21 @@ def table_points(p: Fraction, found: list[int], asked: list[int] | None) -> list
     return sorted(pts)[:MAX_TABLE]
 
 
-def figure(prob: HparamProblem, found: list[int]) -> dict:
+def figure(prob: HparamProblem, found: list[int]) -> Figure:
     """Plot data (plain floats): success probability against N, with the targets marked."""
     top = max(found) if found else math.ceil(1 / prob.p)
     hi = max(2 * top, 10)
     stride = max(1, hi // 200)
     xs = list(range(0, hi + 1, stride))
-    return {
-        "title": "Random search: P(at least one good trial) against N",
-        "xlabel": "number of trials N",
-        "ylabel": "P(success) = 1 - (1-p)^N",
-        "series": [{"key": "P(success)", "label": f"p = {fmt_number(prob.p)}", "x": xs,
-                    "y": [_miss_success(prob.p, n)[1] for n in xs], "style": "line"}],
-        "hlines": [{"y": float(q), "label": f"q = {fmt_number(q)}"} for q in prob.q],
-        "vlines": [{"x": n, "label": f"N = {n}"} for n in found],
-        "log_y": False,
-    }
+    return Figure(
+        title="Random search: P(at least one good trial) against N",
+        xlabel="number of trials N",
+        ylabel="P(success) = 1 - (1-p)^N",
+        series=[Series("P(success)", f"p = {fmt_number(prob.p)}", xs,
+                       [_miss_success(prob.p, n)[1] for n in xs], style="line")],
+        hlines=[Mark(float(q), f"q = {fmt_number(q)}") for q in prob.q],
+        vlines=[Mark(n, f"N = {n}") for n in found],
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hwsolve.core.records import Solution, Step
+from hwsolve.core.records import SheetPart, Solution, Step
 from hwsolve.topics.sheet.spec import Sheet
 
 
@@ -18,7 +18,6 @@ def solve_sheet(sheet: Sheet) -> Solution:
     from hwsolve import topics
 
     out = Solution(sheet.title, "sheet", sections={"contents": "Contents"})
-    out.meta["parts"] = []
     out.summary_title = "Results"
     for part in sheet.parts:
         sol = topics.solve(part.problem, part.kind)
@@ -32,11 +31,10 @@ def solve_sheet(sheet: Sheet) -> Solution:
             out.add(replace(s, name=f"{part.id}/{s.name}", section=f"{part.id}/{s.section}"))
         out.summary += [f"{part.id}/{n}" for n in sol.summary]
         out.notes += [f"{part.id}: {n}" for n in sol.notes]
-        out.meta["parts"].append({"id": part.id, "title": title, "kind": part.kind,
-                                  "sections": keys, "notes": list(sol.notes),
-                                  "summary": [f"{part.id}/{n}" for n in sol.summary],
-                                  "summary_title": sol.summary_title})
-        out.steps.insert(len(out.meta["parts"]) - 1,
+        out.parts.append(SheetPart(part.id, title, part.kind, sections=keys, notes=list(sol.notes),
+                                   summary=[f"{part.id}/{n}" for n in sol.summary],
+                                   summary_title=sol.summary_title))
+        out.steps.insert(len(out.parts) - 1,
                          Step(part.id, "contents", value=title, note=f"kind {part.kind}, "
                               f"{len(keys)} section{'s' if len(keys) != 1 else ''}"))
     out.notes += sheet.notes
