@@ -351,8 +351,28 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol = Solution(prob.title, "derive", sections=dict(SECTIONS))
     d = Derivation(prob, C, sol)
     cons = _consumers(g)
+    _aliases(d)
+    _given_and_forward(d, K, Ksym)
+    _jacobians(d, cons, K, Ksym)
 
-    # aliases: a course's name for a gradient (u2 = dL/da)
+    # chain rule for every parameter and the input
+    targets = [n for n in g.nodes if n.kind == "param"] + [n for n in g.nodes if n.kind == "input"]
+    for t in targets:
+        _chain_step(d, t, cons, num)
+
+    _backward(d, targets, K, Ksym)
+    sol.summary = [g.grad_symbol(t).text for t in targets]
+    sol.summary_title = "Gradients" + (" (numerator layout)" if num else " (gradient layout)")
+    _notes(d)
+    sol.layout = layout
+    sol.symbolic = True
+    sol.sizes = dict(C.sizes)
+    return d
+
+
+def _aliases(d: Derivation) -> None:
+    """A course's names for gradients (u2 = dL/da), checked against the network's values."""
+    prob, g = d.problem, d.c.graph
     by_name = {n.name: n for n in g.nodes}
     for alias, target in prob.aliases.items():
         if target not in by_name or by_name[target].kind not in ("op", "input", "param"):
@@ -362,14 +382,15 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
             raise where.error(msg) if where is not None else HwsolveError(msg)
         d.aliases[g.grad_symbol(by_name[target]).text] = Symbol(alias, _alias_latex(alias))
 
-    # given: every leaf with its shape
+
+def _given_and_forward(d: Derivation, K: int, Ksym) -> None:
+    """The given leaves with their shapes, then the forward formulas."""
+    C, sol, g = d.c, d.solution, d.c.graph
     for n in g.nodes:
         if n.op is None:
             shp = C.shape(n.value)
             sol.add(Step(n.name, "shapes", shape=shp, label=n.label,
                          note=("scalar" if not shp else shape_text(shp)) + _role(n)))
-
-    # forward
     for n in g.nodes:
         if n.op is None or not n.show:
             continue
@@ -380,7 +401,12 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
         sol.add(Step(n.name, "forward", formula=f, shape=shp, label=n.label,
                      note="scalar" if not shp else shape_text(shp)))
 
-    # the loss's own derivative, then each layer's Jacobian
+
+def _jacobians(d: Derivation, cons: dict, K: int, Ksym) -> None:
+    """The loss's own derivative, then each layer's Jacobian from the output back to the input."""
+    g, loss, sol = d.c.graph, d.c.loss, d.solution
+    layout = d.problem.layout
+    num = layout == "numerator"
     yhat = loss.parents[0]
     lctx = _ctx(loss, layout)
     dl = _symbolic_k(loss.op.local(0, Const(1), [p.label for p in loss.parents], loss.label, lctx),
@@ -395,7 +421,6 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                           "a column, the shape of " + yhat.name if K != 1 else "a scalar")
                        + f"; {loss.op.loss.text}")))
     d.jac[("__loss__", 0)] = _Jac(g.grad_symbol(yhat), dl, dl, rc_dl, "", False)
-    # walk from the output back to the input along the chain, recording each Jacobian
     chain_nodes = _path_to_loss(g, cons, g.nodes[0], loss)
     for c in reversed(chain_nodes[1:-1]):
         i = _vector_operand(c)
@@ -408,12 +433,13 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      expression=j.elements if j.elements != forms else None,
                      shape=_label_shape(j.rc) if j.rc != (1, 1) else (), label=j.symbol, note=j.note))
 
-    # chain rule for every parameter and the input
-    targets = [n for n in g.nodes if n.kind == "param"] + [n for n in g.nodes if n.kind == "input"]
-    for t in targets:
-        _chain_step(d, t, cons, num)
 
-    # the backward pass, rule by rule, from the one backward loop
+def _backward(d: Derivation, targets: list[Node], K: int, Ksym) -> None:
+    """The backward pass, rule by rule, from the one backward loop, in the problem's symbols."""
+    prob, C, sol = d.problem, d.c, d.solution
+    g, loss = C.graph, C.loss
+    layout = prob.layout
+    num = layout == "numerator"
     tmp = Solution(prob.title, "backprop")
     g.backward(loss, tmp, layout)
     nodes = {g.grad_symbol(n).text: n for n in g.nodes}
@@ -439,9 +465,11 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      label=label, note=(shape_text(_label_shape(rc)) or "scalar")
                      + (", the shape of " + n.name if not num else
                         (", the transpose of " + n.name + "'s shape" if rc != (1, 1) else ""))))
-    sol.summary = [g.grad_symbol(t).text for t in targets]
-    sol.summary_title = "Gradients" + (" (numerator layout)" if num else " (gradient layout)")
-    sol.notes = [n for n in C.compiled.notes]
+
+
+def _notes(d: Derivation) -> None:
+    sol, num = d.solution, d.problem.layout == "numerator"
+    sol.notes = [n for n in d.c.compiled.notes]
     if d.aliases:
         sol.notes.append("Names for gradients: " + "; ".join(
             f"{a.text} = {k}" for k, a in d.aliases.items()) + ".")
@@ -455,11 +483,7 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol.notes.append("For a weight matrix the gradient is not a Jacobian (that would be a tensor): "
                      "as in the sheets, dL/dW is the outer product of the upstream gradient and "
                      "the layer's input.")
-    sol.notes.extend(prob.notes)
-    sol.layout = layout
-    sol.symbolic = True
-    sol.sizes = dict(C.sizes)
-    return d
+    sol.notes.extend(d.problem.notes)
 
 
 def _alias_latex(name: str) -> str:

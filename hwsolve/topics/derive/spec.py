@@ -142,20 +142,7 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
 
     key = name.strip().lower()
     if key == "linear":
-        if settings is not None:
-            settings.mapping(LINEAR_KEYS | ({"type"} if "type" in (settings.value or {}) else set()))
-        if "out" not in body:
-            raise (settings or f).error("a linear layer needs its output dimension: linear: {out: K}")
-        layer = DLayer("linear", line)
-        layer.out = _dim(short if short is not None else settings["out"])
-        if "in" in body:
-            layer.inp = _dim(settings["in"])
-        if "bias" in body:
-            layer.bias = settings["bias"].boolean()
-        for k in ("name", "W_name", "b_name"):
-            if k in body:
-                setattr(layer, k, _name(settings[k]))
-        return layer
+        return _linear(f, line, body, settings, short)
     if key == "softmax":
         layer = DLayer("softmax", line)
     else:
@@ -164,26 +151,52 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
             raise _unsupported(f, name)
         layer = DLayer("activation", line, fn_key=key)
     if settings is not None:
-        settings.mapping(ACT_KEYS)
-        for k in ("in", "out", "W_name", "b_name", "bias"):
-            if k in body:
-                raise settings[k].error(f"'{k}' belongs to a linear layer, not {name}")
-        if "scale" in body:
-            if layer.kind != "activation":
-                raise settings["scale"].error("only an element-wise activation takes a scale")
-            layer.scale = settings["scale"].number()
-        if "slope" in body:
-            if layer.fn_key != "leaky_relu":
-                raise settings["slope"].error(f"'{name}' has no parameter 'slope'")
-            layer.slope = settings["slope"].number()
-        if "name" in body:
-            layer.name = _name(settings["name"])
+        _activation_settings(layer, name, body, settings)
     return layer
 
 
-def parse_derive(doc: Doc) -> DeriveProblem:
-    from hwsolve.autodiff.functions import LOSSES, lookup_loss
+def _linear(f: Field, line, body: dict, settings: Field | None, short: Field | None) -> DLayer:
+    """A linear layer: its output dimension (`linear: K` is short for `linear: {out: K}`), and
+    optionally its input dimension, bias and names."""
+    if settings is not None:
+        settings.mapping(LINEAR_KEYS | ({"type"} if "type" in (settings.value or {}) else set()))
+    if "out" not in body:
+        raise (settings or f).error("a linear layer needs its output dimension: linear: {out: K}")
+    layer = DLayer("linear", line)
+    if short is not None:
+        layer.out = _dim(short)
+        return layer
+    assert settings is not None  # a body with 'out' comes from a settings mapping
+    layer.out = _dim(settings["out"])
+    if "in" in body:
+        layer.inp = _dim(settings["in"])
+    if "bias" in body:
+        layer.bias = settings["bias"].boolean()
+    for k in ("name", "W_name", "b_name"):
+        if k in body:
+            setattr(layer, k, _name(settings[k]))
+    return layer
 
+
+def _activation_settings(layer: DLayer, name: str, body: dict, settings: Field) -> None:
+    """The settings a softmax or an activation may carry: scale, slope (LeakyReLU), name."""
+    settings.mapping(ACT_KEYS)
+    for k in ("in", "out", "W_name", "b_name", "bias"):
+        if k in body:
+            raise settings[k].error(f"'{k}' belongs to a linear layer, not {name}")
+    if "scale" in body:
+        if layer.kind != "activation":
+            raise settings["scale"].error("only an element-wise activation takes a scale")
+        layer.scale = settings["scale"].number()
+    if "slope" in body:
+        if layer.fn_key != "leaky_relu":
+            raise settings["slope"].error(f"'{name}' has no parameter 'slope'")
+        layer.slope = settings["slope"].number()
+    if "name" in body:
+        layer.name = _name(settings["name"])
+
+
+def parse_derive(doc: Doc) -> DeriveProblem:
     root = doc.root
     root.mapping(TOP_KEYS)
     if root.has("kind") and root["kind"].value != "derive":
@@ -199,6 +212,23 @@ def parse_derive(doc: Doc) -> DeriveProblem:
         raise root["layers"].error("expected at least one layer")
     if len(items) > MAX_LAYERS:
         raise root["layers"].error(f"{len(items)} layers; the limit is {MAX_LAYERS}")
+    layers = _chained(items, input_dim)
+    loss_key = _loss(root["loss"], layers[-1])
+    layout = root["layout"].text({"gradient", "numerator"}) if root.has("layout") else "numerator"
+    aliases: dict[str, str] = {}
+    if root.has("aliases"):
+        af = root["aliases"]
+        for k in af.mapping():
+            aliases[_name_key(af, k)] = _name(af[k])
+    sizes = _check_sizes(root["sizes"]) if root.has("sizes") else {}
+    title = root["title"].text() if root.has("title") else doc.file
+    notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
+    return DeriveProblem(doc.file, title, input_dim, layers, loss_key, notation, layout, aliases,
+                         sizes, notes, doc)
+
+
+def _chained(items: list[Field], input_dim: str | int) -> list[DLayer]:
+    """The layers, each linear layer's input dimension taken from the layer before it."""
     layers, width = [], input_dim
     for item in items:
         layer = _layer(item)
@@ -211,7 +241,13 @@ def parse_derive(doc: Doc) -> DeriveProblem:
             layer.inp = width
             width = layer.out
         layers.append(layer)
-    lf = root["loss"]
+    return layers
+
+
+def _loss(lf: Field, last: DLayer) -> str:
+    """The loss's table key, when derive supports it and the last layer's outputs suit it."""
+    from hwsolve.autodiff.functions import LOSSES, lookup_loss
+
     lname = lf.text()
     loss = lookup_loss(lname)
     if loss is None:
@@ -219,30 +255,23 @@ def parse_derive(doc: Doc) -> DeriveProblem:
     if loss.key not in LOSSES_SUPPORTED:
         raise lf.error(f"loss '{lname}' is not supported by derive; supported: "
                        + ", ".join(LOSSES_SUPPORTED))
-    last = layers[-1]
     if loss.key == "cross_entropy" and last.kind != "softmax":
         raise lf.error("cross_entropy needs a softmax as the last layer (add '- softmax')")
     if loss.key == "bce" and not (last.kind == "softmax" or
                                   (last.fn_key == "sigmoid" and last.scale in (None, 1))):
         raise lf.error("bce needs outputs in (0, 1): end the network with a sigmoid (or softmax)")
-    layout = root["layout"].text({"gradient", "numerator"}) if root.has("layout") else "numerator"
-    aliases: dict[str, str] = {}
-    if root.has("aliases"):
-        af = root["aliases"]
-        for k in af.mapping():
-            aliases[_name_key(af, k)] = _name(af[k])
+    return loss.key
+
+
+def _check_sizes(sf: Field) -> dict[str, int]:
+    """`sizes:` the concrete sizes the numeric check uses for symbolic dimensions."""
     sizes: dict[str, int] = {}
-    if root.has("sizes"):
-        sf = root["sizes"]
-        for k in sf.mapping():
-            n = sf[k].integer(minimum=2)
-            if n > MAX_SIZE:
-                raise sf[k].error(f"a check size above {MAX_SIZE} is slow and proves nothing more")
-            sizes[str(k)] = n
-    title = root["title"].text() if root.has("title") else doc.file
-    notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return DeriveProblem(doc.file, title, input_dim, layers, loss.key, notation, layout, aliases,
-                         sizes, notes, doc)
+    for k in sf.mapping():
+        n = sf[k].integer(minimum=2)
+        if n > MAX_SIZE:
+            raise sf[k].error(f"a check size above {MAX_SIZE} is slow and proves nothing more")
+        sizes[str(k)] = n
+    return sizes
 
 
 def _name_key(f: Field, k) -> str:

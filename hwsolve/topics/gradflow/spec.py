@@ -87,6 +87,29 @@ def _part(f, i: int) -> Part:
                        "interpretation"})
     name = str(f.get("name", i + 1))
     structure = f["structure"].text(choices={"plain", "residual"}) if f.has("structure") else "plain"
+    depths, where = _depths(f)
+    if not f.has("upstream"):
+        raise f.error("missing required key 'upstream' (dL/dz[n], or dL/dy for a residual stack)")
+    upstream = _exact(f["upstream"])
+    if not f.has("local"):
+        raise f.error("missing required key 'local' (the layers' local derivatives)")
+    local = _local(f["local"], depths)
+    block = 1
+    if structure == "residual":
+        block = f["block"].integer(minimum=1) if f.has("block") else 2
+        bad = [n for n in depths if n % block]
+        if bad:
+            raise (f["block"] if f.has("block") else where).error(
+                f"a residual block of {block} layers does not divide the depth {bad[0]}")
+    elif f.has("block"):
+        raise f["block"].error("'block' is for residual stacks (structure: residual)")
+    interp = f["interpretation"].text() if f.has("interpretation") else ""
+    return Part(name, structure, sorted(set(depths)), upstream, local, block, interp)
+
+
+def _depths(f) -> tuple[list[int], object]:
+    """The depths asked (`layers: n`, `depths: [...]` or `depths: {from, to, step}`) and the field
+    that gave them (for later errors)."""
     if f.has("layers") and f.has("depths"):
         raise f.error("give 'layers' (one depth) or 'depths' (several), not both")
     if f.has("depths"):
@@ -110,32 +133,20 @@ def _part(f, i: int) -> Part:
         raise f.error("missing required key 'layers' (or 'depths')")
     if max(depths) > MAX_DEPTH:
         raise where.error(f"depth {max(depths)} is over the limit of {MAX_DEPTH} layers")
-    if not f.has("upstream"):
-        raise f.error("missing required key 'upstream' (dL/dz[n], or dL/dy for a residual stack)")
-    upstream = _exact(f["upstream"])
-    if not f.has("local"):
-        raise f.error("missing required key 'local' (the layers' local derivatives)")
-    lf = f["local"]
-    if isinstance(lf.value, list):
-        local = [_exact(g) for g in lf.items()]
-        if not local:
-            raise lf.error("expected at least one local derivative")
-        if len(set(depths)) != 1 or depths[0] != len(local):
-            raise lf.error(f"a list of {len(local)} local derivatives fixes the depth at "
-                           f"{len(local)} layers; depths asked: {', '.join(map(str, depths))}")
-    else:
-        local = _exact(lf)
-    block = 1
-    if structure == "residual":
-        block = f["block"].integer(minimum=1) if f.has("block") else 2
-        bad = [n for n in depths if n % block]
-        if bad:
-            raise (f["block"] if f.has("block") else where).error(
-                f"a residual block of {block} layers does not divide the depth {bad[0]}")
-    elif f.has("block"):
-        raise f["block"].error("'block' is for residual stacks (structure: residual)")
-    interp = f["interpretation"].text() if f.has("interpretation") else ""
-    return Part(name, structure, sorted(set(depths)), upstream, local, block, interp)
+    return depths, where
+
+
+def _local(lf, depths: list[int]) -> Fraction | list[Fraction]:
+    """One local derivative for every layer, or a list of one per layer (which fixes the depth)."""
+    if not isinstance(lf.value, list):
+        return _exact(lf)
+    local = [_exact(g) for g in lf.items()]
+    if not local:
+        raise lf.error("expected at least one local derivative")
+    if len(set(depths)) != 1 or depths[0] != len(local):
+        raise lf.error(f"a list of {len(local)} local derivatives fixes the depth at "
+                       f"{len(local)} layers; depths asked: {', '.join(map(str, depths))}")
+    return local
 
 
 def _exact(f) -> Fraction:

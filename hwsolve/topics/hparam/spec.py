@@ -77,49 +77,57 @@ def parse(doc) -> HparamProblem:
     if not root.has("grid") and not root.has("random"):
         raise root.error("expected a 'grid' section, a 'random' section, or both")
     if root.has("grid"):
-        g = root["grid"]
-        g.mapping(allowed={"hyperparameters", "epochs", "epoch_time", "unit"})
-        if not g.has("hyperparameters"):
-            raise g.error("missing required key 'hyperparameters'")
-        hp = g["hyperparameters"]
-        if hp.value is None:
-            raise hp.error("the grid is empty: list at least one hyper-parameter")
-        entries = hp.mapping()
-        if not entries:
-            raise hp.error("the grid is empty: list at least one hyper-parameter")
-        for name in entries:
-            prob.grid.append(_hyper(hp[name], str(name)))
-        if g.has("epochs"):
-            prob.epochs = g["epochs"].integer(minimum=1)
-        if g.has("epoch_time"):
-            t = g["epoch_time"].number()
-            if not t > 0:
-                raise g["epoch_time"].error(f"expected a time > 0, got {fmt_number(t)}")
-            prob.epoch_time = Fraction(t)
-            if prob.epochs is None:
-                raise g.error("'epoch_time' needs 'epochs' (epochs per configuration)")
-        if g.has("unit"):
-            prob.unit = unit_name(g["unit"].text(), g["unit"].error)
+        _grid(root["grid"], prob)
     if root.has("random"):
-        r = root["random"]
-        r.mapping(allowed={"p", "q", "table"})
-        if not r.has("p"):
-            raise r.error("missing required key 'p' (the fraction of the space that is good)")
-        prob.p = check_probability(r["p"].number(), "p", r["p"].error)
-        if not r.has("q"):
-            raise r.error("missing required key 'q' (the success probability wanted)")
-        qf = r["q"]
-        qs = qf.items() if isinstance(qf.value, list) else [qf]
-        if not qs:
-            raise qf.error("expected at least one target probability")
-        prob.q = [check_probability(f.number(), "q", f.error) for f in qs]
-        if r.has("table"):
-            prob.table = [f.integer(minimum=0) for f in r["table"].items()]
-            if not prob.table:
-                raise r["table"].error("expected at least one number of trials")
+        _random(root["random"], prob)
     if root.has("workers"):
         prob.workers = root["workers"].integer(minimum=1)
     return prob
+
+
+def _grid(g, prob: HparamProblem) -> None:
+    """The `grid:` section: hyper-parameters, epochs per configuration, time of an epoch."""
+    g.mapping(allowed={"hyperparameters", "epochs", "epoch_time", "unit"})
+    if not g.has("hyperparameters"):
+        raise g.error("missing required key 'hyperparameters'")
+    hp = g["hyperparameters"]
+    if hp.value is None:
+        raise hp.error("the grid is empty: list at least one hyper-parameter")
+    entries = hp.mapping()
+    if not entries:
+        raise hp.error("the grid is empty: list at least one hyper-parameter")
+    for name in entries:
+        prob.grid.append(_hyper(hp[name], str(name)))
+    if g.has("epochs"):
+        prob.epochs = g["epochs"].integer(minimum=1)
+    if g.has("epoch_time"):
+        t = g["epoch_time"].number()
+        if not t > 0:
+            raise g["epoch_time"].error(f"expected a time > 0, got {fmt_number(t)}")
+        prob.epoch_time = Fraction(t)
+        if prob.epochs is None:
+            raise g.error("'epoch_time' needs 'epochs' (epochs per configuration)")
+    if g.has("unit"):
+        prob.unit = unit_name(g["unit"].text(), g["unit"].error)
+
+
+def _random(r, prob: HparamProblem) -> None:
+    """The `random:` section: the good fraction p, the targets q, the rows of the table."""
+    r.mapping(allowed={"p", "q", "table"})
+    if not r.has("p"):
+        raise r.error("missing required key 'p' (the fraction of the space that is good)")
+    prob.p = check_probability(r["p"].number(), "p", r["p"].error)
+    if not r.has("q"):
+        raise r.error("missing required key 'q' (the success probability wanted)")
+    qf = r["q"]
+    qs = qf.items() if isinstance(qf.value, list) else [qf]
+    if not qs:
+        raise qf.error("expected at least one target probability")
+    prob.q = [check_probability(f.number(), "q", f.error) for f in qs]
+    if r.has("table"):
+        prob.table = [f.integer(minimum=0) for f in r["table"].items()]
+        if not prob.table:
+            raise r["table"].error("expected at least one number of trials")
 
 
 def _hyper(f, name: str) -> Hyper:
@@ -171,13 +179,7 @@ def from_flags(*, counts=None, epochs=None, epoch_time=None, unit="minutes", p=N
     if counts is None and p is None:
         raise SpecError("give a SPEC file, or --counts (grid search) and/or --p with --q (random search)")
     if counts is not None:
-        for i, t in enumerate(_flag_list(counts, "--counts")):
-            n = _flag_number(t, "--counts")
-            if n.denominator != 1:
-                raise SpecError(f"a count must be a whole number, got '{t}'", field="--counts")
-            if n < 1:
-                raise SpecError(f"each hyper-parameter needs a count >= 1, got {t}", field="--counts")
-            prob.grid.append(Hyper(f"h{i + 1}", int(n)))
+        prob.grid = _counts_flag(counts)
     elif epochs is not None or epoch_time is not None:
         raise SpecError("--epochs and --epoch-time need --counts (the grid)")
     if epochs is not None:
@@ -203,6 +205,19 @@ def from_flags(*, counts=None, epochs=None, epoch_time=None, unit="minutes", p=N
     if table is not None:
         prob.table = table_flag(table)
     return prob
+
+
+def _counts_flag(text: str) -> list[Hyper]:
+    """--counts 10,6,5: one hyper-parameter per count, named h1, h2, ..."""
+    grid = []
+    for i, t in enumerate(_flag_list(text, "--counts")):
+        n = _flag_number(t, "--counts")
+        if n.denominator != 1:
+            raise SpecError(f"a count must be a whole number, got '{t}'", field="--counts")
+        if n < 1:
+            raise SpecError(f"each hyper-parameter needs a count >= 1, got {t}", field="--counts")
+        grid.append(Hyper(f"h{i + 1}", int(n)))
+    return grid
 
 
 def table_flag(text: str) -> list[int]:
