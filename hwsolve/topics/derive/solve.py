@@ -13,6 +13,7 @@ compares it with the numeric engine's gradient (`backprop.solve` on the same net
 
 from __future__ import annotations
 
+import operator
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -660,19 +661,16 @@ def evaluate(e, env: dict, fns: dict) -> np.ndarray:
             return v if v.shape == (1, 1) else np.diagflat(v)
         return np.asarray(fns[name](ev(a[0])), dtype=float)
     x, y = ev(a[0]), ev(a[1])
-    if op == "add":
-        return x + y
-    if op == "sub":
-        return x - y
-    if op in ("mul", "hadamard"):
-        return x * y
     if op == "matmul":
         return x * y if (x.shape == (1, 1) or y.shape == (1, 1)) else x @ y
-    if op in ("div", "hdiv"):
-        return x / y
-    if op == "pow":
-        return x ** y
-    raise KeyError(f"cannot evaluate op {op!r}")
+    if op not in _BINARY:
+        raise KeyError(f"cannot evaluate op {op!r}")
+    return _BINARY[op](x, y)
+
+
+# element-wise binary operators of display trees (a 1x1 operand broadcasts as a scalar)
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "hadamard": operator.mul,
+           "div": operator.truediv, "hdiv": operator.truediv, "pow": operator.pow}
 
 
 def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
@@ -706,12 +704,7 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
 
     for s in d.solution.steps:
         if s.section == "jacobians":
-            env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
-            if s.formula is not None and s.expression is not None:
-                diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
-                if diff > tol:
-                    raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
-                count += 1
+            count += _check_jacobian(s, env, fns, tol)
         elif s.section == "backward":
             key = alias_of.get(s.name, s.name)
             v = evaluate(s.formula, env, fns)
@@ -728,6 +721,18 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
                 if form is not None:
                     compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
     return worst, count
+
+
+def _check_jacobian(s: Step, env: dict, fns: dict, tol: float) -> int:
+    """Evaluate a Jacobian step into env; when it has both a rule and its elements, check they
+    agree (returns 1: one comparison made)."""
+    env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
+    if s.formula is None or s.expression is None:
+        return 0
+    diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
+    if diff > tol:
+        raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
+    return 1
 
 
 __all__ = ["derive", "solve", "check", "evaluate", "concrete", "Indicator", "Eye"]
