@@ -1,9 +1,10 @@
 """Figures from an engine's plot data: a PNG/SVG file with matplotlib, and a chart in the terminal.
 
 Engines put plain data in ``solution.figure`` (a `hwsolve.core.records.Figure`: title, axis
-labels, series of points or lines, horizontal and vertical reference marks) and never draw. This module draws it. matplotlib is imported only inside `render_figure`, with the
-non-interactive Agg canvas and no pyplot (no global state, no display needed), so start-up and
-every command that does not plot never pay for it.
+labels, series of points or lines, horizontal and vertical reference marks) and never draw. This
+module draws it. matplotlib is imported only inside `render_figure`, with the non-interactive Agg
+canvas and no pyplot (no global state, no display needed), so start-up and every command that does
+not plot never pay for it.
 
 The same data always gives the same bytes: fixed size, DejaVu fonts drawn as paths, a fixed SVG
 hash salt, no dates, and no software version in the metadata. The plotted data is embedded in the

@@ -92,16 +92,7 @@ def _layer(f: Field, defaults: dict) -> Layer:
         return f[key]
 
     if t == "input":
-        sz = need("size")
-        val = sz.value
-        if isinstance(val, list):
-            dims = tuple(x.integer(minimum=1) for x in sz.items())
-        elif isinstance(val, int) and not isinstance(val, bool):
-            dims = (sz.integer(minimum=1),)
-        else:
-            dims = tuple(_dims_text(sz))
-        if len(dims) not in (1, 3):
-            raise sz.error(f"expected HxWxC (or one number for a vector), got {len(dims)} sizes")
+        dims = _input_size(need("size"))
         return Layer("input", name or "INPUT " + "x".join(map(str, dims)), size=dims, where=f.error)
     if t == "conv":
         k = _pair(need("kernel"), "kernel")
@@ -127,13 +118,30 @@ def _layer(f: Field, defaults: dict) -> Layer:
         return Layer("fc", name or f"FC-{n}", filters=n,
                      bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
     if t == "dropout":
-        rate = None
-        if "rate" in v:
-            rate = f["rate"].number()
-            if not 0 <= rate < 1:
-                raise f["rate"].error(f"a dropout rate is in [0, 1), got {rate}")
+        rate = _dropout_rate(f["rate"]) if "rate" in v else None
         return Layer("dropout", name or "DROPOUT", rate=rate, where=f.error)
     return Layer(t, name or t.upper(), where=f.error)
+
+
+def _input_size(sz: Field) -> tuple:
+    """An input's size: [H, W, C], HxWxC, or one number for a vector."""
+    val = sz.value
+    if isinstance(val, list):
+        dims = tuple(x.integer(minimum=1) for x in sz.items())
+    elif isinstance(val, int) and not isinstance(val, bool):
+        dims = (sz.integer(minimum=1),)
+    else:
+        dims = tuple(_dims_text(sz))
+    if len(dims) not in (1, 3):
+        raise sz.error(f"expected HxWxC (or one number for a vector), got {len(dims)} sizes")
+    return dims
+
+
+def _dropout_rate(f: Field):
+    rate = f.number()
+    if not 0 <= rate < 1:
+        raise f.error(f"a dropout rate is in [0, 1), got {rate}")
+    return rate
 
 
 def _dims_text(f: Field):
