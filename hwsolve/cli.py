@@ -14,8 +14,7 @@ import click
 from hwsolve import __version__
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.numfmt import DEFAULT_PRECISION
-
-FORMAT_CHOICES = ("rich", "json", "markdown", "latex")
+from hwsolve.render import FORMATS
 
 
 class _Group(click.Group):
@@ -35,7 +34,7 @@ class _Group(click.Group):
 def output_options(f):
     """The options every solving command shares: --format, --precision, --output, --fragment."""
 
-    @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="rich",
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich",
                   show_default=True, help="Output format.")
     @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION,
                   show_default=True, help="Significant digits for values that are not exact.")

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-Scalar = int | Fraction | float
-
 
 @dataclass(frozen=True)
 class Step:

@@ -85,10 +85,6 @@ def call(text: str, latex: str, *args) -> Apply:
     return Apply("call", tuple(lift(a) for a in args), (text, latex))
 
 
-def eq(lhs, rhs) -> Apply:
-    return Apply("eq", (lift(lhs), lift(rhs)))
-
-
 def sum_of(terms) -> Expr:
     terms = list(terms)
     out = terms[0]

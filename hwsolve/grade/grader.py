@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwsolve.core.errors import SpecError
-from hwsolve.grade.answers import Answer, Submission, Value, load_submission
+from hwsolve.grade.answers import Answer, Submission, Value
 from hwsolve.grade.mistakes import BY_KEY, Site, identify, prepare_all, same
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
@@ -139,10 +139,6 @@ class Result:
     @property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
-
-
-def grade_file(key: Key, path: str) -> Result:
-    return grade(key, load_submission(path))
 
 
 def grade(key: Key, sub: Submission) -> Result:
