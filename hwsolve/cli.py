@@ -312,7 +312,8 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
-    from hwsolve.topics.arch.solve import solve_vit, vit_from_flags
+    from hwsolve.topics.arch.solve import solve_vit
+    from hwsolve.topics.arch.spec import vit_from_flags
 
     if spec is not None:
         from hwsolve.topics.arch.spec import load_vit
