@@ -11,7 +11,7 @@ import re
 from hwsolve.core.errors import HwsolveError
 from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 from hwsolve.topics.arch.solve import LAYER_TYPES, ArchProblem, Layer, VitProblem, check_vit
-from hwsolve.topics.conv.solve import parse_count, parse_pair
+from hwsolve.topics.conv.sizes import parse_count, parse_pair
 
 TOP = {"hwsolve", "kind", "title", "source", "question"}
 DEFAULT_KEYS = {"conv": {"padding", "stride", "dilation", "bias"},

@@ -9,8 +9,8 @@ import math
 from fractions import Fraction
 
 from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
-from hwsolve.topics.conv.solve import (OPERATIONS, ApplyProblem, ConvSheet, ShapeProblem, check_apply, parse_count,
-                                       parse_pair, validate)
+from hwsolve.topics.conv.sizes import parse_count, parse_pair
+from hwsolve.topics.conv.solve import OPERATIONS, ApplyProblem, ConvSheet, ShapeProblem, check_apply, validate
 
 SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding"}
 APPLY_KEYS = {"image", "kernel", "bias", "filters", "operation", "window", "stride", "padding",
