@@ -46,8 +46,8 @@ class DLayer:
     kind: str                        # "linear" | "activation" | "softmax"
     line: int | None
     fn_key: str | None = None        # element-wise function key
-    scale: Fraction | None = None
-    slope: Fraction | None = None
+    scale: Fraction | float | None = None
+    slope: Fraction | float | None = None
     out: str | int | None = None     # linear: output dimension
     inp: str | int | None = None     # linear: input dimension (set while chaining)
     bias: bool = True
@@ -229,7 +229,8 @@ def parse_derive(doc: Doc) -> DeriveProblem:
 
 def _chained(items: list[Field], input_dim: str | int) -> list[DLayer]:
     """The layers, each linear layer's input dimension taken from the layer before it."""
-    layers, width = [], input_dim
+    layers: list[DLayer] = []
+    width: str | int | None = input_dim
     for item in items:
         layer = _layer(item)
         if layer.kind == "linear":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 MAX_DEPTH = 10_000     # layers; the products stay exact, so keep them a sensible size
 
@@ -107,7 +108,7 @@ def _part(f, i: int) -> Part:
     return Part(name, structure, sorted(set(depths)), upstream, local, block, interp)
 
 
-def _depths(f) -> tuple[list[int], object]:
+def _depths(f) -> tuple[list[int], Any]:
     """The depths asked (`layers: n`, `depths: [...]` or `depths: {from, to, step}`) and the field
     that gave them (for later errors)."""
     if f.has("layers") and f.has("depths"):
