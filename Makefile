@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean texdeps
+.PHONY: demo test lint bench clean texdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ texdeps:
 demo: $(STAMP)
 	$(BIN)/hwsolve backprop problems/cs4782_p1.yaml
 
-test: $(STAMP) texdeps
+# Style and complexity (ruff), types of the modules listed in pyproject's [tool.mypy], and the
+# layering contracts (import-linter): all configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check hwsolve tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint texdeps
 	$(BIN)/python -m pytest
 	PY=$(BIN)/python tools/check_package.sh   # wheel + sdist as users get them (docs/packaging.md)
 

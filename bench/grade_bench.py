@@ -45,7 +45,7 @@ def generate(values: dict, rng: random.Random) -> dict:
         a["dL/dyhat"] = a["dL/dz[3]"] = a["dL/da[3]"] = a["dL/db[3]"] = -2
         a["dL/dW[3]"] = [[-76, -44]]
     elif kind < 0.6:
-        a["dL/dW[1]"] = [list(r) for r in zip(*a["dL/dW[1]"])]          # transposed
+        a["dL/dW[1]"] = [list(r) for r in zip(*a["dL/dW[1]"], strict=False)]          # transposed
     elif kind < 0.7:
         a["dL/db[2]"] = _map(a["dL/db[2]"], lambda x: -x)                 # sign flip
     elif kind < 0.8:

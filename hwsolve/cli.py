@@ -14,8 +14,7 @@ import click
 from hwsolve import __version__
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.numfmt import DEFAULT_PRECISION
-
-FORMAT_CHOICES = ("rich", "json", "markdown", "latex")
+from hwsolve.render import FORMATS
 
 
 class _Group(click.Group):
@@ -35,7 +34,7 @@ class _Group(click.Group):
 def output_options(f):
     """The options every solving command shares: --format, --precision, --output, --fragment."""
 
-    @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="rich",
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich",
                   show_default=True, help="Output format.")
     @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION,
                   show_default=True, help="Significant digits for values that are not exact.")
@@ -121,7 +120,7 @@ def _finish_figure(solution, plot, no_chart):
     from hwsolve.render.plot import add_chart, save_plot
 
     if plot:
-        save_plot(solution.meta["figure"], plot)
+        save_plot(solution.figure, plot)
     # the text chart is for reading in a terminal; JSON, Markdown and LaTeX carry the data instead
     if not no_chart and click.get_current_context().params.get("fmt", "rich") == "rich":
         add_chart(solution)
@@ -149,8 +148,9 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
       hwsolve hparam problems/cs4782_p2.yaml --workers 4
       hwsolve hparam --counts 10,6,5 --epochs 10 --epoch-time 2 --p 0.05 --q 0.95 --q 0.995
     """
-    from hwsolve.topics.hparam import solve as engine
     from hwsolve.core.errors import SpecError
+    from hwsolve.topics.hparam import spec as reader
+    from hwsolve.topics.hparam.solve import solve as solve_hparam
 
     if workers is not None and workers < 1:
         raise SpecError(f"expected a whole number >= 1, got {workers}", field="--workers")
@@ -158,16 +158,16 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
     if spec is not None:
         if any(v is not None for v in (counts, epochs, epoch_time, p)) or q:
             raise SpecError("give a SPEC file or the grid/random flags, not both")
-        prob = engine.load(spec)
+        prob = reader.load(spec)
         if workers is not None:
             prob.workers = workers
         if table is not None:
-            prob.table = engine.table_flag(table)
+            prob.table = reader.table_flag(table)
     else:
-        prob = engine.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
+        prob = reader.from_flags(counts=counts, epochs=epochs, epoch_time=epoch_time, unit=unit,
                                  p=p, q=q, table=table, workers=workers or 1)
-    solution = engine.solve(prob)
-    if plot and "figure" not in solution.meta:
+    solution = solve_hparam(prob)
+    if plot and solution.figure is None:
         raise SpecError("nothing to plot: --plot draws the random-search curve; give p and q")
     return _finish_figure(solution, plot, no_chart)
 
@@ -183,10 +183,11 @@ def gradflow(spec, plot, no_chart):
     Example:
       hwsolve gradflow problems/cs4782_p5.yaml --plot flow.png
     """
-    from hwsolve.topics.gradflow import solve as engine
+    from hwsolve.topics.gradflow.solve import solve as solve_gradflow
+    from hwsolve.topics.gradflow.spec import load
 
     _check_plot(plot)
-    return _finish_figure(engine.solve(engine.load(spec)), plot, no_chart)
+    return _finish_figure(solve_gradflow(load(spec)), plot, no_chart)
 
 
 @main.command()
@@ -208,11 +209,12 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
       hwsolve activations relu leaky_relu:0.01 softplus:1 gelu --derivative --plot d.png
       hwsolve activations problems/nyu2572_1_5c.yaml --plot d.svg
     """
-    from hwsolve.topics.activations import solve as engine
+    from hwsolve.topics.activations import spec as reader
+    from hwsolve.topics.activations.solve import solve as solve_activations
 
     _check_plot(plot)
     if len(names) == 1 and _is_spec_name(names[0]):
-        prob = engine.load(names[0])
+        prob = reader.load(names[0])
         if function or derivative:
             prob.show_function, prob.show_derivative = function or not derivative, derivative
     else:
@@ -221,9 +223,9 @@ def activations(names, function, derivative, xrange, at, plot, no_chart):
             lo, hi = _number_list(xrange, "--range", 2)
         if at is not None:
             pts = _number_list(at, "--at")
-        prob = engine.from_names(list(names), function=function, derivative=derivative,
+        prob = reader.from_names(list(names), function=function, derivative=derivative,
                                  lo=lo, hi=hi, points=pts)
-    return _finish_figure(engine.solve(prob), plot, no_chart)
+    return _finish_figure(solve_activations(prob), plot, no_chart)
 
 
 def _is_spec_name(name: str) -> bool:
@@ -270,7 +272,8 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
     Example:
       hwsolve conv-shape --n 36 --k 3 --p 3 --s 2 --filters 2 --channels 3
     """
-    from hwsolve.topics.conv.solve import ShapeProblem, parse_count, parse_pair, solve_shape
+    from hwsolve.topics.conv.sizes import parse_count, parse_pair
+    from hwsolve.topics.conv.solve import ShapeProblem, solve_shape
 
     return solve_shape(ShapeProblem(
         n=parse_pair(n, "n"), k=parse_pair(k, "k"), p=parse_pair(p, "p", allow_same=True, minimum=0),
@@ -285,9 +288,10 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
 def conv(spec):
     """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
     of products. A spec with `parts:` may also ask for output sizes and the general formula."""
+    from hwsolve.topics.conv.solve import solve_conv
     from hwsolve.topics.conv.spec import load_conv
 
-    return load_conv(spec)
+    return solve_conv(load_conv(spec))
 
 
 @main.command()
@@ -316,7 +320,8 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
-    from hwsolve.topics.arch.solve import solve_vit, vit_from_flags
+    from hwsolve.topics.arch.solve import solve_vit
+    from hwsolve.topics.arch.spec import vit_from_flags
 
     if spec is not None:
         from hwsolve.topics.arch.spec import load_vit

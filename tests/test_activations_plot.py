@@ -12,8 +12,11 @@ from click.testing import CliRunner
 
 from hwsolve.render import plot
 from hwsolve.cli import main
+from hwsolve.core.records import Figure
 from hwsolve.topics.activations import solve as activation_plot
+from hwsolve.topics.activations import spec as activation_spec
 from hwsolve.topics.gradflow import solve as gradflow
+from hwsolve.topics.gradflow import spec as gradflow_spec
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -42,7 +45,7 @@ def svg_data(path):
 
 
 def test_seed_002_derivative_values():
-    sol = activation_plot.solve(activation_plot.load("problems/nyu2572_1_5c.yaml"))
+    sol = activation_plot.solve(activation_spec.load("problems/nyu2572_1_5c.yaml"))
     s = sol.by_name()
     assert s["x"].value == (-3, -1, Fraction(-1, 2), 0, Fraction(1, 2), 1, 3)
     assert s["ReLU'(x)"].value == (0, 0, 0, 0, 1, 1, 1)
@@ -68,7 +71,7 @@ def test_png_of_derivatives_is_valid_and_carries_its_data(tmp_path):
                       "Softplus(beta=1) derivative", "GELU derivative"]
     relu = data["series"][0]
     assert relu["x"][0] == -4 and relu["x"][-1] == 4 and len(relu["x"]) == activation_plot.SAMPLES
-    for x, y in zip(relu["x"], relu["y"]):
+    for x, y in zip(relu["x"], relu["y"], strict=False):
         assert y == (1.0 if x > 0 else 0.0)
     leaky = data["series"][1]
     assert min(leaky["y"]) == pytest.approx(0.01)
@@ -86,13 +89,13 @@ def test_gradflow_png_has_both_curves_on_log_scale(tmp_path):
     assert size == (800, 500)
     ys = {s["key"]: s["y"] for s in data["series"]}
     assert ys["5.5:plain"][-1] == 0.0078125 and ys["5.6:residual"][-1] == 0.9765625
-    fig = plot.render_figure(data)
+    fig = plot.render_figure(Figure.from_dict(data))
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"                       # 0.0078 .. 0.98 spans two decades
     assert "dL/dx" in ax.get_ylabel() and ax.get_xlabel() == "number of layers n"
     assert ax.get_title()
-    lines = [l for l in ax.get_lines() if l.get_label() in ("5.5 plain", "5.6 residual (blocks of 2)")]
-    assert [list(l.get_xdata()) for l in lines] == [[1, 2, 3, 4, 5, 6], [2, 4, 6]]
+    lines = [line for line in ax.get_lines() if line.get_label() in ("5.5 plain", "5.6 residual (blocks of 2)")]
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3, 4, 5, 6], [2, 4, 6]]
 
 
 def test_svg_is_valid_sized_and_deterministic(tmp_path):
@@ -147,9 +150,9 @@ def test_no_half_written_plot_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     target = tmp_path / "flow.png"
-    prob = gradflow.load("problems/cs4782_p5.yaml")
+    prob = gradflow_spec.load("problems/cs4782_p5.yaml")
     with pytest.raises(OSError):
-        plot.save_plot(gradflow.solve(prob).meta["figure"], str(target))
+        plot.save_plot(gradflow.solve(prob).figure, str(target))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -30,7 +30,7 @@ small = st.fractions(min_value=-3, max_value=3, max_denominator=4)
 def networks(draw, activations, losses):
     widths = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
     layers = []
-    for n_in, n_out in zip(widths, widths[1:]):
+    for n_in, n_out in zip(widths, widths[1:], strict=False):
         W = [[str(draw(small)) for _ in range(n_in)] for _ in range(n_out)]
         b = [str(draw(small)) for _ in range(n_out)]
         layers.append({"type": "linear", "W": W, "b": b})
@@ -109,7 +109,7 @@ def reference_gradients(spec):
              "bce": lambda: (yhat - y) / (yhat * (1 - yhat)) / K,
              "cross_entropy": lambda: np.divide(-y, yhat, out=np.zeros_like(y), where=y != 0)}[loss]()
     grads = []
-    for layer, inp in zip(reversed(layers), reversed(cache)):
+    for layer, inp in zip(reversed(layers), reversed(cache), strict=False):
         if layer[0] == "linear":
             grads.append((np.outer(g, inp), g.copy()))
             g = layer[1].T @ g
@@ -138,9 +138,9 @@ def _engine_gradients(problem):
     sol = solve(problem)
     n = problem.notation
     out = []
-    for l in range(1, 1 + sum(1 for L in problem.layers if L.kind == "linear")):
-        W = np.atleast_2d(np.array(sol.step(f"dL/d{n.weight}[{l}]").value, dtype=float))
-        b = np.atleast_1d(np.array(sol.step(f"dL/d{n.bias}[{l}]").value, dtype=float))
+    for k in range(1, 1 + sum(1 for L in problem.layers if L.kind == "linear")):
+        W = np.atleast_2d(np.array(sol.step(f"dL/d{n.weight}[{k}]").value, dtype=float))
+        b = np.atleast_1d(np.array(sol.step(f"dL/d{n.bias}[{k}]").value, dtype=float))
         out.append((W, b))
     return out, np.atleast_1d(np.array(sol.step("dL/dx").value, dtype=float))
 
@@ -160,7 +160,7 @@ def test_gradients_match_an_independent_numpy_backprop(spec):
     (ref_layers, ref_x) = reference_gradients(spec)
     got_layers, got_x = _engine_gradients(problem)
     assert len(ref_layers) == len(got_layers)
-    for (rW, rb), (gW, gb) in zip(ref_layers, got_layers):
+    for (rW, rb), (gW, gb) in zip(ref_layers, got_layers, strict=False):
         assert np.allclose(rW.reshape(gW.shape), gW, rtol=1e-7, atol=1e-10)
         assert np.allclose(rb, gb, rtol=1e-7, atol=1e-10)
     assert np.allclose(ref_x, got_x, rtol=1e-7, atol=1e-10)

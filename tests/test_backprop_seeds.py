@@ -105,10 +105,7 @@ def test_seed_002_1_3_tanh_sigmoid(name):
     y = np.array([1, 0.0])
     z2 = np.tanh(W1 @ x + b1)
     yhat = 1 / (1 + np.exp(-(W2 @ z2 + b2)))
-    if "1_3a" in name:
-        g = 2 * (yhat - y)
-    else:
-        g = (yhat - y) / (yhat * (1 - yhat)) / 2
+    g = 2 * (yhat - y) if "1_3a" in name else (yhat - y) / (yhat * (1 - yhat)) / 2
     g3 = g * yhat * (1 - yhat)
     g1 = (W2.T @ g3) * (1 - z2 ** 2)
     assert np.allclose(sol.step("dl/dW^(2)").value, np.outer(g3, z2).T)

@@ -61,7 +61,7 @@ def test_rich_text_at_fixed_width():
                  "| dL/dW[3] ", "[[-152, -88]]", "[[16, 64, 72], [-24, -96, -108]]", "Gradients",
                  "ReLU'(0) is taken as 0"):
         assert line in text, line
-    assert max(len(l) for l in text.splitlines()) <= 100
+    assert max(len(line) for line in text.splitlines()) <= 100
     assert "\x1b[" not in text  # plain: no colour codes
 
 

@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwsolve.cli import main
-from hwsolve.topics.conv.solve import ApplyProblem, ShapeProblem, axes, solve_apply, solve_shape, validate
+from hwsolve.core.errors import HwsolveError
+from hwsolve.topics.conv.solve import (ApplyProblem, ShapeProblem, axes, solve_apply, solve_conv, solve_shape,
+                                       validate)
 from hwsolve.topics.conv.spec import load_conv
 
 from conftest import PROBLEMS, ROOT
@@ -34,7 +36,7 @@ def values(sol):
 
 
 def test_seed000_p4_all_parts():
-    v = values(load_conv(PROBLEMS / "cs4782_p4.yaml"))
+    v = values(solve_conv(load_conv(PROBLEMS / "cs4782_p4.yaml")))
     # 1: 3x3 filter, 36x36 grayscale, p=0, s=1 -> 34 x 34
     assert v["p1.n_out"] == 34 and v["p1.volume"] == (34, 34, 1)
     # 2: two 3x3x3 filters on 36x36x3, p=3, s=2 -> floor(39/2) + 1 = 20 -> 20 x 20 x 2
@@ -48,7 +50,7 @@ def test_seed000_p4_all_parts():
 
 
 def test_seed000_p4_general_formula_is_symbolic():
-    sol = load_conv(PROBLEMS / "cs4782_p4.yaml")
+    sol = solve_conv(load_conv(PROBLEMS / "cs4782_p4.yaml"))
     f = sol.step("p3.n_out")
     assert f.value is None
     assert str(f.formula) == "floor((n + 2 * p - k) / s) + 1"
@@ -57,7 +59,7 @@ def test_seed000_p4_general_formula_is_symbolic():
 
 
 def test_p4_cell_shows_its_sum_of_products():
-    s = load_conv(PROBLEMS / "cs4782_p4.yaml").step("p4.out[0,0]")
+    s = solve_conv(load_conv(PROBLEMS / "cs4782_p4.yaml")).step("p4.out[0,0]")
     assert str(s.formula) == "I[0,0] * K[0,0] + I[0,1] * K[0,1] + I[1,0] * K[1,0] + I[1,1] * K[1,1]"
     assert str(s.substituted) == "6 * 1 + 0 * 0 + 3 * 0 + 4 * (-1)"
 
@@ -150,7 +152,7 @@ def test_transposed_size_matches_scatter(n, k, p, s, d, op):
     prob = ShapeProblem(n=(n, n), k=(k, k), p=(p, p), s=(s, s), d=(d, d), transposed=True,
                         output_padding=(op, op))
     if expect < 1:
-        with pytest.raises(Exception):
+        with pytest.raises(HwsolveError):
             validate(prob)
         return
     assert axes(validate(prob))[0].out == expect
@@ -163,10 +165,7 @@ def np_apply(image, filters, op, window, p, s, d):
     x = np.array(image, dtype=object)
     C, H, W = x.shape
     ph, pw = p
-    if op == "max-pool":
-        fill = None
-    else:
-        fill = 0
+    fill = None if op == "max-pool" else 0
     xp = np.full((C, H + 2 * ph, W + 2 * pw), fill, dtype=object)
     xp[:, ph:ph + H, pw:pw + W] = x
     if op.endswith("pool"):

@@ -61,4 +61,4 @@ def test_derive_shows_the_algebra_in_the_problems_symbols(spec, final):
     d = D.derive(parse_derive(load_yaml(str(PROBLEMS / spec))))
     algebra = d.solution.in_section("algebra")
     assert algebra and to_text(algebra[-1].formula) == final
-    assert "algebra" in d.solution.meta["inline_notes"]
+    assert "algebra" in d.solution.inline_notes

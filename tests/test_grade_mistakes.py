@@ -20,7 +20,8 @@ def _p1():
 
 
 def _conv_key():
-    from hwsolve.topics.conv.spec import parse_conv, solve_conv
+    from hwsolve.topics.conv.solve import solve_conv
+    from hwsolve.topics.conv.spec import parse_conv
     from hwsolve.spec.loader import load_yaml
 
     sheet = parse_conv(load_yaml(ROOT / "problems" / "cs4782_p4.yaml"))

@@ -1,6 +1,5 @@
 """gradflow: seed 000 P5 series, the residual block factor, the plot, and bad input."""
 
-import json
 from fractions import Fraction
 
 import pytest
@@ -8,6 +7,7 @@ from click.testing import CliRunner
 
 from hwsolve.cli import main
 from hwsolve.topics.gradflow import solve as gradflow
+from hwsolve.topics.gradflow import spec as gradflow_spec
 
 P5 = "problems/cs4782_p5.yaml"
 
@@ -22,7 +22,7 @@ def run(*args):
 
 
 def steps():
-    sol = gradflow.solve(gradflow.load(P5))
+    sol = gradflow.solve(gradflow_spec.load(P5))
     return sol, sol.by_name()
 
 
@@ -62,7 +62,7 @@ def test_printout_writes_out_products_and_interpretation():
 
 def test_figure_has_both_curves():
     sol, _ = steps()
-    fig = sol.meta["figure"]
+    fig = sol.figure.to_dict()
     by_key = {s["key"]: s for s in fig["series"]}
     assert by_key["5.5:plain"]["x"] == [1, 2, 3, 4, 5, 6]
     assert by_key["5.5:plain"]["y"] == [0.5 ** (n + 1) for n in range(1, 7)]
@@ -76,7 +76,7 @@ def test_list_of_locals_and_long_stack(tmp_path):
                     "  - {name: a, structure: residual, block: 3, layers: 6, upstream: 2,"
                     " local: [1, 2, 3, 0.5, 0.5, 0.5]}\n"
                     "  - {name: b, depths: [40], upstream: 1, local: 0.5}\n")
-    s = gradflow.solve(gradflow.load(spec)).by_name()
+    s = gradflow.solve(gradflow_spec.load(spec)).by_name()
     assert s["a:dy[1]/dx"].value == 7                   # 1 + 3*2*1
     assert s["a:dy[2]/dy[1]"].value == Fraction(9, 8)   # 1 + 0.5^3
     assert s["a:dL/dx"].value == 2 * 7 * Fraction(9, 8)

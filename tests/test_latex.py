@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwsolve.cli import main
-from hwsolve.render.latex import _escape
+from hwsolve.core.texescape import escape_text as _escape
 
 from conftest import PROBLEMS
 
@@ -61,7 +61,7 @@ def test_document_structure():
 def test_text_is_escaped_including_unicode():
     assert _escape("a_b & 50% #1 ~x^2 {}") == r"a\_b \& 50\% \#1 \~{}x\^{}2 \{\}"
     assert _escape("K×D → ⊙") == r"K$\times$D $\to$ $\odot$"
-    assert "?" == _escape("\u4e2d")
+    assert _escape("\u4e2d") == "?"
 
 
 def test_markdown_uses_display_math():

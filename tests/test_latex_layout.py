@@ -51,7 +51,7 @@ def test_rule_names_sit_beside_their_lines_and_short_chains_share_a_row():
 def test_note_math_never_breaks_the_document(words):
     import re
 
-    from hwsolve.render.latex import _escape
+    from hwsolve.core.texescape import escape_text as _escape
     from hwsolve.render.notemath import note_latex
 
     tex = note_latex(" ".join(words), _escape)

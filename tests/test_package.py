@@ -152,7 +152,7 @@ def test_each_spec_schema_allows_exactly_the_keys_its_parser_allows():
     from hwsolve.topics.backprop import graph_spec, network_spec
     from hwsolve.topics.conv import spec as conv
     from hwsolve.topics.derive import spec as derive_spec
-    from hwsolve.topics.sheet import solve as sheet
+    from hwsolve.topics.sheet import spec as sheet
 
     for kind, keys in (("network", network_spec.TOP_KEYS), ("graph", graph_spec.TOP_KEYS),
                        ("derive", derive_spec.TOP_KEYS), ("sheet", sheet.TOP_KEYS),

@@ -21,7 +21,7 @@ def test_seed003_q5_parts_in_the_sheets_form():
     assert final["recursion"][2] == "g^l'(z^l) ⊙ ((W^(l+1))^T dL/dz^(l+1))"
     assert final["generator"] == ["(W^1)^T dL/dz^1"]
     assert all(s.note for s in sol.steps)
-    assert sol.meta["inline_notes"]
+    assert sol.inline_notes
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from hwsolve.core.errors import HwsolveError
+import contextlib
 
 
 def _current_umask() -> int:
@@ -40,8 +41,6 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

@@ -93,3 +93,12 @@ def json_number(x):
     if math.isnan(f) or math.isinf(f):
         return str(f)
     return f
+
+
+def shape_text(shape: tuple) -> str:
+    """A shape as readers write it: scalar, 3, 2×3."""
+    if not shape:
+        return "scalar"
+    if len(shape) == 1:
+        return str(shape[0])
+    return "×".join(str(n) for n in shape)

@@ -2,7 +2,9 @@
 
 A `Step` is one line of a derivation: a stable ASCII name (the key of JSON output and of student
 answer files), the symbolic formula, the numbers substituted into it, and the value. A `Solution`
-is the ordered list of steps plus the notes a reader needs (conventions, warnings).
+is the ordered list of steps plus the notes a reader needs (conventions, warnings), and the typed
+extras some topics add: a `Figure` (plot data), the `SheetPart`s of a whole sheet, the layout
+convention of a derivation.
 
 Values are plain Python (int, Fraction, float, or nested tuples of them), never numpy arrays, so
 renderers and graders can read them without importing numpy. Formulas are `hwsolve.core.sym` trees,
@@ -13,9 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Union
-
-Scalar = Union[int, Fraction, float]
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,13 @@ class Solution:
     sections: dict[str, str] = field(default_factory=dict)  # section key -> heading, in order
     summary: list[str] = field(default_factory=list)   # names of the steps the final table repeats
     summary_title: str = "Results"
-    meta: dict[str, Any] = field(default_factory=dict)
+    source: str = ""                     # where the problem comes from (a course, a sheet)
+    layout: str = ""                     # "numerator" or "gradient": the Jacobian convention used
+    symbolic: bool = False               # a derivation in symbols (derive), not numbers
+    sizes: dict[str, int] = field(default_factory=dict)  # derive: the sizes used for its numeric check
+    figure: Figure | None = None         # plot data, drawn by hwsolve.render.plot
+    parts: list[SheetPart] = field(default_factory=list)  # a sheet's table of contents, in order
+    inline_notes: list[str] = field(default_factory=list)  # sections whose notes sit beside their lines
     graph: GraphPicture | None = None    # backprop: the graph, for drawings
 
     def add(self, step: Step) -> Step:
@@ -116,6 +122,73 @@ class Solution:
 
     def in_section(self, section: str) -> list[Step]:
         return [s for s in self.steps if s.section == section]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve or set of points: ``style`` is "points" (markers joined) or "line" (a smooth curve)."""
+
+    key: str                  # stable ASCII name (chart step names use it)
+    label: str                # the legend text
+    x: list
+    y: list[float]
+    style: str = "points"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A reference line across the plot: horizontal at y = ``at``, or vertical at x = ``at``."""
+
+    at: float
+    label: str
+
+
+@dataclass
+class Figure:
+    """Plot data from an engine (plain numbers); renderers draw it, engines never do."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series] = field(default_factory=list)
+    hlines: list[Mark] = field(default_factory=list)
+    vlines: list[Mark] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the JSON output's ``meta.figure`` and what plot files embed."""
+        out: dict[str, Any] = {
+            "title": self.title, "xlabel": self.xlabel, "ylabel": self.ylabel,
+            "series": [{"key": s.key, "label": s.label, "x": list(s.x), "y": list(s.y), "style": s.style}
+                       for s in self.series]}
+        if self.hlines:
+            out["hlines"] = [{"y": m.at, "label": m.label} for m in self.hlines]
+        if self.vlines:
+            out["vlines"] = [{"x": m.at, "label": m.label} for m in self.vlines]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        return cls(data["title"], data["xlabel"], data["ylabel"],
+                   [Series(s["key"], s["label"], s["x"], s["y"], s.get("style", "points")) for s in data["series"]],
+                   [Mark(m["y"], m["label"]) for m in data.get("hlines", [])],
+                   [Mark(m["x"], m["label"]) for m in data.get("vlines", [])])
+
+
+@dataclass(frozen=True)
+class SheetPart:
+    """One part of a sheet's report: its id and title, and which sections, notes and summary are its own."""
+
+    id: str
+    title: str
+    kind: str
+    sections: list[str]
+    notes: list[str]
+    summary: list[str]
+    summary_title: str = "Results"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "kind": self.kind, "sections": list(self.sections),
+                "notes": list(self.notes), "summary": list(self.summary), "summary_title": self.summary_title}
 
 
 def _is_exact(value: Any) -> bool:

@@ -85,10 +85,6 @@ def call(text: str, latex: str, *args) -> Apply:
     return Apply("call", tuple(lift(a) for a in args), (text, latex))
 
 
-def eq(lhs, rhs) -> Apply:
-    return Apply("eq", (lift(lhs), lift(rhs)))
-
-
 def sum_of(terms) -> Expr:
     terms = list(terms)
     out = terms[0]
@@ -187,6 +183,7 @@ class _Printer:
         if e.op in _BRACKETS:
             return fmt.format(self.print(a[0]))
         if e.op == "call":
+            assert e.fn is not None  # every call node is built with its (text, LaTeX) name
             args = ", ".join(self.print(x) for x in a)
             return fmt.format(f=e.fn[1] if self.latex else e.fn[0], args=args)
         if e.op in ("norm2", "sum", "ceil"):

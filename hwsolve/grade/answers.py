@@ -74,7 +74,7 @@ class Value:
         return self.rows
 
     @staticmethod
-    def of(plain) -> "Value":
+    def of(plain) -> Value:
         """From a `Step.value` (nested tuples in math shape)."""
         if not isinstance(plain, (tuple, list)):
             return Value(((plain,),))

@@ -407,7 +407,7 @@ def _shapes(key) -> tuple[dict[str, tuple], dict[str, int]]:
     for st in key.solution.steps:
         if st.shape is not None and st.name not in shapes:
             shapes[st.name] = tuple(st.shape)
-    sizes = dict((getattr(key.solution, "meta", None) or {}).get("sizes") or {})
+    sizes = dict(key.solution.sizes)
     free = sorted({d for sh in shapes.values() for d in sh if isinstance(d, str)} - set(sizes))
     used = set(sizes.values())
     nxt = 2

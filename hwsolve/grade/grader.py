@@ -15,9 +15,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from hwsolve.core.errors import SpecError
-from hwsolve.grade.answers import Answer, Submission, Value, load_submission
+from hwsolve.grade.answers import Answer, Submission, Value
 from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, transpose
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
@@ -34,7 +35,7 @@ class Key:
     rubric: Rubric
     graded: list[tuple[str, float]]
     values: dict[str, Value]
-    model: object = None                  # ecf.EcfModel for backprop kinds
+    model: Any = None                     # ecf.EcfModel for backprop kinds
     prepared: dict = field(default_factory=dict)
     ecf_names: set = field(default_factory=set)   # steps ECF can recompute
 
@@ -66,7 +67,7 @@ def sheet_rubric(doc) -> Rubric | None:
     """A sheet without a rubric of its own grades each part by the part's rubric, its step names
     prefixed with the part's id (P1/dL/dW[1]), as `hwsolve solve` names them."""
     from hwsolve.spec.loader import load_yaml
-    from hwsolve.topics.sheet.solve import _part_file
+    from hwsolve.topics.sheet.spec import _part_file
 
     parts = doc.data.get("parts") if isinstance(doc.data, dict) else None
     if not isinstance(parts, list):
@@ -148,7 +149,7 @@ def is_named(step: str) -> bool:
 
 
 def key_layout(key: Key) -> str:
-    return (getattr(key.solution, "meta", None) or {}).get("layout") or "gradient"
+    return key.solution.layout or "gradient"
 
 
 def is_gradient_step(key: Key, name: str) -> bool:
@@ -214,10 +215,6 @@ class Result:
     @property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
-
-
-def grade_file(key: Key, path: str) -> Result:
-    return grade(key, load_submission(path))
 
 
 def grade(key: Key, sub: Submission) -> Result:
@@ -318,9 +315,9 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
         r.verdict = "wrong"
         n = len(kv.entries())
         if n > 1:
-            good = sum(match(a, b) for a, b in zip(v.entries(), kv.entries()))
+            good = sum(match(a, b) for a, b in zip(v.entries(), kv.entries(), strict=False))
             if ecf_v is not None:
-                ecf_good = sum(match(a, b) for a, b in zip(v.entries(), ecf_v.entries()))
+                ecf_good = sum(match(a, b) for a, b in zip(v.entries(), ecf_v.entries(), strict=False))
                 good = max(good, ecf_good * (1 - rub.ecf_penalty))
             if rub.partial and good:
                 credit = max(credit, good / n)

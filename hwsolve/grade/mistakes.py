@@ -14,7 +14,8 @@ the key's problem or graph), and a test in tests/test_grade_mistakes.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from hwsolve.grade.answers import Value
 
@@ -26,7 +27,7 @@ class Site:
     name: str
     key: Value
     ecf: Value | None
-    context: object            # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
+    context: Any               # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
 
     def refs(self):
         yield self.key, ""
@@ -59,7 +60,7 @@ class Mistake:
 
 
 def same(a: Value, b: Value, match) -> bool:
-    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries()))
+    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries(), strict=False))
 
 
 def mapped(v: Value, f) -> Value:
@@ -67,7 +68,7 @@ def mapped(v: Value, f) -> Value:
 
 
 def transpose(v: Value) -> Value:
-    return Value(tuple(zip(*v.rows)))
+    return Value(tuple(zip(*v.rows, strict=False)))
 
 
 def _nonzero(v: Value) -> bool:

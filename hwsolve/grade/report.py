@@ -14,6 +14,7 @@ import re
 import statistics
 from collections import Counter
 from xml.etree import ElementTree as ET
+from typing import Any
 
 from hwsolve.grade.answers import Value
 from hwsolve.grade.grader import VERDICTS, Key, Result, mistake_title
@@ -125,12 +126,13 @@ def print_class(key: Key, results: list[Result], console) -> None:
 
 def class_stats(key: Key, results: list[Result]) -> dict:
     pcts = [r.percent for r in results]
-    buckets = [{"range": f"{lo}-{lo + 9 if lo < 90 else 100}", "count": 0} for lo in range(0, 100, 10)]
+    buckets: list[dict[str, Any]] = [{"range": f"{lo}-{lo + 9 if lo < 90 else 100}", "count": 0}
+                                     for lo in range(0, 100, 10)]
     for p in pcts:
         buckets[min(int(p // 10), 9)]["count"] += 1
     steps = {}
     for name, _ in key.graded:
-        d = {v: 0 for v in VERDICTS}
+        d: dict[str, float] = {v: 0 for v in VERDICTS}
         steps[name] = d
     mistakes: Counter = Counter()
     where: dict[str, list] = {}

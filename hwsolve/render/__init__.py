@@ -17,14 +17,6 @@ def renderer(fmt: str):
     return importlib.import_module(f"hwsolve.render.{_MODULES[fmt]}")
 
 
-def shape_text(shape: tuple) -> str:
-    if not shape:
-        return "scalar"
-    if len(shape) == 1:
-        return str(shape[0])
-    return "×".join(str(n) for n in shape)
-
-
 def emit(solution, fmt: str, precision: int, output: str | None = None, fragment: bool = False) -> None:
     """Print a solution in a format, to stdout or to a file (written whole or not at all)."""
     mod = renderer(fmt)

@@ -26,8 +26,26 @@ def solution_dict(solution: Solution, precision: int) -> dict:
         "notes": list(solution.notes),
         "steps": [step_dict(s, precision) for s in solution.steps],
         "summary": {"title": solution.summary_title, "steps": list(solution.summary)},
-        **({"meta": solution.meta} if solution.meta else {}),
+        **({"meta": meta} if (meta := _meta(solution)) else {}),
     }
+
+
+def _meta(solution: Solution) -> dict:
+    """The optional extras, as the "meta" object of the schema (docs/json-schema.md)."""
+    out: dict = {}
+    if solution.source:
+        out["source"] = solution.source
+    if solution.layout:
+        out["layout"] = solution.layout
+    if solution.symbolic:
+        out["symbolic"] = True
+    if solution.sizes:
+        out["sizes"] = dict(solution.sizes)
+    if solution.figure is not None:
+        out["figure"] = solution.figure.to_dict()
+    if solution.parts:
+        out["parts"] = [p.to_dict() for p in solution.parts]
+    return out
 
 
 def step_dict(step: Step, precision: int) -> dict:

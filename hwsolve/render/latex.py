@@ -12,11 +12,11 @@ written out, not left to ``\\tableofcontents``.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from hwsolve.core.notation import latex_text
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.core.texescape import escape_text
 from hwsolve.render.notemath import note_latex
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
@@ -52,15 +52,6 @@ FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{
 """
 
 
-_UNICODE = {
-    "×": r"$\times$", "→": r"$\to$", "←": r"$\leftarrow$", "⊙": r"$\odot$", "⊘": r"$\oslash$",
-    "∈": r"$\in$", "≈": r"$\approx$", "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "·": r"$\cdot$",
-    "−": "-", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}",
-    "√": r"$\surd$", "∑": r"$\Sigma$", "∂": r"$\partial$", "∞": r"$\infty$", "±": r"$\pm$",
-    "α": r"$\alpha$", "β": r"$\beta$", "λ": r"$\lambda$", "σ": r"$\sigma$", "η": r"$\eta$",
-    "μ": r"$\mu$", "δ": r"$\delta$", "θ": r"$\theta$", "ε": r"$\varepsilon$", "°": r"$^\circ$",
-    "²": r"$^2$", "³": r"$^3$", "½": r"$\frac12$",
-}
 
 
 def label_latex(step: Step) -> str:
@@ -125,10 +116,10 @@ def value_latex(step: Step, precision: int) -> str | None:
         shown = [to_text(e, precision) for e in (step.formula, step.expression) if e is not None]
         if step.value in shown:
             return None
-        return rf"\text{{{_escape(step.value)}}}"
+        return rf"\text{{{escape_text(step.value)}}}"
     v = to_latex(Const(step.value), precision)
     if step.unit:
-        v += rf"\ \text{{{_escape(step.unit)}}}"
+        v += rf"\ \text{{{escape_text(step.unit)}}}"
     return v
 
 
@@ -150,33 +141,6 @@ def _visible(s: str) -> int:
 
 def _fit(s: str) -> str:
     return rf"\hwfit{{{s}}}" if _visible(s) > LONG else s
-
-
-def _escape(s: str) -> str:
-    out = []
-    for ch in str(s):
-        if ch in "#$%&_{}":
-            out.append("\\" + ch)
-        elif ch == "\\":
-            out.append(r"\textbackslash{}")
-        elif ch == "^":
-            out.append(r"\^{}")
-        elif ch == "~":
-            out.append(r"\~{}")
-        elif ch in "<>|":
-            out.append({"<": r"$<$", ">": r"$>$", "|": r"$|$"}[ch])
-        elif ord(ch) < 128:
-            out.append(ch)
-        elif ch in _UNICODE:
-            out.append(_UNICODE[ch])
-        else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            out.append(_escape(plain) if plain else "?")
-    return "".join(out)
-
-
-def escape_text(s: str) -> str:
-    return _escape(s)
 
 
 def _step_rows(step: Step, precision: int) -> list[str]:
@@ -206,10 +170,10 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
     for k, s in enumerate(steps):
         text += " \\\\\n".join(_step_rows(s, precision))
         if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
-            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, _escape) + "}"
+            text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, escape_text) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
         elif s.note:  # \intertext comes right after a row end and needs none after it
-            text += " \\\\\n" + rf"\intertext{{\small\emph{{{_escape(s.note)}}}}}" + "\n"
+            text += " \\\\\n" + rf"\intertext{{\small\emph{{{escape_text(s.note)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
     return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
@@ -224,10 +188,10 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         heading = solution.sections.get(key, key)
         if "/" in key and solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out.append(rf"\{level}*{{{_escape(heading)}}}")
+        out.append(rf"\{level}*{{{escape_text(heading)}}}")
         if key.endswith("contents"):
             continue
-        out.extend(_align(steps, precision, inline=key in solution.meta.get("inline_notes", ())))
+        out.extend(_align(steps, precision, inline=key in solution.inline_notes))
     return out
 
 
@@ -248,7 +212,7 @@ def _summary(solution: Solution, names: list[str], title: str, precision: int, l
         return []
     if len(rows) > 2 and max(_visible(r) for r in rows) <= PAIRED:   # short answers two to a line
         rows = [" & ".join(rows[k:k + 2]) for k in range(0, len(rows), 2)]
-    return [rf"\{level}*{{{_escape(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    return [rf"\{level}*{{{escape_text(title)}}}", r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
 
 
 def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
@@ -256,15 +220,15 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
         return []
     # notes in small type, no gaps between items: they support the answer, they are not it
     return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\small"] \
-        + [rf"\item {_escape(n)}" for n in notes] \
+        + [rf"\item {escape_text(n)}" for n in notes] \
         + [r"\end{itemize}"]
 
 
 def render(solution: Solution, precision: int, fragment: bool = False) -> str:
-    if solution.kind == "sheet" and solution.meta.get("parts"):
+    if solution.kind == "sheet" and solution.parts:
         body = _sheet(solution, precision)
     else:
-        body = [rf"\section*{{{_escape(solution.title)}}}"]
+        body = [rf"\section*{{{escape_text(solution.title)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
         body += _sections(solution, keys, precision, "subsection")
         body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")
@@ -276,19 +240,19 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
 
 
 def _sheet(solution: Solution, precision: int) -> list[str]:
-    parts = solution.meta["parts"]
-    body = [r"\begin{center}{\Large\bfseries " + _escape(solution.title) + r"}\end{center}",
+    parts = solution.parts
+    body = [r"\begin{center}{\Large\bfseries " + escape_text(solution.title) + r"}\end{center}",
             r"\subsection*{Contents}", r"\begin{enumerate}"]
-    body += [rf"\item[{_escape(p['id'])}] {_escape(p['title'])} \hfill {{\small {_escape(p['kind'])}}}"
+    body += [rf"\item[{escape_text(p.id)}] {escape_text(p.title)} \hfill {{\small {escape_text(p.kind)}}}"
              for p in parts]
     body.append(r"\end{enumerate}")
     for p in parts:
         body.append(r"\clearpage")
-        body.append(rf"\section*{{{_escape(p['id'])}: {_escape(p['title'])}}}")
-        body += _sections(solution, p["sections"], precision, "subsection")
-        body += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision,
+        body.append(rf"\section*{{{escape_text(p.id)}: {escape_text(p.title)}}}")
+        body += _sections(solution, p.sections, precision, "subsection")
+        body += _summary(solution, p.summary, p.summary_title, precision,
                          "subsection")
-        body += _notes(p["notes"])
-    own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+        body += _notes(p.notes)
+    own = [n for n in solution.notes if not any(n.startswith(p.id + ": ") for p in parts)]
     body += _notes(own)
     return body

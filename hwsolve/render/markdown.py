@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from hwsolve.core.records import Solution, Step
-from hwsolve.render import shape_text
+from hwsolve.core.numfmt import shape_text
 from hwsolve.render.latex import _symbolic, label_latex, shape_latex, step_forms, tex, value_latex
 from hwsolve.render.notemath import note_latex
 
@@ -67,7 +67,7 @@ def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]
         if solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
         out += [f"{level} {_md(heading)}", ""]
-        inline = key in solution.meta.get("inline_notes", ())
+        inline = key in solution.inline_notes
         if inline:   # one aligned block: each line with its rule named beside it
             out += _rule_block(steps, precision)
             continue
@@ -100,19 +100,19 @@ def _notes(notes) -> list[str]:
 
 def render(solution: Solution, precision: int) -> str:
     out = [f"# {_md(solution.title)}", ""]
-    parts = solution.meta.get("parts") if solution.kind == "sheet" else None
+    parts = solution.parts if solution.kind == "sheet" else None
     if parts:
         out += ["## Contents", ""]
         for p in parts:
-            head = f"{p['id']}: {p['title']}"
-            out.append(f"- [{_md(head)}](#{_anchor(head)}) ({p['kind']})")
+            head = f"{p.id}: {p.title}"
+            out.append(f"- [{_md(head)}](#{_anchor(head)}) ({p.kind})")
         out.append("")
         for p in parts:
-            out += [f"## {_md(p['id'] + ': ' + p['title'])}", ""]
-            out += _sections(solution, p["sections"], precision, "###")
-            out += _summary(solution, p["summary"], p.get("summary_title", "Results"), precision, "###")
-            out += _notes(p["notes"])
-        own = [n for n in solution.notes if not any(n.startswith(p["id"] + ": ") for p in parts)]
+            out += [f"## {_md(p.id + ': ' + p.title)}", ""]
+            out += _sections(solution, p.sections, precision, "###")
+            out += _summary(solution, p.summary, p.summary_title, precision, "###")
+            out += _notes(p.notes)
+        own = [n for n in solution.notes if not any(n.startswith(p.id + ": ") for p in parts)]
         out += _notes(own)
         return "\n".join(out)
     keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hwsolve.core.records import Solution, Step
-from hwsolve.render import shape_text
+from hwsolve.core.numfmt import shape_text
 from hwsolve.core.sym import Const, to_text
 
 

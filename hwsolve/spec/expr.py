@@ -132,14 +132,8 @@ def tokenize(text: str) -> list[Tok]:
             i = m.end()
             continue
         if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            m = _NUMBER.match(text, i)
-            if m.end() - i > MAX_DIGITS:
-                raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
-            if m.end() < n and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
-                raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
-                                "(2*x, not 2x)", i + 1)
-            toks.append(Tok("num", m.group(), i + 1))
-            i = m.end()
+            toks.append(_number_token(text, i))
+            i += len(toks[-1].text)
             continue
         if c in _LETTERS:
             toks.append(_name_token(text, i))
@@ -147,6 +141,7 @@ def tokenize(text: str) -> list[Tok]:
             continue
         if c == "_":
             m = re.compile(r"_+[A-Za-z0-9_]*").match(text, i)
+            assert m is not None  # text[i] is "_"
             raise ExprError(f"'{m.group()}' is not a name: names start with a letter, and "
                             "expressions cannot reach Python (no dunder names)", i + 1)
         if text.startswith("**", i):
@@ -210,6 +205,17 @@ def _matrix_token(text: str, i: int, toks: list[Tok]) -> Tok | None:
 
 
 # -- parser -----------------------------------------------------------------------------------
+
+def _number_token(text: str, i: int) -> Tok:
+    """The number starting at text[i] (a digit, or '.' before a digit)."""
+    m = _NUMBER.match(text, i)
+    assert m is not None  # the caller saw a digit
+    if m.end() - i > MAX_DIGITS:
+        raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
+    if m.end() < len(text) and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
+        raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
+                        "(2*x, not 2x)", i + 1)
+    return Tok("num", m.group(), i + 1)
 
 
 def parse(text, functions: Mapping[str, tuple[int, int]] | None = None) -> object:
@@ -315,7 +321,7 @@ class _Parser:
             self.take()
             self.deeper(t.col)
             e = self.expr()
-            self.expect(")", "')' to close the '(' at column %d" % t.col)
+            self.expect(")", f"')' to close the '(' at column {t.col}")
             self.depth -= 1
             return e
         raise ExprError(f"expected a number, a name or '(', found {_found(t)}", t.col)

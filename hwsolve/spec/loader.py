@@ -36,7 +36,7 @@ class Doc:
     lines: dict[tuple, int] = field(default_factory=dict)
 
     @property
-    def root(self) -> "Field":
+    def root(self) -> Field:
         return Field(self, ())
 
 
@@ -187,7 +187,7 @@ class Field:
         return SpecError(message, file=self.doc.file, line=self.line,
                          field=_path_text(self.path) or None)
 
-    def __getitem__(self, key) -> "Field":
+    def __getitem__(self, key) -> Field:
         return Field(self.doc, self.path + (key,))
 
     def has(self, key) -> bool:
@@ -213,7 +213,7 @@ class Field:
                     raise self[k].error(_unknown(k, allowed))
         return v
 
-    def items(self) -> list["Field"]:
+    def items(self) -> list[Field]:
         v = self.value
         if not isinstance(v, list):
             raise self.error(f"expected a list, got {_describe(v)}")
@@ -247,6 +247,16 @@ class Field:
         if not isinstance(v, bool):
             raise self.error(f"expected true or false, got {_describe(v)}")
         return v
+
+
+def check_version(doc: Doc) -> None:
+    """The optional `hwsolve:` format-version key that any spec may carry (network specs may omit it)."""
+    root = doc.root
+    root.mapping()
+    if root.has("hwsolve"):
+        ver = root["hwsolve"].integer()
+        if ver != 1:
+            raise root["hwsolve"].error(f"this hwsolve reads spec format version 1, not {ver}")
 
 
 def check_header(root: Field, kind: str, command: str | None = None) -> None:

@@ -11,20 +11,20 @@ from __future__ import annotations
 import importlib
 
 from hwsolve.core.errors import SpecError
-from hwsolve.spec.loader import Doc, load_yaml
+from hwsolve.spec.loader import Doc, check_version, load_yaml
 
 # kind -> (parser, solver)
 TOPICS: dict[str, tuple[str, str]] = {
     "network": ("hwsolve.topics.backprop.network_spec:parse_network", "hwsolve.topics.backprop.solve:solve"),
     "graph": ("hwsolve.topics.backprop.graph_spec:parse_graph", "hwsolve.topics.backprop.solve:solve"),
     "derive": ("hwsolve.topics.derive.spec:parse_derive", "hwsolve.topics.derive.solve:solve"),
-    "hparam": ("hwsolve.topics.hparam.solve:parse", "hwsolve.topics.hparam.solve:solve"),
-    "gradflow": ("hwsolve.topics.gradflow.solve:parse", "hwsolve.topics.gradflow.solve:solve"),
-    "conv": ("hwsolve.topics.conv.spec:parse_conv", "hwsolve.topics.conv.spec:solve_conv"),
+    "hparam": ("hwsolve.topics.hparam.spec:parse", "hwsolve.topics.hparam.solve:solve"),
+    "gradflow": ("hwsolve.topics.gradflow.spec:parse", "hwsolve.topics.gradflow.solve:solve"),
+    "conv": ("hwsolve.topics.conv.spec:parse_conv", "hwsolve.topics.conv.solve:solve_conv"),
     "arch": ("hwsolve.topics.arch.spec:parse_arch", "hwsolve.topics.arch.solve:solve_arch"),
     "vit": ("hwsolve.topics.arch.spec:parse_vit", "hwsolve.topics.arch.solve:solve_vit"),
-    "activations": ("hwsolve.topics.activations.solve:parse", "hwsolve.topics.activations.solve:solve"),
-    "sheet": ("hwsolve.topics.sheet.solve:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
+    "activations": ("hwsolve.topics.activations.spec:parse", "hwsolve.topics.activations.solve:solve"),
+    "sheet": ("hwsolve.topics.sheet.spec:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
     "prove": ("hwsolve.topics.prove.solve:parse", "hwsolve.topics.prove.solve:solve"),
     "update_rule": ("hwsolve.topics.update_rule.solve:parse", "hwsolve.topics.update_rule.solve:solve"),
     "recursive": ("hwsolve.topics.recursive.solve:parse", "hwsolve.topics.recursive.solve:solve"),
@@ -45,8 +45,6 @@ def kind_of(doc: Doc, default: str = "network") -> str:
 
 
 def parse(doc: Doc, kind: str | None = None):
-    from hwsolve.topics.backprop.network_spec import check_version
-
     check_version(doc)
     kind = kind or kind_of(doc)
     if kind not in TOPICS:

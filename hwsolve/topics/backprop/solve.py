@@ -137,7 +137,7 @@ def solve(problem) -> Solution:
     grad_names = [g.grad_symbol(n).text for n in c.summary]
     sol.summary = [name for name in grad_names if _has(sol, name)]
     sol.summary_title = "Gradients"
-    sol.meta["layout"] = c.layout
+    sol.layout = c.layout
     return sol
 
 

@@ -16,83 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
 
-from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, call, floor, mod, sum_of, times
+from hwsolve.topics.conv.sizes import Blame, flag_blame
 
-Blame = Callable[[str, str], Exception]  # (parameter key, message) -> the error to raise
-
-# the conv-shape flag of each parameter, for error messages
-FLAGS = {"n": "--n", "k": "--k", "p": "--p", "s": "--s", "d": "--d", "filters": "--filters",
-         "channels": "--channels", "pool": "--pool", "transposed": "--transposed",
-         "output_padding": "--output-padding"}
-
-MAX_SIZE = 10**9  # sizes beyond this are not homework; it also bounds the coverage scan
 MAX_SCAN = 4_000_000  # window taps examined when looking for interior gaps
-
-
-def flag_blame(key: str, message: str) -> Exception:
-    return HwsolveError(message, field=FLAGS.get(key, key))
-
-
-# ---------------------------------------------------------------------------------------------
-# parsing of "36", "36x28", "same"
-
-
-def parse_pair(text: Any, key: str, blame: Blame = flag_blame, *, allow_same: bool = False,
-               minimum: int = 1) -> tuple[int, int] | str:
-    """``36`` -> (36, 36); ``36x28`` -> (36, 28); ``[36, 28]`` -> (36, 28); ``same`` if allowed."""
-    if isinstance(text, bool):
-        raise blame(key, f"expected a whole number or HxW, got '{str(text).lower()}'")
-    if isinstance(text, (list, tuple)):
-        if len(text) != 2:
-            raise blame(key, f"expected [height, width], got a list of {len(text)}")
-        parts = [str(v) for v in text]
-    elif isinstance(text, int):
-        parts = [str(text)]
-    elif isinstance(text, str):
-        t = text.strip()
-        if allow_same and t.lower() == "same":
-            return "same"
-        parts = [x.strip() for x in t.lower().replace("×", "x").split("x")]
-        if len(parts) > 2:
-            hint = "; give the channels separately (--channels / channels:)" if key == "n" else ""
-            raise blame(key, f"expected a whole number or HxW, got '{text}'{hint}")
-    else:
-        raise blame(key, f"expected a whole number or HxW, got '{text}'")
-    vals = []
-    for part in parts:
-        try:
-            v = int(part, 10)
-        except ValueError:
-            extra = " or 'same'" if allow_same else ""
-            raise blame(key, f"expected a whole number or HxW{extra}, got '{text}'") from None
-        if v < minimum:
-            raise blame(key, f"cannot be negative, got {v}" if minimum == 0
-                        else f"must be at least {minimum}, got {v}")
-        if v > MAX_SIZE:
-            raise blame(key, f"{v} is too large (limit {MAX_SIZE})")
-        vals.append(v)
-    return (vals[0], vals[-1])
-
-
-def parse_count(text: Any, key: str, blame: Blame = flag_blame) -> int | None:
-    """A whole number >= 1 (filters, channels), or None when not given."""
-    if text is None:
-        return None
-    if isinstance(text, bool) or not isinstance(text, (int, str)):
-        raise blame(key, f"expected a whole number, got '{text}'")
-    try:
-        v = int(str(text).strip(), 10)
-    except ValueError:
-        raise blame(key, f"expected a whole number, got '{text}'") from None
-    if v < 1:
-        raise blame(key, f"must be at least 1, got {v}")
-    if v > MAX_SIZE:
-        raise blame(key, f"{v} is too large (limit {MAX_SIZE})")
-    return v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +72,20 @@ class Axis:
 
 def validate(prob: ShapeProblem, blame: Blame = flag_blame) -> ShapeProblem:
     """Check a problem against the rules below; return it with defaults filled in."""
+    _check_combination(prob, blame)
+    s = prob.s or (prob.k if prob.pool else (1, 1))
+    _check_ranges(prob, s, blame)
+    for i in range(2):
+        if prob.transposed:
+            _check_transposed_axis(prob, s, i, blame)
+        elif prob.p != "same":
+            _check_window_fits(prob, i, blame)
+    return ShapeProblem(prob.n, prob.k, prob.p, s, prob.d, prob.filters, prob.channels, prob.pool,
+                        prob.transposed, prob.output_padding)
+
+
+def _check_combination(prob: ShapeProblem, blame: Blame) -> None:
+    """Options that do not go together (pooling with filters, 'same' on a transposed layer, ...)."""
     if prob.pool not in (None, "max", "avg"):
         raise blame("pool", f"expected max or avg, got '{prob.pool}'")
     if prob.pool and prob.transposed:
@@ -153,7 +96,10 @@ def validate(prob: ShapeProblem, blame: Blame = flag_blame) -> ShapeProblem:
         raise blame("p", "'same' padding is defined here for ordinary convolutions only")
     if prob.output_padding != (0, 0) and not prob.transposed:
         raise blame("output_padding", "output padding applies to transposed convolutions only")
-    s = prob.s or (prob.k if prob.pool else (1, 1))
+
+
+def _check_ranges(prob: ShapeProblem, s: tuple[int, int], blame: Blame) -> None:
+    """Sizes, strides, dilations and counts at least 1; padding not negative."""
     for key, pair in (("n", prob.n), ("k", prob.k), ("s", s), ("d", prob.d)):
         for v in pair:
             if v < 1:
@@ -165,31 +111,35 @@ def validate(prob: ShapeProblem, blame: Blame = flag_blame) -> ShapeProblem:
     for key, v in (("filters", prob.filters), ("channels", prob.channels)):
         if v is not None and v < 1:
             raise blame(key, f"must be at least 1, got {v}")
-    for i in range(2):
-        span = prob.d[i] * (prob.k[i] - 1) + 1
-        side = ("height", "width")[i]
-        if prob.transposed:
-            op = prob.output_padding[i]
-            if op < 0:
-                raise blame("output_padding", f"cannot be negative, got {op}")
-            if op >= max(s[i], prob.d[i]):
-                raise blame("output_padding", f"must be smaller than the stride or the dilation "
-                                               f"({max(s[i], prob.d[i])}), got {op}")
-            if (prob.n[i] - 1) * s[i] - 2 * prob.p[i] + span + op < 1:
-                raise blame("p", f"padding {prob.p[i]} removes the whole output {side}")
-            continue
-        if prob.p == "same":
-            continue
-        if prob.pool and 2 * prob.p[i] > span:
-            raise blame("p", f"pooling padding {prob.p[i]} is more than half the window {side} {span}: "
-                             "a window could hold only padding (PyTorch refuses this too)")
-        padded = prob.n[i] + 2 * prob.p[i]
-        if span > padded:
-            eff = f" (effective size {span} with dilation {prob.d[i]})" if prob.d[i] != 1 else ""
-            raise blame("k", f"the kernel {side} {prob.k[i]}{eff} is larger than the padded input "
-                             f"{side} {prob.n[i]} + 2*{prob.p[i]} = {padded}")
-    return ShapeProblem(prob.n, prob.k, prob.p, s, prob.d, prob.filters, prob.channels, prob.pool,
-                        prob.transposed, prob.output_padding)
+
+
+def _check_transposed_axis(prob: ShapeProblem, s: tuple[int, int], i: int, blame: Blame) -> None:
+    """A transposed convolution's output padding, and an output of at least one cell, on axis i."""
+    span = prob.d[i] * (prob.k[i] - 1) + 1
+    side = ("height", "width")[i]
+    op = prob.output_padding[i]
+    if op < 0:
+        raise blame("output_padding", f"cannot be negative, got {op}")
+    if op >= max(s[i], prob.d[i]):
+        raise blame("output_padding", f"must be smaller than the stride or the dilation "
+                                       f"({max(s[i], prob.d[i])}), got {op}")
+    if (prob.n[i] - 1) * s[i] - 2 * prob.p[i] + span + op < 1:
+        raise blame("p", f"padding {prob.p[i]} removes the whole output {side}")
+
+
+def _check_window_fits(prob: ShapeProblem, i: int, blame: Blame) -> None:
+    """On axis i the (dilated) window fits in the padded input, and pooling padding is at most
+    half the window."""
+    span = prob.d[i] * (prob.k[i] - 1) + 1
+    side = ("height", "width")[i]
+    if prob.pool and 2 * prob.p[i] > span:
+        raise blame("p", f"pooling padding {prob.p[i]} is more than half the window {side} {span}: "
+                         "a window could hold only padding (PyTorch refuses this too)")
+    padded = prob.n[i] + 2 * prob.p[i]
+    if span > padded:
+        eff = f" (effective size {span} with dilation {prob.d[i]})" if prob.d[i] != 1 else ""
+        raise blame("k", f"the kernel {side} {prob.k[i]}{eff} is larger than the padded input "
+                         f"{side} {prob.n[i]} + 2*{prob.p[i]} = {padded}")
 
 
 def axes(prob: ShapeProblem) -> list[Axis]:
@@ -329,7 +279,7 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
         sol.add(Step(pre + "formula", fsec, formula=general_formula(prob.transposed),
                      note=f"{name}: {note}"))
     for ax in axs:
-        v, c = _leaves(None), _leaves(ax)
+        c = _leaves(ax)
         lab = ax.label
         if ax.same:
             sol.add(Step(pre + f"{lab}_pad", section,
@@ -345,42 +295,57 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
                          + c["op"] + 1, value=ax.out,
                          note=f"output {ax.what} of the transposed convolution"))
             continue
-        if ax.d != 1:
-            sol.add(Step(pre + f"{lab}_span", section, formula=v["d"] * (v["k"] - 1) + 1,
-                         substituted=c["d"] * (c["k"] - 1) + 1, value=ax.span,
-                         note="input cells one dilated kernel covers"))
-        use_d1 = d1 and ax.d == 1
-        sol.add(Step(pre + f"{lab}_quot", section,
-                     formula=_numerator(v, ax, use_d1) / v["s"],
-                     substituted=_numerator(c, ax, use_d1) / c["s"],
-                     value=_num(ax.quot),
-                     note=("d = 1, so d(k - 1) + 1 = k; " if use_d1 else "")
-                     + f"(padded size - kernel span) / stride = {ax.padded - ax.span} / {ax.s}: "
-                       "how many strides fit after the first window"))
-        fl = ax.quot.numerator // ax.quot.denominator
-        sol.add(Step(pre + f"{lab}_out", section, formula=floor(_s(lab + "_quot")) + 1,
-                     substituted=floor(Const(_num(ax.quot))) + 1, value=ax.out,
-                     note=(f"floor({_fmt(ax.quot)}) = {fl}: the last partial window is dropped; "
-                           if ax.quot.denominator != 1 else f"{fl} is whole: nothing to round; ")
-                     + f"+ 1 for the first window -> {ax.out} output {ax.what}"))
-        rem = (ax.padded - ax.span) % ax.s
-        if ax.uncovered:
-            lost = sum(max(0, min(b, ax.pb + ax.n - 1) - max(a, ax.pb) + 1) for a, b in ax.uncovered)
-            tail = ("only padding is skipped, no image pixel is lost" if not lost else
-                    f"{lost} image {ax.what} never reach the output")
-            warn = (f"{name} with stride {ax.s} does not tile the padded input ({ax.padded} "
-                    f"{ax.what}, 0-based): never covered by any window: {_cover_text(ax)}; {tail}")
-            sol.notes.append(who + "warning: " + warn)
-            note = f"{rem} left over; never covered: " + _cover_text(ax)
-        else:
-            note = "the windows tile the padded input exactly"
-            if not ax.gaps_checked:
-                note += " at the end (interior gaps of the dilated kernel not checked: too large)"
-        sol.add(Step(pre + f"{lab}_rem", section, formula=mod(_numerator(v, ax, use_d1), v["s"]),
-                     substituted=mod(_numerator(c, ax, use_d1), c["s"]), value=rem,
-                     note=note))
-    if not volume:
-        return axs
+        _ordinary_axis_steps(sol, ax, pre, section, d1, name, who)
+    if volume:
+        _volume_steps(sol, prob, axs, pre, psec, who, params)
+    return axs
+
+
+def _ordinary_axis_steps(sol: Solution, ax: Axis, pre: str, section: str, d1: bool, name: str,
+                         who: str) -> None:
+    """The span, quotient, output size and remainder of one axis of an ordinary (not transposed)
+    convolution or pooling, with a warning when the windows do not cover the padded input."""
+    v, c = _leaves(None), _leaves(ax)
+    lab = ax.label
+    if ax.d != 1:
+        sol.add(Step(pre + f"{lab}_span", section, formula=v["d"] * (v["k"] - 1) + 1,
+                     substituted=c["d"] * (c["k"] - 1) + 1, value=ax.span,
+                     note="input cells one dilated kernel covers"))
+    use_d1 = d1 and ax.d == 1
+    sol.add(Step(pre + f"{lab}_quot", section,
+                 formula=_numerator(v, ax, use_d1) / v["s"],
+                 substituted=_numerator(c, ax, use_d1) / c["s"],
+                 value=_num(ax.quot),
+                 note=("d = 1, so d(k - 1) + 1 = k; " if use_d1 else "")
+                 + f"(padded size - kernel span) / stride = {ax.padded - ax.span} / {ax.s}: "
+                   "how many strides fit after the first window"))
+    fl = ax.quot.numerator // ax.quot.denominator
+    sol.add(Step(pre + f"{lab}_out", section, formula=floor(_s(lab + "_quot")) + 1,
+                 substituted=floor(Const(_num(ax.quot))) + 1, value=ax.out,
+                 note=(f"floor({_fmt(ax.quot)}) = {fl}: the last partial window is dropped; "
+                       if ax.quot.denominator != 1 else f"{fl} is whole: nothing to round; ")
+                 + f"+ 1 for the first window -> {ax.out} output {ax.what}"))
+    rem = (ax.padded - ax.span) % ax.s
+    if ax.uncovered:
+        lost = sum(max(0, min(b, ax.pb + ax.n - 1) - max(a, ax.pb) + 1) for a, b in ax.uncovered)
+        tail = ("only padding is skipped, no image pixel is lost" if not lost else
+                f"{lost} image {ax.what} never reach the output")
+        warn = (f"{name} with stride {ax.s} does not tile the padded input ({ax.padded} "
+                f"{ax.what}, 0-based): never covered by any window: {_cover_text(ax)}; {tail}")
+        sol.notes.append(who + "warning: " + warn)
+        note = f"{rem} left over; never covered: " + _cover_text(ax)
+    else:
+        note = "the windows tile the padded input exactly"
+        if not ax.gaps_checked:
+            note += " at the end (interior gaps of the dilated kernel not checked: too large)"
+    sol.add(Step(pre + f"{lab}_rem", section, formula=mod(_numerator(v, ax, use_d1), v["s"]),
+                 substituted=mod(_numerator(c, ax, use_d1), c["s"]), value=rem,
+                 note=note))
+
+
+def _volume_steps(sol: Solution, prob: ShapeProblem, axs: list[Axis], pre: str, psec: str, who: str,
+                  params: bool) -> None:
+    """The output volume and, unless the kernels are given as numbers, the weights and biases."""
     h, w = axs[0], axs[-1]
     hs, ws = (_s("n_out"), _s("n_out")) if len(axs) == 1 else (_s("H_out"), _s("W_out"))
     if prob.pool:
@@ -394,7 +359,7 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
         assumed.append("L = 1 filter")
     if assumed:
         sol.notes.append(who + "assumed " + " and ".join(assumed)
-                         + ("" if prefix else "; set --channels / --filters to change it"))
+                         + ("" if pre else "; set --channels / --filters to change it"))
     sol.add(Step(pre + "volume", psec, formula=times(hs, ws, dsym),
                  substituted=times(h.out, w.out, depth), value=(h.out, w.out, depth), shape=(3,),
                  note=f"height x width x depth; {dnote}"))
@@ -402,11 +367,11 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
                  substituted=Const(h.out) * Const(w.out) * Const(depth), value=h.out * w.out * depth,
                  unit="values", note="numbers stored for the output (its memory)"))
     if not params:
-        return axs
+        return
     if prob.pool:
         sol.add(Step(pre + "params", psec, value=0, unit="parameters",
                      note=f"{prob.pool} pooling has no weights and no biases"))
-        return axs
+        return
     ch, kh, kw = prob.channels or 1, prob.k[0], prob.k[1]
     ksyms = (K, K) if kh == kw else (_s("k_h"), _s("k_w"))
     sol.add(Step(pre + "weights", psec, formula=ksyms[0] * ksyms[1] * C * L,
@@ -420,7 +385,6 @@ def shape_steps(sol: Solution, prob: ShapeProblem, *, prefix: str = "", section:
                  substituted=(Const(kh) * Const(kw) * Const(ch) + 1) * Const(depth),
                  value=(kh * kw * ch + 1) * depth, unit="parameters",
                  note=f"{kh * kw * ch * depth} weights + {depth} bias{'es' if depth > 1 else ''}"))
-    return axs
 
 
 def _pair(t) -> str:
@@ -506,15 +470,67 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
     """Append the steps of applying filters (or a pooling window) to an image."""
     pre = prefix
     hp = heading + ": " if heading else ""
-    if not heading:
-        hp = ""
     img = prob.image
     C_, H, W = len(img), len(img[0]), len(img[0][0])
-    pool = prob.operation.endswith("-pool")
     shp = check_apply(prob, blame)
-    kh, kw = shp.k
     g = pre + "given"
     sol.sections[g] = hp + "input" + (f" -- {question}" if question else "")
+    _given_steps(sol, prob, pre, g, shp.k)
+    one_c = C_ == 1
+    ph, pw = prob.p
+    padded = img
+    if ph or pw:
+        padded = _zero_padded(img, ph, pw)
+        for c in range(C_):
+            sol.add(Step(pre + ("I_pad" if one_c else f"I_pad[{c}]"), g, value=_matrix(padded[c]),
+                         shape=(H + 2 * ph, W + 2 * pw),
+                         note=f"{ph} zero rows above and below, {pw} zero columns left and right"
+                              + ("; max pooling never picks a padding cell" if prob.operation == "max-pool" else "")))
+    axs = shape_steps(sol, shp, prefix=pre, section=pre + "size", heading=hp + "output size",
+                      params_heading=hp + "output volume", params=False, formula=False)
+    geo = _Cells(pre, hp, padded, "I_pad" if (ph or pw) else "I", (H, W), (ph, pw), shp.k, shp.s, shp.d,
+                 (axs[0].out, axs[-1].out))
+    if prob.operation.endswith("-pool"):
+        _pool_cells(sol, prob, geo)
+    else:
+        _conv_cells(sol, prob, geo)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """What the arithmetic of every output cell needs: the (padded) image and the window geometry."""
+
+    pre: str                    # step-name prefix
+    hp: str                     # section-heading prefix
+    padded: tuple               # channels x rows x columns, zero padding included
+    isym: str                   # the image's symbol: I, or I_pad when padded
+    size: tuple[int, int]       # the image's height and width before padding
+    pad: tuple[int, int]
+    k: tuple[int, int]
+    s: tuple[int, int]
+    d: tuple[int, int]
+    out: tuple[int, int]        # output height and width
+
+    def taps(self, i: int, j: int):
+        """(u, v, y, x): kernel cell (u, v) reads padded input cell (y, x) for output (i, j)."""
+        for u in range(self.k[0]):
+            for v in range(self.k[1]):
+                yield u, v, i * self.s[0] + u * self.d[0], j * self.s[1] + v * self.d[1]
+
+
+def _zero_padded(img: tuple, ph: int, pw: int) -> tuple:
+    W = len(img[0][0])
+    return tuple(
+        tuple((0,) * (W + 2 * pw) for _ in range(ph))
+        + tuple((0,) * pw + tuple(r) + (0,) * pw for r in ch)
+        + tuple((0,) * (W + 2 * pw) for _ in range(ph)) for ch in img)
+
+
+def _given_steps(sol: Solution, prob: ApplyProblem, pre: str, g: str, k: tuple[int, int]) -> None:
+    """The image's channels, each filter's kernels (flipped too, for a true convolution), biases."""
+    img = prob.image
+    C_, H, W = len(img), len(img[0]), len(img[0][0])
+    kh, kw = k
     one_c = C_ == 1
     for c in range(C_):
         nm = "I" if one_c else f"I[{c}]"
@@ -533,63 +549,55 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
                              note="true convolution flips the kernel in both axes (rotate 180 degrees)"))
         if bias is not None:
             sol.add(Step(pre + ("b" + (f"[{f}]" if L_ > 1 else "")), g, value=_num(bias), note="bias"))
-    ph, pw = prob.p
-    padded = img
-    if ph or pw:
-        padded = tuple(
-            tuple((0,) * (W + 2 * pw) for _ in range(ph))
-            + tuple((0,) * pw + tuple(r) + (0,) * pw for r in ch)
-            + tuple((0,) * (W + 2 * pw) for _ in range(ph)) for ch in img)
-        for c in range(C_):
-            sol.add(Step(pre + ("I_pad" if one_c else f"I_pad[{c}]"), g, value=_matrix(padded[c]),
-                         shape=(H + 2 * ph, W + 2 * pw),
-                         note=f"{ph} zero rows above and below, {pw} zero columns left and right"
-                              + ("; max pooling never picks a padding cell" if prob.operation == "max-pool" else "")))
-    axs = shape_steps(sol, shp, prefix=pre, section=pre + "size", heading=hp + "output size",
-                      params_heading=hp + "output volume", params=False, formula=False)
-    Ho, Wo = axs[0].out, axs[-1].out
-    sh, sw = shp.s
-    dh, dw = shp.d
-    isym = "I_pad" if (ph or pw) else "I"
 
-    def taps(i, j):
-        for u in range(kh):
-            for v in range(kw):
-                yield u, v, i * sh + u * dh, j * sw + v * dw
 
-    if pool:
-        sol.sections[pre + "cells"] = hp + f"output cells ({prob.operation}, window {kh}x{kw})"
-        outs = []
-        for c in range(C_):
-            mat = []
-            for i in range(Ho):
-                row = []
-                for j in range(Wo):
-                    cells = [(y, x) for _, _, y, x in taps(i, j)]
-                    if prob.operation == "max-pool":
-                        cells = [(y, x) for y, x in cells if ph <= y < ph + H and pw <= x < pw + W]
-                    syms = [_isym(isym, c, one_c, y, x) for y, x in cells]
-                    vals = [padded[c][y][x] for y, x in cells]
-                    if prob.operation == "max-pool":
-                        val = max(vals)
-                        form = call("max", r"\max", *syms)
-                        sub = call("max", r"\max", *[Const(_num(x)) for x in vals])
-                    else:
-                        total = sum(vals)
-                        val = total / len(vals) if isinstance(total, float) else Fraction(total, len(vals))
-                        form = sum_of(syms) / len(syms)
-                        sub = sum_of([Const(_num(x)) for x in vals]) / len(vals)
-                    val = _num(val)
-                    nm = f"out[{i},{j}]" if one_c else f"out[{c},{i},{j}]"
-                    sol.add(Step(pre + nm, pre + "cells", formula=form, substituted=sub, value=val,
-                                 note=f"window rows {cells[0][0]}-{cells[-1][0]}, "
-                                      f"columns {min(x for _, x in cells)}-{max(x for _, x in cells)}"
-                                      + (f" of {isym}" if isym == "I_pad" else "")))
-                    row.append(val)
-                mat.append(tuple(row))
-            outs.append(tuple(mat))
-        _result(sol, pre, hp, outs, one_c, "channel")
-        return
+def _pool_cells(sol: Solution, prob: ApplyProblem, geo: _Cells) -> None:
+    """Each output cell of max or average pooling, as the max or mean of its window."""
+    pre, hp, padded, isym, taps = geo.pre, geo.hp, geo.padded, geo.isym, geo.taps
+    (H, W), (ph, pw), (kh, kw), (Ho, Wo) = geo.size, geo.pad, geo.k, geo.out
+    C_ = len(prob.image)
+    one_c = C_ == 1
+    sol.sections[pre + "cells"] = hp + f"output cells ({prob.operation}, window {kh}x{kw})"
+    outs = []
+    for c in range(C_):
+        mat = []
+        for i in range(Ho):
+            row = []
+            for j in range(Wo):
+                cells = [(y, x) for _, _, y, x in taps(i, j)]
+                if prob.operation == "max-pool":
+                    cells = [(y, x) for y, x in cells if ph <= y < ph + H and pw <= x < pw + W]
+                syms = [_isym(isym, c, one_c, y, x) for y, x in cells]
+                vals = [padded[c][y][x] for y, x in cells]
+                if prob.operation == "max-pool":
+                    val = max(vals)
+                    form = call("max", r"\max", *syms)
+                    sub = call("max", r"\max", *[Const(_num(x)) for x in vals])
+                else:
+                    total = sum(vals)
+                    val = total / len(vals) if isinstance(total, float) else Fraction(total, len(vals))
+                    form = sum_of(syms) / len(syms)
+                    sub = sum_of([Const(_num(x)) for x in vals]) / len(vals)
+                val = _num(val)
+                nm = f"out[{i},{j}]" if one_c else f"out[{c},{i},{j}]"
+                sol.add(Step(pre + nm, pre + "cells", formula=form, substituted=sub, value=val,
+                             note=f"window rows {cells[0][0]}-{cells[-1][0]}, "
+                                  f"columns {min(x for _, x in cells)}-{max(x for _, x in cells)}"
+                                  + (f" of {isym}" if isym == "I_pad" else "")))
+                row.append(val)
+            mat.append(tuple(row))
+        outs.append(tuple(mat))
+    _result(sol, pre, hp, outs, one_c, "channel")
+
+
+def _conv_cells(sol: Solution, prob: ApplyProblem, geo: _Cells) -> None:
+    """Each output cell of a convolution or cross-correlation, as its sum of products."""
+    pre, hp, padded, isym, taps = geo.pre, geo.hp, geo.padded, geo.isym, geo.taps
+    (kh, kw), (sh, sw), (Ho, Wo) = geo.k, geo.s, geo.out
+    C_ = len(prob.image)
+    one_c = C_ == 1
+    L_ = len(prob.filters)
+    flip = prob.operation == "convolution"
     sol.sections[pre + "cells"] = hp + "output cells: " + (
         "true convolution, sum of I times the flipped kernel" if flip
         else "cross-correlation, sum of products of the window and the kernel")
@@ -652,7 +660,7 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
     """n x n x c input, l filters k x k x c, stride s, padding p: each step explained."""
     sec = prefix + "formula"
     sol.sections[sec] = heading
-    n, k, p, s, c, l, d = (Symbol(x) for x in "nkpscld")
+    n, k, p, s, c, filters_l, d = (Symbol(x) for x in "nkpscld")
     pre = prefix
     span = d * (k - 1) + 1 if dilation else k
     sol.add(Step(pre + "padded", sec, formula=n + 2 * p,
@@ -665,8 +673,42 @@ def formula_steps(sol: Solution, *, prefix: str = "", heading: str = "General fo
     sol.add(Step(pre + "n_out", sec, formula=floor((n + 2 * p - span) / s) + 1,
                  note="windows start at 0, s, 2s, ...: floor(last start / s) more after the first; "
                       "the floor drops a window that would hang over the edge; the same holds for columns"))
-    sol.add(Step(pre + "volume", sec, formula=times(_s("n_out"), _s("n_out"), l),
+    sol.add(Step(pre + "volume", sec, formula=times(_s("n_out"), _s("n_out"), filters_l),
                  note="each filter spans all c input channels and produces one output channel, so the "
                       "depth is the number of filters l, not c"))
-    sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * l,
+    sol.add(Step(pre + "params", sec, formula=(k * k * c + 1) * filters_l,
                  note="each filter has k * k * c weights and one bias (k * k * c * l weights and l biases)"))
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole `kind: conv` spec: its parts in order (read by `hwsolve.topics.conv.spec`)
+
+
+@dataclass
+class ConvSheet:
+    """A parsed `kind: conv` spec: parts of (id, task, question, problem); a single kernel
+    application is one part with an empty id."""
+
+    title: str
+    source: str = ""
+    parts: list[tuple[str, str, str, object]] = field(default_factory=list)
+
+
+def solve_conv(sheet: ConvSheet) -> Solution:
+    sol = Solution(title=sheet.title, kind="conv")
+    if sheet.source:
+        sol.source = sheet.source
+    for pid, task, question, prob in sheet.parts:
+        heading = f"Part {pid}" if pid else ""
+        asked = f" -- {question}" if question else ""
+        pre = pid + "." if pid else ""
+        if task == "shape":
+            shape_steps(sol, prob, prefix=pre, section=pre + "size", heading=heading + asked,
+                        params_heading=heading + ": volume and parameters")
+        elif task == "formula":
+            formula_steps(sol, prefix=pre, heading=heading + asked, dilation=prob)
+        else:
+            apply_steps(sol, prob, prefix=pre, heading=heading, question=question)
+    return sol
+
+

@@ -6,13 +6,11 @@ See docs/conv-and-arch.md for the format. Every error names the file, the line a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.topics.conv.solve import (OPERATIONS, ApplyProblem, ShapeProblem, apply_steps, check_apply,
-                                 formula_steps, parse_count, parse_pair, shape_steps, validate)
-from hwsolve.core.records import Solution
 from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
+from hwsolve.topics.conv.sizes import parse_count, parse_pair
+from hwsolve.topics.conv.solve import OPERATIONS, ApplyProblem, ConvSheet, ShapeProblem, check_apply, validate
 
 SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding"}
 APPLY_KEYS = {"image", "kernel", "bias", "filters", "operation", "window", "stride", "padding",
@@ -21,18 +19,8 @@ PART_COMMON = {"id", "question", "task"}
 TOP = {"hwsolve", "kind", "title", "source", "question"}
 
 
-@dataclass
-class ConvSheet:
-    """A parsed `kind: conv` spec: parts of (id, task, question, problem); a single kernel
-    application is one part with an empty id."""
-
-    title: str
-    source: str = ""
-    parts: list[tuple[str, str, str, object]] = field(default_factory=list)
-
-
-def load_conv(path) -> Solution:
-    return solve_conv(parse_conv(load_yaml(path)))
+def load_conv(path) -> ConvSheet:
+    return parse_conv(load_yaml(path))
 
 
 def parse_conv(doc: Doc) -> ConvSheet:
@@ -58,24 +46,6 @@ def parse_conv(doc: Doc) -> ConvSheet:
     sheet.parts.append(("", "apply", question, prob))
     sheet.title = sheet.title or f"{prob.operation} of a {len(prob.image[0])}x{len(prob.image[0][0])} image"
     return sheet
-
-
-def solve_conv(sheet: ConvSheet) -> Solution:
-    sol = Solution(title=sheet.title, kind="conv")
-    if sheet.source:
-        sol.meta["source"] = sheet.source
-    for pid, task, question, prob in sheet.parts:
-        heading = f"Part {pid}" if pid else ""
-        asked = f" -- {question}" if question else ""
-        pre = pid + "." if pid else ""
-        if task == "shape":
-            shape_steps(sol, prob, prefix=pre, section=pre + "size", heading=heading + asked,
-                        params_heading=heading + ": volume and parameters")
-        elif task == "formula":
-            formula_steps(sol, prefix=pre, heading=heading + asked, dilation=prob)
-        else:
-            apply_steps(sol, prob, prefix=pre, heading=heading, question=question)
-    return sol
 
 
 def read_part(part: Field, i: int, seen: set) -> tuple[str, str, str, object]:

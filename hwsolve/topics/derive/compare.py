@@ -99,7 +99,7 @@ def compare(a: DeriveProblem, b: DeriveProblem) -> Solution:
                                                                         if s.section != "differences")
     sol.notes.append(f"{unchanged} steps are the same in both; both derivations were checked against "
                      "the numeric engine at random numbers.")
-    sol.meta["symbolic"] = True
+    sol.symbolic = True
     return sol
 
 

@@ -13,6 +13,7 @@ compares it with the numeric engine's gradient (`backprop.solve` on the same net
 
 from __future__ import annotations
 
+import operator
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +26,7 @@ from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import Activation, Ctx, Identity, Linear, LossOp, Softmax
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
-from hwsolve.render import shape_text
+from hwsolve.core.numfmt import shape_text
 from hwsolve.topics.derive.spec import DeriveProblem
 from hwsolve.core.sym import Apply, Const, Expr, Indicator, Symbol, diag, to_text
 
@@ -84,10 +85,10 @@ class Concrete:
 
 def _sizes(prob: DeriveProblem) -> dict[str, int]:
     names = []
-    for d in [prob.input_dim] + [l.out for l in prob.layers if l.kind == "linear"]:
+    for d in [prob.input_dim] + [layer.out for layer in prob.layers if layer.kind == "linear"]:
         if isinstance(d, str) and d not in names:
             names.append(d)
-    literal = {d for d in [prob.input_dim] + [l.out for l in prob.layers] if isinstance(d, int)}
+    literal = {d for d in [prob.input_dim] + [layer.out for layer in prob.layers] if isinstance(d, int)}
     used = set(literal)
     out = {}
     for n in names:
@@ -115,18 +116,18 @@ def concrete(prob: DeriveProblem, seed: int = 0) -> Concrete:
     num = lambda: Fraction(rng.choice([k for k in range(-6, 7) if k]), 8)  # noqa: E731
     x = [num() for _ in range(size(prob.input_dim))]
     layers = []
-    for l in prob.layers:
-        if l.kind == "linear":
-            m, n = size(l.out), size(l.inp)
-            layers.append(Layer("linear", l.line, W=[[num() for _ in range(n)] for _ in range(m)],
-                                b=[num() for _ in range(m)] if l.bias else None, name=l.name,
-                                W_name=l.W_name, b_name=l.b_name))
-        elif l.kind == "softmax":
-            layers.append(Layer("softmax", l.line, name=l.name))
+    for layer in prob.layers:
+        if layer.kind == "linear":
+            m, n = size(layer.out), size(layer.inp)
+            layers.append(Layer("linear", layer.line, W=[[num() for _ in range(n)] for _ in range(m)],
+                                b=[num() for _ in range(m)] if layer.bias else None, name=layer.name,
+                                W_name=layer.W_name, b_name=layer.b_name))
+        elif layer.kind == "softmax":
+            layers.append(Layer("softmax", layer.line, name=layer.name))
         else:
-            fn = ELEMENTWISE[l.fn_key]
-            params = fn.bind(l.params)
-            layers.append(Layer("activation", l.line, fn=fn, params=params, scale=l.scale, name=l.name))
+            fn = ELEMENTWISE[layer.fn_key]
+            params = fn.bind(layer.params)
+            layers.append(Layer("activation", layer.line, fn=fn, params=params, scale=layer.scale, name=layer.name))
     K = size(prob.output_dim)
     loss = lookup_loss(prob.loss_key).with_params(prob.loss_params)
     if loss.key == "cross_entropy":
@@ -278,7 +279,7 @@ def _jacobian(d: Derivation, c: Node, i: int) -> _Jac:
 def _product(factors: list[Expr], scalars: list[bool]) -> Expr:
     out = factors[0]
     s = scalars[0]
-    for f, fs in zip(factors[1:], scalars[1:]):
+    for f, fs in zip(factors[1:], scalars[1:], strict=False):
         out = out * f if (s or fs) else out @ f
         s = s and fs
     return out
@@ -321,8 +322,28 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
     sol = Solution(prob.title, "derive", sections=dict(SECTIONS))
     d = Derivation(prob, C, sol)
     cons = _consumers(g)
+    _aliases(d)
+    _given_and_forward(d, K, Ksym)
+    _jacobians(d, cons, K, Ksym)
 
-    # aliases: a course's name for a gradient (u2 = dL/da)
+    # chain rule for every parameter and the input
+    targets = [n for n in g.nodes if n.kind == "param"] + [n for n in g.nodes if n.kind == "input"]
+    for t in targets:
+        _chain_step(d, t, cons, num)
+
+    _backward(d, targets, K, Ksym)
+    sol.summary = [g.grad_symbol(t).text for t in targets]
+    sol.summary_title = "Gradients" + (" (numerator layout)" if num else " (gradient layout)")
+    _notes(d)
+    sol.layout = layout
+    sol.symbolic = True
+    sol.sizes = dict(C.sizes)
+    return d
+
+
+def _aliases(d: Derivation) -> None:
+    """A course's names for gradients (u2 = dL/da), checked against the network's values."""
+    prob, g = d.problem, d.c.graph
     by_name = {n.name: n for n in g.nodes}
     for alias, target in prob.aliases.items():
         if target not in by_name or by_name[target].kind not in ("op", "input", "param"):
@@ -332,14 +353,15 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
             raise where.error(msg) if where is not None else HwsolveError(msg)
         d.aliases[g.grad_symbol(by_name[target]).text] = Symbol(alias, _alias_latex(alias))
 
-    # given: every leaf with its shape
+
+def _given_and_forward(d: Derivation, K: int, Ksym) -> None:
+    """The given leaves with their shapes, then the forward formulas."""
+    C, sol, g = d.c, d.solution, d.c.graph
     for n in g.nodes:
         if n.op is None:
             shp = C.shape(n.value)
             sol.add(Step(n.name, "shapes", shape=shp, label=n.label,
                          note=("scalar" if not shp else shape_text(shp)) + _role(n)))
-
-    # forward
     for n in g.nodes:
         if n.op is None or not n.show:
             continue
@@ -350,7 +372,12 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
         sol.add(Step(n.name, "forward", formula=f, shape=shp, label=n.label,
                      note="scalar" if not shp else shape_text(shp)))
 
-    # the loss's own derivative, then each layer's Jacobian
+
+def _jacobians(d: Derivation, cons: dict, K: int, Ksym) -> None:
+    """The loss's own derivative, then each layer's Jacobian from the output back to the input."""
+    g, loss, sol = d.c.graph, d.c.loss, d.solution
+    layout = d.problem.layout
+    num = layout == "numerator"
     yhat = loss.parents[0]
     lctx = _ctx(loss, layout)
     dl = _symbolic_k(loss.op.local(0, Const(1), [p.label for p in loss.parents], loss.label, lctx),
@@ -365,7 +392,6 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                           "a column, the shape of " + yhat.name if K != 1 else "a scalar")
                        + f"; {loss.op.loss.text}")))
     d.jac[("__loss__", 0)] = _Jac(g.grad_symbol(yhat), dl, dl, rc_dl, "", False)
-    # walk from the output back to the input along the chain, recording each Jacobian
     chain_nodes = _path_to_loss(g, cons, g.nodes[0], loss)
     for c in reversed(chain_nodes[1:-1]):
         i = _vector_operand(c)
@@ -378,12 +404,13 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      expression=j.elements if j.elements != forms else None,
                      shape=_label_shape(j.rc) if j.rc != (1, 1) else (), label=j.symbol, note=j.note))
 
-    # chain rule for every parameter and the input
-    targets = [n for n in g.nodes if n.kind == "param"] + [n for n in g.nodes if n.kind == "input"]
-    for t in targets:
-        _chain_step(d, t, cons, num)
 
-    # the backward pass, rule by rule, from the one backward loop
+def _backward(d: Derivation, targets: list[Node], K: int, Ksym) -> None:
+    """The backward pass, rule by rule, from the one backward loop, in the problem's symbols."""
+    prob, C, sol = d.problem, d.c, d.solution
+    g, loss = C.graph, C.loss
+    layout = prob.layout
+    num = layout == "numerator"
     tmp = Solution(prob.title, "backprop")
     g.backward(loss, tmp, layout)
     nodes = {g.grad_symbol(n).text: n for n in g.nodes}
@@ -409,9 +436,11 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      label=label, note=(shape_text(_label_shape(rc)) or "scalar")
                      + (", the shape of " + n.name if not num else
                         (", the transpose of " + n.name + "'s shape" if rc != (1, 1) else ""))))
-    sol.summary = [g.grad_symbol(t).text for t in targets]
-    sol.summary_title = "Gradients" + (" (numerator layout)" if num else " (gradient layout)")
-    sol.notes = [n for n in C.compiled.notes]
+
+
+def _notes(d: Derivation) -> None:
+    sol, num = d.solution, d.problem.layout == "numerator"
+    sol.notes = [n for n in d.c.compiled.notes]
     if d.aliases:
         sol.notes.append("Names for gradients: " + "; ".join(
             f"{a.text} = {k}" for k, a in d.aliases.items()) + ".")
@@ -426,13 +455,9 @@ def derive(prob: DeriveProblem, seed: int = 0) -> Derivation:
                      "as in the sheets, dL/dW is the outer product of the upstream gradient and "
                      "the layer's input.")
     _add_algebra(d)
-    if prob.answer_in:
+    if d.problem.answer_in:
         _add_answers(d)
-    sol.notes.extend(prob.notes)
-    sol.meta["layout"] = layout
-    sol.meta["symbolic"] = True
-    sol.meta["sizes"] = dict(C.sizes)
-    return d
+    sol.notes.extend(d.problem.notes)
 
 
 def _algebra_lines(d: Derivation) -> tuple[str, list, dict] | None:
@@ -483,7 +508,7 @@ def _add_algebra(d: Derivation) -> None:
             name = d.solution.continued(head)
         d.solution.add(Step(name, "algebra", formula=line.rhs, note=line.rule,
                             label=line.lhs if line.lhs is not None else Symbol("", "")))
-    d.solution.meta.setdefault("inline_notes", []).append("algebra")
+    d.solution.inline_notes.append("algebra")
     d.solution.notes.append(f"The {checked} rule lines were each evaluated at random numbers and agree "
                             "with central finite differences of the loss.")
 
@@ -583,7 +608,7 @@ def _chain_step(d: Derivation, t: Node, cons: dict, num: bool) -> None:
         raise HwsolveError(f"internal: dL/d{t.name} came out {res}, expected {want}")
     chain = _product(sym, scal)
     with_w = _product(rule, scal)
-    kept = [(e, s) for e, s, k in zip(elem, scal, keep) if k] or [(elem[0], scal[0])]
+    kept = [(e, s) for e, s, k in zip(elem, scal, keep, strict=False) if k] or [(elem[0], scal[0])]
     written = _product([e for e, _ in kept], [s for _, s in kept])
     note = "shape check: " + check
     if is_linear_param and i1 == 0:
@@ -618,7 +643,7 @@ def solve(prob: DeriveProblem) -> Solution:
         + (f" ({sizes})" if sizes else "")
         + f" and agree with the numeric backprop engine (largest difference {worst:.1e}).")
     # LaTeX / Markdown: each note beside its step's last line, not a line of its own (a page, not five)
-    d.solution.meta["inline_notes"] = list(SECTIONS)
+    d.solution.inline_notes = list(SECTIONS)
     if prob.show:   # the sections the sheet asks for are printed; every step stays in the records
         #             (JSON, grading), so a TA's key still knows x, W and h
         d.solution.sections = {k: v for k, v in d.solution.sections.items() if k in prob.show}
@@ -689,19 +714,16 @@ def evaluate(e, env: dict, fns: dict) -> np.ndarray:
             return v if v.shape == (1, 1) else np.diagflat(v)
         return np.asarray(fns[name](ev(a[0])), dtype=float)
     x, y = ev(a[0]), ev(a[1])
-    if op == "add":
-        return x + y
-    if op == "sub":
-        return x - y
-    if op in ("mul", "hadamard"):
-        return x * y
     if op == "matmul":
         return x * y if (x.shape == (1, 1) or y.shape == (1, 1)) else x @ y
-    if op in ("div", "hdiv"):
-        return x / y
-    if op == "pow":
-        return x ** y
-    raise KeyError(f"cannot evaluate op {op!r}")
+    if op not in _BINARY:
+        raise KeyError(f"cannot evaluate op {op!r}")
+    return _BINARY[op](x, y)
+
+
+# element-wise binary operators of display trees (a 1x1 operand broadcasts as a scalar)
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "hadamard": operator.mul,
+           "div": operator.truediv, "hdiv": operator.truediv, "pow": operator.pow}
 
 
 def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
@@ -737,12 +759,7 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
 
     for s in d.solution.steps:
         if s.section == "jacobians":
-            env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
-            if s.formula is not None and s.expression is not None:
-                diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
-                if diff > tol:
-                    raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
-                count += 1
+            count += _check_jacobian(s, env, fns, tol)
         elif s.section == "backward":
             key = alias_of.get(s.name, s.name)
             v = evaluate(s.formula, env, fns)
@@ -768,6 +785,18 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
                 if form is not None:
                     compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
     return worst, count
+
+
+def _check_jacobian(s: Step, env: dict, fns: dict, tol: float) -> int:
+    """Evaluate a Jacobian step into env; when it has both a rule and its elements, check they
+    agree (returns 1: one comparison made)."""
+    env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
+    if s.formula is None or s.expression is None:
+        return 0
+    diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
+    if diff > tol:
+        raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
+    return 1
 
 
 __all__ = ["derive", "solve", "check", "evaluate", "concrete", "Indicator", "Eye"]

@@ -11,160 +11,21 @@ Residual stack: blocks of m layers; block j maps y[j-1] to y[j] = z[jm] + y[j-1]
 
 The "1 +" is the skip path. Every number is kept exact (0.5 is 1/2), so long products stay exact.
 
-`load(path)` reads a spec (docs/hparam-gradflow.md); `solve(problem)` returns a `Solution`.
+`spec.load(path)` reads a spec (docs/hparam-gradflow.md); `solve(problem)` returns a `Solution`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hwsolve.core.numfmt import fmt_number
-from hwsolve.core.records import Solution, Step
 from hwsolve.core.notation import latex_text
+from hwsolve.core.records import Figure, Series, Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol
+from hwsolve.topics.gradflow.spec import GradflowProblem, Part
 
-MAX_DEPTH = 10_000     # layers; the products stay exact, so keep them a sensible size
 WRITE_OUT = 8          # factors written out one by one up to this many, then a power / "..."
-
-
-@dataclass
-class Part:
-    name: str
-    structure: str                     # "plain" or "residual"
-    depths: list[int]
-    upstream: Fraction                 # dL/dz[n] (plain) or dL/dy[B] (residual)
-    local: Fraction | list[Fraction]   # one value for every layer, or one per layer (input first)
-    block: int = 1                     # layers per residual block
-    interpretation: str = ""
-
-
-@dataclass
-class GradflowProblem:
-    title: str = "Gradient flow"
-    parts: list[Part] = field(default_factory=list)
-    plot: list[str] | None = None      # names of the parts drawn; None = every part with > 1 depth
-    compare: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------------
-# spec
-
-
-def load(path) -> GradflowProblem:
-    from hwsolve.spec.loader import load_yaml
-
-    return parse(load_yaml(path))
-
-
-def parse(doc) -> GradflowProblem:
-    """A problem from a loaded `Doc` (the `hwsolve.topics` parser signature)."""
-    from hwsolve.spec.loader import check_header
-
-    root = doc.root
-    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "parts", "plot", "compare"})
-    check_header(root, "gradflow")
-    prob = GradflowProblem(title=root["title"].text() if root.has("title") else GradflowProblem.title)
-    if root.has("notes"):
-        prob.notes = [f.text() for f in root["notes"].items()]
-    if not root.has("parts"):
-        raise root.error("missing required key 'parts' (a list of stacks to solve)")
-    items = root["parts"].items()
-    if not items:
-        raise root["parts"].error("expected at least one part")
-    names = set()
-    for i, f in enumerate(items):
-        part = _part(f, i)
-        if part.name in names:
-            raise f["name"].error(f"part name '{part.name}' appears twice")
-        names.add(part.name)
-        prob.parts.append(part)
-    if root.has("plot"):
-        pf = root["plot"]
-        pf.mapping(allowed={"parts"})
-        prob.plot = []
-        for g in pf["parts"].items():
-            n = str(g.value)
-            if n not in names:
-                raise g.error(f"no part named '{n}'; parts are: {', '.join(sorted(names))}")
-            prob.plot.append(n)
-    if root.has("compare"):
-        for g in root["compare"].items():
-            pair = [str(h.value) for h in g.items()]
-            if len(pair) != 2:
-                raise g.error("expected two part names, e.g. [\"5.3\", \"5.2\"]")
-            for n, h in zip(pair, g.items()):
-                if n not in names:
-                    raise h.error(f"no part named '{n}'; parts are: {', '.join(sorted(names))}")
-            prob.compare.append((pair[0], pair[1]))
-    return prob
-
-
-def _part(f, i: int) -> Part:
-    f.mapping(allowed={"name", "structure", "layers", "depths", "upstream", "local", "block",
-                       "interpretation"})
-    name = str(f.get("name", i + 1))
-    structure = f["structure"].text(choices={"plain", "residual"}) if f.has("structure") else "plain"
-    if f.has("layers") and f.has("depths"):
-        raise f.error("give 'layers' (one depth) or 'depths' (several), not both")
-    if f.has("depths"):
-        df = f["depths"]
-        if isinstance(df.value, dict):
-            df.mapping(allowed={"from", "to", "step"})
-            lo, hi = df["from"].integer(minimum=1), df["to"].integer(minimum=1)
-            st = df["step"].integer(minimum=1) if df.has("step") else 1
-            if hi < lo:
-                raise df.error(f"'to' ({hi}) is below 'from' ({lo})")
-            depths = list(range(lo, hi + 1, st))
-        else:
-            depths = [g.integer(minimum=1) for g in df.items()]
-        if not depths:
-            raise df.error("expected at least one depth")
-        where = df
-    elif f.has("layers"):
-        depths = [f["layers"].integer(minimum=1)]
-        where = f["layers"]
-    else:
-        raise f.error("missing required key 'layers' (or 'depths')")
-    if max(depths) > MAX_DEPTH:
-        raise where.error(f"depth {max(depths)} is over the limit of {MAX_DEPTH} layers")
-    if not f.has("upstream"):
-        raise f.error("missing required key 'upstream' (dL/dz[n], or dL/dy for a residual stack)")
-    upstream = _exact(f["upstream"])
-    if not f.has("local"):
-        raise f.error("missing required key 'local' (the layers' local derivatives)")
-    lf = f["local"]
-    if isinstance(lf.value, list):
-        local = [_exact(g) for g in lf.items()]
-        if not local:
-            raise lf.error("expected at least one local derivative")
-        if len(set(depths)) != 1 or depths[0] != len(local):
-            raise lf.error(f"a list of {len(local)} local derivatives fixes the depth at "
-                           f"{len(local)} layers; depths asked: {', '.join(map(str, depths))}")
-    else:
-        local = _exact(lf)
-    block = 1
-    if structure == "residual":
-        block = f["block"].integer(minimum=1) if f.has("block") else 2
-        bad = [n for n in depths if n % block]
-        if bad:
-            raise (f["block"] if f.has("block") else where).error(
-                f"a residual block of {block} layers does not divide the depth {bad[0]}")
-    elif f.has("block"):
-        raise f["block"].error("'block' is for residual stacks (structure: residual)")
-    interp = f["interpretation"].text() if f.has("interpretation") else ""
-    return Part(name, structure, sorted(set(depths)), upstream, local, block, interp)
-
-
-def _exact(f) -> Fraction:
-    v = f.number()
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise f.error(f"expected a finite number, got {v}")
-        return Fraction(v)
-    return v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +94,7 @@ def solve(prob: GradflowProblem) -> Solution:
         for a, b in prob.compare:
             _compare(sol, prob, results, a, b)
     sol.notes.extend(prob.notes)
-    sol.meta["figure"] = figure(prob, results)
+    sol.figure = figure(prob, results)
     return sol
 
 
@@ -341,7 +202,7 @@ def _compare(sol, prob, results, a: str, b: str) -> None:
                      note=f"part {a}'s gradient is {fmt_number(_num(ratio))} times part {b}'s"))
 
 
-def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> dict:
+def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> Figure:
     """Plot data: dL/dx against the number of layers, one series per part (plain floats)."""
     names = prob.plot if prob.plot is not None else [
         p.name for p in prob.parts if len(p.depths) > 1] or [p.name for p in prob.parts]
@@ -351,7 +212,6 @@ def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> di
         p = by_name[n]
         r = results[n]
         label = f"{n} plain" if p.structure == "plain" else f"{n} residual (blocks of {p.block})"
-        series.append({"key": f"{n}:{p.structure}", "label": label, "x": sorted(r),
-                       "y": [float(r[d]) for d in sorted(r)], "style": "points"})
-    return {"title": "Gradient at the input dL/dx against depth", "xlabel": "number of layers n",
-            "ylabel": "dL/dx", "series": series}
+        series.append(Series(f"{n}:{p.structure}", label, sorted(r), [float(r[d]) for d in sorted(r)]))
+    return Figure("Gradient at the input dL/dx against depth", xlabel="number of layers n", ylabel="dL/dx",
+                  series=series)

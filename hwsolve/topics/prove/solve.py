@@ -125,7 +125,7 @@ def _solve(prob: ProveProblem) -> Solution:
     rules = _rules(variables)
     left, right = rewrite_chain(lhs, rules), rewrite_chain(rhs, rules)
     sol = Solution(prob.title, "prove", sections=dict(SECTIONS))
-    sol.meta["inline_notes"] = ["proof"]
+    sol.inline_notes = ["proof"]
     if sympy.simplify(left[-1][1] - right[-1][1]) == 0 and left[-1][1] == right[-1][1]:
         verdict = "proved: both sides rewrite to the same expression"
         _add_proof(sol, prob, left, right)

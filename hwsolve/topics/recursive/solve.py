@@ -121,7 +121,7 @@ def _jac_t(text: str, latex: str):
 
 def solve(prob: RecursiveProblem) -> Solution:
     sol = Solution(prob.title, "recursive", sections=dict(SECTIONS))
-    sol.meta["inline_notes"] = list(SECTIONS)
+    sol.inline_notes = list(SECTIONS)
     head = "L"
     for section, lhs, rhs, rule in lines():
         head = lhs.text if lhs is not None else head

@@ -1,113 +1,23 @@
 """A whole homework sheet (kind: sheet): several problems, each solved by its topic, one report.
 
-    hwsolve: 1
-    kind: sheet
-    title: "CS 4782 Homework 1"
-    parts:
-      - {id: P1, file: cs4782_p1.yaml}          # a spec file beside the sheet
-      - id: P2
-        spec: {kind: hparam, grid: {...}}       # or the spec inline
-
-Each part goes through `hwsolve.topics` (the same parser and solver as its own command), and the
-parts' solutions are put together into one `Solution`: the part id in front of every step name and
-section, a table of contents (`meta["parts"]`, and a `contents` section for the terminal).
+The sheet is read by `hwsolve.topics.sheet.spec`. Each part goes through `hwsolve.topics` (the same
+parser and solver as its own command), and the parts' solutions are put together into one
+`Solution`: the part id in front of every step name and section, a table of contents
+(`Solution.parts`, and a `contents` section for the terminal).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 
-from hwsolve.core.errors import SpecError
-from hwsolve.core.records import Solution, Step
-from hwsolve.spec.loader import Doc, Field, load_yaml
-
-TOP_KEYS = {"hwsolve", "kind", "title", "source", "notes", "parts"}
-PART_KEYS = {"id", "title", "file", "spec"}
-MAX_PARTS = 50
-
-
-@dataclass
-class Part:
-    id: str
-    kind: str
-    problem: object
-    title: str | None = None
-
-
-@dataclass
-class Sheet:
-    file: str
-    title: str
-    parts: list[Part] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    kind: str = "sheet"
-
-
-def _subdoc(doc: Doc, f: Field) -> Doc:
-    """The part of a document under `f`, as a document of its own (lines kept)."""
-    n = len(f.path)
-    lines = {p[n:]: line for p, line in doc.lines.items() if p[:n] == f.path}
-    data = f.value
-    if isinstance(data, dict) and "hwsolve" not in data and isinstance(doc.data, dict) \
-            and "hwsolve" in doc.data:
-        data = {"hwsolve": doc.data["hwsolve"], **data}   # an inline part has the sheet's version
-    return Doc(doc.file, data, lines)
-
-
-def _part_file(f: Field, sheet_file: str) -> Path:
-    rel = f.text()
-    p = Path(rel)
-    if p.is_absolute() or ".." in p.parts:
-        raise f.error(f"'{rel}': a part's file must be a path inside the sheet's folder "
-                      "(no absolute paths, no '..')")
-    return Path(sheet_file).parent / p
-
-
-def parse_sheet(doc: Doc) -> Sheet:
-    from hwsolve import topics
-
-    root = doc.root
-    root.mapping(TOP_KEYS)
-    if not root.has("parts"):
-        raise root.error("missing required key 'parts' (a list of {id, file} or {id, spec})")
-    items = root["parts"].items()
-    if not items:
-        raise root["parts"].error("expected at least one part")
-    if len(items) > MAX_PARTS:
-        raise root["parts"].error(f"{len(items)} parts; the limit is {MAX_PARTS}")
-    sheet = Sheet(doc.file, root["title"].text() if root.has("title") else doc.file)
-    if root.has("notes"):
-        sheet.notes = [n.text() for n in root["notes"].items()]
-    seen = set()
-    for i, item in enumerate(items):
-        item.mapping(PART_KEYS)
-        pid = item["id"].text() if item.has("id") else f"Part {i + 1}"
-        if pid in seen:
-            raise item["id"].error(f"two parts are both called '{pid}'")
-        seen.add(pid)
-        if item.has("file") == item.has("spec"):
-            raise item.error("a part needs exactly one of 'file' (a spec file) or 'spec' (inline)")
-        if item.has("file"):
-            # a part's file is beside the sheet; a missing one is an error, never a bundled example
-            sub = load_yaml(_part_file(item["file"], doc.file), examples=False)
-        else:
-            item["spec"].mapping()
-            sub = _subdoc(doc, item["spec"])
-        kind = topics.kind_of(sub)
-        if kind == "sheet":
-            where = item["file"] if item.has("file") else item["spec"]
-            raise where.error("a sheet's part cannot itself be a sheet")
-        problem = topics.parse(sub, kind)
-        sheet.parts.append(Part(pid, kind, problem, item["title"].text() if item.has("title") else None))
-    return sheet
+from hwsolve.core.records import SheetPart, Solution, Step
+from hwsolve.topics.sheet.spec import Sheet
 
 
 def solve_sheet(sheet: Sheet) -> Solution:
     from hwsolve import topics
 
     out = Solution(sheet.title, "sheet", sections={"contents": "Contents"})
-    out.meta["parts"] = []
     out.summary_title = "Results"
     for part in sheet.parts:
         sol = topics.solve(part.problem, part.kind)
@@ -121,15 +31,13 @@ def solve_sheet(sheet: Sheet) -> Solution:
             out.add(replace(s, name=f"{part.id}/{s.name}", section=f"{part.id}/{s.section}"))
         out.summary += [f"{part.id}/{n}" for n in sol.summary]
         out.notes += [f"{part.id}: {n}" for n in sol.notes]
-        out.meta["parts"].append({"id": part.id, "title": title, "kind": part.kind,
-                                  "sections": keys, "notes": list(sol.notes),
-                                  "summary": [f"{part.id}/{n}" for n in sol.summary],
-                                  "summary_title": sol.summary_title})
-        out.steps.insert(len(out.meta["parts"]) - 1,
+        out.parts.append(SheetPart(part.id, title, part.kind, sections=keys, notes=list(sol.notes),
+                                   summary=[f"{part.id}/{n}" for n in sol.summary],
+                                   summary_title=sol.summary_title))
+        out.steps.insert(len(out.parts) - 1,
                          Step(part.id, "contents", value=title, note=f"kind {part.kind}, "
                               f"{len(keys)} section{'s' if len(keys) != 1 else ''}"))
     out.notes += sheet.notes
     return out
 
 
-__all__ = ["parse_sheet", "solve_sheet", "Sheet", "SpecError"]

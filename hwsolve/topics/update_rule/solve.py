@@ -134,7 +134,7 @@ def solve(prob: UpdateProblem) -> Solution:
 
 def _solve(prob: UpdateProblem) -> Solution:
     sol = Solution(prob.title, "update_rule", sections=dict(SECTIONS))
-    sol.meta["inline_notes"] = ["steps"]
+    sol.inline_notes = ["steps"]
     lines, loss, s, y, dl_ds = derive_loss(prob)
     sol.add(Step("yhat", "model", formula=Symbol(f"{OUTPUTS[prob.output][0]}, s = b + sum_i w_i x_i"),
                  label=Symbol("yhat", r"\hat{y}")))
