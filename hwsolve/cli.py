@@ -320,6 +320,31 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
     return solve_vit(vit_from_flags(image, patch, channels, dim, not no_cls))
 
 
+# --- one layer's backward pass: conv, pooling, norms, dropout, RNN, attention (issue 12) ---
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def layer(spec):
+    """Forward and backward pass of one layer from SPEC (YAML, kind: layer, type: conv | pool |
+    batchnorm | layernorm | dropout | rnn | attention): every cell of every gradient as its sum.
+
+    \b
+    Examples:
+      hwsolve layer problems/layer_conv.yaml
+      hwsolve layer problems/layer_rnn.yaml --format markdown
+    """
+    from hwsolve import topics
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(spec)
+    kind = topics.kind_of(doc, default="layer")
+    if kind != "layer":
+        raise doc.root["kind"].error(f"'layer' reads kind layer; this spec is kind {kind}")
+    return topics.solve(topics.parse(doc, kind), kind)
+
+
 # --- grading (issue 6) ---
 
 

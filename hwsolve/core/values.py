@@ -66,6 +66,8 @@ def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
 
     A weight matrix stays a matrix whatever its size (`matrix=True`): a 2x1 W is not a vector.
     """
+    if a.ndim != 2:  # a volume (C x H x W) keeps its shape
+        return tuple(a.shape)
     m, n = a.shape
     if matrix:
         return (m, n)
@@ -78,6 +80,8 @@ def math_shape(a: np.ndarray, matrix: bool = False) -> tuple[int, ...]:
 
 def plain(a: np.ndarray, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
+    if a.ndim > 2:  # a volume: one matrix per leading index
+        return tuple(plain(sub, True) for sub in a)
     shape = math_shape(a, matrix)
     rows = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):

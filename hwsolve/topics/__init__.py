@@ -24,6 +24,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "arch": ("hwsolve.topics.arch.spec:parse_arch", "hwsolve.topics.arch.solve:solve_arch"),
     "vit": ("hwsolve.topics.arch.spec:parse_vit", "hwsolve.topics.arch.solve:solve_vit"),
     "activations": ("hwsolve.topics.activations.solve:parse", "hwsolve.topics.activations.solve:solve"),
+    "layer": ("hwsolve.topics.layers.spec:parse_layer", "hwsolve.topics.layers.solve:solve_layer"),
     "sheet": ("hwsolve.topics.sheet.solve:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
 }
 
