@@ -18,7 +18,9 @@ from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, sum_of, times
 
-LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu")
+LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu",
+               "rnn", "lstm", "gru", "mha", "transformer")
+SEQUENCE_TYPES = ("rnn", "lstm", "gru", "mha", "transformer")
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Layer:
     mode: str = "max"  # pooling
     bias: bool = True
     rate: Fraction | None = None  # dropout
+    layers: int = 1  # stacked recurrent layers (num_layers)
+    heads: int = 0  # attention heads
+    ff: int = 0  # transformer feed-forward width
     where: object = None  # callable(message) -> Exception
 
 
@@ -67,6 +72,8 @@ def solve_arch(prob: ArchProblem) -> Solution:
         raise _err(layers[0] if layers else Layer("input", ""), "the first layer must be INPUT HxWxC")
     vol: tuple = ()
     rows = []  # (index, label, volume, params, param expr, param formula)
+    macs: dict[int, int] = {}  # layer index -> multiply-adds
+    convs: list = []  # (index, label, kernel, stride, dilation) for the receptive field
     for i, ly in enumerate(layers):
         pre = f"L{i}."
         sec = f"L{i}"
@@ -74,7 +81,8 @@ def solve_arch(prob: ArchProblem) -> Solution:
             if i:
                 raise _err(ly, "INPUT may only be the first layer")
             vol = ly.size
-            rows.append((i, ly, vol, 0, None, None, "the input image: no parameters"))
+            rows.append((i, ly, vol, 0, None, None, "the input" + (" image" if len(vol) == 3 else "")
+                         + ": no parameters"))
             continue
         if i == 0:
             raise _err(ly, "the first layer must be INPUT HxWxC")
@@ -92,6 +100,9 @@ def solve_arch(prob: ArchProblem) -> Solution:
                               params=False, formula=False, volume=False)
             depth = ly.filters if ly.type == "conv" else D
             new = (axs[0].out, axs[-1].out, depth)
+            convs.append((i, ly.label, shp.k, shp.s, shp.d))
+            if ly.type == "conv":
+                macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
             if ly.type == "conv":
                 k = ly.kernel
                 ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
@@ -112,6 +123,25 @@ def solve_arch(prob: ArchProblem) -> Solution:
             else:
                 rows.append((i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters"))
             vol = new
+        elif ly.type in SEQUENCE_TYPES:
+            from hwsolve.topics.arch import counting
+
+            if len(vol) != 2:
+                raise _err(ly, f"{ly.label} reads a sequence T x d (INPUT with size [T, d]), but its input "
+                               f"is {_vol_text(vol)}")
+            fn = counting.recurrent if ly.type in counting.GATES else counting.attention
+            vol, p, macs[i], note = fn(sol, ly, vol, pre, sec)
+            rows.append((i, ly, vol, p, None, None, note))
+        elif ly.type == "fc" and len(vol) == 2:  # applied to every token of a sequence
+            T_, fin = vol
+            n = ly.filters
+            w, b = fin * n, (n if ly.bias else 0)
+            sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"), substituted=Const(fin) * Const(n),
+                         value=w, unit="parameters", note=f"one {fin} x {n} matrix shared by all {T_} tokens"))
+            sol.add(Step(pre + "biases", sec, value=b, unit="parameters"))
+            vol = (T_, n)
+            macs[i] = T_ * w
+            rows.append((i, ly, vol, w + b, None, None, f"{w} weights + {b} biases"))
         elif ly.type == "fc":
             fin = vol[0] if len(vol) == 1 else None
             if len(vol) != 1:
@@ -122,6 +152,7 @@ def solve_arch(prob: ArchProblem) -> Solution:
                                   f"before {ly.label}"))
             n = ly.filters
             w, b = fin * n, (n if ly.bias else 0)
+            macs[i] = w
             sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
                          substituted=Const(fin) * Const(n), value=w, unit="parameters",
                          note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
@@ -163,7 +194,11 @@ def solve_arch(prob: ArchProblem) -> Solution:
         sol.add(Step(f"volume[{i}]", "table", formula=None, substituted=_vol_expr(v), value=n_act,
                      unit="activations", note=ly.label))
         sol.add(Step(f"params[{i}]", "table", formula=pform, substituted=pexpr, value=p,
-                     unit="parameters", note=f"{ly.label}: {note}"))
+                     unit="parameters", note=f"{ly.label}: {note}" + (f" ({p:,})" if p >= 10_000 and f"{p:,}" not in note else "")))
+        if i:
+            m = macs.get(i, 0)
+            sol.add(Step(f"macs[{i}]", "table", value=m, unit="multiply-adds",
+                         note=f"{ly.label}: {m:,}" if m else f"{ly.label}: no multiply-adds"))
     sol.sections["totals"] = "Totals"
     total_p = sum(r[3] for r in rows)
     acts = []
@@ -173,9 +208,16 @@ def solve_arch(prob: ArchProblem) -> Solution:
             n_act *= x
         acts.append(n_act)
     sol.add(Step("total_params", "totals", substituted=sum_of([Const(r[3]) for r in rows]),
-                 value=total_p, unit="parameters", note="weights and biases of every layer"))
+                 value=total_p, unit="parameters", note=f"weights and biases of every layer: {total_p:,}"))
+    total_m = sum(macs.values())
+    sol.add(Step("total_macs", "totals", value=total_m, unit="multiply-adds",
+                 note=f"{total_m:,} for one input; bias adds, pooling, norms and activations not counted"))
     total_w = sum(_weights(r) for r in rows)
     sol.add(Step("total_weights", "totals", value=total_w, unit="parameters"))
+    if convs:
+        from hwsolve.topics.arch.counting import receptive_field
+
+        receptive_field(sol, convs)
     sol.add(Step("total_biases", "totals", value=total_p - total_w, unit="parameters",
                  note="batch-norm shifts (beta) count as biases, scales (gamma) as weights"
                  if any(r[1].type == "batchnorm" for r in rows) else ""))
@@ -187,6 +229,13 @@ def solve_arch(prob: ArchProblem) -> Solution:
 
 def _weights(row) -> int:
     i, ly, v, p, *_ = row
+    if ly.type in SEQUENCE_TYPES:
+        from hwsolve.topics.arch.counting import GATES
+
+        if ly.type in GATES:
+            return p - (2 * GATES[ly.type] * ly.filters * ly.layers if ly.bias else 0)
+        d = v[1]
+        return 4 * d * d + (2 * d * ly.ff + 2 * d if ly.type == "transformer" else 0)  # + the norms' gammas
     if ly.type == "conv" or ly.type == "fc":
         return p - (ly.filters if ly.bias else 0)
     if ly.type == "batchnorm":
@@ -211,6 +260,12 @@ def _describe(ly: Layer) -> str:
         return "batch normalisation"
     if ly.type == "dropout":
         return "dropout" + (f" p={ly.rate}" if ly.rate is not None else "")
+    if ly.type in ("rnn", "lstm", "gru"):
+        return f"{ly.type.upper()}, hidden size {ly.filters}" + (f", {ly.layers} layers" if ly.layers > 1 else "")
+    if ly.type == "mha":
+        return f"multi-head attention, {ly.heads} heads"
+    if ly.type == "transformer":
+        return f"transformer encoder block, {ly.heads} heads, feed-forward {ly.ff}"
     return ly.type
 
 
@@ -224,8 +279,13 @@ _TOKENS = [
     (re.compile(r"^(MAX|AVG)?POOL(\d+)(?:[xX×](\d+))?$"), "pool"),
     (re.compile(r"^FC-(\d+)$"), "fc"),
     (re.compile(r"^(FLATTEN|RELU|BN|BATCHNORM|DROPOUT)$"), "simple"),
+    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)$"), "input_seq"),
+    (re.compile(r"^(RNN|LSTM|GRU)-(\d+)(?:[xX×](\d+))?$"), "recurrent"),
+    (re.compile(r"^MHA-(\d+)$"), "mha"),
+    (re.compile(r"^TRANSFORMER-(\d+)-(\d+)$"), "transformer"),
 ]
-TOKEN_HELP = "INPUT HxWxC, CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT"
+TOKEN_HELP = ("INPUT HxWxC, INPUT TxD (a sequence), CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT, "
+              "LSTM-h (or RNN-h, GRU-h; LSTM-hx2 for 2 layers), MHA-heads, TRANSFORMER-heads-ff")
 
 
 def parse_token(text: str, defaults: dict, where) -> Layer:
@@ -242,6 +302,14 @@ def parse_token(text: str, defaults: dict, where) -> Layer:
             if min(size) < 1:
                 raise where(f"every input size must be at least 1, got {t}")
             return Layer("input", t, size=size, where=where)
+        if kind == "input_seq":
+            return Layer("input", t, size=(int(g[0]), int(g[1])), where=where)
+        if kind == "recurrent":
+            return Layer(g[0].lower(), t, filters=int(g[1]), layers=int(g[2] or 1), where=where)
+        if kind == "mha":
+            return Layer("mha", t, heads=int(g[0]), where=where)
+        if kind == "transformer":
+            return Layer("transformer", t, heads=int(g[0]), ff=int(g[1]), where=where)
         if kind == "input_vec":
             return Layer("input", t, size=(int(g[0]),), where=where)
         if kind == "conv":

@@ -19,6 +19,8 @@ LAYER_KEYS = {
     "pool": {"size", "stride", "padding", "mode"},
     "fc": {"units", "bias"},
     "flatten": set(), "batchnorm": set(), "relu": set(), "dropout": {"rate"},
+    "rnn": {"hidden", "layers", "bias"}, "lstm": {"hidden", "layers", "bias"}, "gru": {"hidden", "layers", "bias"},
+    "mha": {"heads", "bias"}, "transformer": {"heads", "ff"},
 }
 
 
@@ -100,8 +102,8 @@ def _layer(f: Field, defaults: dict) -> Layer:
             dims = (sz.integer(minimum=1),)
         else:
             dims = tuple(_dims_text(sz))
-        if len(dims) not in (1, 3):
-            raise sz.error(f"expected HxWxC (or one number for a vector), got {len(dims)} sizes")
+        if len(dims) not in (1, 2, 3):
+            raise sz.error(f"expected HxWxC, TxD (a sequence) or one number (a vector), got {len(dims)} sizes")
         return Layer("input", name or "INPUT " + "x".join(map(str, dims)), size=dims, where=f.error)
     if t == "conv":
         k = _pair(need("kernel"), "kernel")
@@ -126,6 +128,16 @@ def _layer(f: Field, defaults: dict) -> Layer:
         n = need("units").integer(minimum=1)
         return Layer("fc", name or f"FC-{n}", filters=n,
                      bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
+    if t in ("rnn", "lstm", "gru"):
+        return Layer(t, name or f"{t.upper()}-{need('hidden').integer(minimum=1)}",
+                     filters=need("hidden").integer(minimum=1),
+                     layers=f["layers"].integer(minimum=1) if "layers" in v else 1,
+                     bias=f["bias"].boolean() if "bias" in v else True, where=f.error)
+    if t in ("mha", "transformer"):
+        heads = need("heads").integer(minimum=1)
+        ff = need("ff").integer(minimum=1) if t == "transformer" else 0
+        return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
+                     ff=ff, bias=f["bias"].boolean() if "bias" in v else True, where=f.error)
     if t == "dropout":
         rate = None
         if "rate" in v:
