@@ -357,11 +357,20 @@ class Dropout(Op):
     def vjp(self, i, g, xs, out):
         return self._apply(g)
 
+    def _symbols(self, numbers: bool):
+        """m and p, or their values when the formula is being written with numbers."""
+        if numbers:
+            return Const(T.plain(self.mask)), Const(T.plain(T.exact([[self.p]]) if isinstance(self.p, Fraction)
+                                                           else np.array([[float(self.p)]])))
+        return Symbol("m"), Symbol("p")
+
     def formula(self, args):
-        return Symbol("m").odot(args[0]) / (Const(1) - Symbol("p"))
+        m, p = self._symbols(isinstance(args[0], Const))
+        return m.odot(args[0]) / (Const(1) - p)
 
     def local(self, i, up, args, out, ctx):
-        return Symbol("m").odot(up) / (Const(1) - Symbol("p"))
+        m, p = self._symbols(isinstance(up, Const))
+        return m.odot(up) / (Const(1) - p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,4 +593,4 @@ class GivenUpstream(Op):
         return sumover(Symbol("G").odot(args[0]))
 
     def local(self, i, up, args, out, ctx):
-        return Symbol("G")
+        return Const(T.plain(self.upstream)) if isinstance(args[0], Const) else Symbol("G")

@@ -70,7 +70,7 @@ def solve_layer(prob: LayerProblem) -> Solution:
     if prob.question:
         sol.meta["question"] = prob.question
     try:
-        SOLVERS[prob.type](prob, sol)
+        _solver(prob.type)(prob, sol)
     except MathError as e:
         if e.file:
             raise
@@ -493,4 +493,17 @@ TITLES = {"conv": "Backprop through a convolution", "pool": "Backprop through po
           "dropout": "Inverted dropout", "rnn": "A vanilla RNN: backprop through time",
           "attention": "One head of scaled dot-product attention"}
 
-SOLVERS = {"conv": solve_conv, "pool": solve_pool}
+SECTIONS = {"given": "Given", "forward": "Forward pass", "backward": "Backward pass (chain rule)"}
+
+# type -> (module, function); the modules import this one, so they are looked up when needed
+SOLVERS = {"conv": ("solve", "solve_conv"), "pool": ("solve", "solve_pool"),
+           "dropout": ("norms", "solve_dropout"), "batchnorm": ("norms", "solve_norm"),
+           "layernorm": ("norms", "solve_norm"), "rnn": ("sequence", "solve_rnn"),
+           "attention": ("sequence", "solve_attention")}
+
+
+def _solver(kind: str):
+    import importlib
+
+    module, name = SOLVERS[kind]
+    return getattr(importlib.import_module(f"hwsolve.topics.layers.{module}"), name)
