@@ -164,3 +164,110 @@ def test_upstream_of_the_wrong_shape(tmp_path):
     assert r.exit_code == 2
     assert r.output.strip() == (f"error: {p}:6: upstream: dL/dY is 1x3, the output Y is 2x2: "
                                 "expected one gradient per output cell")
+
+
+# ------------------------------------------------------------------- dropout, norms, RNN, attention
+
+
+def test_dropout_pinned_exact():
+    v = values(solve("layer_dropout.yaml"))
+    assert v["scale"] == 2
+    assert v["Y"] == ((4, 0, 8), (0, 6, -4))
+    assert v["dL/dX"] == ((2, 0, -2), (0, -4, 1))
+
+
+def test_batchnorm_pinned_exact_when_sigma_is():
+    sol = solve("layer_batchnorm.yaml")
+    v = values(sol)
+    assert v["mu"] == (3, 4) and v["var"] == (4, 4) and v["sigma"] == (2, 2)
+    assert v["xhat"] == ((-1, -1), (-1, 1), (1, -1), (1, 1))
+    assert v["dL/dbeta"] == (2, 2) and v["dL/dgamma"] == (0, -2)
+    half = Fraction(1, 2)
+    assert v["dL/dX"] == ((half, -half), (-half, half), (-3 * half, half), (3 * half, -half))
+    assert sol.summary == ["dL/dgamma", "dL/dbeta", "dL/dX"]
+
+
+def test_layernorm_rows_sum_to_zero_gradient(tmp_path):
+    p = tmp_path / "ln.yaml"
+    p.write_text((PROBLEMS / "layer_batchnorm.yaml").read_text().replace("type: batchnorm", "type: layernorm")
+                 .replace("gamma: [2, 1]", "gamma: [1, 1]").replace("epsilon: 0 ", "epsilon: 1/100 "))
+    v = values(topics.load_and_solve(str(p))[1])
+    for row in v["dL/dX"]:  # with gamma = 1, shifting a row does not change its output
+        assert abs(sum(row)) < 1e-12
+
+
+def test_rnn_gradients_against_finite_differences_of_the_whole_unrolled_loss():
+    from hwsolve.topics.layers.spec import parse_layer
+    from hwsolve.spec.loader import load_yaml
+
+    sol = solve("layer_rnn.yaml")
+    v = values(sol)
+    prob = parse_layer(load_yaml(PROBLEMS / "layer_rnn.yaml"))
+
+    def loss(w_hh):
+        h = np.zeros((2, 1))
+        total = 0.0
+        for x, t in zip(prob.arrays["x"], sorted(prob.arrays["y"]), strict=True):
+            h = np.tanh(w_hh @ h + np.array(prob.arrays["W_xh"], dtype=float) @ np.array(x, dtype=float)
+                        + np.array(prob.arrays["b"], dtype=float))
+            total += 0.5 * float(((h - np.array(prob.arrays["y"][t], dtype=float)) ** 2).sum())
+        return total
+
+    w = np.array(prob.arrays["W_hh"], dtype=float)
+    num = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = 1e-6
+        num[idx] = (loss(w + e) - loss(w - e)) / 2e-6
+    assert np.allclose(np.array(v["dL/dW_hh"], dtype=float), num, atol=1e-7)
+    # the sum over time steps adds up
+    terms = sum(np.array(v[f"dL/dW_hh via a[{t}]"], dtype=float) for t in (1, 2, 3))
+    assert np.allclose(terms, np.array(v["dL/dW_hh"], dtype=float))
+    assert v["product of the norms"] >= v["||dh[3]/dh[1]||"]
+
+
+def test_attention_pinned_against_an_independent_softmax():
+    v = values(solve("layer_attention.yaml"))
+    q = np.array([[1, 0], [0, 1], [1, 1]], dtype=float)
+    k = np.array([[1, 0], [0, 1], [1, -1]], dtype=float)
+    s = q @ k.T / np.sqrt(2) + np.where(np.tril(np.ones((3, 3))) > 0, 0, -np.inf)
+    a = np.exp(s - s.max(axis=1, keepdims=True))
+    a /= a.sum(axis=1, keepdims=True)
+    assert np.allclose(np.array(v["A"]), a)
+    assert v["A"][0] == (1, 0, 0)
+    g = np.array([[1, 0], [0, 1], [1, 0]], dtype=float)
+    assert np.allclose(np.array(v["dL/dV"]), a.T @ g)
+
+
+BAD = [
+    ("type: attention\nQ: [[1, 0]]\nK: [[1, 0], [0, 1]]\nV: [[1], [2]]\nmask: [[1, 0, 1]]\nupstream: [[1]]\n",
+     "mask: the mask is 1x3: expected 1x2 (queries x keys)"),
+    ("type: rnn\nW_hh: [[1]]\nW_xh: [[1]]\ninputs: []\ntargets: {last: [1]}\n",
+     "inputs: the sequence has length 0: expected at least one input x_1"),
+    ("type: dropout\ninput: [[1, 2]]\nmask: [[1, 0, 1]]\np: 1/2\nupstream: [[1, 1]]\n",
+     "mask: the mask is 1x3, the input 1x2: expected one 0/1 entry per input entry"),
+    ("type: dropout\ninput: [[1, 2]]\nmask: [[1, 0]]\np: 1\nupstream: [[1, 1]]\n",
+     "p: expected a drop probability in [0, 1), got 1"),
+    ("type: batchnorm\ninput: [[1, 2]]\ngamma: [1]\nupstream: [[1, 1]]\n",
+     "gamma: expected 2 values (one per feature, the columns of the input), got 1"),
+    ("type: pool\ninput: [[1, 2], [3, 4]]\nwindow: 3\nupstream: [[1]]\n",
+     "window: the window height 3 is larger than the padded input height 2 + 2*0 = 2"),
+    ("type: lstm\n", "type: unknown value 'lstm'"),
+]
+
+
+def test_bad_input_is_one_line_with_file_and_field(tmp_path):
+    for body, message in BAD:
+        r, p = run_spec(tmp_path, "hwsolve: 1\nkind: layer\n" + body)
+        assert r.exit_code == 2, (body, r.output)
+        line = r.output.strip()
+        assert "\n" not in line and line.startswith(f"error: {p}:"), line
+        assert message in line, (message, line)
+
+
+def test_every_layer_spec_renders_in_every_format():
+    for spec in sorted(PROBLEMS.glob("layer_*.yaml")):
+        for fmt in ("json", "markdown", "latex"):
+            r = CliRunner().invoke(main, ["layer", str(spec), "--format", fmt])
+            assert r.exit_code == 0, (spec, fmt, r.output)
+            assert "dL/d" in r.output or "frac{\\partial" in r.output

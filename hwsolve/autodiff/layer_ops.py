@@ -550,12 +550,12 @@ class ScaledDotProductAttention(Op):
         return ds @ k / scale if i == 0 else ds.T @ q / scale
 
     def formula(self, args):
-        sm = call("softmax", r"\operatorname{softmax}", args[0] @ args[1].T / call("sqrt", r"\sqrt", Symbol("d")))
+        sm = call("softmax", r"\operatorname{softmax}", args[0] @ args[1].T / call("sqrt", r"\operatorname{sqrt}", Symbol("d")))
         return sm @ args[2]
 
     def local(self, i, up, args, out, ctx):
         A, dS = Symbol("A"), Symbol("dL/dS", r"\frac{\partial L}{\partial S}")
-        sq = call("sqrt", r"\sqrt", Symbol("d"))
+        sq = call("sqrt", r"\operatorname{sqrt}", Symbol("d"))
         if i == 2:
             return A.T @ up
         if i == 0:

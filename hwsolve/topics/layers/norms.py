@@ -113,4 +113,4 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
 
 
 def _sqrt(e):
-    return call("sqrt", r"\sqrt", e)
+    return call("sqrt", r"\operatorname{sqrt}", e)

@@ -160,7 +160,7 @@ def solve_attention(prob: LayerProblem, sol: Solution) -> None:
                      note="1: query i may attend to key j; 0: hidden (score set to -inf)"))
     sol.add(Step("dL/d(out)", "given", value=mat(g), shape=g.shape, note="the gradient arriving at the output (given)"))
     S, A = Symbol("S"), Symbol("A")
-    sqrt_d = call("sqrt", r"\sqrt", Symbol("d"))
+    sqrt_d = call("sqrt", r"\operatorname{sqrt}", Symbol("d"))
     scores = op.scores(q, k)
     weights = op.weights(q, k)
     sol.add(Step("sqrt(d)", "forward", value=math.sqrt(d), note=f"d = {d}, the key size: keeps the scores' "
