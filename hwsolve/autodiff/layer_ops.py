@@ -550,7 +550,8 @@ class ScaledDotProductAttention(Op):
         return ds @ k / scale if i == 0 else ds.T @ q / scale
 
     def formula(self, args):
-        sm = call("softmax", r"\operatorname{softmax}", args[0] @ args[1].T / call("sqrt", r"\operatorname{sqrt}", Symbol("d")))
+        root_d = call("sqrt", r"\operatorname{sqrt}", Symbol("d"))
+        sm = call("softmax", r"\operatorname{softmax}", args[0] @ args[1].T / root_d)
         return sm @ args[2]
 
     def local(self, i, up, args, out, ctx):

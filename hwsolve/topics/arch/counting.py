@@ -33,6 +33,28 @@ def thousands(n: int) -> str:
     return f"{n:,}"
 
 
+def sequence_layer(sol: Solution, ly, vol: tuple, pre: str, sec: str) -> tuple[tuple, int, int, str]:
+    """A layer on a T x d sequence: (new volume, params, multiply-adds, note for the table)."""
+    if len(vol) != 2:
+        raise ly.where(f"{ly.label} reads a sequence T x d (INPUT with size [T, d]), but its input "
+                       f"is {'x'.join(map(str, vol))}")
+    if ly.type == "fc":
+        return token_linear(sol, ly, vol, pre, sec)
+    fn = recurrent if ly.type in GATES else attention
+    return fn(sol, ly, vol, pre, sec)
+
+
+def token_linear(sol: Solution, ly, vol: tuple, pre: str, sec: str) -> tuple[tuple, int, int, str]:
+    """FC-N on a sequence: one n_in x N matrix applied to every token (as nn.Linear does)."""
+    T, fin = vol
+    n = ly.filters
+    w, b = fin * n, (n if ly.bias else 0)
+    sol.add(Step(pre + "weights", sec, formula=Symbol("n_in") * Symbol("N"), substituted=Const(fin) * Const(n),
+                 value=w, unit="parameters", note=f"one {fin} x {n} matrix shared by all {T} tokens"))
+    sol.add(Step(pre + "biases", sec, value=b, unit="parameters", note="one per output" if ly.bias else "bias: false"))
+    return (T, n), w + b, T * w, f"{w} weights + {b} biases"
+
+
 def recurrent(sol: Solution, ly, vol: tuple, pre: str, sec: str) -> tuple[tuple, int, int, str]:
     """An RNN / GRU / LSTM layer on a T x i sequence: (new volume, params, multiply-adds, note)."""
     T, i = vol

@@ -103,7 +103,6 @@ def solve_arch(prob: ArchProblem) -> Solution:
             convs.append((i, ly.label, shp.k, shp.s, shp.d))
             if ly.type == "conv":
                 macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
-            if ly.type == "conv":
                 k = ly.kernel
                 ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
                 w = k[0] * k[1] * D * depth
@@ -123,25 +122,11 @@ def solve_arch(prob: ArchProblem) -> Solution:
             else:
                 rows.append((i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters"))
             vol = new
-        elif ly.type in SEQUENCE_TYPES:
-            from hwsolve.topics.arch import counting
+        elif _on_sequence(ly, vol):
+            from hwsolve.topics.arch.counting import sequence_layer
 
-            if len(vol) != 2:
-                raise _err(ly, f"{ly.label} reads a sequence T x d (INPUT with size [T, d]), but its input "
-                               f"is {_vol_text(vol)}")
-            fn = counting.recurrent if ly.type in counting.GATES else counting.attention
-            vol, p, macs[i], note = fn(sol, ly, vol, pre, sec)
+            vol, p, macs[i], note = sequence_layer(sol, ly, vol, pre, sec)
             rows.append((i, ly, vol, p, None, None, note))
-        elif ly.type == "fc" and len(vol) == 2:  # applied to every token of a sequence
-            T_, fin = vol
-            n = ly.filters
-            w, b = fin * n, (n if ly.bias else 0)
-            sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"), substituted=Const(fin) * Const(n),
-                         value=w, unit="parameters", note=f"one {fin} x {n} matrix shared by all {T_} tokens"))
-            sol.add(Step(pre + "biases", sec, value=b, unit="parameters"))
-            vol = (T_, n)
-            macs[i] = T_ * w
-            rows.append((i, ly, vol, w + b, None, None, f"{w} weights + {b} biases"))
         elif ly.type == "fc":
             fin = vol[0] if len(vol) == 1 else None
             if len(vol) != 1:
@@ -194,11 +179,8 @@ def solve_arch(prob: ArchProblem) -> Solution:
         sol.add(Step(f"volume[{i}]", "table", formula=None, substituted=_vol_expr(v), value=n_act,
                      unit="activations", note=ly.label))
         sol.add(Step(f"params[{i}]", "table", formula=pform, substituted=pexpr, value=p,
-                     unit="parameters", note=f"{ly.label}: {note}" + (f" ({p:,})" if p >= 10_000 and f"{p:,}" not in note else "")))
-        if i:
-            m = macs.get(i, 0)
-            sol.add(Step(f"macs[{i}]", "table", value=m, unit="multiply-adds",
-                         note=f"{ly.label}: {m:,}" if m else f"{ly.label}: no multiply-adds"))
+                     unit="parameters", note=_with_thousands(f"{ly.label}: {note}", p)))
+        _macs_step(sol, i, ly, macs)
     sol.sections["totals"] = "Totals"
     total_p = sum(r[3] for r in rows)
     acts = []
@@ -214,10 +196,9 @@ def solve_arch(prob: ArchProblem) -> Solution:
                  note=f"{total_m:,} for one input; bias adds, pooling, norms and activations not counted"))
     total_w = sum(_weights(r) for r in rows)
     sol.add(Step("total_weights", "totals", value=total_w, unit="parameters"))
-    if convs:
-        from hwsolve.topics.arch.counting import receptive_field
+    from hwsolve.topics.arch.counting import receptive_field
 
-        receptive_field(sol, convs)
+    receptive_field(sol, convs)
     sol.add(Step("total_biases", "totals", value=total_p - total_w, unit="parameters",
                  note="batch-norm shifts (beta) count as biases, scales (gamma) as weights"
                  if any(r[1].type == "batchnorm" for r in rows) else ""))
@@ -225,6 +206,24 @@ def solve_arch(prob: ArchProblem) -> Solution:
                  value=sum(acts), unit="activations",
                  note="numbers stored in one forward pass of one image, input included"))
     return sol
+
+
+def _on_sequence(ly: Layer, vol: tuple) -> bool:
+    """A sequence layer, or a fully-connected layer applied to every token of a T x d sequence."""
+    return ly.type in SEQUENCE_TYPES or (ly.type == "fc" and len(vol) == 2)
+
+
+def _with_thousands(note: str, n: int) -> str:
+    """The count with thousands separators after a note, unless the note already has it."""
+    return note if n < 10_000 or f"{n:,}" in note else f"{note} ({n:,})"
+
+
+def _macs_step(sol: Solution, i: int, ly: Layer, macs: dict) -> None:
+    if i == 0:  # the input
+        return
+    m = macs.get(i, 0)
+    sol.add(Step(f"macs[{i}]", "table", value=m, unit="multiply-adds",
+                 note=f"{ly.label}: {m:,}" if m else f"{ly.label}: no multiply-adds"))
 
 
 def _weights(row) -> int:

@@ -5,7 +5,8 @@ See docs/conv-and-arch.md for the format. Every error names the file, the line a
 
 from __future__ import annotations
 
-from hwsolve.topics.arch.solve import LAYER_TYPES, ArchProblem, Layer, VitProblem, check_vit, parse_token
+from hwsolve.topics.arch.solve import (LAYER_TYPES, SEQUENCE_TYPES, ArchProblem, Layer, VitProblem, check_vit,
+                                       parse_token)
 from hwsolve.topics.conv.solve import parse_count, parse_pair
 from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 
@@ -128,16 +129,8 @@ def _layer(f: Field, defaults: dict) -> Layer:
         n = need("units").integer(minimum=1)
         return Layer("fc", name or f"FC-{n}", filters=n,
                      bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
-    if t in ("rnn", "lstm", "gru"):
-        return Layer(t, name or f"{t.upper()}-{need('hidden').integer(minimum=1)}",
-                     filters=need("hidden").integer(minimum=1),
-                     layers=f["layers"].integer(minimum=1) if "layers" in v else 1,
-                     bias=f["bias"].boolean() if "bias" in v else True, where=f.error)
-    if t in ("mha", "transformer"):
-        heads = need("heads").integer(minimum=1)
-        ff = need("ff").integer(minimum=1) if t == "transformer" else 0
-        return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
-                     ff=ff, bias=f["bias"].boolean() if "bias" in v else True, where=f.error)
+    if t in SEQUENCE_TYPES:
+        return _sequence_layer(f, t, name, need)
     if t == "dropout":
         rate = None
         if "rate" in v:
@@ -146,6 +139,19 @@ def _layer(f: Field, defaults: dict) -> Layer:
                 raise f["rate"].error(f"a dropout rate is in [0, 1), got {rate}")
         return Layer("dropout", name or "DROPOUT", rate=rate, where=f.error)
     return Layer(t, name or t.upper(), where=f.error)
+
+
+def _sequence_layer(f: Field, t: str, name: str, need) -> Layer:
+    """rnn / lstm / gru {hidden, layers, bias}; mha {heads, bias}; transformer {heads, ff}."""
+    bias = f["bias"].boolean() if f.has("bias") else True
+    if t in ("rnn", "lstm", "gru"):
+        h = need("hidden").integer(minimum=1)
+        return Layer(t, name or f"{t.upper()}-{h}", filters=h,
+                     layers=f["layers"].integer(minimum=1) if f.has("layers") else 1, bias=bias, where=f.error)
+    heads = need("heads").integer(minimum=1)
+    ff = need("ff").integer(minimum=1) if t == "transformer" else 0
+    return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
+                 ff=ff, bias=bias, where=f.error)
 
 
 def _dims_text(f: Field):

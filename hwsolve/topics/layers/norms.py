@@ -76,14 +76,13 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     sol.add(Step("dL/dY", "given", value=mat(g), shape=g.shape, note="the gradient arriving at the output (given)"))
     N = Symbol("N" if batch else "D")
     xs = Symbol("x_i")
-    vec = (lambda a: tuple(num(v) for v in a))
-    sol.add(Step("mu", "forward", formula=sumover(xs) / N, value=vec(st["mean"]), shape=(len(st["mean"]),),
+    sol.add(Step("mu", "forward", formula=sumover(xs) / N, value=_vec(st["mean"]), shape=(len(st["mean"]),),
                  note=f"the mean of {over}, N = {n}" if batch else f"the mean of {over}, D = {n}"))
-    sol.add(Step("var", "forward", formula=sumover((xs - Symbol("mu", r"\mu")) ** 2) / N, value=vec(st["var"]),
+    sol.add(Step("var", "forward", formula=sumover((xs - Symbol("mu", r"\mu")) ** 2) / N, value=_vec(st["var"]),
                  shape=(len(st["var"]),), note="the biased variance (divide by " + ("N" if batch else "D")
                  + "), as training-mode normalisation uses"))
     sol.add(Step("sigma", "forward", formula=_sqrt(Symbol("var") + Symbol("epsilon", r"\epsilon")),
-                 value=vec(st["sigma"]), shape=(len(st["sigma"]),),
+                 value=_vec(st["sigma"]), shape=(len(st["sigma"]),),
                  note="exact when var + epsilon is a perfect square, otherwise a float"))
     xhat = st["xhat"]
     sol.add(Step("xhat", "forward", formula=(Symbol("x") - Symbol("mu", r"\mu")) / Symbol("sigma", r"\sigma"),
@@ -94,9 +93,9 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     dxhat = T.unify(g, gamma.reshape(1, -1))
     dxhat = dxhat[0] * dxhat[1]
     sum_g = Symbol("dL/dY")
-    sol.add(Step("dL/dbeta", "backward", formula=sumover(sum_g), value=vec(grads[bn][:, 0]),
+    sol.add(Step("dL/dbeta", "backward", formula=sumover(sum_g), value=_vec(grads[bn][:, 0]),
                  shape=(len(beta),), note="summed down each column: beta is added to every example"))
-    sol.add(Step("dL/dgamma", "backward", formula=sumover(sum_g.odot(Symbol("xhat"))), value=vec(grads[gn][:, 0]),
+    sol.add(Step("dL/dgamma", "backward", formula=sumover(sum_g.odot(Symbol("xhat"))), value=_vec(grads[gn][:, 0]),
                  shape=(len(gamma),), note="summed down each column"))
     sol.add(Step("dL/dxhat", "backward", formula=sum_g.odot(Symbol("gamma", r"\gamma")), value=mat(dxhat),
                  shape=dxhat.shape, note="each column times its gamma"))
@@ -110,6 +109,10 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     sol.notes.append(("Batch norm in training mode: statistics of this batch, per feature (column); "
                       if batch else "Layer norm: statistics per example (row), over its features; ")
                      + f"epsilon = {num(op.eps)} inside the square root.")
+
+
+def _vec(a) -> tuple:
+    return tuple(num(v) for v in a)
 
 
 def _sqrt(e):

@@ -136,8 +136,7 @@ def _conv_inputs(prob: LayerProblem):
 
 def _check_conv_fits(prob: LayerProblem, op: Conv2d, x: np.ndarray, k: np.ndarray) -> tuple:
     (ph, pw), (dh, dw) = op.padding, op.dilation
-    for axis, side, n, kk, p, d in ((0, "height", x.shape[1], k.shape[2], ph, dh),
-                                    (1, "width", x.shape[2], k.shape[3], pw, dw)):
+    for side, n, kk, p, d in (("height", x.shape[1], k.shape[2], ph, dh), ("width", x.shape[2], k.shape[3], pw, dw)):
         span = d * (kk - 1) + 1
         if span > n + 2 * p:
             eff = f" (spanning {span} with dilation {d})" if d != 1 else ""
@@ -389,13 +388,7 @@ def _conv_identities(sol, op, xp, k, g, dx, dk) -> None:
 # pooling
 
 
-def solve_pool(prob: LayerProblem, sol: Solution) -> None:
-    s = prob.settings
-    x = arr(prob.arrays["X"])
-    g = arr(prob.arrays["G"])
-    x, g = T.unify(x, g)
-    cls = MaxPool2d if s["mode"] == "max" else AvgPool2d
-    op = cls(s["window"], s["stride"], s["padding"])
+def _check_pool(prob: LayerProblem, op, x: np.ndarray, g: np.ndarray) -> tuple:
     for axis, side in ((0, "height"), (1, "width")):
         n, kk, p = x.shape[1 + axis], op.window[axis], op.padding[axis]
         if kk > n + 2 * p:
@@ -408,6 +401,18 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
     if g.shape != shape:
         raise fail(prob, "upstream", f"dL/dY is {dims(g.shape)}, the output Y is {dims(shape)}: "
                                      "expected one gradient per output cell")
+    return shape
+
+
+def _cell(name: str, ch: int, a: int, b: int, one: bool) -> str:
+    return f"{name}[{a},{b}]" if one else f"{name}[{ch},{a},{b}]"
+
+
+def solve_pool(prob: LayerProblem, sol: Solution) -> None:
+    s = prob.settings
+    x, g = T.unify(arr(prob.arrays["X"]), arr(prob.arrays["G"]))
+    op = (MaxPool2d if s["mode"] == "max" else AvgPool2d)(s["window"], s["stride"], s["padding"])
+    shape = _check_pool(prob, op, x, g)
     graph = Graph(file=prob.file)
     xn = graph.leaf("X", Symbol("X"), "input", x)
     yn = graph.apply(op, (xn,), "Y", Symbol("Y"))
@@ -422,63 +427,12 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
     for nm, m in _channels("dL/dY", g, one):
         _given_matrix(sol, sec, nm, m, "the gradient arriving at the output (given)")
     y = yn.value.reshape((C,) + shape[-2:])
-    g3 = g.reshape(y.shape)
-    winners = op.argmax(x) if s["mode"] == "max" else {}
-    fsec = _section(sol, "forward", f"Forward pass: {s['mode']} pooling, window {op.window[0]}x{op.window[1]}, "
-                                    f"stride {op.stride[0]}x{op.stride[1]}, padding {op.padding[0]}x{op.padding[1]}")
-    bsec = _section(sol, "backward", "Backward pass: " + (
-        "each dL/dY[i,j] goes to the arg-max of its window" if s["mode"] == "max"
-        else "each dL/dY[i,j] is spread evenly over its window"))
-    x3 = x.reshape((C,) + x.shape[-2:])
-
-    def xs(ch, r, q):
-        return f"X[{r},{q}]" if one else f"X[{ch},{r},{q}]"
-
-    def ys(ch, i, j):
-        return f"Y[{i},{j}]" if one else f"Y[{ch},{i},{j}]"
-
-    routes: dict = {}
-    area = op.window[0] * op.window[1]
-    for ch in range(C):
-        for (i, j), cells in op.windows(x.shape):
-            syms = [Symbol(xs(ch, r, q)) for r, q in cells]
-            vals = [c(x3[ch, r, q]) for r, q in cells]
-            if s["mode"] == "max":
-                r, q = winners[(ch, i, j)]
-                form, sub = call("max", r"\max", *syms), call("max", r"\max", *vals)
-                tied = sum(1 for a, b2 in cells if x3[ch, a, b2] == x3[ch, r, q])
-                note = f"arg-max {xs(ch, r, q)}" + (f" (tied {tied} ways: the first in row-major order wins)"
-                                                    if tied > 1 else "")
-                routes.setdefault((ch, r, q), []).append((i, j))
-            else:
-                form = sum_of(syms) / Const(area)
-                sub = sum_of(vals) / Const(area)
-                note = "divided by the whole window, padding cells included" if len(cells) < area else ""
-                for r, q in cells:
-                    routes.setdefault((ch, r, q), []).append((i, j))
-            sol.add(Step(ys(ch, i, j), fsec, formula=form, substituted=sub, value=num(y[ch, i, j]), note=note))
-    for ch in range(C):
-        for r in range(x.shape[-2]):
-            for q in range(x.shape[-1]):
-                got = routes.get((ch, r, q), [])
-                name = "dL/d" + xs(ch, r, q)
-                value = num(dx.reshape(x3.shape)[ch, r, q])
-                if not got:
-                    why = "never the arg-max of a window" if s["mode"] == "max" else "in no window"
-                    sol.add(Step(name, bsec, value=value, note=f"{why}: gradient 0"))
-                    continue
-                terms = [Symbol("dL/d" + ys(ch, i, j)) for i, j in got]
-                subs = [c(g3[ch, i, j]) for i, j in got]
-                if s["mode"] == "avg":
-                    terms = [t / Const(area) for t in terms]
-                    subs = [t / Const(area) for t in subs]
-                sol.add(Step(name, bsec, formula=sum_of(terms), substituted=sum_of(subs), value=value,
-                             note=("arg-max of " if s["mode"] == "max" else "inside ")
-                             + ", ".join(f"window ({i},{j})" for i, j in got)))
+    routes = _pool_forward(sol, op, s["mode"], x, y, one)
+    _pool_backward(sol, op, s["mode"], x, g.reshape(y.shape), dx.reshape((C,) + x.shape[-2:]), routes, one)
     for nm, m in _channels("Y", y, one):
         sol.add(Step(nm, "forward", value=mat(m), shape=m.shape, note="the pooled output"))
-    for nm, m in _channels("dL/dX", dx.reshape(x3.shape), one):
-        sol.add(Step(nm, bsec, value=mat(m), shape=m.shape))
+    for nm, m in _channels("dL/dX", dx.reshape((C,) + x.shape[-2:]), one):
+        sol.add(Step(nm, "backward", value=mat(m), shape=m.shape))
         sol.summary.append(nm)
     sol.summary_title = "Gradients"
     sol.notes.append("Max pooling: padding never wins (PyTorch pads with -inf); of tied maxima the first "
@@ -486,6 +440,56 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
                      "overlap add their gradients." if s["mode"] == "max" else
                      "Average pooling divides by the whole window, padding cells included "
                      "(PyTorch's count_include_pad=True).")
+
+
+def _pool_forward(sol: Solution, op, mode: str, x: np.ndarray, y: np.ndarray, one: bool) -> dict:
+    """One step per output cell; returns input cell -> the windows that send it gradient."""
+    fsec = _section(sol, "forward", f"Forward pass: {mode} pooling, window {op.window[0]}x{op.window[1]}, "
+                                    f"stride {op.stride[0]}x{op.stride[1]}, padding {op.padding[0]}x{op.padding[1]}")
+    x3 = x.reshape(y.shape[:1] + x.shape[-2:])
+    winners = op.argmax(x) if mode == "max" else {}
+    area = op.window[0] * op.window[1]
+    routes: dict = {}
+    for ch in range(y.shape[0]):
+        for (i, j), cells in op.windows(x.shape):
+            syms = [Symbol(_cell("X", ch, r, q, one)) for r, q in cells]
+            vals = [c(x3[ch, r, q]) for r, q in cells]
+            if mode == "max":
+                r, q = winners[(ch, i, j)]
+                form, sub = call("max", r"\max", *syms), call("max", r"\max", *vals)
+                tied = sum(1 for a, b in cells if x3[ch, a, b] == x3[ch, r, q])
+                note = f"arg-max {_cell('X', ch, r, q, one)}" + (
+                    f" (tied {tied} ways: the first in row-major order wins)" if tied > 1 else "")
+                routes.setdefault((ch, r, q), []).append((i, j))
+            else:
+                form, sub = sum_of(syms) / Const(area), sum_of(vals) / Const(area)
+                note = "divided by the whole window, padding cells included" if len(cells) < area else ""
+                for r, q in cells:
+                    routes.setdefault((ch, r, q), []).append((i, j))
+            sol.add(Step(_cell("Y", ch, i, j, one), fsec, formula=form, substituted=sub, value=num(y[ch, i, j]),
+                         note=note))
+    return routes
+
+
+def _pool_backward(sol: Solution, op, mode: str, x, g3, dx3, routes: dict, one: bool) -> None:
+    bsec = _section(sol, "backward", "Backward pass: " + (
+        "each dL/dY[i,j] goes to the arg-max of its window" if mode == "max"
+        else "each dL/dY[i,j] is spread evenly over its window"))
+    area = op.window[0] * op.window[1]
+    for (ch, r, q), _ in np.ndenumerate(dx3):
+        got = routes.get((ch, r, q), [])
+        name = "dL/d" + _cell("X", ch, r, q, one)
+        if not got:
+            why = "never the arg-max of a window" if mode == "max" else "in no window"
+            sol.add(Step(name, bsec, value=num(dx3[ch, r, q]), note=f"{why}: gradient 0"))
+            continue
+        terms = [Symbol("dL/d" + _cell("Y", ch, i, j, one)) for i, j in got]
+        subs = [c(g3[ch, i, j]) for i, j in got]
+        if mode == "avg":
+            terms, subs = [t / Const(area) for t in terms], [t / Const(area) for t in subs]
+        sol.add(Step(name, bsec, formula=sum_of(terms), substituted=sum_of(subs), value=num(dx3[ch, r, q]),
+                     note=("arg-max of " if mode == "max" else "inside ")
+                     + ", ".join(f"window ({i},{j})" for i, j in got)))
 
 
 TITLES = {"conv": "Backprop through a convolution", "pool": "Backprop through pooling",
