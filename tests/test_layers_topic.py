@@ -223,7 +223,8 @@ def test_rnn_gradients_against_finite_differences_of_the_whole_unrolled_loss():
     # the sum over time steps adds up
     terms = sum(np.array(v[f"dL/dW_hh via a[{t}]"], dtype=float) for t in (1, 2, 3))
     assert np.allclose(terms, np.array(v["dL/dW_hh"], dtype=float))
-    assert v["product of the norms"] >= v["||dh[3]/dh[1]||"]
+    assert v["norm_product"] >= v["bptt_norm"]
+    assert np.isclose(v["norm_product"], v["jacobian_norm[3]"] * v["jacobian_norm[2]"])
 
 
 def test_attention_pinned_against_an_independent_softmax():
@@ -271,3 +272,27 @@ def test_every_layer_spec_renders_in_every_format():
             r = CliRunner().invoke(main, ["layer", str(spec), "--format", fmt])
             assert r.exit_code == 0, (spec, fmt, r.output)
             assert "dL/d" in r.output or "frac{\\partial" in r.output
+
+
+def test_rnn_loss_at_the_last_step_only(tmp_path):
+    p = tmp_path / "rnn.yaml"
+    p.write_text(textwrap.dedent("""\
+        hwsolve: 1
+        kind: layer
+        type: rnn
+        W_hh: [[2]]
+        W_xh: [[1]]
+        inputs: [[0], [0]]
+        h0: [1/2]
+        targets: {last: [0]}
+        """))
+    sol = topics.load_and_solve(str(p))[1]
+    v = values(sol)
+    h1 = np.tanh(1.0)            # tanh(2 * 1/2)
+    h2 = np.tanh(2 * h1)
+    d_a2 = h2 * (1 - h2 ** 2)    # half squared error: dL/dh2 = h2 - 0
+    d_a1 = d_a2 * 2 * (1 - h1 ** 2)
+    assert np.isclose(v["dL/dW_hh"], d_a2 * h1 + d_a1 * 0.5)
+    assert np.isclose(v["dL/dW_hh via a[1]"], d_a1 * 0.5) and np.isclose(v["dL/dW_hh via a[2]"], d_a2 * h1)
+    assert np.isclose(v["jacobian_norm[2]"], 2 * (1 - h2 ** 2))
+    assert "at the last step only" in sol.notes[0]

@@ -107,16 +107,16 @@ def _norm_product(sol: Solution, w_hh: np.ndarray, hs: list) -> None:
         total = total @ j
         n = float(np.linalg.norm(j, 2))
         product *= n
-        sol.add(Step(f"||dh[{t}]/dh[{t - 1}]||", sec, formula=call("norm", r"\lVert\cdot\rVert", jac),
-                     value=n, note="the spectral norm of one step's Jacobian"))
+        sol.add(Step(f"jacobian_norm[{t}]", sec, formula=call("norm", r"\lVert\cdot\rVert", jac),
+                     value=n, note=f"||dh[{t}]/dh[{t - 1}]||, the spectral norm of one step's Jacobian"))
     T_ = len(hs)
-    sol.add(Step("product of the norms", sec, value=product,
-                 note=f"an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it shrinks geometrically "
+    sol.add(Step("norm_product", sec, value=product,
+                 note=f"the product of the norms, an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it shrinks geometrically "
                       "(vanishing gradients), above 1 it can grow geometrically (exploding)"))
-    sol.add(Step(f"||dh[{T_}]/dh[1]||", sec, value=float(np.linalg.norm(total, 2)),
-                 note="the norm of the whole product of Jacobians"))
+    sol.add(Step("bptt_norm", sec, value=float(np.linalg.norm(total, 2)),
+                 note=f"||dh[{T_}]/dh[1]||, the norm of the whole product of Jacobians"))
     s = float(np.linalg.norm(w, 2))
-    sol.add(Step("||W_hh||", sec, value=s,
+    sol.add(Step("W_hh_norm", sec, value=s,
                  note="tanh' <= 1, so each step's norm is at most ||W_hh||: with ||W_hh|| < 1 the gradient "
                       "must vanish over long sequences" if s < 1 else
                       "tanh' <= 1, so each step's norm is at most ||W_hh||; with ||W_hh|| > 1 the gradient "
