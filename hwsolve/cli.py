@@ -321,7 +321,7 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
     from hwsolve.topics.arch.solve import solve_vit
-    from hwsolve.topics.arch.spec import vit_from_flags
+    from hwsolve.topics.arch.solve import vit_from_flags
 
     if spec is not None:
         from hwsolve.topics.arch.spec import load_vit
@@ -330,6 +330,31 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
             raise click.UsageError("give either a SPEC file or the options, not both")
         return solve_vit(load_vit(spec))
     return solve_vit(vit_from_flags(image, patch, channels, dim, not no_cls))
+
+
+# --- one layer's backward pass: conv, pooling, norms, dropout, RNN, attention (issue 12) ---
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@output_options
+def layer(spec):
+    """Forward and backward pass of one layer from SPEC (YAML, kind: layer, type: conv | pool |
+    batchnorm | layernorm | dropout | rnn | attention): every cell of every gradient as its sum.
+
+    \b
+    Examples:
+      hwsolve layer problems/layer_conv.yaml
+      hwsolve layer problems/layer_rnn.yaml --format markdown
+    """
+    from hwsolve import topics
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(spec)
+    kind = topics.kind_of(doc, default="layer")
+    if kind != "layer":
+        raise doc.root["kind"].error(f"'layer' reads kind layer; this spec is kind {kind}")
+    return topics.solve(topics.parse(doc, kind), kind)
 
 
 # --- grading (issue 6) ---

@@ -24,7 +24,7 @@ KINDS = list(TOPICS)   # every kind the registry knows
 # the command that solves each kind on its own (solve reads them all)
 COMMAND = {"network": "backprop", "graph": "backprop", "derive": "derive", "hparam": "hparam",
            "gradflow": "gradflow", "conv": "conv", "arch": "arch", "vit": "vit-patches",
-           "activations": "activations", "sheet": "solve", "prove": "prove"}
+           "activations": "activations", "sheet": "solve", "prove": "prove", "layer": "layer"}
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:

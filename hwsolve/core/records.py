@@ -93,6 +93,7 @@ class Solution:
     summary: list[str] = field(default_factory=list)   # names of the steps the final table repeats
     summary_title: str = "Results"
     source: str = ""                     # where the problem comes from (a course, a sheet)
+    question: str = ""                   # the sheet's question, as the spec quotes it
     layout: str = ""                     # "numerator" or "gradient": the Jacobian convention used
     symbolic: bool = False               # a derivation in symbols (derive), not numbers
     sizes: dict[str, int] = field(default_factory=dict)  # derive: the sizes used for its numeric check

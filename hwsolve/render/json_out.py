@@ -35,6 +35,8 @@ def _meta(solution: Solution) -> dict:
     out: dict = {}
     if solution.source:
         out["source"] = solution.source
+    if solution.question:
+        out["question"] = solution.question
     if solution.layout:
         out["layout"] = solution.layout
     if solution.symbolic:

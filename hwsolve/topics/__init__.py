@@ -28,6 +28,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "prove": ("hwsolve.topics.prove.solve:parse", "hwsolve.topics.prove.solve:solve"),
     "update_rule": ("hwsolve.topics.update_rule.solve:parse", "hwsolve.topics.update_rule.solve:solve"),
     "recursive": ("hwsolve.topics.recursive.solve:parse", "hwsolve.topics.recursive.solve:solve"),
+    "layer": ("hwsolve.topics.layers.spec:parse_layer", "hwsolve.topics.layers.solve:solve_layer"),
 }
 
 

@@ -9,6 +9,7 @@ Compact notation (seed 003 Q3): ``INPUT 32x32x1``, ``CONV5-10`` (10 filters 5 x 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -17,7 +18,9 @@ from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, sum_of, times
 
-LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu")
+LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu",
+               "rnn", "lstm", "gru", "mha", "transformer")
+SEQUENCE_TYPES = ("rnn", "lstm", "gru", "mha", "transformer")
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Layer:
     mode: str = "max"  # pooling
     bias: bool = True
     rate: Fraction | None = None  # dropout
+    layers: int = 1  # stacked recurrent layers (num_layers)
+    heads: int = 0  # attention heads
+    ff: int = 0  # transformer feed-forward width
     where: object = None  # callable(message) -> Exception
 
 
@@ -65,124 +71,106 @@ def solve_arch(prob: ArchProblem) -> Solution:
     if not layers or layers[0].type != "input":
         raise _err(layers[0] if layers else Layer("input", ""), "the first layer must be INPUT HxWxC")
     vol: tuple = ()
-    rows = []  # (index, layer, volume, params, param expr, param formula, note)
+    rows = []  # (index, label, volume, params, param expr, param formula)
+    macs: dict[int, int] = {}  # layer index -> multiply-adds
+    convs: list = []  # (index, label, kernel, stride, dilation) for the receptive field
     for i, ly in enumerate(layers):
+        pre = f"L{i}."
+        sec = f"L{i}"
         if ly.type == "input":
             if i:
                 raise _err(ly, "INPUT may only be the first layer")
             vol = ly.size
-            rows.append((i, ly, vol, 0, None, None, "the input image: no parameters"))
+            rows.append((i, ly, vol, 0, None, None, "the input" + (" image" if len(vol) == 3 else "")
+                         + ": no parameters"))
             continue
         if i == 0:
             raise _err(ly, "the first layer must be INPUT HxWxC")
-        sol.sections[f"L{i}"] = f"Layer {i}: {ly.label} ({_describe(ly)})"
-        if ly.type in _LAYER_STEPS:
-            vol, row = _LAYER_STEPS[ly.type](sol, ly, i, vol)
+        sol.sections[sec] = f"Layer {i}: {ly.label} ({_describe(ly)})"
+        if ly.type in ("conv", "pool"):
+            if len(vol) != 3:
+                raise _err(ly, f"{ly.label} needs an HxWxC volume, but its input is the vector "
+                               f"{_vol_text(vol)}")
+            H, W, D = vol
+            shp = ShapeProblem(n=(H, W), k=ly.kernel, p=ly.padding, s=ly.stride, d=ly.dilation,
+                               filters=ly.filters if ly.type == "conv" else None, channels=D,
+                               pool=ly.mode if ly.type == "pool" else None)
+            shp = validate(shp, lambda key, msg, ly=ly: _err(ly, f"{ly.label}: {msg}"))
+            axs = shape_steps(sol, shp, prefix=pre, section=sec, heading=sol.sections[sec],
+                              params=False, formula=False, volume=False)
+            depth = ly.filters if ly.type == "conv" else D
+            new = (axs[0].out, axs[-1].out, depth)
+            convs.append((i, ly.label, shp.k, shp.s, shp.d))
+            if ly.type == "conv":
+                macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
+                k = ly.kernel
+                ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
+                w = k[0] * k[1] * D * depth
+                b = depth if ly.bias else 0
+                sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * Symbol("D") * Symbol("N"),
+                             substituted=Const(k[0]) * Const(k[1]) * Const(D) * Const(depth), value=w,
+                             unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {D}, D = the "
+                                                     "depth of the previous volume"))
+                sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
+                             substituted=Const(depth) if ly.bias else None, value=b,
+                             unit="parameters", note="one per filter" if ly.bias else "bias: false"))
+                pexpr = (Const(k[0]) * Const(k[1]) * Const(D) + 1) * Const(depth) if ly.bias \
+                    else Const(k[0]) * Const(k[1]) * Const(D) * Const(depth)
+                pform = (ks[0] * ks[1] * Symbol("D") + 1) * Symbol("N") if ly.bias \
+                    else ks[0] * ks[1] * Symbol("D") * Symbol("N")
+                rows.append((i, ly, new, w + b, pexpr, pform, f"{w} weights + {b} biases"))
+            else:
+                rows.append((i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters"))
+            vol = new
+        elif _on_sequence(ly, vol):
+            from hwsolve.topics.arch.counting import sequence_layer
+
+            vol, p, macs[i], note = sequence_layer(sol, ly, vol, pre, sec)
+            rows.append((i, ly, vol, p, None, None, note))
+        elif ly.type == "fc":
+            fin = vol[0] if len(vol) == 1 else None
+            if len(vol) != 1:
+                fin = vol[0] * vol[1] * vol[2]
+                sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD")),
+                             substituted=_vol_expr(vol), value=fin, unit="inputs",
+                             note=f"the {_vol_text(vol)} volume is flattened to a vector of {fin} "
+                                  f"before {ly.label}"))
+            n = ly.filters
+            w, b = fin * n, (n if ly.bias else 0)
+            macs[i] = w
+            sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
+                         substituted=Const(fin) * Const(n), value=w, unit="parameters",
+                         note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
+            sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
+                         substituted=Const(n) if ly.bias else None, value=b, unit="parameters",
+                         note="one per output neuron" if ly.bias else "bias: false"))
+            pexpr = (Const(fin) * Const(n) + Const(n)) if ly.bias else Const(fin) * Const(n)
+            pform = (_s("n_in") * Symbol("N") + Symbol("N")) if ly.bias else _s("n_in") * Symbol("N")
+            vol = (n,)
+            rows.append((i, ly, vol, w + b, pexpr, pform, f"{w} weights + {b} biases"))
+        elif ly.type == "flatten":
+            fin = 1
+            for x in vol:
+                fin *= x
+            sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD"))
+                         if len(vol) == 3 else None, substituted=_vol_expr(vol), value=fin,
+                         unit="values", note="reshape only: no parameters"))
+            vol = (fin,)
+            rows.append((i, ly, vol, 0, None, None, "reshape: no parameters"))
+        elif ly.type == "batchnorm":
+            c = vol[-1]
+            sol.add(Step(pre + "gamma", sec, formula=Symbol("C"), substituted=Const(c), value=c,
+                         unit="parameters", note="one scale per channel (learned)"))
+            sol.add(Step(pre + "beta", sec, formula=Symbol("C"), substituted=Const(c), value=c,
+                         unit="parameters", note="one shift per channel (learned)"))
+            sol.notes.append(f"layer {i} {ly.label}: the running mean and variance ({2 * c} numbers) "
+                             "are stored but not learned, so they are not counted as parameters")
+            rows.append((i, ly, vol, 2 * c, Const(2) * Const(c), Const(2) * Symbol("C"),
+                         f"{c} scales (gamma) + {c} shifts (beta)"))
         else:  # dropout, relu
             what = "dropout" if ly.type == "dropout" else "ReLU"
-            row = (i, ly, vol, 0, None, None, f"{what}: element-wise, same volume, no parameters")
-        rows.append(row)
-    _table_and_totals(sol, rows)
-    return sol
-
-
-def _window_layer(sol: Solution, ly: Layer, i: int, vol: tuple) -> tuple[tuple, tuple]:
-    """A convolution or pooling layer: output size per axis, then its weights and biases."""
-    pre, sec = f"L{i}.", f"L{i}"
-    if len(vol) != 3:
-        raise _err(ly, f"{ly.label} needs an HxWxC volume, but its input is the vector "
-                       f"{_vol_text(vol)}")
-    H, W, D = vol
-    shp = ShapeProblem(n=(H, W), k=ly.kernel, p=ly.padding, s=ly.stride, d=ly.dilation,
-                       filters=ly.filters if ly.type == "conv" else None, channels=D,
-                       pool=ly.mode if ly.type == "pool" else None)
-    shp = validate(shp, lambda key, msg, ly=ly: _err(ly, f"{ly.label}: {msg}"))
-    axs = shape_steps(sol, shp, prefix=pre, section=sec, heading=sol.sections[sec],
-                      params=False, formula=False, volume=False)
-    depth = ly.filters if ly.type == "conv" else D
-    new = (axs[0].out, axs[-1].out, depth)
-    if ly.type == "conv":
-        k = ly.kernel
-        ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
-        w = k[0] * k[1] * D * depth
-        b = depth if ly.bias else 0
-        sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * Symbol("D") * Symbol("N"),
-                     substituted=Const(k[0]) * Const(k[1]) * Const(D) * Const(depth), value=w,
-                     unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {D}, D = the "
-                                             "depth of the previous volume"))
-        sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
-                     substituted=Const(depth) if ly.bias else None, value=b,
-                     unit="parameters", note="one per filter" if ly.bias else "bias: false"))
-        pexpr = (Const(k[0]) * Const(k[1]) * Const(D) + 1) * Const(depth) if ly.bias \
-            else Const(k[0]) * Const(k[1]) * Const(D) * Const(depth)
-        pform = (ks[0] * ks[1] * Symbol("D") + 1) * Symbol("N") if ly.bias \
-            else ks[0] * ks[1] * Symbol("D") * Symbol("N")
-        row = (i, ly, new, w + b, pexpr, pform, f"{w} weights + {b} biases")
-    else:
-        row = (i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters")
-    return new, row
-
-
-def _fc_layer(sol: Solution, ly: Layer, i: int, vol: tuple) -> tuple[tuple, tuple]:
-    """A fully connected layer (flattening a volume first): its weights and biases."""
-    pre, sec = f"L{i}.", f"L{i}"
-    fin = vol[0] if len(vol) == 1 else None
-    if len(vol) != 1:
-        fin = vol[0] * vol[1] * vol[2]
-        sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD")),
-                     substituted=_vol_expr(vol), value=fin, unit="inputs",
-                     note=f"the {_vol_text(vol)} volume is flattened to a vector of {fin} "
-                          f"before {ly.label}"))
-    n = ly.filters
-    w, b = fin * n, (n if ly.bias else 0)
-    sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
-                 substituted=Const(fin) * Const(n), value=w, unit="parameters",
-                 note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
-    sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
-                 substituted=Const(n) if ly.bias else None, value=b, unit="parameters",
-                 note="one per output neuron" if ly.bias else "bias: false"))
-    pexpr = (Const(fin) * Const(n) + Const(n)) if ly.bias else Const(fin) * Const(n)
-    pform = (_s("n_in") * Symbol("N") + Symbol("N")) if ly.bias else _s("n_in") * Symbol("N")
-    vol = (n,)
-    row = (i, ly, vol, w + b, pexpr, pform, f"{w} weights + {b} biases")
-    return vol, row
-
-
-def _flatten_layer(sol: Solution, ly: Layer, i: int, vol: tuple) -> tuple[tuple, tuple]:
-    """A reshape to a vector: no parameters."""
-    pre, sec = f"L{i}.", f"L{i}"
-    fin = 1
-    for x in vol:
-        fin *= x
-    sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD"))
-                 if len(vol) == 3 else None, substituted=_vol_expr(vol), value=fin,
-                 unit="values", note="reshape only: no parameters"))
-    vol = (fin,)
-    row = (i, ly, vol, 0, None, None, "reshape: no parameters")
-    return vol, row
-
-
-def _batchnorm_layer(sol: Solution, ly: Layer, i: int, vol: tuple) -> tuple[tuple, tuple]:
-    """Batch norm: a learned scale and shift per channel."""
-    pre, sec = f"L{i}.", f"L{i}"
-    c = vol[-1]
-    sol.add(Step(pre + "gamma", sec, formula=Symbol("C"), substituted=Const(c), value=c,
-                 unit="parameters", note="one scale per channel (learned)"))
-    sol.add(Step(pre + "beta", sec, formula=Symbol("C"), substituted=Const(c), value=c,
-                 unit="parameters", note="one shift per channel (learned)"))
-    sol.notes.append(f"layer {i} {ly.label}: the running mean and variance ({2 * c} numbers) "
-                     "are stored but not learned, so they are not counted as parameters")
-    row = (i, ly, vol, 2 * c, Const(2) * Const(c), Const(2) * Symbol("C"),
-           f"{c} scales (gamma) + {c} shifts (beta)")
-    return vol, row
-
-
-_LAYER_STEPS = {"conv": _window_layer, "pool": _window_layer, "fc": _fc_layer, "flatten": _flatten_layer,
-                "batchnorm": _batchnorm_layer}
-
-
-def _table_and_totals(sol: Solution, rows: list[tuple]) -> None:
-    """The sheet's table (activation volume and parameters per layer), then the totals."""
+            rows.append((i, ly, vol, 0, None, None, f"{what}: element-wise, same volume, no parameters"))
+    # the sheet's table
     sol.sections["table"] = "Table: activation volume (memory) and parameters per layer"
     for i, ly, v, p, pexpr, pform, note in rows:
         n_act = 1
@@ -191,7 +179,8 @@ def _table_and_totals(sol: Solution, rows: list[tuple]) -> None:
         sol.add(Step(f"volume[{i}]", "table", formula=None, substituted=_vol_expr(v), value=n_act,
                      unit="activations", note=ly.label))
         sol.add(Step(f"params[{i}]", "table", formula=pform, substituted=pexpr, value=p,
-                     unit="parameters", note=f"{ly.label}: {note}"))
+                     unit="parameters", note=_with_thousands(f"{ly.label}: {note}", p)))
+        _macs_step(sol, i, ly, macs)
     sol.sections["totals"] = "Totals"
     total_p = sum(r[3] for r in rows)
     acts = []
@@ -201,19 +190,51 @@ def _table_and_totals(sol: Solution, rows: list[tuple]) -> None:
             n_act *= x
         acts.append(n_act)
     sol.add(Step("total_params", "totals", substituted=sum_of([Const(r[3]) for r in rows]),
-                 value=total_p, unit="parameters", note="weights and biases of every layer"))
+                 value=total_p, unit="parameters", note=f"weights and biases of every layer: {total_p:,}"))
+    total_m = sum(macs.values())
+    sol.add(Step("total_macs", "totals", value=total_m, unit="multiply-adds",
+                 note=f"{total_m:,} for one input; bias adds, pooling, norms and activations not counted"))
     total_w = sum(_weights(r) for r in rows)
     sol.add(Step("total_weights", "totals", value=total_w, unit="parameters"))
+    from hwsolve.topics.arch.counting import receptive_field
+
+    receptive_field(sol, convs)
     sol.add(Step("total_biases", "totals", value=total_p - total_w, unit="parameters",
                  note="batch-norm shifts (beta) count as biases, scales (gamma) as weights"
                  if any(r[1].type == "batchnorm" for r in rows) else ""))
     sol.add(Step("total_activations", "totals", substituted=sum_of([Const(a) for a in acts]),
                  value=sum(acts), unit="activations",
                  note="numbers stored in one forward pass of one image, input included"))
+    return sol
+
+
+def _on_sequence(ly: Layer, vol: tuple) -> bool:
+    """A sequence layer, or a fully-connected layer applied to every token of a T x d sequence."""
+    return ly.type in SEQUENCE_TYPES or (ly.type == "fc" and len(vol) == 2)
+
+
+def _with_thousands(note: str, n: int) -> str:
+    """The count with thousands separators after a note, unless the note already has it."""
+    return note if n < 10_000 or f"{n:,}" in note else f"{note} ({n:,})"
+
+
+def _macs_step(sol: Solution, i: int, ly: Layer, macs: dict) -> None:
+    if i == 0:  # the input
+        return
+    m = macs.get(i, 0)
+    sol.add(Step(f"macs[{i}]", "table", value=m, unit="multiply-adds",
+                 note=f"{ly.label}: {m:,}" if m else f"{ly.label}: no multiply-adds"))
 
 
 def _weights(row) -> int:
     i, ly, v, p, *_ = row
+    if ly.type in SEQUENCE_TYPES:
+        from hwsolve.topics.arch.counting import GATES
+
+        if ly.type in GATES:
+            return p - (2 * GATES[ly.type] * ly.filters * ly.layers if ly.bias else 0)
+        d = v[1]
+        return 4 * d * d + (2 * d * ly.ff + 2 * d if ly.type == "transformer" else 0)  # + the norms' gammas
     if ly.type == "conv" or ly.type == "fc":
         return p - (ly.filters if ly.bias else 0)
     if ly.type == "batchnorm":
@@ -238,11 +259,84 @@ def _describe(ly: Layer) -> str:
         return "batch normalisation"
     if ly.type == "dropout":
         return "dropout" + (f" p={ly.rate}" if ly.rate is not None else "")
+    if ly.type in ("rnn", "lstm", "gru"):
+        return f"{ly.type.upper()}, hidden size {ly.filters}" + (f", {ly.layers} layers" if ly.layers > 1 else "")
+    if ly.type == "mha":
+        return f"multi-head attention, {ly.heads} heads"
+    if ly.type == "transformer":
+        return f"transformer encoder block, {ly.heads} heads, feed-forward {ly.ff}"
     return ly.type
 
 
 # ---------------------------------------------------------------------------------------------
 # compact notation
+
+_TOKENS = [
+    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)$"), "input"),
+    (re.compile(r"^INPUT\s+(\d+)$"), "input_vec"),
+    (re.compile(r"^CONV(\d+)(?:[xX×](\d+))?-(\d+)$"), "conv"),
+    (re.compile(r"^(MAX|AVG)?POOL(\d+)(?:[xX×](\d+))?$"), "pool"),
+    (re.compile(r"^FC-(\d+)$"), "fc"),
+    (re.compile(r"^(FLATTEN|RELU|BN|BATCHNORM|DROPOUT)$"), "simple"),
+    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)$"), "input_seq"),
+    (re.compile(r"^(RNN|LSTM|GRU)-(\d+)(?:[xX×](\d+))?$"), "recurrent"),
+    (re.compile(r"^MHA-(\d+)$"), "mha"),
+    (re.compile(r"^TRANSFORMER-(\d+)-(\d+)$"), "transformer"),
+]
+TOKEN_HELP = ("INPUT HxWxC, INPUT TxD (a sequence), CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT, "
+              "LSTM-h (or RNN-h, GRU-h; LSTM-hx2 for 2 layers), MHA-heads, TRANSFORMER-heads-ff")
+
+
+def parse_token(text: str, defaults: dict, where) -> Layer:
+    """One compact layer token; `defaults` maps 'conv'/'pool' to dicts of padding/stride/... ."""
+    t = " ".join(text.strip().split())
+    up = t.upper()
+    for rx, kind in _TOKENS:
+        m = rx.match(up)
+        if not m:
+            continue
+        g = m.groups()
+        if kind == "input":
+            size = tuple(int(x) for x in g)
+            if min(size) < 1:
+                raise where(f"every input size must be at least 1, got {t}")
+            return Layer("input", t, size=size, where=where)
+        if kind == "input_seq":
+            return Layer("input", t, size=(int(g[0]), int(g[1])), where=where)
+        if kind == "recurrent":
+            return Layer(g[0].lower(), t, filters=int(g[1]), layers=int(g[2] or 1), where=where)
+        if kind == "mha":
+            return Layer("mha", t, heads=int(g[0]), where=where)
+        if kind == "transformer":
+            return Layer("transformer", t, heads=int(g[0]), ff=int(g[1]), where=where)
+        if kind == "input_vec":
+            return Layer("input", t, size=(int(g[0]),), where=where)
+        if kind == "conv":
+            k = (int(g[0]), int(g[1] or g[0]))
+            d = defaults.get("conv", {})
+            n = int(g[2])
+            if n < 1:
+                raise where(f"{t}: a convolution needs at least 1 filter")
+            return Layer("conv", t, kernel=k, filters=n, padding=d.get("padding", (0, 0)),
+                         stride=d.get("stride", (1, 1)), dilation=d.get("dilation", (1, 1)),
+                         bias=d.get("bias", True), where=where)
+        if kind == "pool":
+            k = (int(g[1]), int(g[2] or g[1]))
+            d = defaults.get("pool", {})
+            mode = {"MAX": "max", "AVG": "avg"}.get(g[0] or "", d.get("mode", "max"))
+            return Layer("pool", t, kernel=k, padding=d.get("padding", (0, 0)),
+                         stride=d.get("stride"), mode=mode, where=where)
+        if kind == "fc":
+            n = int(g[0])
+            if n < 1:
+                raise where(f"{t}: a fully-connected layer needs at least 1 output")
+            return Layer("fc", t, filters=n, bias=defaults.get("fc", {}).get("bias", True), where=where)
+        simple = {"FLATTEN": "flatten", "RELU": "relu", "BN": "batchnorm", "BATCHNORM": "batchnorm",
+                  "DROPOUT": "dropout"}[g[0]]
+        return Layer(simple, t, where=where)
+    raise where(f"unknown layer token '{t}'; expected one of: {TOKEN_HELP} "
+                "(or a mapping such as {type: conv, kernel: 5, filters: 10})")
+
 
 # ---------------------------------------------------------------------------------------------
 # Vision Transformer patches
@@ -256,6 +350,18 @@ class VitProblem:
     dim: int | None = None
     cls_token: bool = True
     title: str = ""
+
+
+def vit_from_flags(image, patch, channels, dim, cls_token: bool) -> VitProblem:
+    from hwsolve.topics.conv.sizes import parse_count, parse_pair
+
+    if image is None:
+        raise HwsolveError("missing the image size (e.g. --image 224), or give a SPEC file", field="--image")
+    if patch is None:
+        raise HwsolveError("missing the patch size (e.g. --patch 16)", field="--patch")
+    return check_vit(VitProblem(image=parse_pair(image, "--image"), patch=parse_pair(patch, "--patch"),
+                                channels=parse_count(channels, "--channels") or 3,
+                                dim=parse_count(dim, "--dim"), cls_token=cls_token))
 
 
 def check_vit(prob: VitProblem, blame=None) -> VitProblem:

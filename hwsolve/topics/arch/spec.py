@@ -1,17 +1,14 @@
-"""Read `kind: arch` (CNN layer tables) and `kind: vit` (ViT patches) specs, compact layer tokens
-(CONV5-10), and the vit-patches command's options.
+"""Read `kind: arch` (CNN layer tables) and `kind: vit` (ViT patches) specs.
 
 See docs/conv-and-arch.md for the format. Every error names the file, the line and the field.
 """
 
 from __future__ import annotations
 
-import re
-
-from hwsolve.core.errors import HwsolveError
-from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
-from hwsolve.topics.arch.solve import LAYER_TYPES, ArchProblem, Layer, VitProblem, check_vit
+from hwsolve.topics.arch.solve import (LAYER_TYPES, SEQUENCE_TYPES, ArchProblem, Layer, VitProblem, check_vit,
+                                       parse_token)
 from hwsolve.topics.conv.sizes import parse_count, parse_pair
+from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 
 TOP = {"hwsolve", "kind", "title", "source", "question"}
 DEFAULT_KEYS = {"conv": {"padding", "stride", "dilation", "bias"},
@@ -23,6 +20,8 @@ LAYER_KEYS = {
     "pool": {"size", "stride", "padding", "mode"},
     "fc": {"units", "bias"},
     "flatten": set(), "batchnorm": set(), "relu": set(), "dropout": {"rate"},
+    "rnn": {"hidden", "layers", "bias"}, "lstm": {"hidden", "layers", "bias"}, "gru": {"hidden", "layers", "bias"},
+    "mha": {"heads", "bias"}, "transformer": {"heads", "ff"},
 }
 
 
@@ -96,7 +95,16 @@ def _layer(f: Field, defaults: dict) -> Layer:
         return f[key]
 
     if t == "input":
-        dims = _input_size(need("size"))
+        sz = need("size")
+        val = sz.value
+        if isinstance(val, list):
+            dims = tuple(x.integer(minimum=1) for x in sz.items())
+        elif isinstance(val, int) and not isinstance(val, bool):
+            dims = (sz.integer(minimum=1),)
+        else:
+            dims = tuple(_dims_text(sz))
+        if len(dims) not in (1, 2, 3):
+            raise sz.error(f"expected HxWxC, TxD (a sequence) or one number (a vector), got {len(dims)} sizes")
         return Layer("input", name or "INPUT " + "x".join(map(str, dims)), size=dims, where=f.error)
     if t == "conv":
         k = _pair(need("kernel"), "kernel")
@@ -121,31 +129,29 @@ def _layer(f: Field, defaults: dict) -> Layer:
         n = need("units").integer(minimum=1)
         return Layer("fc", name or f"FC-{n}", filters=n,
                      bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
+    if t in SEQUENCE_TYPES:
+        return _sequence_layer(f, t, name, need)
     if t == "dropout":
-        rate = _dropout_rate(f["rate"]) if "rate" in v else None
+        rate = None
+        if "rate" in v:
+            rate = f["rate"].number()
+            if not 0 <= rate < 1:
+                raise f["rate"].error(f"a dropout rate is in [0, 1), got {rate}")
         return Layer("dropout", name or "DROPOUT", rate=rate, where=f.error)
     return Layer(t, name or t.upper(), where=f.error)
 
 
-def _input_size(sz: Field) -> tuple:
-    """An input's size: [H, W, C], HxWxC, or one number for a vector."""
-    val = sz.value
-    if isinstance(val, list):
-        dims = tuple(x.integer(minimum=1) for x in sz.items())
-    elif isinstance(val, int) and not isinstance(val, bool):
-        dims = (sz.integer(minimum=1),)
-    else:
-        dims = tuple(_dims_text(sz))
-    if len(dims) not in (1, 3):
-        raise sz.error(f"expected HxWxC (or one number for a vector), got {len(dims)} sizes")
-    return dims
-
-
-def _dropout_rate(f: Field):
-    rate = f.number()
-    if not 0 <= rate < 1:
-        raise f.error(f"a dropout rate is in [0, 1), got {rate}")
-    return rate
+def _sequence_layer(f: Field, t: str, name: str, need) -> Layer:
+    """rnn / lstm / gru {hidden, layers, bias}; mha {heads, bias}; transformer {heads, ff}."""
+    bias = f["bias"].boolean() if f.has("bias") else True
+    if t in ("rnn", "lstm", "gru"):
+        h = need("hidden").integer(minimum=1)
+        return Layer(t, name or f"{t.upper()}-{h}", filters=h,
+                     layers=f["layers"].integer(minimum=1) if f.has("layers") else 1, bias=bias, where=f.error)
+    heads = need("heads").integer(minimum=1)
+    ff = need("ff").integer(minimum=1) if t == "transformer" else 0
+    return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
+                 ff=ff, bias=bias, where=f.error)
 
 
 def _dims_text(f: Field):
@@ -171,73 +177,3 @@ def parse_vit(doc: Doc) -> VitProblem:
         cls_token=root["cls_token"].boolean() if "cls_token" in data else True,
         title=root["title"].text() if "title" in data else "")
     return check_vit(prob, lambda key, msg: root["patch"].error(msg))
-
-
-# ---------------------------------------------------------------------------------------------
-# compact notation and the command line's options
-
-_TOKENS = [
-    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)$"), "input"),
-    (re.compile(r"^INPUT\s+(\d+)$"), "input_vec"),
-    (re.compile(r"^CONV(\d+)(?:[xX×](\d+))?-(\d+)$"), "conv"),
-    (re.compile(r"^(MAX|AVG)?POOL(\d+)(?:[xX×](\d+))?$"), "pool"),
-    (re.compile(r"^FC-(\d+)$"), "fc"),
-    (re.compile(r"^(FLATTEN|RELU|BN|BATCHNORM|DROPOUT)$"), "simple"),
-]
-TOKEN_HELP = "INPUT HxWxC, CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT"
-
-
-
-
-def parse_token(text: str, defaults: dict, where) -> Layer:
-    """One compact layer token; `defaults` maps 'conv'/'pool' to dicts of padding/stride/... ."""
-    t = " ".join(text.strip().split())
-    up = t.upper()
-    for rx, kind in _TOKENS:
-        m = rx.match(up)
-        if not m:
-            continue
-        g = m.groups()
-        if kind == "input":
-            size = tuple(int(x) for x in g)
-            if min(size) < 1:
-                raise where(f"every input size must be at least 1, got {t}")
-            return Layer("input", t, size=size, where=where)
-        if kind == "input_vec":
-            return Layer("input", t, size=(int(g[0]),), where=where)
-        if kind == "conv":
-            k = (int(g[0]), int(g[1] or g[0]))
-            d = defaults.get("conv", {})
-            n = int(g[2])
-            if n < 1:
-                raise where(f"{t}: a convolution needs at least 1 filter")
-            return Layer("conv", t, kernel=k, filters=n, padding=d.get("padding", (0, 0)),
-                         stride=d.get("stride", (1, 1)), dilation=d.get("dilation", (1, 1)),
-                         bias=d.get("bias", True), where=where)
-        if kind == "pool":
-            k = (int(g[1]), int(g[2] or g[1]))
-            d = defaults.get("pool", {})
-            mode = {"MAX": "max", "AVG": "avg"}.get(g[0] or "", d.get("mode", "max"))
-            return Layer("pool", t, kernel=k, padding=d.get("padding", (0, 0)),
-                         stride=d.get("stride"), mode=mode, where=where)
-        if kind == "fc":
-            n = int(g[0])
-            if n < 1:
-                raise where(f"{t}: a fully-connected layer needs at least 1 output")
-            return Layer("fc", t, filters=n, bias=defaults.get("fc", {}).get("bias", True), where=where)
-        simple = {"FLATTEN": "flatten", "RELU": "relu", "BN": "batchnorm", "BATCHNORM": "batchnorm",
-                  "DROPOUT": "dropout"}[g[0]]
-        return Layer(simple, t, where=where)
-    raise where(f"unknown layer token '{t}'; expected one of: {TOKEN_HELP} "
-                "(or a mapping such as {type: conv, kernel: 5, filters: 10})")
-
-
-def vit_from_flags(image, patch, channels, dim, cls_token: bool) -> VitProblem:
-    """A ViT problem from the vit-patches command's options."""
-    if image is None:
-        raise HwsolveError("missing the image size (e.g. --image 224), or give a SPEC file", field="--image")
-    if patch is None:
-        raise HwsolveError("missing the patch size (e.g. --patch 16)", field="--patch")
-    return check_vit(VitProblem(image=parse_pair(image, "--image"), patch=parse_pair(patch, "--patch"),
-                                channels=parse_count(channels, "--channels") or 3,
-                                dim=parse_count(dim, "--dim"), cls_token=cls_token))
