@@ -13,7 +13,7 @@ import click
 
 from hwsolve import __version__
 from hwsolve.core.errors import HwsolveError
-from hwsolve.core.numfmt import DEFAULT_PRECISION
+from hwsolve.core.precision import DEFAULT_PRECISION
 
 FORMAT_CHOICES = ("rich", "json", "markdown", "latex")
 

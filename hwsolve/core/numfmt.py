@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-DEFAULT_PRECISION = 4  # significant digits for floats
+from hwsolve.core.precision import DEFAULT_PRECISION  # noqa: F401  (re-exported: significant digits for floats)
 
 
 def is_terminating(q: Fraction) -> bool:
