@@ -26,7 +26,34 @@ def fmt_exact(q: Fraction | int) -> str:
     return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
 
 
+# Text already made, by (type, value, precision): a big array is printed several times per output
+# (its value, the substituted formula, text and LaTeX), and weights repeat values. The type is part
+# of the key because Fraction(1, 1024) == 2**-10 as a float, yet the two print differently.
+_TEXT: dict = {}
+_TEXT_LIMIT = 300_000  # about 40 MB at most; past it, numbers are formatted every time
+
+
 def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
+    """Text for one scalar (see `_fmt_number`), remembered for the next time it is printed."""
+    cls = x.__class__
+    if cls is int:
+        return str(x)
+    # a Fraction's own hash is slow (a modular inverse); its numerator and denominator are not
+    key = (x.numerator, x.denominator, precision) if cls is Fraction else (cls, x, precision)
+    try:
+        return _TEXT[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable value, formatted without the cache
+        pass
+    text = _fmt_number(x, precision)
+    if len(_TEXT) < _TEXT_LIMIT:
+        try:
+            _TEXT[key] = text
+        except TypeError:
+            pass
+    return text
+
+
+def _fmt_number(x, precision: int) -> str:
     """Text for one scalar.
 
     Integers print as integers. A rational prints as a decimal when its expansion terminates in

@@ -225,6 +225,8 @@ class _LatexPrinter(_Printer):
     latex = True
 
     def number(self, v) -> str:
+        if v.__class__ is int:
+            return str(v)
         if isinstance(v, Fraction) and v.denominator != 1 and "/" in fmt_number(v, self.precision):
             sign = "-" if v < 0 else ""
             return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
