@@ -22,7 +22,10 @@ def is_terminating(q: Fraction) -> bool:
 
 def fmt_exact(q: Fraction | int) -> str:
     """The exact text of a rational: ``-1/5``, ``8``."""
-    q = Fraction(q)
+    if q.__class__ is int:
+        return str(q)
+    if q.__class__ is not Fraction:
+        q = Fraction(q)
     return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
 
 
@@ -110,6 +113,9 @@ def _strip(s: str) -> str:
 
 def json_number(x):
     """A JSON-ready scalar: int stays int, a rational or float becomes a float."""
+    cls = x.__class__
+    if cls is int or (cls is float and math.isfinite(x)):  # the common cases first: big arrays
+        return x
     if isinstance(x, bool):
         return x
     if isinstance(x, int):
