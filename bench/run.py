@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,43 +47,60 @@ class Row:
     ratio: float
     target: float
     detail: str = ""
+    cpu_ratio: float = 0.0  # the same from CPU seconds (user + system): steadier on a loaded machine
 
     @property
     def met(self) -> bool:
         return self.ratio <= self.target
 
 
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: dict[str, float] = {}  # "last": CPU seconds of the last run_once (user + system of the child)
+
+
 def run_once(cmd: list[str]) -> float:
+    cpu = _child_cpu()
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "NO_COLOR": "1"})
     elapsed = time.perf_counter() - t
     if proc.returncode not in (0, 1):  # grade exits 1 when a submission is below --fail-under
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    CPU["last"] = _child_cpu() - cpu
     return elapsed
 
 
-def paired(cmd: list[str], ref: list[str], pairs: int) -> tuple[float, float, float]:
-    """Median ratio of `cmd` to `ref` over alternating runs; also each one's median seconds."""
+def _run_cpu(cmd: list[str]) -> tuple[float, float]:
+    wall = run_once(cmd)
+    return wall, CPU["last"]
+
+
+def paired(cmd: list[str], ref: list[str], pairs: int) -> tuple[float, float, float, float]:
+    """Median ratio of `cmd` to `ref` over alternating runs (wall clock, then CPU); each one's median wall."""
     if pairs > 1:
         run_once(cmd), run_once(ref)  # warm the file cache (the long rows are long enough without)
-    ratios, mine, refs = [], [], []
+    ratios, cpu_ratios, mine, refs = [], [], [], []
     for i in range(pairs):
         if i % 2 == 0:
-            a, b = run_once(cmd), run_once(ref)
+            (a, a_cpu), (b, b_cpu) = _run_cpu(cmd), _run_cpu(ref)
         else:
-            b, a = run_once(ref), run_once(cmd)
+            (b, b_cpu), (a, a_cpu) = _run_cpu(ref), _run_cpu(cmd)
         ratios.append(a / b)
+        cpu_ratios.append(a_cpu / b_cpu)
         mine.append(a)
         refs.append(b)
-    return statistics.median(ratios), statistics.median(mine), statistics.median(refs)
+    return statistics.median(ratios), statistics.median(cpu_ratios), statistics.median(mine), statistics.median(refs)
 
 
 def row(what: str, against: str, cmd: list[str], ref: list[str], target: float, pairs: int) -> Row:
-    ratio, mine, ref_secs = paired(cmd, ref, pairs)
-    r = Row(what, against, ratio, target, f"{_secs(mine)} vs {_secs(ref_secs)}")
-    print(f"  {r.what:58s} {r.ratio:6.2f}x  target <= {r.target:g}x  {'ok' if r.met else 'MISSED'}  ({r.detail})",
-          flush=True)
+    ratio, cpu_ratio, mine, ref_secs = paired(cmd, ref, pairs)
+    r = Row(what, against, ratio, target, f"{_secs(mine)} vs {_secs(ref_secs)}", cpu_ratio)
+    print(f"  {r.what:58s} {r.ratio:6.2f}x (CPU {r.cpu_ratio:5.2f}x)  target <= {r.target:g}x  "
+          f"{'ok' if r.met else 'MISSED'}  ({r.detail})", flush=True)
     return r
 
 
@@ -137,9 +155,9 @@ def measure(tmp: Path) -> list[Row]:
 def markdown(rows: list[Row]) -> str:
     lines = [f"Measured by `make bench` on {platform.machine()} with {os.cpu_count()} cores, "
              f"{time.strftime('%Y-%m-%d')}; each ratio is the median of paired runs in one session.", "",
-             "| what | against | ratio | target | met | times |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r.what} | {r.against} | {r.ratio:.2f}x | <= {r.target:g}x | {'yes' if r.met else 'no'} | "
-              f"{r.detail} |" for r in rows]
+             "| what | against | ratio | CPU ratio | target | met | times (wall) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.what} | {r.against} | {r.ratio:.2f}x | {r.cpu_ratio:.2f}x | <= {r.target:g}x | "
+              f"{'yes' if r.met else 'no'} | {r.detail} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
