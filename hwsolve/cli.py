@@ -13,7 +13,7 @@ import click
 
 from hwsolve import __version__
 from hwsolve.core.errors import HwsolveError
-from hwsolve.core.numfmt import DEFAULT_PRECISION
+from hwsolve.core.precision import DEFAULT_PRECISION
 from hwsolve.render import FORMATS
 
 
@@ -32,7 +32,7 @@ class _Group(click.Group):
 
 
 def output_options(f):
-    """The options every solving command shares: --format, --precision, --output, --fragment."""
+    """The options every solving command shares: --format, --precision, --output, --fragment, --full."""
 
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="rich",
                   show_default=True, help="Output format.")
@@ -41,13 +41,15 @@ def output_options(f):
     @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                   help="Write to this file instead of standard output.")
     @click.option("--fragment", is_flag=True, help="With --format latex: the body only, no preamble.")
+    @click.option("--full", "whole", is_flag=True,
+                  help="Rich format: print big arrays whole, not just their corners.")
     @functools.wraps(f)
-    def wrapper(*args, fmt, precision, output, fragment, **kwargs):
+    def wrapper(*args, fmt, precision, output, fragment, whole, **kwargs):
         solution = f(*args, **kwargs)
         if solution is not None:
             from hwsolve.render import emit
 
-            emit(solution, fmt, precision, output, fragment)
+            emit(solution, fmt, precision, output, fragment, whole=whole)
 
     return wrapper
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-DEFAULT_PRECISION = 4  # significant digits for floats
+from hwsolve.core.precision import DEFAULT_PRECISION  # noqa: F401  (re-exported: significant digits for floats)
 
 
 def is_terminating(q: Fraction) -> bool:
@@ -22,11 +22,41 @@ def is_terminating(q: Fraction) -> bool:
 
 def fmt_exact(q: Fraction | int) -> str:
     """The exact text of a rational: ``-1/5``, ``8``."""
-    q = Fraction(q)
+    if q.__class__ is int:
+        return str(q)
+    if q.__class__ is not Fraction:
+        q = Fraction(q)
     return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
 
 
+# Text already made, by (type, value, precision): a big array is printed several times per output
+# (its value, the substituted formula, text and LaTeX), and weights repeat values. The type is part
+# of the key because Fraction(1, 1024) == 2**-10 as a float, yet the two print differently.
+_TEXT: dict = {}
+_TEXT_LIMIT = 300_000  # about 40 MB at most; past it, numbers are formatted every time
+
+
 def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
+    """Text for one scalar (see `_fmt_number`), remembered for the next time it is printed."""
+    cls = x.__class__
+    if cls is int:
+        return str(x)
+    # a Fraction's own hash is slow (a modular inverse); its numerator and denominator are not
+    key = (x.numerator, x.denominator, precision) if cls is Fraction else (cls, x, precision)
+    try:
+        return _TEXT[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable value, formatted without the cache
+        pass
+    text = _fmt_number(x, precision)
+    if len(_TEXT) < _TEXT_LIMIT:
+        try:
+            _TEXT[key] = text
+        except TypeError:
+            pass
+    return text
+
+
+def _fmt_number(x, precision: int) -> str:
     """Text for one scalar.
 
     Integers print as integers. A rational prints as a decimal when its expansion terminates in
@@ -83,6 +113,9 @@ def _strip(s: str) -> str:
 
 def json_number(x):
     """A JSON-ready scalar: int stays int, a rational or float becomes a float."""
+    cls = x.__class__
+    if cls is int or (cls is float and math.isfinite(x)):  # the common cases first: big arrays
+        return x
     if isinstance(x, bool):
         return x
     if isinstance(x, int):

@@ -220,15 +220,37 @@ class _Printer:
         return fmt_number(v, self.precision)
 
     def array(self, v: tuple) -> str:
+        number = self.number
         if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(self.number(x) for x in row) + "]" for row in v) + "]"
-        return "[" + ", ".join(self.number(x) for x in v) + "]"
+            return "[" + ", ".join("[" + ", ".join(map(number, row)) + "]" for row in v) + "]"
+        return "[" + ", ".join(map(number, v)) + "]"
+
+
+_LATEX_NUMBERS: dict = {}  # (value key, precision) -> LaTeX text, as numfmt's cache of plain text
 
 
 class _LatexPrinter(_Printer):
     latex = True
 
     def number(self, v) -> str:
+        cls = v.__class__
+        if cls is int:
+            return str(v)
+        # remembered like fmt_number's text: a big array is typeset more than once per output
+        key = (v.numerator, v.denominator, self.precision) if cls is Fraction else (cls, v, self.precision)
+        try:
+            return _LATEX_NUMBERS[key]
+        except (KeyError, TypeError):
+            pass
+        text = self._number(v)
+        if len(_LATEX_NUMBERS) < 300_000:
+            try:
+                _LATEX_NUMBERS[key] = text
+            except TypeError:
+                pass
+        return text
+
+    def _number(self, v) -> str:
         if isinstance(v, Fraction) and v.denominator != 1 and "/" in fmt_number(v, self.precision):
             sign = "-" if v < 0 else ""
             return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
@@ -239,10 +261,11 @@ class _LatexPrinter(_Printer):
         return s.replace("inf", r"\infty")
 
     def array(self, v: tuple) -> str:
+        number = self.number
         if v and isinstance(v[0], tuple):
-            rows = [" & ".join(self.number(x) for x in row) for row in v]
+            rows = [" & ".join(map(number, row)) for row in v]
         else:
-            rows = [self.number(x) for x in v]
+            rows = list(map(number, v))
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
 

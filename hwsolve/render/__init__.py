@@ -17,17 +17,21 @@ def renderer(fmt: str):
     return importlib.import_module(f"hwsolve.render.{_MODULES[fmt]}")
 
 
-def emit(solution, fmt: str, precision: int, output: str | None = None, fragment: bool = False) -> None:
-    """Print a solution in a format, to stdout or to a file (written whole or not at all)."""
+def emit(solution, fmt: str, precision: int, output: str | None = None, fragment: bool = False,
+         whole: bool = False) -> None:
+    """Print a solution in a format, to stdout or to a file (written whole or not at all).
+
+    `whole`: the rich format prints big arrays whole instead of their corners (the others always do).
+    """
     mod = renderer(fmt)
     if fmt == "rich":
         if not output:
-            mod.render(solution, precision)
+            mod.render(solution, precision, whole=whole)
             return
         import io
 
         buf = io.StringIO()
-        mod.render(solution, precision, console=mod.make_console(buf, plain=True))
+        mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
         text = buf.getvalue().rstrip("\n")
     else:
         text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \

@@ -17,8 +17,27 @@ _NUMBER = re.compile(rf"^\s*({_DECIMAL})\s*(?:/\s*({_DECIMAL})\s*)?$")
 _INTEGER = re.compile(r"^\s*[+-]?\d{1,60}\s*$")
 
 
+_PARSED: dict[str, Fraction] = {}  # text -> its value: a network's weights repeat the same few texts
+_PARSED_LIMIT = 200_000
+_PLAIN_DECIMAL = re.compile(r"^-?\d{1,30}\.\d{1,30}$")
+
+
 def parse_number(text: str) -> Fraction:
     """The exact rational a number text denotes; ValueError (or ZeroDivisionError) if it is not one."""
+    try:
+        return _PARSED[text]  # Fractions are immutable, so one value can serve every occurrence
+    except KeyError:
+        pass
+    value = _parse_number(text)
+    if len(_PARSED) < _PARSED_LIMIT:
+        _PARSED[text] = value
+    return value
+
+
+def _parse_number(text: str) -> Fraction:
+    if _PLAIN_DECIMAL.match(text):  # 0.25, -1.5: digits over a power of ten, no regex inside Fraction
+        whole, _, places = text.partition(".")
+        return Fraction(int(whole + places), 10 ** len(places))
     if len(text) > MAX_CHARS:
         raise ValueError(f"number text longer than {MAX_CHARS} characters")
     if _INTEGER.match(text):  # the common case, without the general parse

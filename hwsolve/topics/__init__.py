@@ -9,9 +9,12 @@ returns a problem; a solver takes the problem and returns a `Solution`.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from hwsolve.core.errors import SpecError
-from hwsolve.spec.loader import Doc, check_version, load_yaml
+
+if TYPE_CHECKING:  # the loader pulls in PyYAML: not for commands such as conv-shape that read no spec
+    from hwsolve.spec.loader import Doc
 
 # kind -> (parser, solver)
 TOPICS: dict[str, tuple[str, str]] = {
@@ -46,6 +49,8 @@ def kind_of(doc: Doc, default: str = "network") -> str:
 
 
 def parse(doc: Doc, kind: str | None = None):
+    from hwsolve.spec.loader import check_version
+
     check_version(doc)
     kind = kind or kind_of(doc)
     if kind not in TOPICS:
@@ -59,6 +64,8 @@ def solve(problem, kind: str):
 
 def load_and_solve(path: str):
     """Load any spec, solve it, return (problem, solution)."""
+    from hwsolve.spec.loader import load_yaml
+
     doc = load_yaml(path)
     kind = kind_of(doc)
     problem = parse(doc, kind)
