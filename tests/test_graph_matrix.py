@@ -216,7 +216,7 @@ def test_shape_errors_are_one_line_naming_node_and_shapes(body, message):
 
 def test_grammar_matrix_product_transpose_and_axis():
     from hwsolve.spec.expr import Bin, Call, ExprError, Name, parse
-    from hwsolve.topics.backprop.graph_spec import graph_functions
+    from hwsolve.topics.rules_spec import expression_functions as graph_functions
 
     fns = graph_functions()
     assert parse("W1 @ x + b1", fns) == Bin("+", Bin("@", Name("W1", 1), Name("x", 6)), Name("b1", 10))
@@ -238,7 +238,7 @@ def test_grammar_matrix_product_transpose_and_axis():
 
 def test_every_table_function_is_callable_in_a_graph_spec():
     from hwsolve.autodiff.functions import ELEMENTWISE
-    from hwsolve.topics.backprop.graph_spec import graph_functions
+    from hwsolve.topics.rules_spec import expression_functions as graph_functions
 
     assert set(ELEMENTWISE) - {"identity"} <= set(graph_functions())
 

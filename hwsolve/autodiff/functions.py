@@ -22,7 +22,7 @@ from typing import Any
 from hwsolve.core.sym import Const, Expr, call, hdiv, indicator, norm2, sumover
 
 Number = Fraction | float
-DerivativeForm = Callable[..., Expr]
+DerivativeForm = Callable[..., tuple[Expr, str]]   # (x, y, mul, params) -> (f'(x) written out, note)
 
 
 @dataclass(frozen=True)

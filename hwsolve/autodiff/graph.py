@@ -29,7 +29,7 @@ from hwsolve.autodiff.ops import Ctx, Identity, LossOp, Op, const_of
 from hwsolve.core import values as T
 from hwsolve.core.errors import HwsolveError, MathError
 from hwsolve.core.records import GraphPicture, PictureNode, Solution, Step
-from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of
+from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of, to_latex
 
 MAX_EXPANDED = 80  # operations in a fully expanded chain-rule expression before we stop expanding
 
@@ -42,7 +42,7 @@ class Node:
     """A value in the graph: a leaf (input, parameter, target, constant) or an operation."""
 
     name: str                       # stable ASCII name: a[1], W[2], H4
-    label: Symbol                   # how it prints (text and LaTeX)
+    label: Expr                     # how it prints: a Symbol (text and LaTeX), or a Const (a number)
     kind: str                       # "input" | "param" | "target" | "const" | "op"
     op: Op | None = None
     parents: tuple[Node, ...] = ()
@@ -54,6 +54,17 @@ class Node:
     @property
     def wants_grad(self) -> bool:
         return self.kind in ("input", "param", "op")
+
+    @property
+    def val(self) -> np.ndarray:
+        """The computed value (after `Graph.forward`; leaves have theirs from the start)."""
+        assert self.value is not None, f"'{self.name}' has no value yet: run Graph.forward first"
+        return self.value
+
+    @property
+    def rule(self) -> Op:
+        assert self.op is not None, f"'{self.name}' is a leaf, not an operation"
+        return self.op
 
 
 @dataclass(frozen=True)
@@ -84,11 +95,11 @@ class Graph:
     loss_latex: str = "L"
     file: str | None = None
 
-    def leaf(self, name: str, label: Symbol, kind: str, value: np.ndarray, line: int | None = None,
+    def leaf(self, name: str, label: Expr, kind: str, value: np.ndarray, line: int | None = None,
              matrix: bool = False) -> Node:
         return self._add(Node(name, label, kind, value=value, line=line, matrix=matrix))
 
-    def apply(self, op: Op, parents, name: str, label: Symbol, line: int | None = None,
+    def apply(self, op: Op, parents, name: str, label: Expr, line: int | None = None,
               show: bool = True) -> Node:
         return self._add(Node(name, label, "op", op, tuple(parents), line=line, show=show))
 
@@ -100,12 +111,12 @@ class Graph:
 
     def grad_symbol(self, node: Node) -> Symbol:
         return Symbol(f"d{self.loss_name}/d{node.name}",
-                      rf"\frac{{\partial {self.loss_latex}}}{{\partial {node.label.latex}}}")
+                      rf"\frac{{\partial {self.loss_latex}}}{{\partial {to_latex(node.label)}}}")
 
     @staticmethod
     def partial_symbol(num: Node, den: Node) -> Symbol:
         return Symbol(f"d{num.name}/d{den.name}",
-                      rf"\frac{{\partial {num.label.latex}}}{{\partial {den.label.latex}}}")
+                      rf"\frac{{\partial {to_latex(num.label)}}}{{\partial {to_latex(den.label)}}}")
 
     def consumers(self) -> dict[Node, list[tuple[Node, int]]]:
         """node -> the (consumer, operand index) pairs that use it, in graph order."""
@@ -122,7 +133,7 @@ class Graph:
             if node.op is None:
                 continue
             try:
-                node.value = node.op.forward([p.value for p in node.parents])
+                node.value = node.op.forward([p.val for p in node.parents])
             except MathError as e:
                 raise MathError(f"node '{node.name}': {e.message}", file=self.file, line=node.line) from None
             except (ZeroDivisionError, FloatingPointError):
@@ -136,14 +147,14 @@ class Graph:
         for node in self.nodes:
             if node.op is None or not node.show:
                 continue
-            args = [p.label for p in node.parents]
+            args: list[Expr] = [p.label for p in node.parents]
             formula = node.op.formula(args)
             substituted = None
             if not isinstance(node.op, Identity):
-                substituted = node.op.formula([Const(T.plain(p.value, p.matrix)) for p in node.parents])
-            note = node.op.note([p.value for p in node.parents], node.value, [p.name for p in node.parents])
-            solution.add(Step(node.name, section, formula=formula, value=T.plain(node.value),
-                              shape=T.math_shape(node.value), substituted=substituted, note=note,
+                substituted = node.op.formula([Const(T.plain(p.val, p.matrix)) for p in node.parents])
+            note = node.op.note([p.val for p in node.parents], node.val, [p.name for p in node.parents])
+            solution.add(Step(node.name, section, formula=formula, value=T.plain(node.val),
+                              shape=T.math_shape(node.val), substituted=substituted, note=note,
                               label=node.label))
 
     # -- backward --------------------------------------------------------------------------
@@ -214,7 +225,7 @@ class Graph:
             else:
                 role = "loss" if n is loss and loss_drawn else "named"
             grad = printed.get(self.grad_symbol(n).text) if n.wants_grad and n is not loss else None
-            out.append(PictureNode(n.name, role, n.op.draw_label() if n.op else "", T.plain(n.value),
+            out.append(PictureNode(n.name, role, n.op.draw_label() if n.op else "", T.plain(n.val),
                                    grad, n.wants_grad and n is not loss and n.kind != "target",
                                    tuple((index[p], n.op.edge_label(i)) for i, p in enumerate(n.parents))
                                    if n.op else ()))
@@ -297,6 +308,12 @@ def _wanted(c: Node, i: int) -> bool:
     return w is None or w[i]
 
 
+def _given(a: np.ndarray | None) -> np.ndarray:
+    """A gradient the recorder prints: computed (the recorder runs only on non-tolerant passes)."""
+    assert a is not None
+    return a
+
+
 def to_layout(g: np.ndarray, layout: str) -> np.ndarray:
     """Gradient layout is the parameter's shape; numerator layout is its transpose (row vectors)."""
     return g.T if layout == "numerator" else g
@@ -333,19 +350,20 @@ class StepRecorder(Hooks):
         self.locals_done: set[tuple[Node, int]] = set()
 
     def term(self, term: Term, grads) -> None:
-        c, i = term.consumer, term.index
-        xs = [p.value for p in c.parents]
-        ctx = Ctx(self.layout, tuple(T.is_scalar(x) for x in xs), T.is_scalar(c.value),
+        c, i, rule = term.consumer, term.index, term.consumer.rule
+        xs = [p.val for p in c.parents]
+        ctx = Ctx(self.layout, tuple(T.is_scalar(x) for x in xs), T.is_scalar(c.val),
                   self.origin.get(c), tuple(xs))
-        args = [p.label for p in c.parents]
-        up_sym = self.g.grad_symbol(c) if c is not self.loss else Const(1)
-        local = c.op.local(i, up_sym, args, c.label, ctx)
-        up_val = Const(T.plain(to_layout(grads[c], self.layout), c.matrix))
-        operands = [Const(T.plain(p.value, p.matrix)) for p in c.parents]
-        subst = c.op.local(i, up_val, operands, const_of(c.value), ctx)
+        args: list[Expr] = [p.label for p in c.parents]
+        up_sym: Expr = self.g.grad_symbol(c) if c is not self.loss else Const(1)
+        local = rule.local(i, up_sym, args, c.label, ctx)
+        up_val = Const(T.plain(to_layout(_given(grads[c]), self.layout), c.matrix))
+        operands: list[Expr] = [Const(T.plain(p.val, p.matrix)) for p in c.parents]
+        subst = rule.local(i, up_val, operands, const_of(c.val), ctx)
         exp = None
-        if self.expanded.get(c) is not None:
-            exp = c.op.local(i, self.expanded[c], args, c.label, ctx)
+        above = self.expanded.get(c)
+        if above is not None:
+            exp = rule.local(i, above, args, c.label, ctx)
             if _size(exp) > MAX_EXPANDED:
                 exp = None
         chain = (self.g.grad_symbol(c) * self.g.partial_symbol(c, term.node)) if c is not self.loss \
@@ -364,13 +382,13 @@ class StepRecorder(Hooks):
         if expanded is not None and _size(expanded) > MAX_EXPANDED:
             expanded = None
         self.expanded[node] = expanded
-        value = to_layout(total, self.layout)
+        value = to_layout(_given(total), self.layout)
         self.sol.add(Step(
             self.g.grad_symbol(node).text, self.section,
             chain=sum_of(w.chain for w in ws),
             formula=sum_of(w.local for w in ws),
             expression=expanded if not (many and expanded is None) else None,
-            substituted=sum_of(Const(T.plain(to_layout(w.term.value, self.layout), node.matrix))
+            substituted=sum_of(Const(T.plain(to_layout(_given(w.term.value), self.layout), node.matrix))
                                for w in ws) if many else ws[0].substituted,
             value=T.plain(value, node.matrix), shape=T.math_shape(value, node.matrix),
             note=f"sum over {len(terms)} paths ({', '.join(t.consumer.name for t in terms)})" if many else "",
@@ -380,7 +398,7 @@ class StepRecorder(Hooks):
         twice = {w.term.consumer for w in ws if sum(u.term.consumer is w.term.consumer for u in ws) > 1}
         for w in ws:
             c, i = w.term.consumer, w.term.index
-            g = to_layout(w.term.value, self.layout)
+            g = to_layout(_given(w.term.value), self.layout)
             self.sol.add(Step(f"{self.g.grad_symbol(node).text} via {via_name(c, i, c in twice)}",
                               self.section, chain=w.chain, formula=w.local, expression=w.expanded,
                               substituted=w.substituted, value=T.plain(g, node.matrix),
@@ -389,19 +407,20 @@ class StepRecorder(Hooks):
     def _local_step(self, c: Node, i: int, ctx: Ctx) -> None:
         """The chain-rule factor d c / d operand i as a step of its own (not for the loss: its
         local derivative is dL/dyhat, already a step)."""
-        if self.local_section is None or isinstance(c.op, (LossOp, Identity)) or (c, i) in self.locals_done:
+        rule = c.rule
+        if self.local_section is None or isinstance(rule, (LossOp, Identity)) or (c, i) in self.locals_done:
             return
         self.locals_done.add((c, i))
         p = c.parents[i]
-        found = c.op.local_factor(i, [q.value for q in c.parents], c.value)
+        found = rule.local_factor(i, [q.val for q in c.parents], c.val)
         if found is None:
             return
         value, matrix = found
-        name, label = c.op.local_name(i, c, p, self.g.partial_symbol(c, p))
-        args = [q.label for q in c.parents]
-        self.sol.add(Step(name, self.local_section, formula=c.op.partial(i, args, c.label, ctx),
+        name, label = rule.local_name(i, c, p, self.g.partial_symbol(c, p))
+        args: list[Expr] = [q.label for q in c.parents]
+        self.sol.add(Step(name, self.local_section, formula=rule.partial(i, args, c.label, ctx),
                           value=T.plain(value, matrix), shape=T.math_shape(value, matrix),
-                          note=c.op.local_note(i, [q.name for q in c.parents]), label=label))
+                          note=rule.local_note(i, [q.name for q in c.parents]), label=label))
 
 
 def via_name(consumer: Node, index: int, twice: bool) -> str:

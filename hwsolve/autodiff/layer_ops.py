@@ -78,7 +78,7 @@ class Conv2d(Op):
     rot180(K), dL/db = sum dL/dY)"""
 
     key = "conv2d"
-    backward_order = (1, 2, 0)  # dL/dK, dL/db, then dL/dX
+    backward_order: tuple[int, ...] | None = (1, 2, 0)  # dL/dK, dL/db, then dL/dX
 
     def __init__(self, stride=1, padding=0, dilation=1, flip: bool = False, has_bias: bool = True):
         self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)

@@ -12,6 +12,7 @@ row vector and the chain rule multiplies Jacobians left to right.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,22 +55,22 @@ class Op:
     exact = True
     backward_order: tuple[int, ...] | None = None  # order in which operand gradients are listed
 
-    def forward(self, xs: list[np.ndarray]) -> np.ndarray:
+    def forward(self, xs: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
-    def vjp(self, i: int, g: np.ndarray, xs: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+    def vjp(self, i: int, g: np.ndarray, xs: Sequence[np.ndarray], out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def formula(self, args: list[Expr]) -> Expr:
+    def formula(self, args: Sequence[Expr]) -> Expr:
         raise NotImplementedError
 
-    def local(self, i: int, up: Expr, args: list[Expr], out: Expr, ctx: Ctx) -> Expr:
+    def local(self, i: int, up: Expr, args: Sequence[Expr], out: Expr, ctx: Ctx) -> Expr:
         raise NotImplementedError
 
-    def note(self, xs: list[np.ndarray], out: np.ndarray, names: list[str]) -> str:
+    def note(self, xs: Sequence[np.ndarray], out: np.ndarray, names: list[str]) -> str:
         return ""
 
-    def partial(self, i: int, args: list[Expr], out: Expr, ctx: Ctx) -> Expr | None:
+    def partial(self, i: int, args: Sequence[Expr], out: Expr, ctx: Ctx) -> Expr | None:
         """d(out)/d(operand i) on its own, when it is worth printing (graphs); None otherwise."""
         return None
 
@@ -78,7 +79,7 @@ class Op:
 
     # -- the local derivative as a value of its own (a step: ReLU'(a[2]), dH3/dX1) ----------------
 
-    def local_factor(self, i: int, xs: list[np.ndarray], out: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    def local_factor(self, i: int, xs: Sequence[np.ndarray], out: np.ndarray) -> tuple[np.ndarray, bool] | None:
         """d out / d operand i as the chain rule uses it, and whether it prints as a matrix.
 
         By default, for a scalar output: the vjp of an upstream 1 (the gradient of out). Rules
@@ -131,7 +132,7 @@ class Linear(Op):
 
     def draw_label(self):
         return "W z + b"
-    backward_order = (0, 2, 1)  # dL/dW, dL/db, then on to dL/dz, as the sheets list them
+    backward_order: tuple[int, ...] | None = (0, 2, 1)  # dL/dW, dL/db, then dL/dz, as the sheets list them
 
     def __init__(self, has_bias: bool = True):
         self.has_bias = has_bias
@@ -284,7 +285,8 @@ class Activation(Op):
         where = names[0] if xs[0].size == 1 else f"{names[0]} entries {', '.join(str(i[0] + 1) for i in hits)}"
         from hwsolve.core.numfmt import fmt_number
 
-        return f"{where} at the kink: {self.fn.text}'({fmt_number(self.fn.kink)}) taken as {fmt_number(at)} (convention)"
+        kink = fmt_number(self.fn.kink)
+        return f"{where} at the kink: {self.fn.text}'({kink}) taken as {fmt_number(at)} (convention)"
 
 
 def _scaled(a: np.ndarray, c) -> np.ndarray:
@@ -487,7 +489,7 @@ class Sum(GraphOp):
     def forward(self, xs):
         vals, _ = _scalars(xs)
         total = vals[0] * self.signs[0]
-        for s, v in zip(self.signs[1:], vals[1:]):
+        for s, v in zip(self.signs[1:], vals[1:], strict=True):
             total = total + v if s > 0 else total - v
         return _box(total)
 
@@ -496,7 +498,7 @@ class Sum(GraphOp):
 
     def formula(self, args):
         out = args[0] if self.signs[0] > 0 else -args[0]
-        for s, a in zip(self.signs[1:], args[1:]):
+        for s, a in zip(self.signs[1:], args[1:], strict=True):
             out = out + a if s > 0 else out - a
         return out
 

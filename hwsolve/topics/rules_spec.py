@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES, Elementwise, Loss, function_names, lookup, lookup_loss, loss_names
+from hwsolve.autodiff.functions import (ELEMENTWISE, LOSSES, Elementwise, Loss, function_names, lookup,
+                                        lookup_loss, loss_names)
 from hwsolve.spec.loader import Field
 
 

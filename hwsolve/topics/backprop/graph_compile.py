@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 
 from hwsolve.core import values as T
-from hwsolve.topics.backprop.solve import Compiled
+from hwsolve.topics.backprop.compiled import Compiled
 from hwsolve.autodiff import tensor_ops as TO
 from hwsolve.autodiff.functions import ELEMENTWISE, Elementwise
 from hwsolve.autodiff.graph import Graph, Node
@@ -189,7 +189,7 @@ class _Builder:
 
     def shape_of(self, node: Node) -> tuple[int, ...]:
         if node.op is None:
-            return node.value.shape
+            return node.val.shape
         return SCALAR if isinstance(node.op, ConstOp) else self.shapes[node]
 
     def scalars(self, parents) -> bool:

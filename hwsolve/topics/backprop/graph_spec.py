@@ -75,7 +75,7 @@ class GraphProblem:
     targets: list[Value]
     nodes: list[NodeSpec]          # in topological order (spec order where free)
     loss: LossSpec
-    relu_at_zero: Fraction | None = None
+    relu_at_zero: Fraction | float | None = None
     tie: str = "first"
     notes: list[str] = field(default_factory=list)
     doc: Doc | None = None
@@ -87,13 +87,34 @@ def parse_graph(doc: Doc) -> GraphProblem:
     root = doc.root
     root.mapping(TOP_KEYS)
     title = root["title"].text() if root.has("title") else doc.file
+    inputs, params, targets, given = _given_values(root, doc)
+    nodes = _nodes(root, given)
+    nf = root["nodes"]
+    known = set(given) | {n.name for n in nodes}
+    for n in nodes:
+        for dep in n.deps:
+            if dep not in known:
+                raise nf[n.name].error(_undefined(dep, n.name, known))
+    order = _toposort(nodes, nf)
+    loss = _loss(root, nodes, targets, known)
+    relu0, tie = _conventions(root)
+    notes = []
+    if root.has("notes"):
+        v = root["notes"].value
+        notes = [root["notes"].text()] if isinstance(v, str) else [i.text() for i in root["notes"].items()]
+    return GraphProblem(doc.file, title, inputs, params, targets, order, loss, relu0, tie, notes,
+                        doc, spec_order=[n.name for n in nodes])
+
+
+def _given_values(root: Field, doc: Doc) -> tuple[list[Value], list[Value], list[Value], dict[str, str]]:
+    """inputs, params (or parameters) and targets, and which of them each name is."""
     inputs = _values(root, "inputs")
     pkey = "parameters" if root.has("parameters") else "params"
     if root.has("params") and root.has("parameters"):
         raise root["parameters"].error("give 'params' or 'parameters', not both")
     params = _values(root, pkey)
     targets = _values(root, "targets")
-    given = {}
+    given: dict[str, str] = {}
     for kind, vals in (("input", inputs), ("parameter", params), ("target", targets)):
         for v in vals:
             if v.name in given:
@@ -102,6 +123,11 @@ def parse_graph(doc: Doc) -> GraphProblem:
             given[v.name] = kind
     if not inputs and not params:
         raise root.error("a graph needs at least one input or parameter (inputs: {x: 1})")
+    return inputs, params, targets, given
+
+
+def _nodes(root: Field, given: dict[str, str]) -> list[NodeSpec]:
+    """The `nodes:` lines, each parsed by hwsolve's own grammar (never eval)."""
     if not root.has("nodes"):
         raise root.error("missing required key 'nodes' (name: expression lines)")
     nf = root["nodes"]
@@ -122,13 +148,10 @@ def parse_graph(doc: Doc) -> GraphProblem:
             raise _expr_error(f, name, e) from None
         text = f.value if isinstance(f.value, str) else str(f.value)
         nodes.append(NodeSpec(name, text, tree, f.line, E.names(tree)))
-    known = set(given) | {n.name for n in nodes}
-    for n in nodes:
-        for dep in n.deps:
-            if dep not in known:
-                raise nf[n.name].error(_undefined(dep, n.name, known))
-    order = _toposort(nodes, nf)
-    loss = _loss(root, nodes, targets, known)
+    return nodes
+
+
+def _conventions(root: Field) -> tuple[Fraction | float | None, str]:
     relu0, tie = None, "first"
     if root.has("conventions"):
         c = root["conventions"]
@@ -137,20 +160,7 @@ def parse_graph(doc: Doc) -> GraphProblem:
             relu0 = c["relu_prime_at_zero"].number()
         if c.has("min_max_tie"):
             tie = c["min_max_tie"].text({"first", "split"})
-    notes = []
-    if root.has("notes"):
-        v = root["notes"].value
-        notes = [root["notes"].text()] if isinstance(v, str) else [i.text() for i in root["notes"].items()]
-    return GraphProblem(doc.file, title, inputs, params, targets, order, loss, relu0, tie, notes,
-                        doc, spec_order=[n.name for n in nodes])
-
-
-def graph_functions() -> dict[str, tuple[int, int]]:
-    """The names expressions may call: the activation table's and the tensor rules' (numpy-free parse
-    until a spec is read)."""
-    from hwsolve.autodiff.tensor_ops import graph_functions as table
-
-    return table()
+    return relu0, tie
 
 
 def _check_name(f: Field, name) -> None:

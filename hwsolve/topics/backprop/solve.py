@@ -6,12 +6,10 @@ same `Graph` (see engine/graphspec.py). Both then go through one forward and one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hwsolve.core import values as T
-from hwsolve.autodiff.functions import ELEMENTWISE
 from hwsolve.autodiff.graph import Graph, Node
-from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Softmax
+from hwsolve.topics.backprop.compiled import Compiled
+from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Op, Softmax
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import indexed, symbol
 from hwsolve.core.records import Solution, Step
@@ -25,18 +23,8 @@ SECTIONS = {
 }
 
 
-@dataclass
-class Compiled:
-    """A graph ready to solve, and what the printout needs to know about it."""
-
-    graph: Graph
-    loss: Node
-    summary: list[Node]       # the nodes whose gradients the final table lists
-    notes: list[str]
-    layout: str = "gradient"
-
-
 def compile_network(p) -> Compiled:
+    """A layered network as graph nodes: W z + b for a linear layer, one rule per activation."""
     n = p.notation
     g = Graph(loss_name=n.loss, loss_latex=symbol(n.loss).latex, file=p.file)
     x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.x), line=p.doc.lines.get(("input",)))
@@ -44,53 +32,56 @@ def compile_network(p) -> Compiled:
     current = x
     if n.style == "layered" and n.z0:
         current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
-    params, names, l, k = [], {n.input, n.target, n.loss}, 0, 0
-    notes: list[str] = []
-    activations: set[str] = set()
+    params: list[Node] = []
+    names = {n.input, n.target, n.loss}
+    linear_no = 0
     for i, layer in enumerate(p.layers):
         where = p.doc.lines.get(("layers", i))
-        k += 1
         if layer.kind == "linear":
-            l += 1
-            Wsym = symbol(layer.W_name) if layer.W_name else indexed(n.weight, l, n.index)
-            W = g.leaf(Wsym.text, Wsym, "param", T.exact(layer.W), line=where, matrix=True)
-            parents = [W, current]
-            if layer.b is not None:
-                bsym = symbol(layer.b_name) if layer.b_name else indexed(n.bias, l, n.index)
-                b = g.leaf(bsym.text, bsym, "param", T.exact([[v] for v in layer.b]), line=where)
-                parents.append(b)
-                params += [W, b]
-            else:
-                params.append(W)
-            op = Linear(has_bias=layer.b is not None)
-            default = indexed(n.pre, l, n.index) if n.style == "layered" else indexed(n.post, k, n.index)
-        elif layer.kind == "softmax":
-            op = Softmax()
-            default = indexed(n.post, l if n.style == "layered" else k, n.index)
+            linear_no += 1
+            parents = _linear_params(g, p, layer, linear_no, where)
+            params += parents
+            op: Op = Linear(has_bias=layer.b is not None)
+            parents.insert(1, current)
+            default = indexed(n.pre, linear_no, n.index) if n.style == "layered" else indexed(n.post, i + 1, n.index)
         else:
-            op = Activation(layer.fn, dict(layer.params), layer.scale,
-                            p.relu_at_zero if layer.fn.kink is not None else None)
-            activations.add(layer.fn.key)
-            default = indexed(n.post, l if n.style == "layered" else k, n.index)
+            op = Softmax() if layer.kind == "softmax" else Activation(
+                layer.fn, dict(layer.params), layer.scale, p.relu_at_zero if layer.fn.kink is not None else None)
+            parents = [current]
+            default = indexed(n.post, linear_no if n.style == "layered" else i + 1, n.index)
         sym = symbol(layer.name) if layer.name else default
         if sym.text in names:
             raise SpecError(f"two values would both be called '{sym.text}': give this layer a "
                             "different name (name: ...)", file=p.file, line=where, field=f"layers[{i}]")
         names.add(sym.text)
-        current = g.apply(op, parents if layer.kind == "linear" else (current,), sym.text, sym, line=where)
-    output = current
-    if n.output and output.name != n.output:
-        output = g.apply(Identity(), (current,), *_named(symbol(n.output)))
-    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
-    seen = set()
+        current = g.apply(op, parents, sym.text, sym, line=where)
+    if n.output and current.name != n.output:
+        current = g.apply(Identity(), (current,), *_named(symbol(n.output)))
+    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (current, y), n.loss, symbol(n.loss),
+                   line=p.doc.lines.get(("loss",)))
+    seen: set[str] = set()
     for prm in params:
         if prm.name in seen or prm.name in names:
             raise SpecError(f"two parameters are both called '{prm.name}'", file=p.file, line=prm.line)
         seen.add(prm.name)
+    return Compiled(g, loss, [*params, x], _network_notes(p), p.layout)
 
-    notes.append(f"Loss: {p.loss.text}.")
-    for key in sorted(activations):
-        fn = ELEMENTWISE[key]
+
+def _linear_params(g: Graph, p, layer, number: int, where) -> list[Node]:
+    """W (and b) of the number-th linear layer, named by the course's notation or the spec."""
+    n = p.notation
+    w_sym = symbol(layer.W_name) if layer.W_name else indexed(n.weight, number, n.index)
+    out = [g.leaf(w_sym.text, w_sym, "param", T.exact(layer.W), line=where, matrix=True)]
+    if layer.b is not None:
+        b_sym = symbol(layer.b_name) if layer.b_name else indexed(n.bias, number, n.index)
+        out.append(g.leaf(b_sym.text, b_sym, "param", T.exact([[v] for v in layer.b]), line=where))
+    return out
+
+
+def _network_notes(p) -> list[str]:
+    notes = [f"Loss: {p.loss.description}."]
+    used = {layer.fn.key: layer.fn for layer in p.layers if layer.kind == "activation"}
+    for _, fn in sorted(used.items()):
         if fn.kink is not None:
             at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
             notes.append(f"{fn.text}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} "
@@ -101,7 +92,7 @@ def compile_network(p) -> Compiled:
     else:
         notes.append("Gradient layout: each gradient has the shape of its variable "
                      "(numerator-layout Jacobians are their transposes).")
-    return Compiled(g, loss, [q for q in params] + [x], notes, p.layout)
+    return notes
 
 
 def _named(sym):
@@ -123,8 +114,8 @@ def solve(problem) -> Solution:
     sol = Solution(problem.title, "backprop", sections=dict(SECTIONS))
     for node in g.nodes:
         if node.op is None:
-            sol.add(Step(node.name, "given", value=T.plain(node.value, node.matrix),
-                         shape=T.math_shape(node.value, node.matrix),
+            sol.add(Step(node.name, "given", value=T.plain(node.val, node.matrix),
+                         shape=T.math_shape(node.val, node.matrix),
                          label=node.label))
     g.forward_steps(sol)
     g.backward(c.loss, sol, c.layout)
