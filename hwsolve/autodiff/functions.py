@@ -398,6 +398,12 @@ class Loss:
     bound: dict = field(default_factory=dict)    # the values in use (defaults until bound)
     check_params: Callable | None = None
     mistakes: tuple[GradientFactorSlip, ...] = ()
+    functions: Callable | None = None   # (**params) -> {printed name: numpy function} for the
+    #                                     names its formulas print (Huber_1, clip_1): derive's check
+
+    def named_functions(self) -> dict[str, Callable]:
+        """What the function names in this loss's printed formulas compute, on float arrays."""
+        return self.functions(**self._p()) if self.functions else {}
 
     def with_params(self, given: dict) -> Loss:
         """This loss with its parameters set; ValueError for an unknown name or a bad value."""
@@ -543,6 +549,25 @@ def _huber_grad_formula(yh, y, K, scalar, delta=Fraction(1), **_):
     return g if K == 1 else Const(_k(K)) * g
 
 
+def _huber_functions(delta=Fraction(1), **_) -> dict[str, Callable]:
+    from hwsolve.core.numfmt import fmt_number
+
+    d, tag = float(delta), fmt_number(delta)
+
+    def huber(a):
+        import numpy as np
+
+        r = np.abs(a)
+        return np.where(r <= d, r * r / 2, d * (r - d / 2))
+
+    def clip(a):
+        import numpy as np
+
+        return np.clip(a, -d, d)
+
+    return {f"Huber_{tag}": huber, f"clip_{tag}": clip}
+
+
 FACTOR2_DROPPED = GradientFactorSlip(
     "factor2_dropped", "factor 2 of the squared-error derivative dropped",
     "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", Fraction(1, 2))
@@ -571,7 +596,8 @@ LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
     Loss("huber", "Huber loss averaged over the K outputs: r^2/2 where |r| <= delta, "
          "delta (|r| - delta/2) beyond (r = yhat - y)", True,
          _huber_value, _huber_grad, _huber_formula, _huber_grad_formula,
-         params={"delta": Fraction(1)}, check_params=_positive("delta"), aliases=("smooth_l1",)),
+         params={"delta": Fraction(1)}, check_params=_positive("delta"), aliases=("smooth_l1",),
+         functions=_huber_functions),
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
          _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
          aliases=("binary_cross_entropy",)),

@@ -671,6 +671,8 @@ def functions_of(g: Graph) -> dict:
     fns = {"softmax": lambda a: np.exp(a - a.max()) / np.exp(a - a.max()).sum(),
            "log": np.log, "exp": np.exp}
     for n in g.nodes:
+        if isinstance(n.op, LossOp):
+            fns.update(n.op.loss.named_functions())
         if isinstance(n.op, Activation):
             op = n.op
             lab = op.fn.label(**op.params)
