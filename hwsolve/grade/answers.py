@@ -288,7 +288,7 @@ def collect(paths) -> list[str]:
     out: list[str] = []
     for path in paths:
         p = Path(path)
-        if p.is_dir():
+        if _is_dir(p):
             found = []
             for root, dirs, files in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -305,3 +305,11 @@ def collect(paths) -> list[str]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+def _is_dir(p: Path) -> bool:
+    """Path.is_dir, False for a name the system cannot even look up (too long, ...)."""
+    try:
+        return p.is_dir()
+    except (OSError, ValueError):
+        return False

@@ -244,7 +244,12 @@ class _Builder:
             if tag == "tag:yaml.org,2002:int" and len(node.value) > 400:
                 raise SpecError("integer with more than 400 digits", file=self.doc.file,
                                 line=node.start_mark.line + 1, field=_path_text(path))
-            return self.constructor.construct_object(node)
+            try:
+                return self.constructor.construct_object(node)
+            except (ValueError, yaml.YAMLError):  # an explicit !!int or !!bool on other text
+                raise SpecError(f"'{node.value[:40]}' is not a valid {tag.rpartition(':')[2]}",
+                                file=self.doc.file, line=node.start_mark.line + 1,
+                                field=_path_text(path) or None) from None
         raise SpecError(f"unsupported YAML tag {tag!r}", file=self.doc.file,
                         line=node.start_mark.line + 1, field=_path_text(path))
 
@@ -266,8 +271,12 @@ class Field:
     @property
     def value(self) -> Any:
         v = self.doc.data
-        for p in self.path:
-            v = v[p]
+        for i, p in enumerate(self.path):
+            try:
+                v = v[p]
+            except (KeyError, IndexError, TypeError):
+                # a caller read a key it did not check for: say which, rather than a KeyError
+                raise Field(self.doc, self.path[:i]).error(f"missing required key '{p}'") from None
         return v
 
     @property

@@ -116,6 +116,8 @@ def _part(f, i: int) -> Part:
             st = df["step"].integer(minimum=1) if df.has("step") else 1
             if hi < lo:
                 raise df.error(f"'to' ({hi}) is below 'from' ({lo})")
+            if hi > MAX_DEPTH:  # before range() builds the list
+                raise df["to"].error(f"depth {hi} is over the limit of {MAX_DEPTH} layers")
             depths = list(range(lo, hi + 1, st))
         else:
             depths = [g.integer(minimum=1) for g in df.items()]
