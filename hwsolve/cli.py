@@ -31,8 +31,11 @@ class _Group(click.Group):
     """Turns user-input errors into one line on stderr and exit code 2, without a traceback."""
 
     def invoke(self, ctx):
+        from hwsolve.core.budget import budget_seconds, time_budget
+
         try:
-            return super().invoke(ctx)
+            with time_budget(budget_seconds()):
+                return super().invoke(ctx)
         except HwsolveError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)

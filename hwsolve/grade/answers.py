@@ -223,10 +223,13 @@ def _check_depth(data) -> None:
 
 
 def _load_yaml(text: str, file: str):
+    from hwsolve.core.budget import TimeBudgetExceeded
     from hwsolve.spec.loader import load_yaml_text
 
     try:
         return load_yaml_text(text, file).data
+    except TimeBudgetExceeded:
+        raise
     except HwsolveError as e:
         # the loader's message names file and line; keep only the reason and line
         where = f" (line {e.line})" if e.line else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hwsolve.core.budget import TimeBudgetExceeded
 from hwsolve.core.errors import HwsolveError
 from hwsolve.grade.answers import collect, load_submission
 from hwsolve.grade.grader import Result, StepResult, grade, load_key
@@ -20,6 +21,8 @@ def grade_all(key, paths: list[str]) -> list[Result]:
         sub = load_submission(path)
         try:
             results.append(grade(key, sub))
+        except TimeBudgetExceeded:
+            raise  # the whole run is out of time, not this submission
         except _SUBMISSION_FAILURES as e:
             msg = getattr(e, "message", None) or str(e) or type(e).__name__
             steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=key.values[n])

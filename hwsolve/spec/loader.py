@@ -16,11 +16,12 @@ from typing import Any
 import yaml
 
 from hwsolve.core.errors import SpecError
-from hwsolve.spec.numbers import parse_number
+from hwsolve.spec.numbers import MAX_EXPONENT, parse_number
 
 MAX_BYTES = 8_000_000   # a 512-512-512 network written out is about 5.5 MB
 MAX_NODES = 1_200_000   # values after alias expansion
 MAX_DEPTH = 64
+MAX_INT_CHARS = MAX_EXPONENT + 1  # a sign and 300 digits: below 1e300, like every other number
 
 _MISSING = object()
 
@@ -241,9 +242,9 @@ class _Builder:
                                 line=node.start_mark.line + 1, field=_path_text(path) or None) from None
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
                    "tag:yaml.org,2002:null"):
-            if tag == "tag:yaml.org,2002:int" and len(node.value) > 400:
-                raise SpecError("integer with more than 400 digits", file=self.doc.file,
-                                line=node.start_mark.line + 1, field=_path_text(path))
+            if tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_CHARS:
+                raise SpecError(f"integer with more than {MAX_EXPONENT} digits (the bound is 1e{MAX_EXPONENT})",
+                                file=self.doc.file, line=node.start_mark.line + 1, field=_path_text(path))
             try:
                 return self.constructor.construct_object(node)
             except (ValueError, yaml.YAMLError):  # an explicit !!int or !!bool on other text

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.numfmt import fmt_number, to_float
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol
 
@@ -352,6 +352,6 @@ def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> di
         r = results[n]
         label = f"{n} plain" if p.structure == "plain" else f"{n} residual (blocks of {p.block})"
         series.append({"key": f"{n}:{p.structure}", "label": label, "x": sorted(r),
-                       "y": [float(r[d]) for d in sorted(r)], "style": "points"})
+                       "y": [to_float(r[d]) for d in sorted(r)], "style": "points"})
     return {"title": "Gradient at the input dL/dx against depth", "xlabel": "number of layers n",
             "ylabel": "dL/dx", "series": series}
