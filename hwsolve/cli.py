@@ -33,6 +33,7 @@ class _Group(click.Group):
     def invoke(self, ctx):
         from hwsolve.core.budget import budget_seconds, time_budget
 
+        _exit_on_sigterm()
         try:
             with time_budget(budget_seconds()):
                 return super().invoke(ctx)
@@ -42,6 +43,16 @@ class _Group(click.Group):
         except RecursionError:
             click.echo("error: input nested too deeply", err=True)
             sys.exit(2)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM as SystemExit, so `finally` blocks run: a result file being written is removed, not
+    left half written (write_atomic renames only a whole file into place)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def output_options(f):

@@ -236,9 +236,10 @@ class _Builder:
             # Keep what the user wrote exactly: 0.1 is 1/10, not 0.1000000000000000055...
             try:
                 return parse_number(node.value)
-            except ValueError:
+            except (ValueError, ZeroDivisionError) as e:
                 # .inf and .nan are not numbers any problem here can use, and Fraction cannot hold them
-                raise SpecError(f"'{node.value}' is not a finite number", file=self.doc.file,
+                msg = str(e) if any(c.isdigit() for c in node.value) else f"'{node.value}' is not a finite number"
+                raise SpecError(msg, file=self.doc.file,
                                 line=node.start_mark.line + 1, field=_path_text(path) or None) from None
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
                    "tag:yaml.org,2002:null"):
