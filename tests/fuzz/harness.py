@@ -13,6 +13,7 @@ import json
 import random
 import re
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,8 +216,9 @@ def _value_mutation(data, rng: random.Random):
     if op == "grow":
         v = _get(data, path)
         n = rng.choice((2, 10, 200, 5000))
-        if isinstance(v, list):
-            return _set(data, path, (v * n)[:200000] if v else [1] * n)
+        if isinstance(v, list):  # at most about 200,000 values, so a case stays a few megabytes
+            n = max(1, min(n, 200_000 // max(1, len(_paths(v)))))
+            return _set(data, path, v * n if v else [1] * n)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return _set(data, path, v * rng.choice((1000, 10**6, 10**12, -1)))
         if isinstance(v, str):
@@ -334,17 +336,15 @@ def mutate(case: Case, rng: random.Random) -> Case:
     return Case(args, files, case.note)
 
 
-def generate(seed: int, n: int) -> list[Case]:
-    """n mutated cases, the same for the same seed; every command is covered in turn."""
+def generate(seed: int, n: int) -> Iterator[Case]:
+    """n mutated cases, made one at a time (some are megabytes), the same for the same seed;
+    every command is covered in turn."""
     rng = random.Random(seed)
     base = seed_cases()
     by_command = {c: [s for s in base if s.command == c] for c in COMMANDS}
-    out = []
     for i in range(n):
         command = COMMANDS[i % len(COMMANDS)]
-        case = rng.choice(by_command[command])
-        out.append(mutate(case, rng))
-    return out
+        yield mutate(rng.choice(by_command[command]), rng)
 
 
 # --- running one case in-process ---

@@ -92,12 +92,13 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwsolve-fuzz-") as tmp:
         slots = [Slot(ctx, Path(tmp), i) for i in range(opts.workers)]
-        queue = collections.deque(enumerate(cases))
-        done = 0
-        while queue or any(s.case for s in slots):
+        queue = enumerate(cases)
+        done, pending = 0, next(queue, None)
+        while pending is not None or any(s.case for s in slots):
             for s in slots:
-                if s.case is None and queue:
-                    s.give(*queue.popleft())
+                if s.case is None and pending is not None:
+                    s.give(*pending)
+                    pending = next(queue, None)
             busy = [s for s in slots if s.case is not None]
             timeout = max(0.0, min(s.deadline for s in busy) - time.monotonic())
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=timeout)

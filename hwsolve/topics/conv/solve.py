@@ -30,6 +30,7 @@ FLAGS = {"n": "--n", "k": "--k", "p": "--p", "s": "--s", "d": "--d", "filters": 
          "output_padding": "--output-padding"}
 
 MAX_SIZE = 10**9  # sizes beyond this are not homework; it also bounds the coverage scan
+MAX_PADDED_CELLS = 1_000_000  # cells of one padded channel when kernels are applied
 MAX_SCAN = 4_000_000  # window taps examined when looking for interior gaps
 
 
@@ -230,7 +231,7 @@ def _uncovered(ax: Axis) -> tuple[list[tuple[int, int]], bool]:
         if s > k:  # a gap of s - k between consecutive windows
             for i in range(min(out - 1, 50)):
                 ranges.append((i * s + k, (i + 1) * s - 1))
-    elif out * k <= MAX_SCAN:
+    elif out * k <= MAX_SCAN and last < 4 * MAX_SCAN:  # the bytearray below is last + 1 long
         hit = bytearray(last + 1)
         for i in range(out):
             base = i * s
@@ -535,6 +536,9 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
             sol.add(Step(pre + ("b" + (f"[{f}]" if L_ > 1 else "")), g, value=_num(bias), note="bias"))
     ph, pw = prob.p
     padded = img
+    cells = (H + 2 * ph) * (W + 2 * pw)
+    if cells > MAX_PADDED_CELLS:  # before the padded image is built
+        raise HwsolveError(f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}", field="p")
     if ph or pw:
         padded = tuple(
             tuple((0,) * (W + 2 * pw) for _ in range(ph))
