@@ -342,9 +342,15 @@ def generate(seed: int, n: int) -> Iterator[Case]:
     rng = random.Random(seed)
     base = seed_cases()
     by_command = {c: [s for s in base if s.command == c] for c in COMMANDS}
-    for i in range(n):
-        command = COMMANDS[i % len(COMMANDS)]
-        yield mutate(rng.choice(by_command[command]), rng)
+    made = 0
+    while made < n:
+        command = COMMANDS[made % len(COMMANDS)]
+        try:
+            case = mutate(rng.choice(by_command[command]), rng)
+        except MemoryError:  # a mutation that grew past the generator's memory cap: draw another
+            continue
+        made += 1
+        yield case
 
 
 # --- running one case in-process ---

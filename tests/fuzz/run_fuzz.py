@@ -83,6 +83,8 @@ def main() -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # threads reserve address space under the cap
     os.environ.setdefault("NO_COLOR", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # the generator's own cap: a rare mutation (a grown list inside a grown list) can explode
+    resource.setrlimit(resource.RLIMIT_AS, (3 * MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
     cases = generate(opts.seed, opts.count)
     counts = collections.Counter()
     per_command = collections.Counter()
