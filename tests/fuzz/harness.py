@@ -347,7 +347,7 @@ def generate(seed: int, n: int) -> Iterator[Case]:
         command = COMMANDS[made % len(COMMANDS)]
         try:
             case = mutate(rng.choice(by_command[command]), rng)
-        except MemoryError:  # a mutation that grew past the generator's memory cap: draw another
+        except (MemoryError, SystemError):  # a mutation that grew past the generator's memory cap: draw another
             continue
         made += 1
         yield case
