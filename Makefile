@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean texdeps
+.PHONY: demo test lint bench fuzz clean texdeps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: $(STAMP)
 test: lint texdeps
 	$(BIN)/python -m pytest
 	PY=$(BIN)/python tools/check_package.sh   # wheel + sdist as users get them (docs/packaging.md)
+
+# The long fuzz run: 20,000 mutated inputs across every command, 10 s and 1 GB per input; the
+# last line is the counts (see docs/reliability.md). Failing inputs land in tests/fuzz/found/.
+fuzz: $(STAMP)
+	HWSOLVE_TIME_LIMIT=8 $(BIN)/python tests/fuzz/run_fuzz.py --count 20000 --workers 2 --seed 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -17,18 +17,41 @@ from hwsolve.core.precision import DEFAULT_PRECISION
 from hwsolve.render import FORMATS
 
 
+class _Path(click.Path):
+    """click.Path that rejects a NUL character (os.stat raises ValueError on it, not OSError)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("a file name cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _Group(click.Group):
     """Turns user-input errors into one line on stderr and exit code 2, without a traceback."""
 
     def invoke(self, ctx):
+        from hwsolve.core.budget import budget_seconds, time_budget
+
+        _exit_on_sigterm()
         try:
-            return super().invoke(ctx)
+            with time_budget(budget_seconds()):
+                return super().invoke(ctx)
         except HwsolveError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(e.exit_code)
         except RecursionError:
             click.echo("error: input nested too deeply", err=True)
             sys.exit(2)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM as SystemExit, so `finally` blocks run: a result file being written is removed, not
+    left half written (write_atomic renames only a whole file into place)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def output_options(f):
@@ -38,7 +61,7 @@ def output_options(f):
                   show_default=True, help="Output format.")
     @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION,
                   show_default=True, help="Significant digits for values that are not exact.")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+    @click.option("-o", "--output", type=_Path(dir_okay=False), default=None,
                   help="Write to this file instead of standard output.")
     @click.option("--fragment", is_flag=True, help="With --format latex: the body only, no preamble.")
     @click.option("--full", "whole", is_flag=True,
@@ -68,12 +91,12 @@ def main():
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--dot", "dot_file", type=click.Path(dir_okay=False), default=None,
+@click.argument("spec", type=_Path(dir_okay=False))
+@click.option("--dot", "dot_file", type=_Path(dir_okay=False), default=None,
               help="Also write the graph as Graphviz DOT, each node with its value and gradient.")
-@click.option("--svg", "svg_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--svg", "svg_file", type=_Path(dir_okay=False), default=None,
               help="Also draw the graph as SVG (needs Graphviz's 'dot').")
-@click.option("--png", "png_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--png", "png_file", type=_Path(dir_okay=False), default=None,
               help="Also draw the graph as PNG (needs Graphviz's 'dot').")
 @output_options
 def backprop(spec, dot_file, svg_file, png_file):
@@ -107,7 +130,7 @@ def _plot_options(f):
     """--plot FILE (PNG or SVG by suffix) and --chart/--no-chart (the terminal chart)."""
     f = click.option("--no-chart", "no_chart", is_flag=True,
                      help="Leave out the text chart section.")(f)
-    return click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
+    return click.option("--plot", "plot", type=_Path(dir_okay=False), default=None,
                         help="Also draw the figure into this .png or .svg file.")(f)
 
 
@@ -130,7 +153,7 @@ def _finish_figure(solution, plot, no_chart):
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.argument("spec", type=_Path(dir_okay=False), required=False)
 @click.option("--counts", help="Grid: values per hyper-parameter, e.g. 10,6,5.")
 @click.option("--epochs", type=int, help="Grid: epochs per configuration.")
 @click.option("--epoch-time", help="Grid: time of one epoch (see --unit).")
@@ -175,7 +198,7 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=_Path(dir_okay=False))
 @_plot_options
 @output_options
 def gradflow(spec, plot, no_chart):
@@ -285,7 +308,7 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=_Path(dir_okay=False))
 @output_options
 def conv(spec):
     """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
@@ -297,7 +320,7 @@ def conv(spec):
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=_Path(dir_okay=False))
 @output_options
 def arch(spec):
     """Layer table of a CNN from SPEC (YAML): activation volume, memory, weights and biases per
@@ -310,7 +333,7 @@ def arch(spec):
 
 
 @main.command("vit-patches")
-@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.argument("spec", type=_Path(dir_okay=False), required=False)
 @click.option("--image", default=None, help="Image size: 224, or HxW.")
 @click.option("--patch", default=None, help="Patch size: 16, or HxW.")
 @click.option("--channels", default=None, help="Image channels (3 for RGB). [default: 3]")
@@ -363,15 +386,15 @@ def layer(spec):
 
 
 @main.command()
-@click.argument("key_spec", type=click.Path(dir_okay=False))
-@click.argument("submissions", nargs=-1, required=True, type=click.Path())
-@click.option("--rubric", "rubric", type=click.Path(dir_okay=False), default=None,
+@click.argument("key_spec", type=_Path(dir_okay=False))
+@click.argument("submissions", nargs=-1, required=True, type=_Path())
+@click.option("--rubric", "rubric", type=_Path(dir_okay=False), default=None,
               help="Rubric YAML (overrides the key spec's `rubric:`).")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_file", type=_Path(dir_okay=False), default=None,
               help="Write every verdict and the class statistics as JSON.")
-@click.option("--junit", type=click.Path(dir_okay=False), default=None,
+@click.option("--junit", type=_Path(dir_okay=False), default=None,
               help="Write JUnit XML: one test case per graded step.")
-@click.option("--gradescope", type=click.Path(dir_okay=False), default=None,
+@click.option("--gradescope", type=_Path(dir_okay=False), default=None,
               help="Write Gradescope's results.json (one submission).")
 @click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
               default="visible", show_default=True, help="Gradescope visibility of the results.")
@@ -406,8 +429,8 @@ def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibilit
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.argument("other", type=click.Path(dir_okay=False), required=False)
+@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("other", type=_Path(dir_okay=False), required=False)
 @output_options
 def derive(spec, other):
     """General gradients of a layered network from SPEC (YAML, kind: derive): dimensions and layer
@@ -439,7 +462,7 @@ def derive(spec, other):
 
 
 @main.command()
-@click.argument("sheet", type=click.Path(dir_okay=False))
+@click.argument("sheet", type=_Path(dir_okay=False))
 @output_options
 def solve(sheet):
     """Every part of a homework SHEET (YAML, kind: sheet), each by its topic, in one report with

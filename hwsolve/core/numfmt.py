@@ -20,13 +20,39 @@ def is_terminating(q: Fraction) -> bool:
     return d == 1
 
 
+MAX_EXACT_DIGITS = 1000  # longer integers print as a float approximation (1.234e5000)
+
+
 def fmt_exact(q: Fraction | int) -> str:
-    """The exact text of a rational: ``-1/5``, ``8``."""
-    if q.__class__ is int:
+    """The exact text of a rational: ``-1/5``, ``8``; beyond MAX_EXACT_DIGITS, its approximation."""
+    if q.__class__ is int and q.bit_length() <= MAX_EXACT_DIGITS * 3.32:
         return str(q)
     if q.__class__ is not Fraction:
         q = Fraction(q)
+    if max(q.numerator.bit_length(), q.denominator.bit_length()) > MAX_EXACT_DIGITS * 3.32:
+        return fmt_huge(q)
     return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+
+
+def fmt_huge(q: Fraction, precision: int = DEFAULT_PRECISION) -> str:
+    """Scientific text for a rational of any size (str() refuses integers over 4300 digits and
+    float() overflows past 1e308): from logarithms, which Python takes of integers of any size."""
+    if q == 0:
+        return "0"
+    exp10 = math.log10(abs(q.numerator)) - math.log10(q.denominator)
+    exp = math.floor(exp10)
+    mant = 10 ** (exp10 - exp)
+    if round(mant, precision - 1) >= 10:
+        mant, exp = mant / 10, exp + 1
+    return f"{'-' if q < 0 else ''}{_strip(f'{mant:.{precision - 1}f}')}e{exp}"
+
+
+def to_float(x) -> float:
+    """float(x), or +-inf when x is too large for a float (a stated approximation for plots)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
 
 
 # Text already made, by (type, value, precision): a big array is printed several times per output
@@ -39,7 +65,7 @@ _TEXT_LIMIT = 300_000  # about 40 MB at most; past it, numbers are formatted eve
 def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
     """Text for one scalar (see `_fmt_number`), remembered for the next time it is printed."""
     cls = x.__class__
-    if cls is int:
+    if cls is int and x.bit_length() <= MAX_EXACT_DIGITS * 3.32:
         return str(x)
     # a Fraction's own hash is slow (a modular inverse); its numerator and denominator are not
     key = (x.numerator, x.denominator, precision) if cls is Fraction else (cls, x, precision)
@@ -67,16 +93,21 @@ def _fmt_number(x, precision: int) -> str:
     if isinstance(x, bool):
         return str(x).lower()
     if isinstance(x, int):
-        return str(x)
+        return fmt_exact(x)
     if isinstance(x, Fraction):
         if x.denominator == 1:
-            return str(x.numerator)
+            return fmt_exact(x)
         if is_terminating(x):
             places = _decimal_places(x)
             if places <= 12:
                 return _strip(f"{float(x):.{places}f}") if abs(x) < 10**15 else fmt_exact(x)
         return fmt_exact(x)
-    return fmt_float(float(x), precision)
+    try:
+        return fmt_float(float(x), precision)
+    except (TypeError, ValueError):  # not a number at all: show it, do not fail the whole report
+        return str(x)[:80]
+    except OverflowError:
+        return fmt_huge(Fraction(x), precision)
 
 
 def _decimal_places(q: Fraction) -> int:
@@ -121,7 +152,12 @@ def json_number(x):
     if isinstance(x, int):
         return x
     if isinstance(x, Fraction):
-        return x.numerator if x.denominator == 1 else float(x)
+        if x.denominator == 1:
+            return x.numerator if x.numerator.bit_length() < 3000 else fmt_huge(x)
+        try:
+            return float(x)
+        except OverflowError:  # beyond 1e308: the same scientific text the other formats print
+            return fmt_huge(x)
     f = float(x)
     if math.isnan(f) or math.isinf(f):
         return str(f)

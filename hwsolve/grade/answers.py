@@ -248,10 +248,13 @@ def _check_depth(data) -> None:
 
 
 def _load_yaml(text: str, file: str):
+    from hwsolve.core.budget import TimeBudgetExceeded
     from hwsolve.spec.loader import load_yaml_text
 
     try:
         return load_yaml_text(text, file).data
+    except TimeBudgetExceeded:
+        raise
     except HwsolveError as e:
         # the loader's message names file and line; keep only the reason and line
         where = f" (line {e.line})" if e.line else ""
@@ -313,7 +316,7 @@ def collect(paths) -> list[str]:
     out: list[str] = []
     for path in paths:
         p = Path(path)
-        if p.is_dir():
+        if _is_dir(p):
             found = []
             for root, dirs, files in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -330,3 +333,11 @@ def collect(paths) -> list[str]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+def _is_dir(p: Path) -> bool:
+    """Path.is_dir, False for a name the system cannot even look up (too long, ...)."""
+    try:
+        return p.is_dir()
+    except (OSError, ValueError):
+        return False

@@ -44,6 +44,14 @@ class Key:
         return sum(p for _, p in self.graded)
 
 
+
+def _equal_as_floats(a, b) -> bool:
+    """a == b after rounding both to floats; exactly, when one is too large for a float."""
+    try:
+        return float(a) == float(b)
+    except OverflowError:
+        return a == b
+
 def load_key(path: str, rubric_path: str | None = None) -> Key:
     """Load, parse and solve the key spec (once), read its rubric, prepare the mistake models."""
     from hwsolve import topics
@@ -114,7 +122,7 @@ def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = No
                 arr = m._to_layout(m.key_grads[m.grad_steps[name]])
             if arr is None and name in m.term_steps:
                 arr = m._to_layout(m.key_terms[m.term_steps[name]])
-            if arr is not None and same(to_value(arr), values[name], lambda a, b: float(a) == float(b)):
+            if arr is not None and same(to_value(arr), values[name], _equal_as_floats):
                 key.ecf_names.add(name)
     key.graded = rubric.graded(solution, default_steps(solution, kind))
     for name, _ in key.graded:

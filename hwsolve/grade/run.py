@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from hwsolve.core.budget import TimeBudgetExceeded
 from hwsolve.core.errors import HwsolveError
 from hwsolve.grade.answers import collect, load_submission
 from hwsolve.grade.grader import Result, StepResult, grade, load_key
@@ -32,6 +33,8 @@ def grade_path(key, path: str) -> Result:
     sub = load_submission(path)
     try:
         result = grade(key, sub)
+    except TimeBudgetExceeded:
+        raise  # the whole run is out of time, not this submission
     except _SUBMISSION_FAILURES as e:
         msg = getattr(e, "message", None) or str(e) or type(e).__name__
         steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=key.values[n])

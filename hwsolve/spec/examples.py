@@ -27,9 +27,14 @@ def find_example(path: str | Path) -> Path | None:
     `problems/cs4782_p1.yaml` (the README's spelling); None when it names none."""
     p = Path(path)
     bare = len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "problems")
-    if p.exists() or not bare:
-        return None
     name = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    if not bare or name not in example_names():   # names first: a 5,000-character one is no file
+        return None
+    try:
+        if p.exists():
+            return None
+    except OSError:   # a name the file system refuses (too long): not a file, so maybe an example
+        pass
     if name not in example_names():
         return None
     return examples_dir() / f"{name}.yaml"

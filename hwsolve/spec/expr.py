@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+from hwsolve.spec.numbers import parse_number
+
 MAX_LENGTH = 2000    # characters in one expression
 MAX_DEPTH = 40       # nested parentheses, calls, unary signs and powers
 MAX_DIGITS = 60      # characters in one number
@@ -213,6 +215,10 @@ def _number_token(text: str, i: int) -> Tok:
     assert m is not None  # the caller saw a digit
     if m.end() - i > MAX_DIGITS:
         raise ExprError(f"number longer than {MAX_DIGITS} characters", i + 1)
+    try:
+        parse_number(m.group())  # bounds the exponent before Fraction builds 1e999999999
+    except (ValueError, ZeroDivisionError) as e:
+        raise ExprError(str(e), i + 1) from None
     if m.end() < len(text) and (text[m.end()] in _LETTERS or text[m.end()] in "_."):
         raise ExprError(f"cannot read '{text[i:m.end() + 1]}': write a product with '*' "
                         "(2*x, not 2x)", i + 1)

@@ -16,11 +16,12 @@ from typing import Any
 import yaml
 
 from hwsolve.core.errors import SpecError
-from hwsolve.spec.numbers import parse_number
+from hwsolve.spec.numbers import MAX_EXPONENT, parse_number
 
 MAX_BYTES = 8_000_000   # a 512-512-512 network written out is about 5.5 MB
 MAX_NODES = 1_200_000   # values after alias expansion
 MAX_DEPTH = 64
+MAX_INT_CHARS = MAX_EXPONENT + 1  # a sign and 300 digits: below 1e300, like every other number
 
 _MISSING = object()
 # top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`)
@@ -70,8 +71,12 @@ def load_yaml_text(text: str, file: str = "<string>", max_bytes: int = MAX_BYTES
                    max_nodes: int = MAX_NODES) -> Doc:
     if len(text) > max_bytes:
         raise SpecError(f"text is {len(text)} characters; the limit is {max_bytes}", file=file)
+    if "\x00" in text:
+        raise SpecError(f"contains a NUL character (line {text.count(chr(10), 0, text.index(chr(0))) + 1})",
+                        file=file)
+    doc = Doc(file, None)
     try:
-        node = yaml.compose(text, Loader=_COMPOSER)
+        doc.data = _Builder(doc, max_nodes).build(_COMPOSER(text))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -79,74 +84,182 @@ def load_yaml_text(text: str, file: str = "<string>", max_bytes: int = MAX_BYTES
         raise SpecError(f"invalid YAML: {what}", file=file, line=line) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}", file=file) from None
-    except RecursionError:
-        raise SpecError(f"YAML nested too deeply (limit {MAX_DEPTH})", file=file) from None
-    doc = Doc(file, None)
-    if node is None:
+    if doc.data is _MISSING:
         raise SpecError("the file is empty", file=file)
-    builder = _Builder(doc, max_nodes)
-    doc.data = builder.build(node, (), 0)
     return doc
 
 
-# libyaml's composer when PyYAML has it (about 10x faster on large specs); same node tree, same
-# safe tag resolution, so line numbers and bounds work the same
+# libyaml's parser when PyYAML has it (about 10x faster on large specs); same events, same safe
+# tag resolution, so line numbers and bounds work the same
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
+class _Open:
+    """A mapping or list being built: its value, its path, and a pending key for mappings."""
+
+    __slots__ = ("value", "path", "key", "size", "anchor")
+
+    def __init__(self, value, path: tuple, anchor):
+        self.value, self.path, self.key, self.size, self.anchor = value, path, _MISSING, 1, anchor
+
+
 class _Builder:
+    """Builds plain data straight from the parser's events, without yaml.compose.
+
+    yaml.compose recurses once per nesting level (in C with libyaml: a spec nested 100,000 deep
+    overflowed the C stack), and it expands aliases only after the whole tree is read. Here the
+    stack is explicit, the depth is checked at each opening bracket, and an alias counts the values
+    it stands for the moment it is met, so an alias bomb stops at the budget, before any copying.
+    """
+
     def __init__(self, doc: Doc, max_nodes: int = MAX_NODES):
         self.doc = doc
         self.max_nodes = max_nodes
         self.count = 0
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, number of values in it)
         self.constructor = yaml.SafeLoader("")  # only for its scalar constructors
 
-    def build(self, node, path: tuple, depth: int):
-        self.count += 1
-        line = node.start_mark.line + 1
-        if self.count > self.max_nodes:
-            raise SpecError(f"too many values (over {self.max_nodes}; an alias bomb?)",
-                            file=self.doc.file, line=line)
-        if depth > MAX_DEPTH:
-            raise SpecError(f"nested deeper than {MAX_DEPTH} levels", file=self.doc.file, line=line)
-        self.doc.lines.setdefault(path, line)
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
-            raise SpecError(f"unsupported YAML tag {node.tag!r}", file=self.doc.file, line=line,
-                            field=_path_text(path) or None)
-        if isinstance(node, yaml.MappingNode):
-            out = {}
-            for knode, vnode in node.value:
-                if not isinstance(knode, yaml.ScalarNode):
-                    raise SpecError("a mapping key must be a plain name", file=self.doc.file,
-                                    line=knode.start_mark.line + 1)
-                key = str(self.scalar(knode, path))
-                if key in out:
-                    raise SpecError(f"key '{key}' appears twice", file=self.doc.file,
-                                    line=knode.start_mark.line + 1, field=_path_text(path + (key,)))
-                # a key's own line, so `c:` is blamed, not the first line of what follows it
-                self.doc.lines[path + (key,)] = knode.start_mark.line + 1
-                out[key] = self.build(vnode, path + (key,), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
-        return self.scalar(node, path)
+    def error(self, message: str, event, path: tuple = ()) -> SpecError:
+        return SpecError(message, file=self.doc.file, line=event.start_mark.line + 1,
+                         field=_path_text(path) or None)
 
-    def scalar(self, node, path):
+    def build(self, parser):
+        stack: list[_Open] = []
+        result = _MISSING
+        try:
+            while parser.check_event():
+                event = parser.get_event()
+                if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent, yaml.DocumentEndEvent)):
+                    continue
+                if isinstance(event, yaml.StreamEndEvent):
+                    break
+                if result is not _MISSING and not stack:
+                    raise self.error("more than one YAML document in the file", event)
+                done = self.step(event, stack)
+                if done is not _MISSING:
+                    result = done
+        finally:
+            parser.dispose()
+        return result
+
+    def step(self, event, stack: list[_Open]):
+        """Handle one event; returns the whole document's value when its last bracket closes."""
+        cls = type(event)
+        if cls is yaml.ScalarEvent:  # the common case first: big specs are mostly numbers
+            return self.on_scalar(event, stack)
+        if cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
+            done = stack.pop()
+            if done.anchor is not None:
+                self.anchors[done.anchor] = (done.value, done.size)
+            return self.place(stack, done.value, done.size)
+        path = self.child_path(stack)
+        if stack and stack[-1].key is _MISSING and isinstance(stack[-1].value, dict):
+            raise self.error("a mapping key must be a plain name", event, stack[-1].path)
+        if cls is yaml.AliasEvent:
+            if event.anchor not in self.anchors:
+                raise self.error(f"alias *{event.anchor} refers to no finished anchor &{event.anchor}",
+                                 event, path)
+            value, size = self.anchors[event.anchor]
+            self.charge(size, event)
+            return self.place(stack, value, size)  # shared, as yaml.safe_load shares it
+        self.charge(1, event)
+        if len(stack) >= MAX_DEPTH:
+            raise self.error(f"nested deeper than {MAX_DEPTH} levels (the nesting limit)", event)
+        self.doc.lines.setdefault(path, event.start_mark.line + 1)
+        kind = yaml.MappingNode if cls is yaml.MappingStartEvent else yaml.SequenceNode
+        tag = event.tag if event.tag not in (None, "!") else self.constructor.resolve(kind, None, event.implicit)
+        if tag not in _COLLECTION_TAGS:
+            raise self.error(f"unsupported YAML tag {tag!r}", event, path)
+        stack.append(_Open({} if kind is yaml.MappingNode else [], path, event.anchor))
+        return _MISSING
+
+    def on_scalar(self, event, stack: list[_Open]):
+        self.count += 1
+        if self.count > self.max_nodes:
+            self.charge(0, event)
+        if stack:
+            top = stack[-1]
+            if top.key is _MISSING and type(top.value) is dict:
+                return self.take_key(top, event)
+        path = self.child_path(stack)
+        self.doc.lines.setdefault(path, event.start_mark.line + 1)
+        value = self.scalar(event, path)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, 1)
+        return self.place(stack, value, 1)
+
+    def charge(self, size: int, event) -> None:
+        self.count += size
+        if self.count > self.max_nodes:
+            raise self.error(f"too many values (over {self.max_nodes} after alias expansion; "
+                             "an alias bomb?)", event)
+
+    @staticmethod
+    def child_path(stack: list[_Open]) -> tuple:
+        if not stack:
+            return ()
+        top = stack[-1]
+        if isinstance(top.value, list):
+            return top.path + (len(top.value),)
+        return top.path if top.key is _MISSING else top.path + (top.key,)
+
+    def take_key(self, top: _Open, event):
+        if not isinstance(event, yaml.ScalarEvent):
+            raise self.error("a mapping key must be a plain name", event, top.path)
+        key = str(self.scalar(event, top.path))
+        if key in top.value:
+            raise self.error(f"key '{key}' appears twice", event, top.path + (key,))
+        # a key's own line, so `c:` is blamed, not the first line of what follows it
+        self.doc.lines[top.path + (key,)] = event.start_mark.line + 1
+        top.key = key
+        return _MISSING
+
+    @staticmethod
+    def place(stack: list[_Open], value, size: int):
+        if not stack:
+            return value
+        top = stack[-1]
+        top.size += size
+        if type(top.value) is list:
+            top.value.append(value)
+        else:
+            top.value[top.key] = value
+            top.key = _MISSING
+        return _MISSING
+
+    def scalar(self, event, path: tuple):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.constructor.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == "tag:yaml.org,2002:str":
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self.scalar_value(node, path)
+
+    def scalar_value(self, node, path):
         tag = node.tag
         if tag == "tag:yaml.org,2002:float":
             # Keep what the user wrote exactly: 0.1 is 1/10, not 0.1000000000000000055...
             try:
                 return parse_number(node.value)
-            except ValueError:
-                return float(self.constructor.construct_object(node))  # .inf, .nan
+            except (ValueError, ZeroDivisionError) as e:
+                # .inf and .nan are not numbers any problem here can use, and Fraction cannot hold them
+                msg = str(e) if any(c.isdigit() for c in node.value) else f"'{node.value}' is not a finite number"
+                raise SpecError(msg, file=self.doc.file,
+                                line=node.start_mark.line + 1, field=_path_text(path) or None) from None
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
                    "tag:yaml.org,2002:null"):
-            if tag == "tag:yaml.org,2002:int" and len(node.value) > 400:
-                raise SpecError("integer with more than 400 digits", file=self.doc.file,
-                                line=node.start_mark.line + 1, field=_path_text(path))
-            return self.constructor.construct_object(node)
+            if tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_INT_CHARS:
+                raise SpecError(f"integer with more than {MAX_EXPONENT} digits (the bound is 1e{MAX_EXPONENT})",
+                                file=self.doc.file, line=node.start_mark.line + 1, field=_path_text(path))
+            try:
+                return self.constructor.construct_object(node)
+            except (ValueError, yaml.YAMLError):  # an explicit !!int or !!bool on other text
+                raise SpecError(f"'{node.value[:40]}' is not a valid {tag.rpartition(':')[2]}",
+                                file=self.doc.file, line=node.start_mark.line + 1,
+                                field=_path_text(path) or None) from None
         raise SpecError(f"unsupported YAML tag {tag!r}", file=self.doc.file,
                         line=node.start_mark.line + 1, field=_path_text(path))
 
@@ -168,8 +281,12 @@ class Field:
     @property
     def value(self) -> Any:
         v = self.doc.data
-        for p in self.path:
-            v = v[p]
+        for i, p in enumerate(self.path):
+            try:
+                v = v[p]
+            except (KeyError, IndexError, TypeError):
+                # a caller read a key it did not check for: say which, rather than a KeyError
+                raise Field(self.doc, self.path[:i]).error(f"missing required key '{p}'") from None
         return v
 
     @property

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 MAX_CHARS = 80
 MAX_EXPONENT = 300
+MAX_MAGNITUDE = 10**MAX_EXPONENT  # every number read fits a float, with room for a few products
 
 _DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = re.compile(rf"^\s*({_DECIMAL})\s*(?:/\s*({_DECIMAL})\s*)?$")
@@ -42,6 +43,21 @@ def _parse_number(text: str) -> Fraction:
         raise ValueError(f"number text longer than {MAX_CHARS} characters")
     if _INTEGER.match(text):  # the common case, without the general parse
         return Fraction(int(text))
+    return check_magnitude(_parse(text))
+
+
+def check_magnitude(q: Fraction) -> Fraction:
+    """q itself when |q| < 10^MAX_EXPONENT, so that every number read converts to a float."""
+    if abs(q) >= MAX_MAGNITUDE:
+        raise ValueError(f"number of magnitude 1e{_digits(q) - 1} is beyond the bound of 1e{MAX_EXPONENT}")
+    return q
+
+
+def _digits(q: Fraction) -> int:
+    return max(1, len(str(abs(q.numerator) // q.denominator)))
+
+
+def _parse(text: str) -> Fraction:
     m = _NUMBER.match(text)
     if not m:
         raise ValueError(f"expected a number (like 3, -0.5, 1e-3 or \"1/3\"), got '{text.strip()[:40]}'")

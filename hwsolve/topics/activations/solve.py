@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.numfmt import fmt_number, to_float
 from hwsolve.core.records import Figure, Series, Solution, Step
 from hwsolve.core.sym import Symbol
 from hwsolve.topics.activations.spec import Activation, ActivationsProblem
@@ -29,10 +29,17 @@ def _label(a: Activation) -> str:
 def _eval(a: Activation, x, derivative: bool):
     """f(x) or f'(x): exact for a rational x when the entry is exact, else a float."""
     fn = a.fn.df if derivative else a.fn.f
-    if a.fn.exact and isinstance(x, Fraction):
-        v = fn(x, **a.params)
-        return v.numerator if isinstance(v, Fraction) and v.denominator == 1 else v
-    return float(fn(float(x), **a.params))
+    try:
+        if a.fn.exact and isinstance(x, Fraction):
+            v = fn(x, **a.params)
+            return v.numerator if isinstance(v, Fraction) and v.denominator == 1 else v
+        return float(fn(to_float(x), **a.params))
+    except (OverflowError, ValueError, ZeroDivisionError):  # exp(1e300), log(0), sqrt(-1)
+        from hwsolve.core.errors import MathError
+
+        what = "derivative" if derivative else "function"
+        raise MathError(f"the {what} is undefined or out of float range at x = {fmt_number(x)}",
+                        field=str(getattr(a, "name", "activation"))) from None
 
 
 def solve(prob: ActivationsProblem) -> Solution:

@@ -17,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, call, floor, mod, sum_of, times
 from hwsolve.topics.conv.sizes import Blame, flag_blame
 
+MAX_PADDED_CELLS = 1_000_000  # cells of one padded channel when kernels are applied
 MAX_SCAN = 4_000_000  # window taps examined when looking for interior gaps
 
 
@@ -180,7 +182,7 @@ def _uncovered(ax: Axis) -> tuple[list[tuple[int, int]], bool]:
         if s > k:  # a gap of s - k between consecutive windows
             for i in range(min(out - 1, 50)):
                 ranges.append((i * s + k, (i + 1) * s - 1))
-    elif out * k <= MAX_SCAN:
+    elif out * k <= MAX_SCAN and last < 4 * MAX_SCAN:  # the bytearray below is last + 1 long
         hit = bytearray(last + 1)
         for i in range(out):
             base = i * s
@@ -479,6 +481,9 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
     one_c = C_ == 1
     ph, pw = prob.p
     padded = img
+    cells = (H + 2 * ph) * (W + 2 * pw)
+    if cells > MAX_PADDED_CELLS:  # before the padded image is built
+        raise HwsolveError(f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}", field="p")
     if ph or pw:
         padded = _zero_padded(img, ph, pw)
         for c in range(C_):

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from hwsolve.core.numfmt import fmt_number
 from hwsolve.core.notation import latex_text
+from hwsolve.core.numfmt import fmt_number, to_float
 from hwsolve.core.records import Figure, Series, Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol
 from hwsolve.topics.gradflow.spec import GradflowProblem, Part
@@ -212,6 +212,6 @@ def figure(prob: GradflowProblem, results: dict[str, dict[int, Fraction]]) -> Fi
         p = by_name[n]
         r = results[n]
         label = f"{n} plain" if p.structure == "plain" else f"{n} residual (blocks of {p.block})"
-        series.append(Series(f"{n}:{p.structure}", label, sorted(r), [float(r[d]) for d in sorted(r)]))
+        series.append(Series(f"{n}:{p.structure}", label, sorted(r), [to_float(r[d]) for d in sorted(r)]))
     return Figure("Gradient at the input dL/dx against depth", xlabel="number of layers n", ylabel="dL/dx",
                   series=series)

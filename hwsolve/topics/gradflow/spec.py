@@ -118,6 +118,8 @@ def _depths(f) -> tuple[list[int], Any]:
         if isinstance(df.value, dict):
             df.mapping(allowed={"from", "to", "step"})
             lo, hi = df["from"].integer(minimum=1), df["to"].integer(minimum=1)
+            if hi > MAX_DEPTH:  # before range() builds the list
+                raise df["to"].error(f"depth {hi} is over the limit of {MAX_DEPTH} layers")
             st = df["step"].integer(minimum=1) if df.has("step") else 1
             if hi < lo:
                 raise df.error(f"'to' ({hi}) is below 'from' ({lo})")

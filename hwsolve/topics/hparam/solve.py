@@ -28,6 +28,7 @@ from hwsolve.topics.hparam.spec import HparamProblem
 
 UNITS = {"seconds": Fraction(1, 60), "minutes": Fraction(1), "hours": Fraction(60)}
 MAX_TABLE = 60          # rows in the success-probability table
+MIN_P = Fraction(1, 10**12)
 EXACT_BITS = 4_000_000  # above this size of (1-p)^N, compare with correctly rounded logarithms
 
 
@@ -82,6 +83,8 @@ def least_trials(p, q) -> int:
     p, q = Fraction(p), Fraction(q)
     if not (0 < p < 1 and 0 < q < 1):
         raise SpecError("p and q must be strictly between 0 and 1")
+    if p < MIN_P:  # ln(1-p) would round to 0; N would be beyond 10^13 trials
+        raise SpecError(f"p = {float(p):.3g} is below {float(MIN_P):g}, the smallest p random search takes")
     r, s = 1 - p, 1 - q
     est = math.log(float(s)) / math.log1p(-float(p)) if float(s) > 0 else math.inf
     if not math.isfinite(est):  # q within float rounding of 1: logs of the parts

@@ -1,0 +1,56 @@
+"""A per-run time budget: a computation that runs too long ends with one clear line, not a hang.
+
+Bounds on sizes come first (the loaders reject what is too big before any work); the budget is
+the backstop for arithmetic that is slow although every size is within its bound. It uses
+SIGALRM, so it applies in the main thread on POSIX and is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hwsolve.core.errors import HwsolveError
+
+DEFAULT_SECONDS = 60.0
+ENV = "HWSOLVE_TIME_LIMIT"
+
+
+class TimeBudgetExceeded(HwsolveError):
+    """The run took longer than its time budget."""
+
+
+def budget_seconds() -> float:
+    """The budget from HWSOLVE_TIME_LIMIT (seconds; 0 turns it off), else the default."""
+    text = os.environ.get(ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_SECONDS
+    except ValueError:
+        raise HwsolveError(f"expected a number of seconds, got '{text[:40]}'", field=ENV) from None
+    if not value >= 0 or value == float("inf"):
+        raise HwsolveError(f"expected a number of seconds >= 0, got '{text[:40]}'", field=ENV)
+    return value
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    usable = seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expired(signum, frame):
+        signal.setitimer(signal.ITIMER_REAL, 1.0)  # again in 1 s, should some handler swallow this one
+        raise TimeBudgetExceeded(f"the computation took over {seconds:g} s, the time budget "
+                                 f"(set {ENV} to change it; the input may be too large)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
