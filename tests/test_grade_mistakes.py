@@ -95,3 +95,27 @@ def test_mistake_relative_to_own_values():
     r = next(s for s in grade(key, sub).steps if s.name == "z[3]")
     assert r.mistake == "sign_flip"
     assert "your own earlier values" in r.reason
+
+
+def test_a_slip_made_in_every_layer_is_named_in_every_layer():
+    """ReLU(a) written for ReLU'(a) at all three layers of seed 000 P1: the lower layers'
+    gradients compound the slip, and the one-layer variants cannot reproduce them."""
+    import numpy as np
+
+    x, y = np.array([2, 1]), 10
+    W = [np.array([[1, 0], [3, 4], [1, 2]]), np.array([[2, 6, 1], [0, 3, 1]]), np.array([[-2, 3]])]
+    b = [np.array([0, -2, 5]), np.array([-23, -11]), np.array([18])]
+    zs = [x]
+    for Wl, bl in zip(W, b, strict=True):
+        zs.append(np.maximum(Wl @ zs[-1] + bl, 0))
+    g = 2 * (zs[-1] - y)
+    for layer in (2, 1, 0):
+        g = g * zs[layer + 1]                 # the slip: ReLU(a) where ReLU'(a) is due
+        if layer == 0:
+            break
+        g = W[layer].T @ g
+    answer = np.outer(g, x).tolist()           # dL/dW[1] with the slip in every layer
+    key = load_key(str(ROOT / "problems" / "cs4782_p1.yaml"))
+    step = next(s for s in grade(key, Submission("s", "s", {"dL/dW[1]": parse_value(answer)})).steps
+                if s.name == "dL/dW[1]")
+    assert step.mistake == "activation_for_derivative" and "in every layer" in step.reason

@@ -145,8 +145,10 @@ def _to_value(a):
 
 
 def _prep_wrong_derivative(mistake_key: str):
-    """Re-run the backward pass with each activation's wrong derivative of this key, as the
-    activation's table entry defines it; one variant per activation node."""
+    """Re-run the backward pass with an activation's wrong derivative of this key, as the
+    activation's table entry defines it: one variant per activation node, and one with the slip
+    in every layer that admits it (a student who uses sigma for sigma' does it in every layer, and
+    the lower layers' gradients then compound the slip)."""
     def prepare(key) -> dict:
         from hwsolve.grade.ecf import with_derivative
 
@@ -154,13 +156,19 @@ def _prep_wrong_derivative(mistake_key: str):
         if m is None:
             return {}
         out: dict = {}
+        everywhere: dict = {}
         for node in m.activations():
             fn, x = node.op.fn, node.parents[0]
             wrong = next((w for w in fn.all_mistakes() if w.key == mistake_key), None)
             if wrong is None or not wrong.changes(list(x.value.flat)):
                 continue
+            everywhere[node] = with_derivative(node.op, wrong.df)
             detail = "at " + node.name + ": " + wrong.detail.format(f=fn.text, x=x.name)
-            for name, arr in m.variant(ops={node: with_derivative(node.op, wrong.df)}).items():
+            for name, arr in m.variant(ops={node: everywhere[node]}).items():
+                out.setdefault(name, []).append((_to_value(arr), detail))
+        if len(everywhere) > 1:
+            detail = "in every layer (" + ", ".join(n.name for n in everywhere) + ")"
+            for name, arr in m.variant(ops=everywhere).items():
                 out.setdefault(name, []).append((_to_value(arr), detail))
         return out
     return prepare
