@@ -361,7 +361,7 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=_Path(dir_okay=False))
 @output_options
 def layer(spec):
     """Forward and backward pass of one layer from SPEC (YAML, kind: layer, type: conv | pool |
@@ -398,7 +398,7 @@ def layer(spec):
               help="Write Gradescope's results.json (one submission).")
 @click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
               default="visible", show_default=True, help="Gradescope visibility of the results.")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--csv", "csv_file", type=_Path(dir_okay=False), default=None,
               help="Write a CSV gradebook: student, score, points per step.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Grade in N processes (reports are the same byte for byte).")
@@ -496,7 +496,7 @@ def examples():
 
 @main.command()
 @click.argument("kind")
-@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.argument("file", type=_Path(dir_okay=False), required=False)
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 def init(kind, file, force):
     """Write a commented template spec of KIND to FILE (default: standard output).
@@ -525,7 +525,7 @@ def init(kind, file, force):
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=_Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
 def schema(name, output):
     """Print the JSON Schema (draft 2020-12) NAME: a spec kind (network, graph, ...), `solution`
