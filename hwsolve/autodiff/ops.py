@@ -472,6 +472,14 @@ class ConstOp(GraphOp):
         raise AssertionError("a constant has no operands")
 
 
+def signed_sum(terms, signs):
+    """±t1 ± t2 ± ...: values or display expressions alike."""
+    out = terms[0] if signs[0] > 0 else -terms[0]
+    for s, t in zip(signs[1:], terms[1:], strict=True):
+        out = out + t if s > 0 else out - t
+    return out
+
+
 class Sum(GraphOp):
     """out = ±x1 ± x2 ± ...   (d out / d xi = ±1)"""
 
@@ -497,10 +505,7 @@ class Sum(GraphOp):
         return g if self.signs[i] > 0 else -g
 
     def formula(self, args):
-        out = args[0] if self.signs[0] > 0 else -args[0]
-        for s, a in zip(self.signs[1:], args[1:], strict=True):
-            out = out + a if s > 0 else out - a
-        return out
+        return signed_sum(args, self.signs)
 
     def local(self, i, up, args, out, ctx):
         return up if self.signs[i] > 0 else up * Const(-1)

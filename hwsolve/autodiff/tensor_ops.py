@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from hwsolve.autodiff.functions import Elementwise, function_names, lookup
-from hwsolve.autodiff.ops import Activation, Function, GraphOp
+from hwsolve.autodiff.ops import Activation, Function, GraphOp, signed_sum
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, hdiv
@@ -225,20 +225,14 @@ class Add(TensorOp):
 
     def forward(self, xs):
         xs = T.unify(*xs)
-        total = xs[0] if self.signs[0] > 0 else -xs[0]
-        for s, x in zip(self.signs[1:], xs[1:], strict=True):
-            total = total + x if s > 0 else total - x
-        return _checked(total, self.owner)
+        return _checked(signed_sum(xs, self.signs), self.owner)
 
     def vjp(self, i, g, xs, out):
         g = unbroadcast(g, xs[i].shape)
         return g if self.signs[i] > 0 else -g
 
     def formula(self, args):
-        out = args[0] if self.signs[0] > 0 else -args[0]
-        for s, a in zip(self.signs[1:], args[1:], strict=True):
-            out = out + a if s > 0 else out - a
-        return out
+        return signed_sum(args, self.signs)
 
     def local(self, i, up, args, out, ctx):
         shapes = [v.shape for v in ctx.values]

@@ -92,7 +92,7 @@ def parse_network(doc: Doc) -> NetworkProblem:
         if layer.kind == "linear":
             width = len(layer.W)
     y, given_as = _target(root["target"], width)
-    loss = _loss(root["loss"])
+    loss = read_loss(root["loss"])
     if loss.needs_probabilities and loss.key == "cross_entropy" and layers[-1].kind != "softmax":
         raise root["loss"].error("cross_entropy needs a softmax as the last layer (add '- softmax')")
     layout = root["layout"].text({"gradient", "numerator"}) if root.has("layout") else "gradient"
@@ -304,17 +304,4 @@ def _target(f: Field, width: int) -> tuple[list[Fraction], str]:
     return y, ("vector" if isinstance(v, list) else "scalar")
 
 
-def _loss(f: Field) -> Loss:
-    return read_loss(f)
-
-
-def check_version(doc: Doc) -> None:
-    root = doc.root
-    root.mapping()
-    if root.has("hwsolve"):
-        ver = root["hwsolve"].integer()
-        if ver != 1:
-            raise root["hwsolve"].error(f"this hwsolve reads spec format version 1, not {ver}")
-
-
-__all__ = ["parse_network", "NetworkProblem", "Layer", "Notation", "SpecError", "check_version"]
+__all__ = ["parse_network", "NetworkProblem", "Layer", "Notation", "SpecError"]

@@ -214,13 +214,13 @@ def read_rnn(root: Field, prob: LayerProblem) -> None:
             prob.arrays["y"] = {t + 1: y for t, y in enumerate(ys)}
     else:
         raise root.error("missing 'targets' (one per step, or {last: [...]})")
-    from hwsolve.autodiff.functions import lookup_loss
+    from hwsolve.autodiff.functions import LOSSES, lookup_loss
+    from hwsolve.topics.rules_spec import read_loss
 
-    name = root["loss"].text() if root.has("loss") else "half_squared_error"
-    loss = lookup_loss(name)
-    if loss is None or not loss.exact:
-        raise root["loss"].error(f"unknown loss '{name}'; expected squared_error, half_squared_error, "
-                                 "mse or half_mse")
+    loss = read_loss(root["loss"]) if root.has("loss") else lookup_loss("half_squared_error")
+    if loss is None or not loss.exact or loss.needs_probabilities:
+        suitable = ", ".join(k for k, v in LOSSES.items() if v.exact and not v.needs_probabilities)
+        raise root["loss"].error(f"an RNN's per-step loss must be one of: {suitable}")
     prob.settings["loss"] = loss
     _keep(prob, root, "W_hh", "W_xh", "b", "h0", "inputs", "targets")
 
