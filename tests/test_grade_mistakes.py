@@ -46,6 +46,9 @@ CASES = {
     # dL/da = p - y; without the - y it is p = softmax([1, 2])
     "softmax_without_y": (lambda: load_key(str(DATA / "grade_softmax.yaml")), "dL/db[1]",
                           [0.2689, 0.7311], "wrong"),
+    # seed 004 Q3b: H3 = min(X1, H1) takes H1 = 1.5 < X1 = 2; sending dL/dH3 to X1 instead gives
+    # dL/dX1 = -0.9337 + dL/dH3 (1 - W1) = -0.9337 - 0.6225 (1 - 1.5) = -0.6225
+    "other_branch": (lambda: load_key(str(ROOT / "problems" / "csci5922_q3b.yaml")), "dL/dX1", -0.6225, "wrong"),
     # part 2: floor((36 + 6 - 3)/2) + 1 = 20; ceil gives 21
     "ceil_for_floor": (_conv_key, "p2.n_out", 21, "wrong"),
     # part 2: (36 + 3 - 3)/2 + 1 = 19 when the padding is added once

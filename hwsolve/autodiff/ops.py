@@ -687,8 +687,20 @@ class Extremum(GraphOp):
         best = min(vals) if self.which == "min" else max(vals)
         return best, [j for j, v in enumerate(vals) if v == best]
 
+    def other_branch(self, taken: int) -> Extremum:
+        """The mistake this rule admits: the gradient sent to operand `taken`, whatever the values
+        (a student who misreads which operand min/max took)."""
+        wrong = Extremum(self.which, self.tie)
+        wrong.forced = taken
+        wrong.owner = self.owner
+        return wrong
+
+    forced: int | None = None   # set only on a mistake model (other_branch)
+
     def share(self, vals, i):
         """d out / d operand i at these values: 1, 0, or 1/k on a split tie."""
+        if self.forced is not None:
+            return Fraction(int(i == self.forced))
         _, idx = self._best(vals)
         if self.tie == "first":
             return Fraction(1) if i == idx[0] else Fraction(0)

@@ -176,6 +176,27 @@ def _prep_wrong_derivative(mistake_key: str):
     return prepare
 
 
+def _prep_other_branch(key) -> dict:
+    """min/max with its gradient sent to an operand it did not take, one variant per wrong pick."""
+    from hwsolve.autodiff.ops import Extremum
+
+    m = key.model
+    if m is None:
+        return {}
+    out: dict = {}
+    for node in m.nodes:
+        if not isinstance(node.op, Extremum):
+            continue
+        vals = [float(p.value[0, 0]) for p in node.parents]
+        for j, p in enumerate(node.parents):
+            if node.op.share(vals, j) == 1:
+                continue   # the operand it took: no mistake there
+            detail = f"at {node.name}: {node.op.which}'s gradient sent to {p.name}, which it did not take"
+            for name, arr in m.variant(ops={node: node.op.other_branch(j)}).items():
+                out.setdefault(name, []).append((_to_value(arr), detail))
+    return out
+
+
 def _prep_softmax(key) -> dict:
     from hwsolve.autodiff.ops import LossOp, Softmax
 
@@ -287,6 +308,9 @@ def mistakes() -> tuple[Mistake, ...]:
         Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
         Mistake("sign_flip", "sign flipped", "any value", 0.0, _scaled(-1, lambda site: True)),
         *_rule_mistakes(),
+        Mistake("other_branch", "min/max gradient sent to the operand it did not take",
+                "gradients below a min or max (dH3/dX1 = 1 where min took H1)", 0.0,
+                _prepared("other_branch"), _prep_other_branch),
         Mistake("softmax_without_y", "softmax gradient without the - y",
                 "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
                 _prepared("softmax_without_y"), _prep_softmax),
