@@ -253,3 +253,33 @@ def test_seed000_p1_with_the_loss_as_a_matrix_expression():
     assert values["L"].tolist() == [[4]]
     for name in ("yhat", "a1", "z2", *PARAMS, "x"):
         assert same_exactly(grads[name], ref_grads[name]), name
+
+
+def test_convolution_and_pooling_are_functions_of_graph_expressions():
+    """conv2d and maxpool inside a graph spec: the same one loop, checked by hand.
+    C = X correlated with K; P = max of C (the first of two 5s, at (0, 2)); L = (P - 3)^2."""
+    from hwsolve.topics import load_and_solve
+
+    _, sol = load_and_solve(str(PROBLEMS / "graph_conv_pool.yaml"))
+    assert sol.step("C").value == ((-1, 4, 5), (3, 0, 3), (3, 0, 5))
+    assert sol.step("P").value == 5
+    assert sol.step("dL/dC").value == ((0, 0, 4), (0, 0, 0), (0, 0, 0))
+    assert sol.step("dL/dK").value == ((0, 4), (12, 8))          # 4 * X[0:2, 2:4]
+    dX = [[0] * 4 for _ in range(4)]
+    for u, row in enumerate(((1, -1), (2, 0))):                   # 4 * K placed at (0, 2)
+        for v, k in enumerate(row):
+            dX[u][2 + v] += 4 * k
+    assert sol.step("dL/dX").value == tuple(map(tuple, dX))
+
+
+def test_a_kernel_larger_than_the_input_is_one_located_line(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("hwsolve: 1\nkind: graph\ninputs: {X: [[1, 2], [3, 4]]}\n"
+                    "params: {K: [[1, 1, 1], [1, 1, 1], [1, 1, 1]]}\n"
+                    "nodes:\n  C: sum(conv2d(X, K))\noutput: C\n")
+    from click.testing import CliRunner
+
+    from hwsolve.cli import main
+
+    r = CliRunner().invoke(main, ["backprop", str(spec)])
+    assert r.exit_code == 2 and "larger than the padded input" in r.output and "bad.yaml:6" in r.output

@@ -684,7 +684,11 @@ TENSOR_FUNCTIONS: dict[str, tuple[int, int]] = {
     "transpose": (1, 1), "sum": (1, 1), "mean": (1, 1), "flatten": (1, 1), "reshape": (2, 3),
     "softmax": (1, 1), "log_softmax": (1, 1), "cross_entropy": (2, 2),
     "softmax_cross_entropy": (2, 2), "minimum": (2, 2), "maximum": (2, 2),
+    # the layer rules (autodiff/layer_ops.py): conv2d(X, K[, stride[, padding]]),
+    # maxpool(X, window[, stride]), avgpool(X, window[, stride]); the numbers are constants
+    "conv2d": (2, 4), "maxpool": (2, 3), "avgpool": (2, 3),
 }
+LAYER_FUNCTIONS = frozenset({"conv2d", "maxpool", "avgpool"})
 AXIS_FUNCTIONS = frozenset({"sum", "mean", "softmax", "log_softmax", "softmax_cross_entropy"})
 EXTREMA: dict[str, tuple[int, int]] = {"min": (2, 16), "max": (2, 16)}
 

@@ -22,9 +22,9 @@ from hwsolve.topics.backprop.compiled import Compiled
 from hwsolve.autodiff import tensor_ops as TO
 from hwsolve.autodiff.functions import ELEMENTWISE, Elementwise
 from hwsolve.autodiff.graph import Graph, Node
-from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Power,
+from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Op, Power,
                                 Product, Quotient, Sum)
-from hwsolve.core.errors import SpecError
+from hwsolve.core.errors import MathError, SpecError
 from hwsolve.core.notation import symbol
 from hwsolve.core.numfmt import fmt_number
 from hwsolve.spec import expr as E
@@ -115,11 +115,34 @@ class _Builder:
         table = TO.table_functions()
         if tree.fn in table:
             return self.function(table[tree.fn], tree, owner, line, top)
+        if tree.fn in TO.LAYER_FUNCTIONS:
+            return self.layer(tree, owner, line, top)
         parents = tuple(self.build(a, owner, line) for a in tree.args)
         if tree.fn in ("min", "max") and self.scalars(parents):
             self.kinds.add("extremum")
             return self.op(Extremum(tree.fn, self.p.tie), parents, owner, line, top)
         return self.op(self.tensor_rule(tree, parents, axis, owner, line), parents, owner, line, top)
+
+    def layer(self, tree: E.Call, owner, line, top) -> Node:
+        """conv2d(X, K[, stride[, padding]]) and max/avg pooling(X, window[, stride]): the layer
+        rules of autodiff/layer_ops.py, with their sizes as whole-number constants."""
+        from hwsolve.autodiff import layer_ops as LO
+
+        operands = 2 if tree.fn == "conv2d" else 1
+        sizes = []
+        for k, arg in enumerate(tree.args[operands:]):
+            n = _fold(arg)
+            if n is None or n.denominator != 1 or n < (1 if tree.fn != "conv2d" or k == 0 else 0):
+                raise self.error(owner, line, f"{tree.fn}'s sizes (argument {operands + k + 1}) must be "
+                                 f"whole numbers, e.g. {tree.fn}(X, {'K, 2, 1' if operands == 2 else '2'})")
+            sizes.append(int(n))
+        parents = tuple(self.build(a, owner, line) for a in tree.args[:operands])
+        if tree.fn == "conv2d":
+            rule: Op = LO.Conv2d(*sizes, has_bias=False)
+        else:
+            rule = (LO.MaxPool2d if tree.fn == "maxpool" else LO.AvgPool2d)(*sizes)
+        self.kinds.add(tree.fn)
+        return self.op(rule, parents, owner, line, top)
 
     def function(self, fn: Elementwise, tree: E.Call, owner, line, top) -> Node:
         """A function of the activation table: its operand, then its parameters as numbers."""
@@ -203,6 +226,11 @@ class _Builder:
                 return op.shape(shapes)
             except TO.ShapeError as e:
                 raise self.error(owner, line, e.message.format(*names)) from None
+        if hasattr(op, "out_shape"):   # a layer rule (convolution, pooling)
+            try:
+                return tuple(op.out_shape(*shapes))
+            except MathError as e:
+                raise self.error(owner, line, f"{', '.join(names)}: {e.message}") from None
         if isinstance(op, (Identity, Negate)):
             return shapes[0]
         if isinstance(op, LossOp) and shapes[0] != shapes[1]:
