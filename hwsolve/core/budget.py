@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,22 +36,35 @@ def budget_seconds() -> float:
     return value
 
 
+_deadline: float | None = None   # time.monotonic() at which the innermost active budget ends
+
+
 @contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
+def time_budget(seconds: float, message: str | None = None) -> Iterator[None]:
+    """End the block with TimeBudgetExceeded after `seconds`. Budgets nest: an inner one (sympy's
+    limit in `prove`) never outlives the run's, and the run's timer is re-armed when it ends."""
+    global _deadline
     usable = seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
+    outer = _deadline
+    mine = time.monotonic() + seconds
+    if not usable or (outer is not None and outer <= mine):
+        yield   # no timer here, or the enclosing budget ends first: leave its timer alone
         return
+    text = message or (f"the computation took over {seconds:g} s, the time budget (set {ENV} to "
+                       "change it; the input may be too large)")
 
     def expired(signum, frame):
         signal.setitimer(signal.ITIMER_REAL, 1.0)  # again in 1 s, should some handler swallow this one
-        raise TimeBudgetExceeded(f"the computation took over {seconds:g} s, the time budget "
-                                 f"(set {ENV} to change it; the input may be too large)")
+        raise TimeBudgetExceeded(text)
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    _deadline = mine
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        _deadline = outer
+        if outer is not None:   # the enclosing budget keeps counting from where it was
+            signal.setitimer(signal.ITIMER_REAL, max(outer - time.monotonic(), 0.001))

@@ -92,28 +92,11 @@ def _check_power(base, exponent) -> None:
         raise HwsolveError(f"the power {base}^{exponent} is too large to work with exactly")
 
 
-class time_limit:  # noqa: N801  (a context manager, used as `with time_limit():`)
-    """Stop sympy after TIME_LIMIT seconds with a one-line error (only in the main thread on Unix)."""
+def time_limit():
+    """Stop sympy after TIME_LIMIT seconds with a one-line error, within the run's own budget."""
+    from hwsolve.core.budget import time_budget
 
-    def __enter__(self):
-        import signal
-        import threading
-
-        self.armed = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-        if self.armed:
-            def stop(signum, frame):
-                raise HwsolveError(f"gave up after {TIME_LIMIT} s of symbolic work; simplify the expression")
-            self.old = signal.signal(signal.SIGALRM, stop)
-            signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        if self.armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.old)
-        return False
+    return time_budget(TIME_LIMIT, f"gave up after {TIME_LIMIT} s of symbolic work; simplify the expression")
 
 
 # the functions this bridge can hand to sympy (one argument each), besides min and max
