@@ -212,7 +212,8 @@ class _Builder:
         if key in top.value:
             raise self.error(f"key '{key}' appears twice", event, top.path + (key,))
         # a key's own line, so `c:` is blamed, not the first line of what follows it
-        self.doc.lines[top.path + (key,)] = event.start_mark.line + 1
+        if event.start_mark is not None:
+            self.doc.lines[top.path + (key,)] = event.start_mark.line + 1
         top.key = key
         return _MISSING
 

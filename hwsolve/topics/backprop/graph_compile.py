@@ -138,9 +138,11 @@ class _Builder:
             sizes.append(int(n))
         parents = tuple(self.build(a, owner, line) for a in tree.args[:operands])
         if tree.fn == "conv2d":
-            rule: Op = LO.Conv2d(*sizes, has_bias=False)
+            stride, padding = (sizes + [1, 0][len(sizes):])[:2]
+            rule: Op = LO.Conv2d(stride=stride, padding=padding, has_bias=False)
         else:
-            rule = (LO.MaxPool2d if tree.fn == "maxpool" else LO.AvgPool2d)(*sizes)
+            pool = LO.MaxPool2d if tree.fn == "maxpool" else LO.AvgPool2d
+            rule = pool(sizes[0], sizes[1] if len(sizes) > 1 else None)
         self.kinds.add(tree.fn)
         return self.op(rule, parents, owner, line, top)
 
