@@ -323,11 +323,9 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
     from hwsolve.topics.arch.solve import solve_vit
-    from hwsolve.topics.arch.solve import vit_from_flags
+    from hwsolve.topics.arch.spec import load_vit, vit_from_flags
 
     if spec is not None:
-        from hwsolve.topics.arch.spec import load_vit
-
         if any(v is not None for v in (image, patch, channels, dim)) or no_cls:
             raise click.UsageError("give either a SPEC file or the options, not both")
         return solve_vit(load_vit(spec))
