@@ -7,8 +7,9 @@ re-running a topic's rule with the mistake built in: the backward loop with an a
 used for its derivative, with a dead ReLU unit passed through, with softmax's p for p - y; conv
 output sizes with ceiling for floor, with the padding counted on one side only.
 
-Adding a mistake: one `Mistake(...)` in `mistakes()` (or, for a rule, in its rule-table entry), with a `check` (and a `prepare` when it needs
-the key's problem or graph), and a test in tests/test_grade_mistakes.py.
+Adding a mistake: one `Mistake(...)` in `mistakes()` (or, for a rule, in its rule-table entry), with a
+`check` (and a `prepare` when it needs the key's problem or graph), and a test in
+tests/test_grade_mistakes.py.
 """
 
 from __future__ import annotations

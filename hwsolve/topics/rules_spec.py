@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES, Elementwise, Loss, function_names, lookup, lookup_loss, loss_names
+from hwsolve.autodiff.functions import (ELEMENTWISE, LOSSES, Elementwise, Loss, function_names, lookup, lookup_loss,
+                                        loss_names)
 from hwsolve.spec.loader import Field
 
 
@@ -40,7 +41,7 @@ def read_function(f: Field, name: str, extra: str = "") -> Elementwise:
     return fn
 
 
-def bind_params(f: Field, fn: Elementwise, given: dict[str, Fraction]) -> dict:
+def bind_params(f: Field, fn: Elementwise, given: dict[str, Fraction | float]) -> dict:
     """The entry's parameters with `given` applied and checked by the entry itself."""
     try:
         return fn.bind(given)

@@ -771,20 +771,29 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
                 compare(f"{s.name} (in the problem's symbols)", key, evaluate(s.expression, env, fns))
     for s in d.solution.steps:
         if s.section == "answers_forward":
-            got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
-            scale = max(1.0, float(np.max(np.abs(want))))
-            if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
-                raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
-                                   f"but the forward pass gives {want.tolist()}")
-            count += 1
+            count += _check_forward_answer(s, env, fns, tol)
         elif s.section == "answers_backward":
             compare(s.name, s.name.removesuffix(ANSWER_SUFFIX), evaluate(s.formula, env, fns))
         if s.section == "chain":
-            for form, what in ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"),
-                               (s.expression, "written out")):
-                if form is not None:
-                    compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
+            for form, what in _chain_forms(s):
+                compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
     return worst, count
+
+
+def _chain_forms(s: Step) -> list[tuple[Expr, str]]:
+    """The forms a chain step gives for its gradient, each with what it is."""
+    forms = ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"), (s.expression, "written out"))
+    return [(form, what) for form, what in forms if form is not None]
+
+
+def _check_forward_answer(s: Step, env: dict, fns: dict, tol: float) -> int:
+    """A forward value written in the allowed symbols must equal the forward pass (returns 1)."""
+    got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
+    scale = max(1.0, float(np.max(np.abs(want))))
+    if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
+        raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
+                           f"but the forward pass gives {want.tolist()}")
+    return 1
 
 
 def _check_jacobian(s: Step, env: dict, fns: dict, tol: float) -> int:

@@ -111,8 +111,8 @@ def _norm_product(sol: Solution, w_hh: np.ndarray, hs: list) -> None:
                      value=n, note=f"||dh[{t}]/dh[{t - 1}]||, the spectral norm of one step's Jacobian"))
     T_ = len(hs)
     sol.add(Step("norm_product", sec, value=product,
-                 note=f"the product of the norms, an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it shrinks geometrically "
-                      "(vanishing gradients), above 1 it can grow geometrically (exploding)"))
+                 note=f"the product of the norms, an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it "
+                      "shrinks geometrically (vanishing gradients), above 1 it can grow geometrically (exploding)"))
     sol.add(Step("bptt_norm", sec, value=float(np.linalg.norm(total, 2)),
                  note=f"||dh[{T_}]/dh[1]||, the norm of the whole product of Jacobians"))
     s = float(np.linalg.norm(w, 2))
