@@ -65,10 +65,10 @@ def _tidy(e: Expr) -> Expr:
     if not isinstance(e, Apply):
         return e
     args = tuple(_tidy(a) for a in e.args)
-    if e.op == "call" and e.fn[0] == "id":
+    if e.op == "call" and e.fn is not None and e.fn[0] == "id":
         return args[0]
-    if e.op == "call" and e.fn[0] == "diag" and isinstance(args[0], Apply) and args[0].op == "call" \
-            and args[0].fn[0] == "id'":
+    if e.op == "call" and e.fn is not None and e.fn[0] == "diag" and isinstance(args[0], Apply) \
+            and args[0].op == "call" and args[0].fn is not None and args[0].fn[0] == "id'":
         return Eye("I", "I")
     if e.op in ("matmul", "mul"):
         if isinstance(args[1], Eye) or args[1] == Const(1):

@@ -11,6 +11,7 @@ proved (equal at random points, but no rewriting found). Every line is evaluated
 from __future__ import annotations
 
 import random
+from typing import Any
 from dataclasses import dataclass, field
 
 from hwsolve.core.errors import HwsolveError
@@ -101,7 +102,7 @@ def _exp_to_t(e, x, t):
     return e.replace(sympy.exp, swap)
 
 
-def rewrite_chain(e, rules) -> list[tuple[str, object]]:
+def rewrite_chain(e, rules) -> list[tuple[str, Any]]:
     """The lines a side goes through: (rule, expression), starting with ('', the side itself)."""
     lines = [("", e)]
     for name, rule in rules:

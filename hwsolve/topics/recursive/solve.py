@@ -16,6 +16,7 @@ with central finite differences of the objective.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
@@ -172,7 +173,7 @@ def _backward(Ws, acts, a0, top: float):
     import numpy as np
 
     zs, As = _forward(Ws, acts, a0)
-    deltas = [None] * len(Ws)
+    deltas: list[Any] = [None] * len(Ws)
     deltas[-1] = np.array([[top]])
     for k in range(len(Ws) - 2, -1, -1):
         deltas[k] = acts[k][1](zs[k]) * (Ws[k + 1].T @ deltas[k + 1])      # g^l'(z^l) ⊙ (W^(l+1))^T delta
