@@ -463,9 +463,11 @@ def examples():
     A bare name finds one from any folder: `hwsolve backprop cs4782_p1`.
     """
     from hwsolve.spec.examples import example_names, example_summary, examples_dir
+    from hwsolve.spec.loader import load_yaml
 
     for name in example_names():
-        kind, title = example_summary(examples_dir() / f"{name}.yaml")
+        path = examples_dir() / f"{name}.yaml"
+        kind, title = example_summary(path, load_yaml(path).data)
         click.echo(f"{name:<22} {kind:<12} {title}")
 
 

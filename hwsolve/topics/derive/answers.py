@@ -18,7 +18,7 @@ MAX_ROUNDS = 60   # substitution depth: more than any network derive accepts (50
 
 def definitions(sol: Solution) -> dict[str, Expr]:
     """Symbol text -> what defines it: forward formulas and the Jacobians' rules."""
-    from hwsolve.topics.derive.solve import Eye
+    from hwsolve.topics.derive.numeric import Eye
 
     table: dict[str, Expr] = {}
     for s in sol.steps:
@@ -42,7 +42,8 @@ def rewrite(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
 
 
 def _substitute(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
-    from hwsolve.topics.derive.solve import Eye, Indicator
+    from hwsolve.core.sym import Indicator
+    from hwsolve.topics.derive.numeric import Eye
 
     if isinstance(e, (Indicator, Eye)):  # kept whole: symbols_in reports an indicator's argument
         return e
@@ -60,7 +61,7 @@ def _substitute(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
 
 def _tidy(e: Expr) -> Expr:
     """id(z) -> z, diag(id'(z)) -> I, and identity factors dropped from products."""
-    from hwsolve.topics.derive.solve import Eye
+    from hwsolve.topics.derive.numeric import Eye
 
     if not isinstance(e, Apply):
         return e
@@ -79,7 +80,8 @@ def _tidy(e: Expr) -> Expr:
 
 
 def symbols_in(e: Expr) -> set[str]:
-    from hwsolve.topics.derive.solve import Eye, Indicator
+    from hwsolve.core.sym import Indicator
+    from hwsolve.topics.derive.numeric import Eye
 
     if isinstance(e, Indicator):
         return {e.arg.text}
