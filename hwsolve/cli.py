@@ -538,7 +538,8 @@ def prove(identity):
       hwsolve prove "tanh(x) = 2*sigmoid(2*x) - 1"
       hwsolve prove problems/csci5922_ec_a.yaml --format latex
     """
-    from hwsolve.topics.prove.solve import parse_identity, solve as solve_identity
+    from hwsolve.topics.prove.solve import solve as solve_identity
+    from hwsolve.topics.prove.spec import parse_identity
 
     if "=" not in identity and identity.endswith((".yaml", ".yml")):
         from hwsolve import topics

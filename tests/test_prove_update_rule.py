@@ -7,7 +7,8 @@ from hwsolve.cli import main
 from hwsolve.core.errors import HwsolveError
 from hwsolve.spec import expr as E
 from hwsolve.topics import load_and_solve
-from hwsolve.topics.prove.solve import parse_identity, solve as prove
+from hwsolve.topics.prove.solve import solve as prove
+from hwsolve.topics.prove.spec import parse_identity
 from hwsolve.topics.update_rule import solve as U
 
 from conftest import PROBLEMS

@@ -39,20 +39,6 @@ class RecursiveProblem:
     kind: str = "recursive"
 
 
-def parse(doc) -> RecursiveProblem:
-    from hwsolve.spec.loader import check_header
-
-    root = doc.root
-    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "objective", "output"})
-    check_header(root, "recursive")
-    objective = root["objective"].text({"gan"}) if root.has("objective") else "gan"
-    if root.has("output"):
-        root["output"].text({"sigmoid"})   # the discriminator's output is a probability
-    title = root["title"].text() if root.has("title") else "Backpropagation through an L-layer discriminator"
-    notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return RecursiveProblem(title, objective, notes)
-
-
 def _s(text: str, latex: str) -> Symbol:
     return Symbol(text, latex)
 
