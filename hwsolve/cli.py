@@ -346,11 +346,9 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
     Give the numbers as options, or a SPEC (YAML, kind: vit).
     """
     from hwsolve.topics.arch.solve import solve_vit
-    from hwsolve.topics.arch.solve import vit_from_flags
+    from hwsolve.topics.arch.spec import load_vit, vit_from_flags
 
     if spec is not None:
-        from hwsolve.topics.arch.spec import load_vit
-
         if any(v is not None for v in (image, patch, channels, dim)) or no_cls:
             raise click.UsageError("give either a SPEC file or the options, not both")
         return solve_vit(load_vit(spec))
@@ -488,9 +486,11 @@ def examples():
     A bare name finds one from any folder: `hwsolve backprop cs4782_p1`.
     """
     from hwsolve.spec.examples import example_names, example_summary, examples_dir
+    from hwsolve.spec.loader import load_yaml
 
     for name in example_names():
-        kind, title = example_summary(examples_dir() / f"{name}.yaml")
+        path = examples_dir() / f"{name}.yaml"
+        kind, title = example_summary(path, load_yaml(path).data)
         click.echo(f"{name:<22} {kind:<12} {title}")
 
 
@@ -561,7 +561,8 @@ def prove(identity):
       hwsolve prove "tanh(x) = 2*sigmoid(2*x) - 1"
       hwsolve prove problems/csci5922_ec_a.yaml --format latex
     """
-    from hwsolve.topics.prove.solve import parse_identity, solve as solve_identity
+    from hwsolve.topics.prove.solve import solve as solve_identity
+    from hwsolve.topics.prove.spec import parse_identity
 
     if "=" not in identity and identity.endswith((".yaml", ".yml")):
         from hwsolve import topics

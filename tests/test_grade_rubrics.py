@@ -99,7 +99,7 @@ def test_layout_either_takes_both_orientations():
 def test_layout_numerator_a_missing_transpose_is_wrong():
     key = _key("nyu2572_1_2")
     kv = key.values["dl/dW^(1)"]
-    t = Value(tuple(zip(*kv.rows)))
+    t = Value(tuple(zip(*kv.rows, strict=True)))
     v = {s.name: s for s in grade(key, _sub({"dl/dW^(1)": _raw(t)})).steps}["dl/dW^(1)"]
     assert v.mistake == "transposed" and v.points == 0
 
@@ -110,7 +110,7 @@ def test_layout_gradient_required_of_a_numerator_key(tmp_path):
     spec.write_text(text.replace("  layout: numerator\n", "  layout: gradient\n"))
     key = load_key(str(spec))
     kv = key.values["dl/dW^(1)"]      # numerator layout: the transpose of W's shape
-    t = Value(tuple(zip(*kv.rows)))
+    t = Value(tuple(zip(*kv.rows, strict=True)))
     v = {s.name: s for s in grade(key, _sub({"dl/dW^(1)": _raw(t), "dl/db^(1)": _raw(key.values["dl/db^(1)"])})).steps}
     assert v["dl/dW^(1)"].verdict == "correct"
     assert v["dl/db^(1)"].mistake == "transposed" and "gradient layout required" in v["dl/db^(1)"].reason

@@ -39,7 +39,8 @@ def test_seed003_q1_answer_fits_on_page_one(tmp_path):
 def test_rule_names_sit_beside_their_lines_and_short_chains_share_a_row():
     tex = _latex(["derive", str(PROBLEMS / "csc6022_q1.yaml")])
     # the rule's math typeset as math
-    assert r"&= p - y && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize $\sum_{k} y_{k} = 1$ (y is one-hot)" in tex
+    assert (r"&= p - y && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize $\sum_{k} y_{k} = 1$"
+            r" (y is one-hot)") in tex
     assert r"\frac{\partial L}{\partial b_{2}} &= u_{2} \cdot \frac{\partial a}{\partial b_{2}} = u_{2} = p - y" in tex
     assert r"\intertext" not in tex.split("Backward pass")[0]     # the algebra has no notes on lines of their own
 

@@ -71,14 +71,13 @@ def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
     key = (x.numerator, x.denominator, precision) if cls is Fraction else (cls, x, precision)
     try:
         return _TEXT[key]
-    except (KeyError, TypeError):  # TypeError: an unhashable value, formatted without the cache
-        pass
+    except KeyError:
+        cacheable = True
+    except TypeError:  # an unhashable value, formatted without the cache
+        cacheable = False
     text = _fmt_number(x, precision)
-    if len(_TEXT) < _TEXT_LIMIT:
-        try:
-            _TEXT[key] = text
-        except TypeError:
-            pass
+    if cacheable and len(_TEXT) < _TEXT_LIMIT:
+        _TEXT[key] = text
     return text
 
 

@@ -240,14 +240,13 @@ class _LatexPrinter(_Printer):
         key = (v.numerator, v.denominator, self.precision) if cls is Fraction else (cls, v, self.precision)
         try:
             return _LATEX_NUMBERS[key]
-        except (KeyError, TypeError):
-            pass
+        except KeyError:
+            cacheable = True
+        except TypeError:  # an unhashable value, typeset without the cache
+            cacheable = False
         text = self._number(v)
-        if len(_LATEX_NUMBERS) < 300_000:
-            try:
-                _LATEX_NUMBERS[key] = text
-            except TypeError:
-                pass
+        if cacheable and len(_LATEX_NUMBERS) < 300_000:
+            _LATEX_NUMBERS[key] = text
         return text
 
     def _number(self, v) -> str:
@@ -262,10 +261,8 @@ class _LatexPrinter(_Printer):
 
     def array(self, v: tuple) -> str:
         number = self.number
-        if v and isinstance(v[0], tuple):
-            rows = [" & ".join(map(number, row)) for row in v]
-        else:
-            rows = list(map(number, v))
+        nested = bool(v) and isinstance(v[0], tuple)
+        rows = [" & ".join(map(number, row)) for row in v] if nested else list(map(number, v))
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
 

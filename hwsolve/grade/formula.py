@@ -457,7 +457,7 @@ def _judge_symbolic(key, name: str, text: str) -> Judgement:
         w, g = evaluate(want, env), evaluate(got, env)
         if g.shape == w.shape and (g == w).all():
             continue
-        if g.shape == w.T.shape and (g.T == w).all() and g.shape != w.shape:
+        if g.shape == w.T.shape and (w == g.T).all() and g.shape != w.shape:
             return Judgement("wrong_shape", f"missing transpose: the formula gives {_sym_dims(g, sizes)} where "
                              f"{_sym_dims(w, sizes)} is due", "transposed")
         if g.shape != w.shape:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, overload
 
 from hwsolve.core.errors import SpecError
+from hwsolve.core.records import Solution
 from hwsolve.grade.answers import Answer, Submission, Value
 from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, transpose
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
@@ -31,7 +32,7 @@ class Key:
     path: str
     kind: str
     problem: object
-    solution: object
+    solution: Solution
     rubric: Rubric
     graded: list[tuple[str, float]]
     values: dict[str, Value]
@@ -80,7 +81,8 @@ def sheet_rubric(doc) -> Rubric | None:
     parts = doc.data.get("parts") if isinstance(doc.data, dict) else None
     if not isinstance(parts, list):
         return None
-    merged = Rubric(steps={}, source=f"{doc.file} (the parts' rubrics)")
+    steps: dict[str, float] = {}
+    merged = Rubric(steps=steps, source=f"{doc.file} (the parts' rubrics)")
     for i, item in enumerate(doc.root["parts"].items()):
         if not isinstance(item.value, dict):
             return None
@@ -95,7 +97,7 @@ def sheet_rubric(doc) -> Rubric | None:
         if part is None or part.steps is None or part.sections:
             return None          # a part graded by default steps: no whole-sheet rubric to build
         for name, pts in part.steps.items():
-            merged.steps[f"{pid}/{name}"] = pts
+            steps[f"{pid}/{name}"] = pts
             merged.overrides[f"{pid}/{name}"] = {"tolerance": part.policy(name).tolerance,
                                                  "layout": part.policy(name).layout}
         merged.mistake_credit.update(part.mistake_credit)
@@ -166,6 +168,10 @@ def is_gradient_step(key: Key, name: str) -> bool:
     return "/d" in name
 
 
+@overload
+def oriented(key: Key, name: str, layout: str | None, ans: Value) -> tuple[Value, str]: ...
+@overload
+def oriented(key: Key, name: str, layout: str | None, ans: None) -> tuple[None, str]: ...
 def oriented(key: Key, name: str, layout: str | None, ans: Value | None) -> tuple[Value | None, str]:
     """The answer in the key's orientation under the step's layout policy, and a note.
 
@@ -323,7 +329,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
         r.verdict = "wrong"
         n = len(kv.entries())
         if n > 1:
-            good = sum(match(a, b) for a, b in zip(v.entries(), kv.entries(), strict=False))
+            good: float = sum(match(a, b) for a, b in zip(v.entries(), kv.entries(), strict=False))
             if ecf_v is not None:
                 ecf_good = sum(match(a, b) for a, b in zip(v.entries(), ecf_v.entries(), strict=False))
                 good = max(good, ecf_good * (1 - rub.ecf_penalty))
@@ -342,6 +348,7 @@ def sized(ans: Answer, kv: Value) -> Value:
     """A size written as text ("34x34") for a key that is one number per side (n_out = 34) or a
     volume whose last sizes are 1 ("34x34" for 34x34x1)."""
     v = ans.value
+    assert v is not None, "only answers with a value are sized"
     if not ans.size_text:
         return v
     sides = [x for r in v.rows for x in r]

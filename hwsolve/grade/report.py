@@ -296,11 +296,12 @@ def to_gradescope(key: Key, result: Result, show_key: bool = False, visibility: 
                + (f". Your file could not be read: {md_escape(result.error)}" if result.error else ""))
     if result.warnings:
         summary += "\n\n" + "\n".join(f"- note: {md_escape(w)}" for w in result.warnings)
-    out = {"score": result.score, "max_score": result.max_score, "output": summary, "output_format": "md",
-           "visibility": visibility, "stdout_visibility": "hidden", "tests": tests}
+    results: dict[str, object] = {"score": result.score, "max_score": result.max_score, "output": summary,
+                                  "output_format": "md", "visibility": visibility, "stdout_visibility": "hidden",
+                                  "tests": tests}
     if execution_time is not None:
-        out["execution_time"] = round(execution_time, 3)
-    return json.dumps(out, indent=2, ensure_ascii=False)
+        results["execution_time"] = round(execution_time, 3)
+    return json.dumps(results, indent=2, ensure_ascii=False)
 
 
 # -- CSV gradebook ---------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ def _word_tex(w: str) -> str:
 
 
 def _split_punct(word: str) -> tuple[str, str]:
-    m = re.match(r"^(.*?)([,;:.]*)$", word)
-    return m.group(1), m.group(2)
+    core = word.rstrip(",;:.")
+    return core, word[len(core):]
 
 
 def _is_math(core: str, run: list[str]) -> bool:
@@ -48,7 +48,7 @@ def _is_math(core: str, run: list[str]) -> bool:
 
 def _emit(run: list[str], escape) -> list[str]:
     """A run as one $...$ when its brackets balance; otherwise the words as text."""
-    trailing = []
+    trailing: list[str] = []
     while run and run[-1] in _JOINERS:        # a sign at the end of a run belongs to the text
         trailing.insert(0, escape(run.pop()))
     if not run:

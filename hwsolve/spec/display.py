@@ -56,7 +56,9 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN.match(text, i)
         if not m:
             raise ExprError(f"unexpected character {text[i]!r}", i + 1)
-        toks.append(_Tok(m.lastgroup, m.group(), i + 1, spaced))
+        kind = m.lastgroup
+        assert kind is not None, "every alternative of _TOKEN is a named group"
+        toks.append(_Tok(kind, m.group(), i + 1, spaced))
         i, spaced = m.end(), False
     toks.append(_Tok("end", "", len(text) + 1, spaced))
     return toks

@@ -45,11 +45,9 @@ def resolve_spec_path(path: str | Path) -> str | Path:
     return path if found is None else found
 
 
-def example_summary(path: Path) -> tuple[str, str]:
-    """(kind, one-line description): the spec's `title:`, else its first comment line."""
-    from hwsolve.spec.loader import load_yaml
-
-    data = load_yaml(path).data
+def example_summary(path: Path, data: object) -> tuple[str, str]:
+    """(kind, one-line description) of the example at `path`, loaded as `data`: the spec's `title:`,
+    else its first comment line. (The caller loads it: the loader itself looks examples up here.)"""
     kind = str(data.get("kind", "network")) if isinstance(data, dict) else "?"
     title = data.get("title") if isinstance(data, dict) else None
     if not title:

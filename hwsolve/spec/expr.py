@@ -172,7 +172,8 @@ def tokenize(text: str) -> list[Tok]:
 def _name_token(text: str, i: int) -> Tok:
     """The name starting at i; Python keywords, attribute access and odd indexes are refused."""
     m = _NAME.match(text, i)
-    assert m is not None  # the caller saw a letter
+    if m is None:
+        raise ExprError(f"expected a name, got {text[i]!r}", i + 1)
     word = m.group()
     if keyword.iskeyword(word) or keyword.issoftkeyword(word):
         raise ExprError(f"'{word}' is Python, not part of the expression language; "

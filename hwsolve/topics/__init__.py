@@ -28,9 +28,9 @@ TOPICS: dict[str, tuple[str, str]] = {
     "vit": ("hwsolve.topics.arch.spec:parse_vit", "hwsolve.topics.arch.solve:solve_vit"),
     "activations": ("hwsolve.topics.activations.spec:parse", "hwsolve.topics.activations.solve:solve"),
     "sheet": ("hwsolve.topics.sheet.spec:parse_sheet", "hwsolve.topics.sheet.solve:solve_sheet"),
-    "prove": ("hwsolve.topics.prove.solve:parse", "hwsolve.topics.prove.solve:solve"),
-    "update_rule": ("hwsolve.topics.update_rule.solve:parse", "hwsolve.topics.update_rule.solve:solve"),
-    "recursive": ("hwsolve.topics.recursive.solve:parse", "hwsolve.topics.recursive.solve:solve"),
+    "prove": ("hwsolve.topics.prove.spec:parse", "hwsolve.topics.prove.solve:solve"),
+    "update_rule": ("hwsolve.topics.update_rule.spec:parse", "hwsolve.topics.update_rule.solve:solve"),
+    "recursive": ("hwsolve.topics.recursive.spec:parse", "hwsolve.topics.recursive.solve:solve"),
     "layer": ("hwsolve.topics.layers.spec:parse_layer", "hwsolve.topics.layers.solve:solve_layer"),
 }
 

@@ -41,7 +41,7 @@ def read_function(f: Field, name: str, extra: str = "") -> Elementwise:
     return fn
 
 
-def bind_params(f: Field, fn: Elementwise, given: dict[str, Fraction]) -> dict:
+def bind_params(f: Field, fn: Elementwise, given: dict[str, Fraction | float]) -> dict:
     """The entry's parameters with `given` applied and checked by the entry itself."""
     try:
         return fn.bind(given)

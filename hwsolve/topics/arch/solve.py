@@ -1,17 +1,14 @@
 """Layer tables of CNNs (activation volume, memory, weights and biases) and ViT patch arithmetic.
 
-Pure Python integers, like conv-shape: no numpy or sympy here.
-
-Compact notation (seed 003 Q3): ``INPUT 32x32x1``, ``CONV5-10`` (10 filters 5 x 5 x D),
-``POOL2`` (2 x 2 window), ``FC-10`` (10 output neurons); also ``RELU``, ``FLATTEN``, ``BN``,
-``DROPOUT``. Padding and stride of CONV / POOL come from the spec's defaults.
+Pure Python integers, like conv-shape: no numpy or sympy here. The problems come from spec.py
+(YAML files, compact layer tokens such as CONV5-10, vit-patches flags); nothing here reads text.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from hwsolve.topics.conv.solve import ShapeProblem, _s, shape_steps, validate
 from hwsolve.core.errors import HwsolveError
@@ -63,6 +60,27 @@ def _vol_text(v: tuple) -> str:
     return "x".join(str(x) for x in v)
 
 
+class _Row(NamedTuple):
+    """One row of the sheet's table."""
+
+    index: int
+    layer: Layer
+    volume: tuple
+    params: int
+    params_expr: Expr | None  # the count with the numbers substituted
+    params_formula: Expr | None  # the count in symbols
+    note: str
+
+
+@dataclass
+class _Tally:
+    """What the layer steps accumulate for the table, the totals and the receptive field."""
+
+    rows: list[_Row] = field(default_factory=list)
+    macs: dict[int, int] = field(default_factory=dict)  # layer index -> multiply-adds
+    convs: list = field(default_factory=list)  # (index, label, kernel, stride, dilation)
+
+
 def solve_arch(prob: ArchProblem) -> Solution:
     sol = Solution(title=prob.title or "CNN layer table", kind="arch")
     if prob.source:
@@ -70,142 +88,179 @@ def solve_arch(prob: ArchProblem) -> Solution:
     layers = prob.layers
     if not layers or layers[0].type != "input":
         raise _err(layers[0] if layers else Layer("input", ""), "the first layer must be INPUT HxWxC")
-    vol: tuple = ()
-    rows = []  # (index, label, volume, params, param expr, param formula)
-    macs: dict[int, int] = {}  # layer index -> multiply-adds
-    convs: list = []  # (index, label, kernel, stride, dilation) for the receptive field
-    for i, ly in enumerate(layers):
-        pre = f"L{i}."
-        sec = f"L{i}"
+    tally = _Tally()
+    vol: tuple = layers[0].size
+    tally.rows.append(_Row(0, layers[0], vol, 0, None, None,
+                           "the input" + (" image" if len(vol) == 3 else "") + ": no parameters"))
+    for i, ly in enumerate(layers[1:], start=1):
         if ly.type == "input":
-            if i:
-                raise _err(ly, "INPUT may only be the first layer")
-            vol = ly.size
-            rows.append((i, ly, vol, 0, None, None, "the input" + (" image" if len(vol) == 3 else "")
-                         + ": no parameters"))
-            continue
-        if i == 0:
-            raise _err(ly, "the first layer must be INPUT HxWxC")
-        sol.sections[sec] = f"Layer {i}: {ly.label} ({_describe(ly)})"
-        if ly.type in ("conv", "pool"):
-            if len(vol) != 3:
-                raise _err(ly, f"{ly.label} needs an HxWxC volume, but its input is the vector "
-                               f"{_vol_text(vol)}")
-            H, W, D = vol
-            shp = ShapeProblem(n=(H, W), k=ly.kernel, p=ly.padding, s=ly.stride, d=ly.dilation,
-                               filters=ly.filters if ly.type == "conv" else None, channels=D,
-                               pool=ly.mode if ly.type == "pool" else None)
-            shp = validate(shp, lambda key, msg, ly=ly: _err(ly, f"{ly.label}: {msg}"))
-            axs = shape_steps(sol, shp, prefix=pre, section=sec, heading=sol.sections[sec],
-                              params=False, formula=False, volume=False)
-            depth = ly.filters if ly.type == "conv" else D
-            new = (axs[0].out, axs[-1].out, depth)
-            convs.append((i, ly.label, shp.k, shp.s, shp.d))
-            if ly.type == "conv":
-                macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
-                k = ly.kernel
-                ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
-                w = k[0] * k[1] * D * depth
-                b = depth if ly.bias else 0
-                sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * Symbol("D") * Symbol("N"),
-                             substituted=Const(k[0]) * Const(k[1]) * Const(D) * Const(depth), value=w,
-                             unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {D}, D = the "
-                                                     "depth of the previous volume"))
-                sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
-                             substituted=Const(depth) if ly.bias else None, value=b,
-                             unit="parameters", note="one per filter" if ly.bias else "bias: false"))
-                pexpr = (Const(k[0]) * Const(k[1]) * Const(D) + 1) * Const(depth) if ly.bias \
-                    else Const(k[0]) * Const(k[1]) * Const(D) * Const(depth)
-                pform = (ks[0] * ks[1] * Symbol("D") + 1) * Symbol("N") if ly.bias \
-                    else ks[0] * ks[1] * Symbol("D") * Symbol("N")
-                rows.append((i, ly, new, w + b, pexpr, pform, f"{w} weights + {b} biases"))
-            else:
-                rows.append((i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters"))
-            vol = new
-        elif _on_sequence(ly, vol):
-            from hwsolve.topics.arch.counting import sequence_layer
+            raise _err(ly, "INPUT may only be the first layer")
+        sol.sections[f"L{i}"] = f"Layer {i}: {ly.label} ({_describe(ly)})"
+        steps = _sequence_steps if _on_sequence(ly, vol) else _LAYER_STEPS[ly.type]
+        vol = steps(sol, tally, i, ly, vol)
+    _table_steps(sol, tally)
+    _totals_steps(sol, tally)
+    return sol
 
-            vol, p, macs[i], note = sequence_layer(sol, ly, vol, pre, sec)
-            rows.append((i, ly, vol, p, None, None, note))
-        elif ly.type == "fc":
-            fin = vol[0] if len(vol) == 1 else None
-            if len(vol) != 1:
-                fin = vol[0] * vol[1] * vol[2]
-                sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD")),
-                             substituted=_vol_expr(vol), value=fin, unit="inputs",
-                             note=f"the {_vol_text(vol)} volume is flattened to a vector of {fin} "
-                                  f"before {ly.label}"))
-            n = ly.filters
-            w, b = fin * n, (n if ly.bias else 0)
-            macs[i] = w
-            sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
-                         substituted=Const(fin) * Const(n), value=w, unit="parameters",
-                         note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
-            sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
-                         substituted=Const(n) if ly.bias else None, value=b, unit="parameters",
-                         note="one per output neuron" if ly.bias else "bias: false"))
-            pexpr = (Const(fin) * Const(n) + Const(n)) if ly.bias else Const(fin) * Const(n)
-            pform = (_s("n_in") * Symbol("N") + Symbol("N")) if ly.bias else _s("n_in") * Symbol("N")
-            vol = (n,)
-            rows.append((i, ly, vol, w + b, pexpr, pform, f"{w} weights + {b} biases"))
-        elif ly.type == "flatten":
-            fin = 1
-            for x in vol:
-                fin *= x
-            sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD"))
-                         if len(vol) == 3 else None, substituted=_vol_expr(vol), value=fin,
-                         unit="values", note="reshape only: no parameters"))
-            vol = (fin,)
-            rows.append((i, ly, vol, 0, None, None, "reshape: no parameters"))
-        elif ly.type == "batchnorm":
-            c = vol[-1]
-            sol.add(Step(pre + "gamma", sec, formula=Symbol("C"), substituted=Const(c), value=c,
-                         unit="parameters", note="one scale per channel (learned)"))
-            sol.add(Step(pre + "beta", sec, formula=Symbol("C"), substituted=Const(c), value=c,
-                         unit="parameters", note="one shift per channel (learned)"))
-            sol.notes.append(f"layer {i} {ly.label}: the running mean and variance ({2 * c} numbers) "
-                             "are stored but not learned, so they are not counted as parameters")
-            rows.append((i, ly, vol, 2 * c, Const(2) * Const(c), Const(2) * Symbol("C"),
-                         f"{c} scales (gamma) + {c} shifts (beta)"))
-        else:  # dropout, relu
-            what = "dropout" if ly.type == "dropout" else "ReLU"
-            rows.append((i, ly, vol, 0, None, None, f"{what}: element-wise, same volume, no parameters"))
-    # the sheet's table
+
+# One function per layer type: each adds the layer's steps (in section L{i}, names prefixed L{i}.),
+# appends its row to the tally and returns the volume it outputs.
+
+
+def _window_volume(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple[ShapeProblem, tuple]:
+    """The output size of a conv or pool layer, axis by axis (conv-shape's steps)."""
+    if len(vol) != 3:
+        raise _err(ly, f"{ly.label} needs an HxWxC volume, but its input is the vector {_vol_text(vol)}")
+    H, W, D = vol
+    shp = ShapeProblem(n=(H, W), k=ly.kernel, p=ly.padding, s=ly.stride, d=ly.dilation,
+                       filters=ly.filters if ly.type == "conv" else None, channels=D,
+                       pool=ly.mode if ly.type == "pool" else None)
+    shp = validate(shp, lambda key, msg: _err(ly, f"{ly.label}: {msg}"))
+    sec = f"L{i}"
+    axs = shape_steps(sol, shp, prefix=sec + ".", section=sec, heading=sol.sections[sec],
+                      params=False, formula=False, volume=False)
+    tally.convs.append((i, ly.label, shp.k, shp.s, shp.d))
+    depth = ly.filters if ly.type == "conv" else D
+    return shp, (axs[0].out, axs[-1].out, depth)
+
+
+def _conv_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    shp, new = _window_volume(sol, tally, i, ly, vol)
+    D, depth = vol[2], new[2]
+    tally.macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
+    pre, sec = f"L{i}.", f"L{i}"
+    k = ly.kernel
+    ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
+    w = k[0] * k[1] * D * depth
+    b = depth if ly.bias else 0
+    sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * Symbol("D") * Symbol("N"),
+                 substituted=Const(k[0]) * Const(k[1]) * Const(D) * Const(depth), value=w,
+                 unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {D}, D = the "
+                                         "depth of the previous volume"))
+    sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
+                 substituted=Const(depth) if ly.bias else None, value=b,
+                 unit="parameters", note="one per filter" if ly.bias else "bias: false"))
+    pexpr = (Const(k[0]) * Const(k[1]) * Const(D) + 1) * Const(depth) if ly.bias \
+        else Const(k[0]) * Const(k[1]) * Const(D) * Const(depth)
+    pform = (ks[0] * ks[1] * Symbol("D") + 1) * Symbol("N") if ly.bias \
+        else ks[0] * ks[1] * Symbol("D") * Symbol("N")
+    tally.rows.append(_Row(i, ly, new, w + b, pexpr, pform, f"{w} weights + {b} biases"))
+    return new
+
+
+def _pool_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    _, new = _window_volume(sol, tally, i, ly, vol)
+    tally.rows.append(_Row(i, ly, new, 0, None, None, f"{ly.mode} pooling: no parameters"))
+    return new
+
+
+def _sequence_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    """A recurrent or attention layer, or FC applied to every token (see counting.py)."""
+    from hwsolve.topics.arch.counting import sequence_layer
+
+    new, p, tally.macs[i], note = sequence_layer(sol, ly, vol, f"L{i}.", f"L{i}")
+    tally.rows.append(_Row(i, ly, new, p, None, None, note))
+    return new
+
+
+def _fc_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    pre, sec = f"L{i}.", f"L{i}"
+    fin = vol[0]
+    if len(vol) != 1:
+        fin = vol[0] * vol[1] * vol[2]
+        sol.add(Step(pre + "flatten", sec, formula=_vol_expr(tuple(Symbol(x) for x in "HWD")),
+                     substituted=_vol_expr(vol), value=fin, unit="inputs",
+                     note=f"the {_vol_text(vol)} volume is flattened to a vector of {fin} before {ly.label}"))
+    n = ly.filters
+    w, b = fin * n, (n if ly.bias else 0)
+    tally.macs[i] = w
+    sol.add(Step(pre + "weights", sec, formula=_s("n_in") * Symbol("N"),
+                 substituted=Const(fin) * Const(n), value=w, unit="parameters",
+                 note=f"every one of the {n} outputs is connected to every one of the {fin} inputs"))
+    sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
+                 substituted=Const(n) if ly.bias else None, value=b, unit="parameters",
+                 note="one per output neuron" if ly.bias else "bias: false"))
+    pexpr = (Const(fin) * Const(n) + Const(n)) if ly.bias else Const(fin) * Const(n)
+    pform = (_s("n_in") * Symbol("N") + Symbol("N")) if ly.bias else _s("n_in") * Symbol("N")
+    tally.rows.append(_Row(i, ly, (n,), w + b, pexpr, pform, f"{w} weights + {b} biases"))
+    return (n,)
+
+
+def _flatten_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    fin = _count(vol)
+    sol.add(Step(f"L{i}.flatten", f"L{i}", formula=_vol_expr(tuple(Symbol(x) for x in "HWD"))
+                 if len(vol) == 3 else None, substituted=_vol_expr(vol), value=fin,
+                 unit="values", note="reshape only: no parameters"))
+    tally.rows.append(_Row(i, ly, (fin,), 0, None, None, "reshape: no parameters"))
+    return (fin,)
+
+
+def _batchnorm_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    pre, sec = f"L{i}.", f"L{i}"
+    c = vol[-1]
+    sol.add(Step(pre + "gamma", sec, formula=Symbol("C"), substituted=Const(c), value=c,
+                 unit="parameters", note="one scale per channel (learned)"))
+    sol.add(Step(pre + "beta", sec, formula=Symbol("C"), substituted=Const(c), value=c,
+                 unit="parameters", note="one shift per channel (learned)"))
+    sol.notes.append(f"layer {i} {ly.label}: the running mean and variance ({2 * c} numbers) "
+                     "are stored but not learned, so they are not counted as parameters")
+    tally.rows.append(_Row(i, ly, vol, 2 * c, Const(2) * Const(c), Const(2) * Symbol("C"),
+                           f"{c} scales (gamma) + {c} shifts (beta)"))
+    return vol
+
+
+def _elementwise_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
+    """Dropout and ReLU: no steps of their own, only a row of the table."""
+    what = "dropout" if ly.type == "dropout" else "ReLU"
+    tally.rows.append(_Row(i, ly, vol, 0, None, None, f"{what}: element-wise, same volume, no parameters"))
+    return vol
+
+
+_LAYER_STEPS = {"conv": _conv_steps, "pool": _pool_steps, "fc": _fc_steps, "flatten": _flatten_steps,
+                "batchnorm": _batchnorm_steps, "dropout": _elementwise_steps, "relu": _elementwise_steps}
+
+
+def _count(vol: tuple) -> int:
+    """The number of values in a volume: the product of its sizes."""
+    n = 1
+    for x in vol:
+        n *= x
+    return n
+
+
+def _table_steps(sol: Solution, tally: _Tally) -> None:
+    """The sheet's table: activation volume, parameters and multiply-adds of every layer."""
     sol.sections["table"] = "Table: activation volume (memory) and parameters per layer"
-    for i, ly, v, p, pexpr, pform, note in rows:
-        n_act = 1
-        for x in v:
-            n_act *= x
-        sol.add(Step(f"volume[{i}]", "table", formula=None, substituted=_vol_expr(v), value=n_act,
+    for i, ly, v, p, pexpr, pform, note in tally.rows:
+        sol.add(Step(f"volume[{i}]", "table", formula=None, substituted=_vol_expr(v), value=_count(v),
                      unit="activations", note=ly.label))
         sol.add(Step(f"params[{i}]", "table", formula=pform, substituted=pexpr, value=p,
                      unit="parameters", note=_with_thousands(f"{ly.label}: {note}", p)))
-        _macs_step(sol, i, ly, macs)
+        _macs_step(sol, i, ly, tally.macs)
+
+
+def _totals_steps(sol: Solution, tally: _Tally) -> None:
+    """Totals over the table, with the receptive field section between weights and biases."""
+    from hwsolve.topics.arch.counting import receptive_field
+
+    rows = tally.rows
     sol.sections["totals"] = "Totals"
-    total_p = sum(r[3] for r in rows)
-    acts = []
-    for r in rows:
-        n_act = 1
-        for x in r[2]:
-            n_act *= x
-        acts.append(n_act)
-    sol.add(Step("total_params", "totals", substituted=sum_of([Const(r[3]) for r in rows]),
+    total_p = sum(r.params for r in rows)
+    acts = [_count(r.volume) for r in rows]
+    sol.add(Step("total_params", "totals", substituted=sum_of([Const(r.params) for r in rows]),
                  value=total_p, unit="parameters", note=f"weights and biases of every layer: {total_p:,}"))
-    total_m = sum(macs.values())
+    total_m = sum(tally.macs.values())
     sol.add(Step("total_macs", "totals", value=total_m, unit="multiply-adds",
                  note=f"{total_m:,} for one input; bias adds, pooling, norms and activations not counted"))
     total_w = sum(_weights(r) for r in rows)
     sol.add(Step("total_weights", "totals", value=total_w, unit="parameters"))
-    from hwsolve.topics.arch.counting import receptive_field
-
-    receptive_field(sol, convs)
+    receptive_field(sol, tally.convs)
     sol.add(Step("total_biases", "totals", value=total_p - total_w, unit="parameters",
                  note="batch-norm shifts (beta) count as biases, scales (gamma) as weights"
-                 if any(r[1].type == "batchnorm" for r in rows) else ""))
+                 if any(r.layer.type == "batchnorm" for r in rows) else ""))
     sol.add(Step("total_activations", "totals", substituted=sum_of([Const(a) for a in acts]),
                  value=sum(acts), unit="activations",
                  note="numbers stored in one forward pass of one image, input included"))
-    return sol
 
 
 def _on_sequence(ly: Layer, vol: tuple) -> bool:
@@ -226,8 +281,8 @@ def _macs_step(sol: Solution, i: int, ly: Layer, macs: dict) -> None:
                  note=f"{ly.label}: {m:,}" if m else f"{ly.label}: no multiply-adds"))
 
 
-def _weights(row) -> int:
-    i, ly, v, p, *_ = row
+def _weights(row: _Row) -> int:
+    ly, v, p = row.layer, row.volume, row.params
     if ly.type in SEQUENCE_TYPES:
         from hwsolve.topics.arch.counting import GATES
 
@@ -269,76 +324,6 @@ def _describe(ly: Layer) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# compact notation
-
-_TOKENS = [
-    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)$"), "input"),
-    (re.compile(r"^INPUT\s+(\d+)$"), "input_vec"),
-    (re.compile(r"^CONV(\d+)(?:[xX×](\d+))?-(\d+)$"), "conv"),
-    (re.compile(r"^(MAX|AVG)?POOL(\d+)(?:[xX×](\d+))?$"), "pool"),
-    (re.compile(r"^FC-(\d+)$"), "fc"),
-    (re.compile(r"^(FLATTEN|RELU|BN|BATCHNORM|DROPOUT)$"), "simple"),
-    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)$"), "input_seq"),
-    (re.compile(r"^(RNN|LSTM|GRU)-(\d+)(?:[xX×](\d+))?$"), "recurrent"),
-    (re.compile(r"^MHA-(\d+)$"), "mha"),
-    (re.compile(r"^TRANSFORMER-(\d+)-(\d+)$"), "transformer"),
-]
-TOKEN_HELP = ("INPUT HxWxC, INPUT TxD (a sequence), CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT, "
-              "LSTM-h (or RNN-h, GRU-h; LSTM-hx2 for 2 layers), MHA-heads, TRANSFORMER-heads-ff")
-
-
-def parse_token(text: str, defaults: dict, where) -> Layer:
-    """One compact layer token; `defaults` maps 'conv'/'pool' to dicts of padding/stride/... ."""
-    t = " ".join(text.strip().split())
-    up = t.upper()
-    for rx, kind in _TOKENS:
-        m = rx.match(up)
-        if not m:
-            continue
-        g = m.groups()
-        if kind == "input":
-            size = tuple(int(x) for x in g)
-            if min(size) < 1:
-                raise where(f"every input size must be at least 1, got {t}")
-            return Layer("input", t, size=size, where=where)
-        if kind == "input_seq":
-            return Layer("input", t, size=(int(g[0]), int(g[1])), where=where)
-        if kind == "recurrent":
-            return Layer(g[0].lower(), t, filters=int(g[1]), layers=int(g[2] or 1), where=where)
-        if kind == "mha":
-            return Layer("mha", t, heads=int(g[0]), where=where)
-        if kind == "transformer":
-            return Layer("transformer", t, heads=int(g[0]), ff=int(g[1]), where=where)
-        if kind == "input_vec":
-            return Layer("input", t, size=(int(g[0]),), where=where)
-        if kind == "conv":
-            k = (int(g[0]), int(g[1] or g[0]))
-            d = defaults.get("conv", {})
-            n = int(g[2])
-            if n < 1:
-                raise where(f"{t}: a convolution needs at least 1 filter")
-            return Layer("conv", t, kernel=k, filters=n, padding=d.get("padding", (0, 0)),
-                         stride=d.get("stride", (1, 1)), dilation=d.get("dilation", (1, 1)),
-                         bias=d.get("bias", True), where=where)
-        if kind == "pool":
-            k = (int(g[1]), int(g[2] or g[1]))
-            d = defaults.get("pool", {})
-            mode = {"MAX": "max", "AVG": "avg"}.get(g[0] or "", d.get("mode", "max"))
-            return Layer("pool", t, kernel=k, padding=d.get("padding", (0, 0)),
-                         stride=d.get("stride"), mode=mode, where=where)
-        if kind == "fc":
-            n = int(g[0])
-            if n < 1:
-                raise where(f"{t}: a fully-connected layer needs at least 1 output")
-            return Layer("fc", t, filters=n, bias=defaults.get("fc", {}).get("bias", True), where=where)
-        simple = {"FLATTEN": "flatten", "RELU": "relu", "BN": "batchnorm", "BATCHNORM": "batchnorm",
-                  "DROPOUT": "dropout"}[g[0]]
-        return Layer(simple, t, where=where)
-    raise where(f"unknown layer token '{t}'; expected one of: {TOKEN_HELP} "
-                "(or a mapping such as {type: conv, kernel: 5, filters: 10})")
-
-
-# ---------------------------------------------------------------------------------------------
 # Vision Transformer patches
 
 
@@ -350,18 +335,6 @@ class VitProblem:
     dim: int | None = None
     cls_token: bool = True
     title: str = ""
-
-
-def vit_from_flags(image, patch, channels, dim, cls_token: bool) -> VitProblem:
-    from hwsolve.topics.conv.sizes import parse_count, parse_pair
-
-    if image is None:
-        raise HwsolveError("missing the image size (e.g. --image 224), or give a SPEC file", field="--image")
-    if patch is None:
-        raise HwsolveError("missing the patch size (e.g. --patch 16)", field="--patch")
-    return check_vit(VitProblem(image=parse_pair(image, "--image"), patch=parse_pair(patch, "--patch"),
-                                channels=parse_count(channels, "--channels") or 3,
-                                dim=parse_count(dim, "--dim"), cls_token=cls_token))
 
 
 def check_vit(prob: VitProblem, blame=None) -> VitProblem:

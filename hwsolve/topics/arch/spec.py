@@ -1,14 +1,21 @@
-"""Read `kind: arch` (CNN layer tables) and `kind: vit` (ViT patches) specs.
+"""Read `kind: arch` (CNN layer tables) and `kind: vit` (ViT patches) specs, the compact layer
+tokens (INPUT 32x32x1, CONV5-10, POOL2, FC-10, LSTM-64, ...) and the vit-patches flags.
 
 See docs/conv-and-arch.md for the format. Every error names the file, the line and the field.
 """
 
 from __future__ import annotations
 
-from hwsolve.topics.arch.solve import (LAYER_TYPES, SEQUENCE_TYPES, ArchProblem, Layer, VitProblem, check_vit,
-                                       parse_token)
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hwsolve.core.errors import HwsolveError
+from hwsolve.topics.arch.solve import LAYER_TYPES, SEQUENCE_TYPES, ArchProblem, Layer, VitProblem, check_vit
 from hwsolve.topics.conv.sizes import parse_count, parse_pair
-from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
+
+if TYPE_CHECKING:  # the loader pulls in PyYAML: vit-patches with flags reads no YAML
+    from hwsolve.spec.loader import Doc, Field
 
 TOP = {"hwsolve", "kind", "title", "source", "question"}
 DEFAULT_KEYS = {"conv": {"padding", "stride", "dilation", "bias"},
@@ -26,10 +33,14 @@ LAYER_KEYS = {
 
 
 def load_arch(path) -> ArchProblem:
+    from hwsolve.spec.loader import load_yaml
+
     return parse_arch(load_yaml(path))
 
 
 def load_vit(path) -> VitProblem:
+    from hwsolve.spec.loader import load_yaml
+
     return parse_vit(load_yaml(path))
 
 
@@ -60,6 +71,8 @@ def _defaults(f: Field) -> dict:
 
 
 def parse_arch(doc: Doc) -> ArchProblem:
+    from hwsolve.spec.loader import check_header
+
     root = doc.root
     check_header(root, "arch", "arch")
     data = root.mapping(allowed=TOP | {"defaults", "layers"})
@@ -86,70 +99,97 @@ def _layer(f: Field, defaults: dict) -> Layer:
         raise f.error("missing 'type' (" + ", ".join(LAYER_TYPES) + ")")
     t = f["type"].text(choices=set(LAYER_TYPES))
     f.mapping(allowed=LAYER_KEYS[t] | {"type", "name"})
-    d = defaults.get(t, {})
     name = f["name"].text() if "name" in v else ""
-
-    def need(key):
-        if key not in v:
-            raise f.error(f"a {t} layer needs '{key}'")
-        return f[key]
-
-    if t == "input":
-        sz = need("size")
-        val = sz.value
-        if isinstance(val, list):
-            dims = tuple(x.integer(minimum=1) for x in sz.items())
-        elif isinstance(val, int) and not isinstance(val, bool):
-            dims = (sz.integer(minimum=1),)
-        else:
-            dims = tuple(_dims_text(sz))
-        if len(dims) not in (1, 2, 3):
-            raise sz.error(f"expected HxWxC, TxD (a sequence) or one number (a vector), got {len(dims)} sizes")
-        return Layer("input", name or "INPUT " + "x".join(map(str, dims)), size=dims, where=f.error)
-    if t == "conv":
-        k = _pair(need("kernel"), "kernel")
-        n = need("filters").integer(minimum=1)
-        lay = Layer("conv", name or f"CONV{k[0]}" + (f"x{k[1]}" if k[1] != k[0] else "") + f"-{n}",
-                    kernel=k, filters=n,
-                    padding=_pair(f["padding"], "padding", allow_same=True, minimum=0) if "padding" in v
-                    else d.get("padding", (0, 0)),
-                    stride=_pair(f["stride"], "stride") if "stride" in v else d.get("stride", (1, 1)),
-                    dilation=_pair(f["dilation"], "dilation") if "dilation" in v else d.get("dilation", (1, 1)),
-                    bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
-        return lay
-    if t == "pool":
-        k = _pair(need("size"), "size")
-        mode = f["mode"].text(choices={"max", "avg"}) if "mode" in v else d.get("mode", "max")
-        return Layer("pool", name or f"POOL{k[0]}" + (f"x{k[1]}" if k[1] != k[0] else ""), kernel=k,
-                     padding=_pair(f["padding"], "padding", minimum=0) if "padding" in v
-                     else d.get("padding", (0, 0)),
-                     stride=_pair(f["stride"], "stride") if "stride" in v else d.get("stride"),
-                     mode=mode, where=f.error)
-    if t == "fc":
-        n = need("units").integer(minimum=1)
-        return Layer("fc", name or f"FC-{n}", filters=n,
-                     bias=f["bias"].boolean() if "bias" in v else d.get("bias", True), where=f.error)
+    if t in _MAPPING_LAYERS:
+        return _MAPPING_LAYERS[t](f, name, defaults.get(t, {}))
     if t in SEQUENCE_TYPES:
-        return _sequence_layer(f, t, name, need)
-    if t == "dropout":
-        rate = None
-        if "rate" in v:
-            rate = f["rate"].number()
-            if not 0 <= rate < 1:
-                raise f["rate"].error(f"a dropout rate is in [0, 1), got {rate}")
-        return Layer("dropout", name or "DROPOUT", rate=rate, where=f.error)
+        return _sequence_layer(f, t, name)
+    return _simple_layer(f, t, name)
+
+
+# One reader per layer type given as a mapping: (the layer's field, its name or "", the spec's
+# defaults for its type) -> Layer. The keys were checked against LAYER_KEYS already.
+
+
+def _need(f: Field, key: str) -> Field:
+    if not f.has(key):
+        raise f.error(f"a {f['type'].value} layer needs '{key}'")
+    return f[key]
+
+
+def _kernel_label(k: tuple[int, int]) -> str:
+    return f"{k[0]}" + (f"x{k[1]}" if k[1] != k[0] else "")
+
+
+def _input_layer(f: Field, name: str, d: dict) -> Layer:
+    sz = _need(f, "size")
+    val = sz.value
+    if isinstance(val, list):
+        dims = tuple(x.integer(minimum=1) for x in sz.items())
+    elif isinstance(val, int) and not isinstance(val, bool):
+        dims = (sz.integer(minimum=1),)
+    else:
+        dims = tuple(_dims_text(sz))
+    if len(dims) not in (1, 2, 3):
+        raise sz.error(f"expected HxWxC, TxD (a sequence) or one number (a vector), got {len(dims)} sizes")
+    return Layer("input", name or "INPUT " + "x".join(map(str, dims)), size=dims, where=f.error)
+
+
+def _conv_layer(f: Field, name: str, d: dict) -> Layer:
+    k = _pair(_need(f, "kernel"), "kernel")
+    n = _need(f, "filters").integer(minimum=1)
+    return Layer("conv", name or f"CONV{_kernel_label(k)}-{n}", kernel=k, filters=n,
+                 padding=_pair(f["padding"], "padding", allow_same=True, minimum=0) if f.has("padding")
+                 else d.get("padding", (0, 0)),
+                 stride=_pair(f["stride"], "stride") if f.has("stride") else d.get("stride", (1, 1)),
+                 dilation=_pair(f["dilation"], "dilation") if f.has("dilation") else d.get("dilation", (1, 1)),
+                 bias=f["bias"].boolean() if f.has("bias") else d.get("bias", True), where=f.error)
+
+
+def _pool_layer(f: Field, name: str, d: dict) -> Layer:
+    k = _pair(_need(f, "size"), "size")
+    mode = f["mode"].text(choices={"max", "avg"}) if f.has("mode") else d.get("mode", "max")
+    return Layer("pool", name or f"POOL{_kernel_label(k)}", kernel=k,
+                 padding=_pair(f["padding"], "padding", minimum=0) if f.has("padding")
+                 else d.get("padding", (0, 0)),
+                 stride=_pair(f["stride"], "stride") if f.has("stride") else d.get("stride"),
+                 mode=mode, where=f.error)
+
+
+def _fc_layer(f: Field, name: str, d: dict) -> Layer:
+    n = _need(f, "units").integer(minimum=1)
+    return Layer("fc", name or f"FC-{n}", filters=n,
+                 bias=f["bias"].boolean() if f.has("bias") else d.get("bias", True), where=f.error)
+
+
+def _dropout_layer(f: Field, name: str, d: dict) -> Layer:
+    rate = None
+    if f.has("rate"):
+        rate = f["rate"].number()
+        if not 0 <= rate < 1:
+            raise f["rate"].error(f"a dropout rate is in [0, 1), got {rate}")
+    return Layer("dropout", name or "DROPOUT", rate=rate, where=f.error)
+
+
+_MAPPING_LAYERS: dict[str, Callable[[Field, str, dict], Layer]] = {
+    "input": _input_layer, "conv": _conv_layer, "pool": _pool_layer, "fc": _fc_layer, "dropout": _dropout_layer,
+}
+
+
+def _simple_layer(f: Field, t: str, name: str) -> Layer:
+    """flatten, batchnorm, relu: nothing to read but the name."""
     return Layer(t, name or t.upper(), where=f.error)
 
 
-def _sequence_layer(f: Field, t: str, name: str, need) -> Layer:
+def _sequence_layer(f: Field, t: str, name: str) -> Layer:
     """rnn / lstm / gru {hidden, layers, bias}; mha {heads, bias}; transformer {heads, ff}."""
     bias = f["bias"].boolean() if f.has("bias") else True
     if t in ("rnn", "lstm", "gru"):
-        h = need("hidden").integer(minimum=1)
+        h = _need(f, "hidden").integer(minimum=1)
         return Layer(t, name or f"{t.upper()}-{h}", filters=h,
                      layers=f["layers"].integer(minimum=1) if f.has("layers") else 1, bias=bias, where=f.error)
-    heads = need("heads").integer(minimum=1)
-    ff = need("ff").integer(minimum=1) if t == "transformer" else 0
+    heads = _need(f, "heads").integer(minimum=1)
+    ff = _need(f, "ff").integer(minimum=1) if t == "transformer" else 0
     return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
                  ff=ff, bias=bias, where=f.error)
 
@@ -164,6 +204,8 @@ def _dims_text(f: Field):
 
 
 def parse_vit(doc: Doc) -> VitProblem:
+    from hwsolve.spec.loader import check_header
+
     root = doc.root
     check_header(root, "vit", "vit-patches")
     data = root.mapping(allowed=TOP | {"image", "patch", "channels", "dim", "cls_token"})
@@ -177,3 +219,86 @@ def parse_vit(doc: Doc) -> VitProblem:
         cls_token=root["cls_token"].boolean() if "cls_token" in data else True,
         title=root["title"].text() if "title" in data else "")
     return check_vit(prob, lambda key, msg: root["patch"].error(msg))
+
+
+# ---------------------------------------------------------------------------------------------
+# compact notation
+
+_TOKENS = [
+    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)$"), "input"),
+    (re.compile(r"^INPUT\s+(\d+)$"), "input_vec"),
+    (re.compile(r"^CONV(\d+)(?:[xX×](\d+))?-(\d+)$"), "conv"),
+    (re.compile(r"^(MAX|AVG)?POOL(\d+)(?:[xX×](\d+))?$"), "pool"),
+    (re.compile(r"^FC-(\d+)$"), "fc"),
+    (re.compile(r"^(FLATTEN|RELU|BN|BATCHNORM|DROPOUT)$"), "simple"),
+    (re.compile(r"^INPUT\s+(\d+)\s*[xX×]\s*(\d+)$"), "input_seq"),
+    (re.compile(r"^(RNN|LSTM|GRU)-(\d+)(?:[xX×](\d+))?$"), "recurrent"),
+    (re.compile(r"^MHA-(\d+)$"), "mha"),
+    (re.compile(r"^TRANSFORMER-(\d+)-(\d+)$"), "transformer"),
+]
+TOKEN_HELP = ("INPUT HxWxC, INPUT TxD (a sequence), CONVk-N, POOLk, FC-N, FLATTEN, RELU, BN, DROPOUT, "
+              "LSTM-h (or RNN-h, GRU-h; LSTM-hx2 for 2 layers), MHA-heads, TRANSFORMER-heads-ff")
+
+
+def parse_token(text: str, defaults: dict, where) -> Layer:
+    """One compact layer token; `defaults` maps 'conv'/'pool' to dicts of padding/stride/... ."""
+    t = " ".join(text.strip().split())
+    up = t.upper()
+    for rx, kind in _TOKENS:
+        m = rx.match(up)
+        if not m:
+            continue
+        g = m.groups()
+        if kind == "input":
+            size = tuple(int(x) for x in g)
+            if min(size) < 1:
+                raise where(f"every input size must be at least 1, got {t}")
+            return Layer("input", t, size=size, where=where)
+        if kind == "input_seq":
+            return Layer("input", t, size=(int(g[0]), int(g[1])), where=where)
+        if kind == "recurrent":
+            return Layer(g[0].lower(), t, filters=int(g[1]), layers=int(g[2] or 1), where=where)
+        if kind == "mha":
+            return Layer("mha", t, heads=int(g[0]), where=where)
+        if kind == "transformer":
+            return Layer("transformer", t, heads=int(g[0]), ff=int(g[1]), where=where)
+        if kind == "input_vec":
+            return Layer("input", t, size=(int(g[0]),), where=where)
+        if kind == "conv":
+            k = (int(g[0]), int(g[1] or g[0]))
+            d = defaults.get("conv", {})
+            n = int(g[2])
+            if n < 1:
+                raise where(f"{t}: a convolution needs at least 1 filter")
+            return Layer("conv", t, kernel=k, filters=n, padding=d.get("padding", (0, 0)),
+                         stride=d.get("stride", (1, 1)), dilation=d.get("dilation", (1, 1)),
+                         bias=d.get("bias", True), where=where)
+        if kind == "pool":
+            k = (int(g[1]), int(g[2] or g[1]))
+            d = defaults.get("pool", {})
+            mode = {"MAX": "max", "AVG": "avg"}.get(g[0] or "", d.get("mode", "max"))
+            return Layer("pool", t, kernel=k, padding=d.get("padding", (0, 0)),
+                         stride=d.get("stride"), mode=mode, where=where)
+        if kind == "fc":
+            n = int(g[0])
+            if n < 1:
+                raise where(f"{t}: a fully-connected layer needs at least 1 output")
+            return Layer("fc", t, filters=n, bias=defaults.get("fc", {}).get("bias", True), where=where)
+        simple = {"FLATTEN": "flatten", "RELU": "relu", "BN": "batchnorm", "BATCHNORM": "batchnorm",
+                  "DROPOUT": "dropout"}[g[0]]
+        return Layer(simple, t, where=where)
+    raise where(f"unknown layer token '{t}'; expected one of: {TOKEN_HELP} "
+                "(or a mapping such as {type: conv, kernel: 5, filters: 10})")
+
+# ---------------------------------------------------------------------------------------------
+# vit-patches flags
+
+
+def vit_from_flags(image, patch, channels, dim, cls_token: bool) -> VitProblem:
+    if image is None:
+        raise HwsolveError("missing the image size (e.g. --image 224), or give a SPEC file", field="--image")
+    if patch is None:
+        raise HwsolveError("missing the patch size (e.g. --patch 16)", field="--patch")
+    return check_vit(VitProblem(image=parse_pair(image, "--image"), patch=parse_pair(patch, "--patch"),
+                                channels=parse_count(channels, "--channels") or 3,
+                                dim=parse_count(dim, "--dim"), cls_token=cls_token))

@@ -18,7 +18,7 @@ MAX_ROUNDS = 60   # substitution depth: more than any network derive accepts (50
 
 def definitions(sol: Solution) -> dict[str, Expr]:
     """Symbol text -> what defines it: forward formulas and the Jacobians' rules."""
-    from hwsolve.topics.derive.solve import Eye
+    from hwsolve.topics.derive.numeric import Eye
 
     table: dict[str, Expr] = {}
     for s in sol.steps:
@@ -42,7 +42,8 @@ def rewrite(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
 
 
 def _substitute(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
-    from hwsolve.topics.derive.solve import Eye, Indicator
+    from hwsolve.core.sym import Indicator
+    from hwsolve.topics.derive.numeric import Eye
 
     if isinstance(e, (Indicator, Eye)):  # kept whole: symbols_in reports an indicator's argument
         return e
@@ -60,15 +61,15 @@ def _substitute(e: Expr, allowed: set[str], table: dict[str, Expr]) -> Expr:
 
 def _tidy(e: Expr) -> Expr:
     """id(z) -> z, diag(id'(z)) -> I, and identity factors dropped from products."""
-    from hwsolve.topics.derive.solve import Eye
+    from hwsolve.topics.derive.numeric import Eye
 
     if not isinstance(e, Apply):
         return e
     args = tuple(_tidy(a) for a in e.args)
-    if e.op == "call" and e.fn[0] == "id":
+    if e.op == "call" and e.fn is not None and e.fn[0] == "id":
         return args[0]
-    if e.op == "call" and e.fn[0] == "diag" and isinstance(args[0], Apply) and args[0].op == "call" \
-            and args[0].fn[0] == "id'":
+    if e.op == "call" and e.fn is not None and e.fn[0] == "diag" and isinstance(args[0], Apply) \
+            and args[0].op == "call" and args[0].fn is not None and args[0].fn[0] == "id'":
         return Eye("I", "I")
     if e.op in ("matmul", "mul"):
         if isinstance(args[1], Eye) or args[1] == Const(1):
@@ -79,7 +80,8 @@ def _tidy(e: Expr) -> Expr:
 
 
 def symbols_in(e: Expr) -> set[str]:
-    from hwsolve.topics.derive.solve import Eye, Indicator
+    from hwsolve.core.sym import Indicator
+    from hwsolve.topics.derive.numeric import Eye
 
     if isinstance(e, Indicator):
         return {e.arg.text}

@@ -52,7 +52,8 @@ def spec_differences(a: DeriveProblem, b: DeriveProblem) -> list[tuple[str, str]
 
 def _keys(sol: Solution) -> list[tuple]:
     """Steps match by section and name; the algebra's lines (most unnamed) by their place."""
-    keys, place = [], 0
+    keys: list[tuple[str, int | str]] = []
+    place = 0
     for s in sol.steps:
         if s.section == "algebra":
             keys.append((s.section, place))

@@ -121,7 +121,7 @@ def check_lines(lines: list[Line], env: dict, loss_wrt: dict, fns: dict, step: f
     """
     import numpy as np
 
-    from hwsolve.topics.derive.solve import evaluate
+    from hwsolve.topics.derive.numeric import evaluate
 
     count = 0
     for line in lines:

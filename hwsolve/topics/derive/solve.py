@@ -13,7 +13,6 @@ compares it with the numeric engine's gradient (`backprop.solve` on the same net
 
 from __future__ import annotations
 
-import operator
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,6 +26,7 @@ from hwsolve.autodiff.ops import Activation, Ctx, Identity, Linear, LossOp, Soft
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.numfmt import shape_text
+from hwsolve.topics.derive.numeric import Eye, evaluate, eye, functions_of, to_matrix
 from hwsolve.topics.derive.spec import DeriveProblem
 from hwsolve.core.sym import Apply, Const, Expr, Indicator, Symbol, diag, to_text
 
@@ -42,20 +42,6 @@ SECTIONS = {
 }
 
 PRIMES = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
-
-
-# -- display atoms the derivation needs beyond sym.py: each prints as a Symbol ---------------
-
-
-@dataclass(frozen=True, eq=True)
-class Eye(Symbol):
-    """The identity matrix I (its size, for evaluation, in `n`)."""
-
-    n: int = 1
-
-
-def eye(n_conc: int, n_sym) -> Eye:
-    return Eye("I", rf"I_{{{n_sym}}}", n_conc)
 
 
 # -- the concrete network behind the symbols --------------------------------------------------
@@ -654,78 +640,7 @@ def solve(prob: DeriveProblem) -> Solution:
     return d.solution
 
 
-# -- checking: evaluate the display trees on numbers ------------------------------------------
-
-
-def _arr(v) -> np.ndarray:
-    a = np.array(v, dtype=float)
-    if a.ndim == 0:
-        return a.reshape(1, 1)
-    if a.ndim == 1:
-        return a.reshape(-1, 1)
-    return a
-
-
-def functions_of(g: Graph) -> dict:
-    """Printed function name -> callable on arrays, for every function the graph uses."""
-    fns = {"softmax": lambda a: np.exp(a - a.max()) / np.exp(a - a.max()).sum(),
-           "log": np.log, "exp": np.exp}
-    for n in g.nodes:
-        if isinstance(n.op, LossOp):
-            fns.update(n.op.loss.named_functions())
-        if isinstance(n.op, Activation):
-            op = n.op
-            lab = op.fn.label(**op.params)
-            at0 = {"at_zero_value": op.at_zero} if op.fn.kink is not None and op.at_zero is not None else {}
-            fns[lab] = np.vectorize(lambda v, op=op: float(op.fn.f(v, **op.params)))
-            fns[lab + "'"] = np.vectorize(lambda v, op=op, at0=at0: float(op.fn.df(
-                Fraction(v) if op.fn.exact else v, **op.params, **at0)))
-    return fns
-
-
-def evaluate(e, env: dict, fns: dict) -> np.ndarray:
-    """A display tree's value: Symbols from env (by text), functions from fns (by printed name)."""
-    ev = lambda x: evaluate(x, env, fns)  # noqa: E731
-    if isinstance(e, Indicator):
-        a = ev(e.arg)
-        return (a > 0).astype(float) if e.rel == ">" else (a <= 0).astype(float)
-    if isinstance(e, Eye):
-        return np.eye(e.n)
-    if isinstance(e, Symbol):
-        if e.text not in env and e.text.startswith("(") and e.text.endswith(")"):
-            return env[e.text[1:-1]]  # a bracketed Jacobian symbol, (dv/du)
-        if e.text not in env:
-            raise KeyError(f"no value for symbol {e.text!r}")
-        return env[e.text]
-    if isinstance(e, Const):
-        return _arr(e.value)
-    op, a = e.op, e.args
-    if op == "eq":
-        return ev(a[1])
-    if op == "T":
-        return ev(a[0]).T
-    if op == "neg":
-        return -ev(a[0])
-    if op in ("norm2", "sum"):
-        v = ev(a[0])
-        return np.array([[float(np.sum(v * v) if op == "norm2" else np.sum(v))]])
-    if op == "call":
-        name = e.fn[0]
-        if name == "diag":
-            v = ev(a[0])
-            return v if v.shape == (1, 1) else np.diagflat(v)
-        return np.asarray(fns[name](ev(a[0])), dtype=float)
-    x, y = ev(a[0]), ev(a[1])
-    if op == "matmul":
-        return x * y if (x.shape == (1, 1) or y.shape == (1, 1)) else x @ y
-    if op not in _BINARY:
-        raise KeyError(f"cannot evaluate op {op!r}")
-    return _BINARY[op](x, y)
-
-
-# element-wise binary operators of display trees (a 1x1 operand broadcasts as a scalar)
-_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "hadamard": operator.mul,
-           "div": operator.truediv, "hdiv": operator.truediv, "pow": operator.pow}
+# -- checking: evaluate the display trees on numbers (numeric.py) and compare ---------------
 
 
 def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
@@ -738,7 +653,7 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
 
     d = d or derive(prob, seed)
     C, g = d.c, d.c.graph
-    numeric = {s.name: _arr(s.value) for s in numeric_solve(C.net).steps if s.section == "backward"}
+    numeric = {s.name: to_matrix(s.value) for s in numeric_solve(C.net).steps if s.section == "backward"}
     env = {n.label.text: T.to_float(n.value).astype(float) for n in g.nodes}
     for k, v in C.sizes.items():
         env.setdefault(k, np.array([[float(v)]]))
@@ -773,20 +688,29 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
                 compare(f"{s.name} (in the problem's symbols)", key, evaluate(s.expression, env, fns))
     for s in d.solution.steps:
         if s.section == "answers_forward":
-            got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
-            scale = max(1.0, float(np.max(np.abs(want))))
-            if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
-                raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
-                                   f"but the forward pass gives {want.tolist()}")
-            count += 1
+            count += _check_forward_answer(s, env, fns, tol)
         elif s.section == "answers_backward":
             compare(s.name, s.name.removesuffix(ANSWER_SUFFIX), evaluate(s.formula, env, fns))
         if s.section == "chain":
-            for form, what in ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"),
-                               (s.expression, "written out")):
-                if form is not None:
-                    compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
+            for form, what in _chain_forms(s):
+                compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
     return worst, count
+
+
+def _chain_forms(s: Step) -> list[tuple[Expr, str]]:
+    """The forms a chain step gives for its gradient, each with what it is."""
+    forms = ((s.chain, "chain of Jacobians"), (s.formula, "with the weights"), (s.expression, "written out"))
+    return [(form, what) for form, what in forms if form is not None]
+
+
+def _check_forward_answer(s: Step, env: dict, fns: dict, tol: float) -> int:
+    """A forward value written in the allowed symbols must equal the forward pass (returns 1)."""
+    got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
+    scale = max(1.0, float(np.max(np.abs(want))))
+    if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
+        raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
+                           f"but the forward pass gives {want.tolist()}")
+    return 1
 
 
 def _check_jacobian(s: Step, env: dict, fns: dict, tol: float) -> int:

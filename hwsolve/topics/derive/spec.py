@@ -61,7 +61,7 @@ class DLayer:
     kind: str                        # "linear" | "activation" | "softmax"
     line: int | None
     fn_key: str | None = None        # element-wise function key
-    scale: Fraction | None = None
+    scale: Fraction | float | None = None
     params: dict = field(default_factory=dict)   # an activation's parameters, as given
     out: str | int | None = None     # linear: output dimension
     inp: str | int | None = None     # linear: input dimension (set while chaining)
@@ -161,50 +161,63 @@ def _typed(f: Field, name: str, line, body: dict, settings: Field | None = None,
 
     key = name.strip().lower()
     if key == "linear":
-        if settings is not None:
-            settings.mapping(LINEAR_KEYS | ({"type"} if "type" in (settings.value or {}) else set()))
-        if "out" not in body:
-            raise (settings or f).error("a linear layer needs its output dimension: linear: {out: K}")
-        layer = DLayer("linear", line)
-        layer.out = _dim(short if short is not None else settings["out"])
-        if "in" in body:
-            layer.inp = _dim(settings["in"])
-        if "bias" in body:
-            layer.bias = settings["bias"].boolean()
-        for k in ("name", "W_name", "b_name"):
-            if k in body:
-                setattr(layer, k, _name(settings[k]))
-        return layer
+        return _linear(f, line, body, settings, short)
     if key == "softmax":
         layer = DLayer("softmax", line)
     else:
-        key = lookup(key).key if lookup(key) else key
+        entry = lookup(key)
+        key = entry.key if entry else key
         if key not in elementwise_supported():
             raise _unsupported(f, name)
         layer = DLayer("activation", line, fn_key=key)
     if settings is not None:
-        settings.mapping(ACT_KEYS | activation_keys())
-        for k in ("in", "out", "W_name", "b_name", "bias"):
-            if k in body:
-                raise settings[k].error(f"'{k}' belongs to a linear layer, not {name}")
-        if "scale" in body:
-            if layer.kind != "activation":
-                raise settings["scale"].error("only an element-wise activation takes a scale")
-            layer.scale = settings["scale"].number()
-        given = {k: settings[k].number() for k in activation_keys() if k in body}
-        for k in given:
-            if layer.fn_key is None or k not in ELEMENTWISE[layer.fn_key].params:
-                raise settings[k].error(f"'{name}' has no parameter '{k}'")
-        if layer.fn_key is not None:
-            bind_params(settings, ELEMENTWISE[layer.fn_key], given)
-            layer.params = given
-        if "name" in body:
-            layer.name = _name(settings["name"])
+        _activation_settings(layer, name, body, settings)
     return layer
 
 
-def parse_derive(doc: Doc) -> DeriveProblem:
+def _linear(f: Field, line, body: dict, settings: Field | None, short: Field | None) -> DLayer:
+    """linear: K (short form, read from `short`) or linear: {out, in, bias, name, W_name, b_name}."""
+    if settings is not None:
+        settings.mapping(LINEAR_KEYS | ({"type"} if "type" in (settings.value or {}) else set()))
+    if "out" not in body:
+        raise (settings or f).error("a linear layer needs its output dimension: linear: {out: K}")
+    layer = DLayer("linear", line)
+    if settings is None:
+        layer.out = _dim(short if short is not None else f)
+        return layer
+    layer.out = _dim(short if short is not None else settings["out"])
+    if "in" in body:
+        layer.inp = _dim(settings["in"])
+    if "bias" in body:
+        layer.bias = settings["bias"].boolean()
+    for k in ("name", "W_name", "b_name"):
+        if k in body:
+            setattr(layer, k, _name(settings[k]))
+    return layer
 
+
+def _activation_settings(layer: DLayer, name: str, body: dict, settings: Field) -> None:
+    """The settings of a softmax or an activation given as a mapping: scale, name, parameters."""
+    settings.mapping(ACT_KEYS | activation_keys())
+    for k in ("in", "out", "W_name", "b_name", "bias"):
+        if k in body:
+            raise settings[k].error(f"'{k}' belongs to a linear layer, not {name}")
+    if "scale" in body:
+        if layer.kind != "activation":
+            raise settings["scale"].error("only an element-wise activation takes a scale")
+        layer.scale = settings["scale"].number()
+    given = {k: settings[k].number() for k in activation_keys() if k in body}
+    for k in given:
+        if layer.fn_key is None or k not in ELEMENTWISE[layer.fn_key].params:
+            raise settings[k].error(f"'{name}' has no parameter '{k}'")
+    if layer.fn_key is not None:
+        bind_params(settings, ELEMENTWISE[layer.fn_key], given)
+        layer.params = given
+    if "name" in body:
+        layer.name = _name(settings["name"])
+
+
+def parse_derive(doc: Doc) -> DeriveProblem:
     root = doc.root
     root.mapping(TOP_KEYS)
     if root.has("kind") and root["kind"].value != "derive":
@@ -215,45 +228,13 @@ def parse_derive(doc: Doc) -> DeriveProblem:
                              + (" (the input's dimension, e.g. input: n)" if key == "input" else ""))
     notation = _notation(root)
     input_dim = _dim(root["input"])
-    items = root["layers"].items()
-    if not items:
-        raise root["layers"].error("expected at least one layer")
-    if len(items) > MAX_LAYERS:
-        raise root["layers"].error(f"{len(items)} layers; the limit is {MAX_LAYERS}")
-    layers, width = [], input_dim
-    for item in items:
-        layer = _layer(item)
-        if layer.kind == "linear":
-            if layer.inp is not None and layer.inp != width:
-                raise item.error(f"dimensions do not chain: this linear layer takes {layer.inp} "
-                                 f"inputs but the previous layer gives {width} (W would be "
-                                 f"{layer.out} x {layer.inp}, and W times a {width}-vector is "
-                                 "undefined)")
-            layer.inp = width
-            width = layer.out
-        layers.append(layer)
+    layers = _chain(root["layers"], input_dim)
     lf = root["loss"]
     loss = read_loss(lf)
-    last = layers[-1]
-    if loss.key == "cross_entropy" and last.kind != "softmax":
-        raise lf.error("cross_entropy needs a softmax as the last layer (add '- softmax')")
-    if loss.key == "bce" and not (last.kind == "softmax" or
-                                  (last.fn_key == "sigmoid" and last.scale in (None, 1))):
-        raise lf.error("bce needs outputs in (0, 1): end the network with a sigmoid (or softmax)")
+    _check_loss_fits(lf, loss.key, layers[-1])
     layout = root["layout"].text({"gradient", "numerator"}) if root.has("layout") else "numerator"
-    aliases: dict[str, str] = {}
-    if root.has("aliases"):
-        af = root["aliases"]
-        for k in af.mapping():
-            aliases[_name_key(af, k)] = _name(af[k])
-    sizes: dict[str, int] = {}
-    if root.has("sizes"):
-        sf = root["sizes"]
-        for k in sf.mapping():
-            n = sf[k].integer(minimum=2)
-            if n > MAX_SIZE:
-                raise sf[k].error(f"a check size above {MAX_SIZE} is slow and proves nothing more")
-            sizes[str(k)] = n
+    aliases = _aliases(root["aliases"]) if root.has("aliases") else {}
+    sizes = _sizes(root["sizes"]) if root.has("sizes") else {}
     title = root["title"].text() if root.has("title") else doc.file
     notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
     answer_in = [_answer_symbol(f) for f in root["answer_in"].items()] if root.has("answer_in") else []
@@ -263,6 +244,57 @@ def parse_derive(doc: Doc) -> DeriveProblem:
     if root.has("algebra"):
         prob.algebra = root["algebra"].text({"jacobian", "log_sum_exp", "both"})
     return prob
+
+
+
+
+def _chain(f: Field, input_dim: str | int) -> list[DLayer]:
+    """The layers, each linear layer's input dimension set to the width before it."""
+    items = f.items()
+    if not items:
+        raise f.error("expected at least one layer")
+    if len(items) > MAX_LAYERS:
+        raise f.error(f"{len(items)} layers; the limit is {MAX_LAYERS}")
+    layers, width = [], input_dim
+    for item in items:
+        layer = _layer(item)
+        if layer.kind == "linear" and layer.out is not None:  # out: always read by _linear
+            if layer.inp is not None and layer.inp != width:
+                raise item.error(f"dimensions do not chain: this linear layer takes {layer.inp} "
+                                 f"inputs but the previous layer gives {width} (W would be "
+                                 f"{layer.out} x {layer.inp}, and W times a {width}-vector is "
+                                 "undefined)")
+            layer.inp = width
+            width = layer.out
+        layers.append(layer)
+    return layers
+
+
+def _check_loss_fits(f: Field, loss_key: str, last: DLayer) -> None:
+    """Cross-entropy and BCE need probabilities out of the last layer."""
+    if loss_key == "cross_entropy" and last.kind != "softmax":
+        raise f.error("cross_entropy needs a softmax as the last layer (add '- softmax')")
+    if loss_key == "bce" and not (last.kind == "softmax" or
+                                  (last.fn_key == "sigmoid" and last.scale in (None, 1))):
+        raise f.error("bce needs outputs in (0, 1): end the network with a sigmoid (or softmax)")
+
+
+def _aliases(f: Field) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for k in f.mapping():
+        aliases[_name_key(f, k)] = _name(f[k])
+    return aliases
+
+
+def _sizes(f: Field) -> dict[str, int]:
+    """The sizes the symbolic check substitutes for each dimension name."""
+    sizes: dict[str, int] = {}
+    for k in f.mapping():
+        n = f[k].integer(minimum=2)
+        if n > MAX_SIZE:
+            raise f[k].error(f"a check size above {MAX_SIZE} is slow and proves nothing more")
+        sizes[str(k)] = n
+    return sizes
 
 
 def _answer_symbol(f: Field) -> str:

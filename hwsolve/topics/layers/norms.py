@@ -88,6 +88,7 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     sol.add(Step("xhat", "forward", formula=(Symbol("x") - Symbol("mu", r"\mu")) / Symbol("sigma", r"\sigma"),
                  value=mat(xhat), shape=xhat.shape, note="the normalised values: mean 0, variance about 1"))
     y = yn.value
+    assert y is not None, "graph.forward() has run"
     sol.add(Step("Y", "forward", formula=op.formula([xn.label, gn.label, bn.label]), value=mat(y), shape=y.shape,
                  note="scaled and shifted per feature (per column)"))
     dxhat = T.unify(g, gamma.reshape(1, -1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _check_rnn_shapes(prob: LayerProblem, a: dict) -> None:
 
 
 def solve_rnn(prob: LayerProblem, sol: Solution) -> None:
-    a = {k: arr(prob.arrays[k]) for k in ("W_hh", "W_xh", "b", "h0")}
+    a: dict[str, Any] = {k: arr(prob.arrays[k]) for k in ("W_hh", "W_xh", "b", "h0")}
     a["x"] = [arr(x) for x in prob.arrays["x"]]
     a["y"] = {t: arr(y) for t, y in prob.arrays["y"].items()}
     _check_rnn_shapes(prob, a)
@@ -72,7 +73,7 @@ def solve_rnn(prob: LayerProblem, sol: Solution) -> None:
     graph.forward()
     sol.sections.update(SECTIONS)
     for node in graph.nodes:
-        if node.op is None:
+        if node.op is None and node.value is not None:  # a leaf: its value is given
             sol.add(Step(node.name, "given", value=T.plain(node.value, node.matrix),
                          shape=T.math_shape(node.value, node.matrix), label=node.label))
     graph.forward_steps(sol)
@@ -111,8 +112,8 @@ def _norm_product(sol: Solution, w_hh: np.ndarray, hs: list) -> None:
                      value=n, note=f"||dh[{t}]/dh[{t - 1}]||, the spectral norm of one step's Jacobian"))
     T_ = len(hs)
     sol.add(Step("norm_product", sec, value=product,
-                 note=f"the product of the norms, an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it shrinks geometrically "
-                      "(vanishing gradients), above 1 it can grow geometrically (exploding)"))
+                 note=f"the product of the norms, an upper bound on ||dh[{T_}]/dh[1]||: below 1 per step it "
+                      "shrinks geometrically (vanishing gradients), above 1 it can grow geometrically (exploding)"))
     sol.add(Step("bptt_norm", sec, value=float(np.linalg.norm(total, 2)),
                  note=f"||dh[{T_}]/dh[1]||, the norm of the whole product of Jacobians"))
     s = float(np.linalg.norm(w, 2))
@@ -169,7 +170,9 @@ def solve_attention(prob: LayerProblem, sol: Solution) -> None:
                  shape=scores.shape, note="scores; masked entries are -inf" if mask is not None else "scores"))
     sol.add(Step("A", "forward", formula=call("softmax", r"\operatorname{softmax}", S), value=mat(weights),
                  shape=weights.shape, note="softmax of each row: each row sums to 1"))
-    sol.add(Step("out", "forward", formula=A @ Symbol("V"), value=mat(out.value), shape=out.value.shape))
+    out_value = out.value
+    assert out_value is not None, "graph.forward() has run"
+    sol.add(Step("out", "forward", formula=A @ Symbol("V"), value=mat(out_value), shape=out_value.shape))
     da = g @ v.T
     ds = weights * (da - (da * weights).sum(axis=1, keepdims=True))
     G = Symbol("dL/d(out)")

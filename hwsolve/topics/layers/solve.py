@@ -171,7 +171,9 @@ def solve_conv(prob: LayerProblem, sol: Solution) -> None:
     xp[:, ph:ph + x.shape[1], pw:pw + x.shape[2]] = x
     kern = k[:, :, ::-1, ::-1] if op.flip else k     # the kernel as cross-correlation uses it
     _conv_given(sol, prob, op, x, xp, k, kern, b, g, names)
-    _conv_forward(sol, op, xp, kern, b, y_node.value.reshape((F,) + shape[-2:]), names)
+    y_value = y_node.value
+    assert y_value is not None, "graph.forward() has run"
+    _conv_forward(sol, op, xp, kern, b, y_value.reshape((F,) + shape[-2:]), names)
     _conv_backward(sol, op, x, xp, kern, g, grads, (xs_node, k_node, parents[2] if b is not None else None),
                    names)
     _conv_identities(sol, op, xp, k, g, grads[xs_node], grads[k_node])
@@ -426,6 +428,7 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
         _given_matrix(sol, sec, nm, m, "the input")
     for nm, m in _channels("dL/dY", g, one):
         _given_matrix(sol, sec, nm, m, "the gradient arriving at the output (given)")
+    assert yn.value is not None, "graph.forward() has run"
     y = yn.value.reshape((C,) + shape[-2:])
     routes = _pool_forward(sol, op, s["mode"], x, y, one)
     _pool_backward(sol, op, s["mode"], x, g.reshape(y.shape), dx.reshape((C,) + x.shape[-2:]), routes, one)

@@ -11,17 +11,16 @@ proved (equal at random points, but no rewriting found). Every line is evaluated
 from __future__ import annotations
 
 import random
+from typing import Any
 from dataclasses import dataclass, field
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Symbol
 from hwsolve.spec import expr as E
-from hwsolve.topics.prove.bridge import parse_symbolic
 from hwsolve.topics.prove.bridge import Sigmoid, shown, symbols_of, time_limit, to_sympy
 
 SECTIONS = {"proof": "The identity, one rule per line", "verdict": "Verdict"}
-MAX_LENGTH = 400
 
 
 @dataclass
@@ -33,40 +32,6 @@ class ProveProblem:
     rhs: object
     notes: list[str] = field(default_factory=list)
     kind: str = "prove"
-
-
-def parse_identity(text: str, title: str | None = None) -> ProveProblem:
-    """'A = B' with A and B in the expression language; the '=' is the only thing read here."""
-    if not isinstance(text, str) or text.count("=") != 1:
-        raise HwsolveError("expected one identity 'left = right', e.g. \"tanh(x) = 2*sigmoid(2*x) - 1\"")
-    if len(text) > MAX_LENGTH:
-        raise HwsolveError(f"the identity is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    left, right = (part.strip() for part in text.split("="))
-    sides = []
-    for side, where in ((left, "left"), (right, "right")):
-        try:
-            sides.append(parse_symbolic(side))
-        except E.ExprError as e:
-            raise HwsolveError(f"the {where} side: {e}") from None
-    return ProveProblem(title or f"Show that {left} = {right}", left, right, *sides)
-
-
-def parse(doc) -> ProveProblem:
-    """kind: prove, with `identity: "A = B"` (and optional title, notes)."""
-    from hwsolve.spec.loader import check_header
-
-    root = doc.root
-    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "identity"})
-    check_header(root, "prove")
-    if not root.has("identity"):
-        raise root.error("missing required key 'identity' (text such as \"tanh(x) = 2*sigmoid(2*x) - 1\")")
-    f = root["identity"]
-    try:
-        prob = parse_identity(f.text(), root["title"].text() if root.has("title") else None)
-    except HwsolveError as e:
-        raise f.error(str(e)) from None
-    prob.notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return prob
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -101,7 +66,7 @@ def _exp_to_t(e, x, t):
     return e.replace(sympy.exp, swap)
 
 
-def rewrite_chain(e, rules) -> list[tuple[str, object]]:
+def rewrite_chain(e, rules) -> list[tuple[str, Any]]:
     """The lines a side goes through: (rule, expression), starting with ('', the side itself)."""
     lines = [("", e)]
     for name, rule in rules:

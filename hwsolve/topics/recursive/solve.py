@@ -16,6 +16,7 @@ with central finite differences of the objective.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
@@ -36,20 +37,6 @@ class RecursiveProblem:
     objective: str = "gan"
     notes: list[str] = field(default_factory=list)
     kind: str = "recursive"
-
-
-def parse(doc) -> RecursiveProblem:
-    from hwsolve.spec.loader import check_header
-
-    root = doc.root
-    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "objective", "output"})
-    check_header(root, "recursive")
-    objective = root["objective"].text({"gan"}) if root.has("objective") else "gan"
-    if root.has("output"):
-        root["output"].text({"sigmoid"})   # the discriminator's output is a probability
-    title = root["title"].text() if root.has("title") else "Backpropagation through an L-layer discriminator"
-    notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return RecursiveProblem(title, objective, notes)
 
 
 def _s(text: str, latex: str) -> Symbol:
@@ -172,7 +159,7 @@ def _backward(Ws, acts, a0, top: float):
     import numpy as np
 
     zs, As = _forward(Ws, acts, a0)
-    deltas = [None] * len(Ws)
+    deltas: list[Any] = [None] * len(Ws)
     deltas[-1] = np.array([[top]])
     for k in range(len(Ws) - 2, -1, -1):
         deltas[k] = acts[k][1](zs[k]) * (Ws[k + 1].T @ deltas[k + 1])      # g^l'(z^l) ⊙ (W^(l+1))^T delta

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Symbol
-from hwsolve.spec import expr as E
-from hwsolve.topics.prove.bridge import parse_symbolic
 from hwsolve.topics.prove.bridge import shown, to_sympy
 
 SECTIONS = {"model": "The model and the update", "steps": "From the update to the loss, one rule per line",
@@ -51,30 +49,6 @@ class UpdateProblem:
     update: object                   # spec.expr tree: the new value of w_i
     notes: list[str] = field(default_factory=list)
     kind: str = "update_rule"
-
-
-def parse(doc) -> UpdateProblem:
-    """kind: update_rule; output: sign | identity | tanh | sigmoid; update: the new w_i."""
-    from hwsolve.spec.loader import check_header
-
-    root = doc.root
-    root.mapping(allowed={"hwsolve", "kind", "title", "source", "notes", "output", "update"})
-    check_header(root, "update_rule")
-    if not root.has("output"):
-        raise root.error("missing required key 'output' (yhat = f(s): one of " + ", ".join(OUTPUTS) + ")")
-    output = root["output"].text(set(OUTPUTS))
-    text = root["update"].text() if root.has("update") else DEFAULT_UPDATE
-    try:
-        tree = parse_symbolic(text)
-    except E.ExprError as e:
-        raise (root["update"] if root.has("update") else root).error(f"update: {e}") from None
-    extra = set(E.names(tree)) - {"w_i", "eta", "y", "yhat", "x_i"}
-    if extra:
-        raise root["update"].error(f"update: unknown names {', '.join(sorted(extra))}; the update may use "
-                                   "w_i, eta, y, yhat and x_i")
-    title = root["title"].text() if root.has("title") else f"The loss behind the update for yhat = {output}(s)"
-    notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
-    return UpdateProblem(title, output, text, tree, notes)
 
 
 def _f(output: str, s):
