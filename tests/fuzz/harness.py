@@ -81,7 +81,7 @@ class Case:
                           ensure_ascii=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Case":
+    def from_json(cls, text: str) -> Case:
         d = json.loads(text)
         return cls(list(d["args"]), dict(d.get("files", {})), d.get("note", ""))
 
@@ -188,6 +188,19 @@ def _get(data, path):
     return data
 
 
+def _grow(data, path, rng: random.Random):
+    v = _get(data, path)
+    n = rng.choice((2, 10, 200, 5000))
+    if isinstance(v, list):  # at most about 200,000 values, so a case stays a few megabytes
+        n = max(1, min(n, 200_000 // max(1, len(_paths(v)))))
+        return _set(data, path, v * n if v else [1] * n)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _set(data, path, v * rng.choice((1000, 10**6, 10**12, -1)))
+    if isinstance(v, str):
+        return _set(data, path, v * min(n, 500))
+    return data
+
+
 def _value_mutation(data, rng: random.Random):
     paths = _paths(data)
     numbers = [p for p in paths if isinstance(_get(data, p), (int, float)) and not isinstance(_get(data, p), bool)]
@@ -217,15 +230,7 @@ def _value_mutation(data, rng: random.Random):
         parent.insert(path[-1], parent[path[-1]])
         return data
     if op == "grow":
-        v = _get(data, path)
-        n = rng.choice((2, 10, 200, 5000))
-        if isinstance(v, list):  # at most about 200,000 values, so a case stays a few megabytes
-            n = max(1, min(n, 200_000 // max(1, len(_paths(v)))))
-            return _set(data, path, v * n if v else [1] * n)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return _set(data, path, v * rng.choice((1000, 10**6, 10**12, -1)))
-        if isinstance(v, str):
-            return _set(data, path, v * min(n, 500))
+        return _grow(data, path, rng)
     if op == "nest":
         v = _get(data, path)
         for _ in range(rng.choice((2, 5, 30, 63, 70))):
@@ -330,9 +335,9 @@ def mutate(case: Case, rng: random.Random) -> Case:
     else:
         name = rng.choice(sorted(files))
         files[name] = _mutate_text(files[name], rng)
-    if rng.random() < 0.5 and args[0] not in ("grade", "conv-shape"):
-        args += ["--format", rng.choice(FORMATS)]
-    elif args[0] == "conv-shape" or (args[0] in ("vit-patches", "hparam", "activations") and rng.random() < 0.5):
+    flag_only = args[0] in ("vit-patches", "hparam", "activations")
+    if (args[0] == "conv-shape" or (args[0] != "grade" and rng.random() < 0.5)
+            or (flag_only and rng.random() < 0.5)):
         args += ["--format", rng.choice(FORMATS)]
     if args[0] == "grade" and rng.random() < 0.3:
         args += ["--json", "out.json", "--junit", "out.xml"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import multiprocessing as mp
 import os
 import resource
@@ -107,10 +108,8 @@ def main() -> int:
             for s in busy:
                 case, outcome = s.case, None
                 if s.conn in ready:
-                    try:
+                    with contextlib.suppress(EOFError):   # the worker died: judged just below
                         outcome = Outcome(*s.conn.recv())
-                    except EOFError:
-                        pass
                 if outcome is None and not s.proc.is_alive():
                     s.proc.join()
                     code = s.proc.exitcode
