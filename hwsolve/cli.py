@@ -501,7 +501,8 @@ def examples():
 def init(kind, file, force):
     """Write a commented template spec of KIND to FILE (default: standard output).
 
-    KIND is one of network, graph, derive, hparam, gradflow, conv, arch, vit, activations, sheet.
+    KIND is one of network, graph, derive, hparam, gradflow, conv, arch, vit, activations, sheet,
+    layer, prove, update_rule, recursive.
 
     \b
     Example:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from hwsolve.topics.conv.solve import ShapeProblem, _s, shape_steps, validate
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, sum_of, times
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu",
                "rnn", "lstm", "gru", "mha", "transformer")
@@ -34,11 +37,11 @@ class Layer:
     dilation: tuple[int, int] = (1, 1)
     mode: str = "max"  # pooling
     bias: bool = True
-    rate: Fraction | None = None  # dropout
+    rate: Fraction | float | None = None  # dropout
     layers: int = 1  # stacked recurrent layers (num_layers)
     heads: int = 0  # attention heads
     ff: int = 0  # transformer feed-forward width
-    where: object = None  # callable(message) -> Exception
+    where: Callable[[str], Exception] | None = None  # message -> an error pointing at the spec line
 
 
 @dataclass
@@ -63,7 +66,7 @@ def _vol_text(v: tuple) -> str:
 class _Row(NamedTuple):
     """One row of the sheet's table."""
 
-    index: int
+    number: int  # the layer's index (0: the input)
     layer: Layer
     volume: tuple
     params: int

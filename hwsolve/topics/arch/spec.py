@@ -214,7 +214,7 @@ def parse_vit(doc: Doc) -> VitProblem:
             raise root.error(f"missing '{key}' (e.g. image: 224, patch: 16)")
     prob = VitProblem(
         image=_pair(root["image"], "image"), patch=_pair(root["patch"], "patch"),
-        channels=parse_count(data.get("channels", 3), "channels", lambda k, m: root["channels"].error(m)),
+        channels=parse_count(data.get("channels", 3), "channels", lambda k, m: root["channels"].error(m)) or 3,
         dim=parse_count(data.get("dim"), "dim", lambda k, m: root["dim"].error(m)),
         cls_token=root["cls_token"].boolean() if "cls_token" in data else True,
         title=root["title"].text() if "title" in data else "")
@@ -294,11 +294,17 @@ def parse_token(text: str, defaults: dict, where) -> Layer:
 # vit-patches flags
 
 
+def _sides(text: str, flag: str) -> tuple[int, int]:
+    pair = parse_pair(text, flag)
+    assert isinstance(pair, tuple), "parse_pair gives 'same' only when allowed"
+    return pair
+
+
 def vit_from_flags(image, patch, channels, dim, cls_token: bool) -> VitProblem:
     if image is None:
         raise HwsolveError("missing the image size (e.g. --image 224), or give a SPEC file", field="--image")
     if patch is None:
         raise HwsolveError("missing the patch size (e.g. --patch 16)", field="--patch")
-    return check_vit(VitProblem(image=parse_pair(image, "--image"), patch=parse_pair(patch, "--patch"),
+    return check_vit(VitProblem(image=_sides(image, "--image"), patch=_sides(patch, "--patch"),
                                 channels=parse_count(channels, "--channels") or 3,
                                 dim=parse_count(dim, "--dim"), cls_token=cls_token))
