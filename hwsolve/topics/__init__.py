@@ -32,6 +32,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "update_rule": ("hwsolve.topics.update_rule.solve:parse", "hwsolve.topics.update_rule.solve:solve"),
     "recursive": ("hwsolve.topics.recursive.solve:parse", "hwsolve.topics.recursive.solve:solve"),
     "layer": ("hwsolve.topics.layers.spec:parse_layer", "hwsolve.topics.layers.solve:solve_layer"),
+    "train": ("hwsolve.topics.train.spec:parse_train", "hwsolve.topics.train.solve:solve"),
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from hwsolve.core import values as T
 from hwsolve.autodiff.functions import ELEMENTWISE
 from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.autodiff.batch_ops import BatchLinear, BatchLoss
 from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Softmax
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import indexed, symbol
@@ -39,8 +40,11 @@ class Compiled:
 def compile_network(p) -> Compiled:
     n = p.notation
     g = Graph(loss_name=n.loss, loss_latex=symbol(n.loss).latex, file=p.file)
-    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.x), line=p.doc.lines.get(("input",)))
-    y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.y), line=p.doc.lines.get(("target",)))
+    batch = getattr(p, "batch", None)
+    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.X if batch else p.x),
+               line=p.doc.lines.get(("input",)), matrix=bool(batch))
+    y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.Y if batch else p.y),
+               line=p.doc.lines.get(("target",)), matrix=bool(batch))
     current = x
     if n.style == "layered" and n.z0:
         current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
@@ -62,7 +66,7 @@ def compile_network(p) -> Compiled:
                 params += [W, b]
             else:
                 params.append(W)
-            op = Linear(has_bias=layer.b is not None)
+            op = (BatchLinear if batch else Linear)(has_bias=layer.b is not None)
             default = indexed(n.pre, l, n.index) if n.style == "layered" else indexed(n.post, k, n.index)
         elif layer.kind == "softmax":
             op = Softmax()
@@ -81,7 +85,9 @@ def compile_network(p) -> Compiled:
     output = current
     if n.output and output.name != n.output:
         output = g.apply(Identity(), (current,), *_named(symbol(n.output)))
-    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
+    loss_op = (BatchLoss(p.loss, y.label, len(p.Y), len(p.X[0]), p.reduction) if batch
+               else LossOp(p.loss, y.label, K=len(p.y)))
+    loss = g.apply(loss_op, (output, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
     seen = set()
     for prm in params:
         if prm.name in seen or prm.name in names:
@@ -89,6 +95,8 @@ def compile_network(p) -> Compiled:
         seen.add(prm.name)
 
     notes.append(f"Loss: {p.loss.text}.")
+    if batch:
+        notes += _batch_notes(p)
     for key in sorted(activations):
         fn = ELEMENTWISE[key]
         if fn.kink is not None:
@@ -102,6 +110,17 @@ def compile_network(p) -> Compiled:
         notes.append("Gradient layout: each gradient has the shape of its variable "
                      "(numerator-layout Jacobians are their transposes).")
     return Compiled(g, loss, [q for q in params] + [x], notes, p.layout)
+
+
+def _batch_notes(p) -> list[str]:
+    m = len(p.X[0])
+    given = "one example per row of the spec" if p.batch == "rows" else "one example per column"
+    factor = (f"the MEAN over the {m} examples: L = 1/{m} * sum_j L_j (the factor 1/{m} is in every "
+              "gradient)" if p.reduction == "mean" else
+              f"the SUM over the {m} examples: L = sum_j L_j (no 1/{m}; reduction: mean divides by {m})")
+    return [f"Batch of {m} examples ({given}); computed with the examples as the columns of "
+            f"{p.notation.input} ({len(p.X)}x{m}): W X + b adds b to every column, and dL/dW = "
+            "dL/dA X^T and dL/db = dL/dA 1 sum over the examples.", f"Batch loss: {factor}."]
 
 
 def _named(sym):
