@@ -70,6 +70,14 @@ def batch_cases(draw):
         draw(st.sampled_from(["rows", "columns"])), draw(st.sampled_from(["mean", "sum"]))
 
 
+def _loss_at(c, node, base, idx, delta) -> float:
+    v = base.copy()
+    v[idx] += delta
+    node.value = v
+    c.graph.forward()
+    return float(c.loss.value[0, 0])
+
+
 @SETTINGS
 @given(batch_cases())
 def test_batch_gradients_match_central_differences_of_the_batch_loss(case):
@@ -82,13 +90,7 @@ def test_batch_gradients_match_central_differences_of_the_batch_loss(case):
     for node in (n for n in c.graph.nodes if n.kind == "param"):
         base = node.value.astype(float)
         for idx in np.ndindex(base.shape):
-            def loss_at(delta):
-                v = base.copy()
-                v[idx] += delta
-                node.value = v
-                c.graph.forward()
-                return float(c.loss.value[0, 0])
-            fd = (loss_at(h) - loss_at(-h)) / (2 * h)
+            fd = (_loss_at(c, node, base, idx, h) - _loss_at(c, node, base, idx, -h)) / (2 * h)
             assert float(grads[node][idx]) == pytest.approx(fd, rel=1e-5, abs=1e-6)
         node.value = base
 
@@ -129,10 +131,7 @@ def reference(kind, w0, grad, steps, lr, mu=0.9, b1=0.9, b2=0.999, rho=0.99, eps
     v = np.zeros_like(w)
     out = []
     for t in range(1, steps + 1):
-        if kind == "nesterov" and convention == "sheet":
-            g = grad(w + mu * m)
-        else:
-            g = grad(w)
+        g = grad(w + mu * m) if kind == "nesterov" and convention == "sheet" else grad(w)
         if wd and not decoupled:
             g = g + wd * w
         if kind == "sgd":
