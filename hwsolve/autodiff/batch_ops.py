@@ -20,7 +20,7 @@ import numpy as np
 from hwsolve.autodiff.ops import LossOp, Linear
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
-from hwsolve.core.sym import Apply, Const, Expr, Symbol
+from hwsolve.core.sym import Apply, Expr, Symbol
 
 
 class BatchLinear(Linear):
@@ -95,15 +95,21 @@ class BatchLoss(LossOp):
     def formula(self, args):
         per = self.loss.formula_of(_jth(args[0]), _jth(args[1]), self.K, self.K == 1)
         total = Apply("call", (per,), ("sum_j", r"\sum_j"))
-        return Const(self.factor) * total if self.reduction == "mean" else total
+        return self._scaled(total)
+
+    def _scaled(self, e):
+        """1/n * e for the mean (the factor printed as a fraction: it is the point of the note)."""
+        if self.reduction != "mean":
+            return e
+        return Symbol(f"1/{self.n}", rf"\frac{{1}}{{{self.n}}}") * e
 
     def local(self, i, up, args, out, ctx):
         g = self.loss.grad_formula_of(args[0], args[1], self.K, False)
-        return Const(self.factor) * g if self.reduction == "mean" else g
+        return self._scaled(g)
 
 
-def _jth(e) -> Symbol:
-    """yhat -> yhat_j: the j-th example's column."""
+def _jth(e):
+    """yhat -> yhat_j: the j-th example's column (numbers substituted stay whole matrices)."""
     if isinstance(e, Symbol):
         return Symbol(f"{e.text}_j", f"{{{e.latex}}}_{{j}}")
-    return Symbol(f"({e})_j", rf"\left({e}\right)_{{j}}")
+    return e

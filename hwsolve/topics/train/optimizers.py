@@ -98,7 +98,7 @@ class Symbols:
     def pow(a, n: int): return lift(a) ** Const(n)
 
     @staticmethod
-    def sqrt(a): return call("sqrt", r"\sqrt", a)
+    def sqrt(a): return call("sqrt", r"\operatorname{sqrt}", a)
 
 
 Define = Callable[[str, Any], Any]
