@@ -47,7 +47,11 @@ def test_seed000_p1_batch_of_two_pins_the_mean_of_the_two_examples():
     assert steps["yhat"] == [[8, 20]]
     assert steps["L"] == 10
     assert steps["dL/dW[3]"] == [[-8, 4]] and steps["dL/db[3]"] == 2
-    assert "1/2" in out.output or "MEAN" in run(["backprop", PROBLEMS / "cs4782_p1_batch.yaml"]).output
+    # the per-example view: example 1 alone is the sheet's one-example key
+    assert steps["yhat (example 1)"] == 8 and steps["dL/dW[3] (example 1)"] == [[-152, -88]]
+    assert steps["dL/dW[3] (example 2)"] == [[136, 96]]
+    text = run(["backprop", PROBLEMS / "cs4782_p1_batch.yaml"]).output
+    assert "1/2 * sum_j" in text and "MEAN over the 2 examples" in text
 
 
 def _net_text(X, Y, W1, b1, W2, b2, batch, reduction, act="tanh"):

@@ -22,7 +22,8 @@ MAX_LAYERS = 200
 MAX_PARAMETERS = 2_000_000
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "input", "target",
-            "layers", "loss", "rubric", "notes", "batch", "reduction"}
+            "layers", "loss", "rubric", "notes", "batch", "reduction",
+            "per_example"}
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
 LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
@@ -75,6 +76,7 @@ class NetworkProblem:
     X: list[list[Fraction]] | None = None      # a batch, one example per COLUMN (d x n) whatever batch says
     Y: list[list[Fraction]] | None = None      # its targets, one per column (k x n)
     reduction: str = "mean"                    # the batch loss: mean or sum over the examples
+    per_example: bool = False                  # also each example's output, loss and gradients alone
 
 
 def parse_network(doc: Doc) -> NetworkProblem:
@@ -84,8 +86,9 @@ def parse_network(doc: Doc) -> NetworkProblem:
     if root.has("batch"):
         return _parse_batch(doc, root, notation)
     x = _vector(root["input"]) if root.has("input") else None
-    if root.has("reduction"):
-        raise root["reduction"].error("reduction (mean or sum over examples) needs batch: rows or columns")
+    for key in ("reduction", "per_example"):
+        if root.has(key):
+            raise root[key].error(f"{key} needs a batch (batch: rows or columns)")
     if x is None:
         raise root.error("missing required key 'input' (the input vector x)")
     if not root.has("target"):
@@ -139,7 +142,8 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
     title = root["title"].text() if root.has("title") else doc.file
     p = NetworkProblem(doc.file, title, [row[0] for row in X], [row[0] for row in Y], "batch", layers,
                        _loss(root["loss"]), notation, layout, None, doc, batch=batch, X=X, Y=Y,
-                       reduction=reduction)
+                       reduction=reduction,
+                       per_example=root["per_example"].boolean() if root.has("per_example") else False)
     if root.has("conventions"):
         conv = root["conventions"]
         conv.mapping({"relu_prime_at_zero"})

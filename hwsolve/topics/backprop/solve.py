@@ -156,8 +156,32 @@ def solve(problem) -> Solution:
     grad_names = [g.grad_symbol(n).text for n in c.summary]
     sol.summary = [name for name in grad_names if _has(sol, name)]
     sol.summary_title = "Gradients"
+    if getattr(problem, "per_example", False):
+        _per_example(problem, c, sol)
     sol.layout = c.layout
     return sol
+
+
+def _per_example(p, batch: Compiled, sol: Solution) -> None:
+    """Each example alone (the one-example network on column j): its output, loss and gradients,
+    named `yhat (example 1)`, `dL/dW[1] (example 1)`. The batch's gradient is their mean or sum."""
+    from dataclasses import replace
+
+    sol.sections["examples"] = "Per example (each alone; the batch gradient is their " + \
+        ("mean)" if p.reduction == "mean" else "sum)")
+    wanted = [n.name for n in batch.summary if n.kind == "param"]
+    for j in range(len(p.X[0])):
+        one = replace(p, batch=None, x=[row[j] for row in p.X], y=[row[j] for row in p.Y], per_example=False)
+        c = compile_network(one)
+        c.graph.forward()
+        grads = c.graph.gradients(c.loss)
+        out = c.loss.parents[0]   # the output the loss reads
+        shown = [(out.name, out.value, False), (c.loss.name, c.loss.value, False)]
+        shown += [(c.graph.grad_symbol(n).text, grads[n], n.matrix) for n in c.graph.nodes
+                  if n.name in wanted and n in grads]
+        for name, value, matrix in shown:
+            sol.add(Step(f"{name} (example {j + 1})", "examples", value=T.plain(value, matrix),
+                         shape=T.math_shape(value, matrix)))
 
 
 def _has(sol: Solution, name: str) -> bool:
