@@ -380,6 +380,31 @@ def layer(spec):
     return topics.solve(topics.parse(doc, kind), kind)
 
 
+# --- training steps and optimizers (issue 11) ---
+
+
+@main.command()
+@click.argument("spec", type=_Path(dir_okay=False))
+@output_options
+def train(spec):
+    """Training steps on SPEC (YAML, kind: train): gradients from the backward pass, then SGD,
+    momentum, Nesterov, AdaGrad, RMSProp or Adam, every state variable at every step.
+
+    \b
+    Examples:
+      hwsolve train problems/adam_quadratic.yaml
+      hwsolve train problems/cs4782_p1_momentum.yaml --format json
+    """
+    from hwsolve import topics
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(spec)
+    kind = topics.kind_of(doc, default="train")
+    if kind != "train":
+        raise doc.root["kind"].error(f"'train' reads kind train; this spec is kind {kind}")
+    return topics.solve(topics.parse(doc, kind), kind)
+
+
 # --- grading (issue 6) ---
 
 

@@ -24,7 +24,8 @@ KINDS = list(TOPICS)   # every kind the registry knows
 # the command that solves each kind on its own (solve reads them all)
 COMMAND = {"network": "backprop", "graph": "backprop", "derive": "derive", "hparam": "hparam",
            "gradflow": "gradflow", "conv": "conv", "arch": "arch", "vit": "vit-patches",
-           "activations": "activations", "sheet": "solve", "prove": "prove", "layer": "layer"}
+           "activations": "activations", "sheet": "solve", "prove": "prove", "layer": "layer",
+           "train": "train"}
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
@@ -153,9 +154,11 @@ def test_each_spec_schema_allows_exactly_the_keys_its_parser_allows():
     from hwsolve.topics.conv import spec as conv
     from hwsolve.topics.derive import spec as derive_spec
     from hwsolve.topics.sheet import spec as sheet
+    from hwsolve.topics.train import spec as train_spec
 
     for kind, keys in (("network", network_spec.TOP_KEYS), ("graph", graph_spec.TOP_KEYS),
                        ("derive", derive_spec.TOP_KEYS), ("sheet", sheet.TOP_KEYS),
+                       ("train", train_spec.TOP_KEYS),
                        ("arch", arch.TOP | {"defaults", "layers"}),
                        ("vit", arch.TOP | {"image", "patch", "channels", "dim", "cls_token"}),
                        ("conv", conv.TOP | {"parts"} | conv.APPLY_KEYS)):

@@ -63,6 +63,7 @@ def feedback(s, show_key: bool) -> str:
 
 def print_results(key: Key, results: list[Result], console, show_key: bool = False, brief: bool = False) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     for r in results:
@@ -82,11 +83,12 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         t.add_column("points", justify="right")
         t.add_column("feedback", overflow="fold")
         for s in r.steps:
-            t.add_row(s.name, s.formula or value_text(s.answer), LABEL[s.verdict],
-                      f"{_pts(s.points)}/{_pts(s.max_points)}", feedback(s, show_key))
+            # escaped: a name such as w[t=1] (or a student's text) is not rich markup
+            t.add_row(escape(s.name), escape(s.formula or value_text(s.answer)), LABEL[s.verdict],
+                      f"{_pts(s.points)}/{_pts(s.max_points)}", escape(feedback(s, show_key)))
         console.print(t)
         for w in r.warnings:
-            console.print(f"  note: {w}")
+            console.print(f"  note: {escape(w)}")
         console.print()
     if len(results) > 1:
         print_class(key, results, console)
@@ -94,6 +96,7 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
 
 def print_class(key: Key, results: list[Result], console) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     c = class_stats(key, results)
@@ -112,7 +115,7 @@ def print_class(key: Key, results: list[Result], console) -> None:
     for col in ("step", "correct", "ECF", "wrong", "wrong shape", "missing", "fraction correct"):
         st.add_column(col, justify="left" if col == "step" else "right")
     for name, d in c["steps"].items():
-        st.add_row(name, *(str(d[v]) for v in VERDICTS), f"{d['fraction_correct']:.2f}")
+        st.add_row(escape(name), *(str(d[v]) for v in VERDICTS), f"{d['fraction_correct']:.2f}")
     console.print(st)
     if c["mistakes"]:
         mt = Table(title="Most common mistakes", title_justify="left", box=bx)

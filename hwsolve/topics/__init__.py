@@ -32,6 +32,7 @@ TOPICS: dict[str, tuple[str, str]] = {
     "update_rule": ("hwsolve.topics.update_rule.spec:parse", "hwsolve.topics.update_rule.solve:solve"),
     "recursive": ("hwsolve.topics.recursive.spec:parse", "hwsolve.topics.recursive.solve:solve"),
     "layer": ("hwsolve.topics.layers.spec:parse_layer", "hwsolve.topics.layers.solve:solve_layer"),
+    "train": ("hwsolve.topics.train.spec:parse_train", "hwsolve.topics.train.solve:solve"),
 }
 
 

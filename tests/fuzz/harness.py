@@ -27,8 +27,8 @@ REGRESSIONS = Path(__file__).resolve().parent / "regressions"
 MARKER = "@MARKER@"  # replaced by the absolute path of the marker file when the case runs
 FORMATS = ("rich", "json", "markdown", "latex")
 
-COMMANDS = ("backprop", "derive", "conv", "conv-shape", "arch", "vit-patches", "hparam", "gradflow", "layer", "prove",
-            "activations", "solve", "grade")
+COMMANDS = ("backprop", "derive", "conv", "conv-shape", "arch", "vit-patches", "hparam", "gradflow",
+            "layer", "prove", "train", "activations", "solve", "grade")
 
 # which command reads which spec kind
 KIND_COMMANDS = {"network": ("backprop", "solve"), "graph": ("backprop", "solve"), "derive": ("derive", "solve"),
@@ -36,7 +36,7 @@ KIND_COMMANDS = {"network": ("backprop", "solve"), "graph": ("backprop", "solve"
                  "hparam": ("hparam", "solve"), "gradflow": ("gradflow", "solve"),
                  "activations": ("activations", "solve"), "sheet": ("solve",),
                  "layer": ("layer", "solve"), "prove": ("prove", "solve"), "update_rule": ("solve",),
-                 "recursive": ("solve",)}
+                 "recursive": ("solve",), "train": ("train", "solve")}
 
 GRADE_PAIRS = [  # (key spec, answer file, rubric or None)
     ("problems/cs4782_p1.yaml", "tests/data/seed001_answers.yaml", None),

@@ -22,7 +22,8 @@ MAX_LAYERS = 200
 MAX_PARAMETERS = 2_000_000
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "input", "target",
-            "layers", "loss", "rubric", "notes"}
+            "layers", "loss", "rubric", "notes", "batch", "reduction",
+            "per_example"}
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
 LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
@@ -71,13 +72,23 @@ class NetworkProblem:
     relu_at_zero: Fraction | None = None
     doc: Doc | None = None
     kind: str = "network"
+    batch: str | None = None                   # "rows" | "columns": how the spec writes the examples
+    X: list[list[Fraction]] | None = None      # a batch, one example per COLUMN (d x n) whatever batch says
+    Y: list[list[Fraction]] | None = None      # its targets, one per column (k x n)
+    reduction: str = "mean"                    # the batch loss: mean or sum over the examples
+    per_example: bool = False                  # also each example's output, loss and gradients alone
 
 
 def parse_network(doc: Doc) -> NetworkProblem:
     root = doc.root
     root.mapping(TOP_KEYS)
     notation = _notation(root)
+    if root.has("batch"):
+        return _parse_batch(doc, root, notation)
     x = _vector(root["input"]) if root.has("input") else None
+    for key in ("reduction", "per_example"):
+        if root.has(key):
+            raise root[key].error(f"{key} needs a batch (batch: rows or columns)")
     if x is None:
         raise root.error("missing required key 'input' (the input vector x)")
     if not root.has("target"):
@@ -104,6 +115,53 @@ def parse_network(doc: Doc) -> NetworkProblem:
             relu0 = conv["relu_prime_at_zero"].number()
     title = root["title"].text() if root.has("title") else doc.file
     return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc)
+
+
+def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
+    """A batch of n examples (issue 11): input and target as matrices, rows or columns per `batch`."""
+    batch = root["batch"].text({"rows", "columns"})
+    for key in ("input", "target", "layers", "loss"):
+        if not root.has(key):
+            raise root.error(f"missing required key '{key}'")
+    X = _examples(root["input"], batch)
+    layers = _layers(root["layers"], len(X))
+    width = len(X)
+    for layer in layers:
+        if layer.kind == "softmax":
+            raise root["layers"].error("softmax with a batch is not supported yet (issue 11); "
+                                       "give one example at a time")
+        if layer.kind == "linear":
+            width = len(layer.W)
+    n = len(X[0])
+    Y = _examples(root["target"], batch, flat_ok=width == 1)
+    if len(Y) != width or len(Y[0]) != n:
+        raise root["target"].error(f"target is {len(Y)}x{len(Y[0])} as columns but the network gives "
+                                   f"{width} output{'s' if width != 1 else ''} for each of {n} examples")
+    reduction = root["reduction"].text({"mean", "sum"}) if root.has("reduction") else "mean"
+    layout = root["layout"].text({"gradient"}) if root.has("layout") else "gradient"
+    title = root["title"].text() if root.has("title") else doc.file
+    p = NetworkProblem(doc.file, title, [row[0] for row in X], [row[0] for row in Y], "batch", layers,
+                       read_loss(root["loss"]), notation, layout, None, doc, batch=batch, X=X, Y=Y,
+                       reduction=reduction,
+                       per_example=root["per_example"].boolean() if root.has("per_example") else False)
+    if root.has("conventions"):
+        conv = root["conventions"]
+        conv.mapping({"relu_prime_at_zero"})
+        if conv.has("relu_prime_at_zero"):
+            p.relu_at_zero = conv["relu_prime_at_zero"].number()
+    return p
+
+
+def _examples(f: Field, batch: str, flat_ok: bool = False) -> list[list[Fraction]]:
+    """Examples as columns (d x n). With batch: rows, each row of the spec is an example; a flat
+    list is one number per example when `flat_ok` (a single output)."""
+    v = f.value
+    if isinstance(v, list) and v and not isinstance(v[0], list):
+        if not flat_ok and batch == "rows":
+            raise f.error("expected one row per example, e.g. [[2, 1], [0, 3]] (batch: rows)")
+        return [_vector(f)]
+    rows = _matrix(f)
+    return rows if batch == "columns" else [list(c) for c in zip(*rows, strict=True)]
 
 
 def _notation(root: Field) -> Notation:

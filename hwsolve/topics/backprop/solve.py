@@ -9,6 +9,7 @@ from __future__ import annotations
 from hwsolve.core import values as T
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.topics.backprop.compiled import Compiled
+from hwsolve.autodiff.batch_ops import BatchLinear, BatchLoss
 from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Op, Softmax
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import indexed, symbol
@@ -27,8 +28,11 @@ def compile_network(p) -> Compiled:
     """A layered network as graph nodes: W z + b for a linear layer, one rule per activation."""
     n = p.notation
     g = Graph(loss_name=n.loss, loss_latex=symbol(n.loss).latex, file=p.file)
-    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.x), line=p.doc.lines.get(("input",)))
-    y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.y), line=p.doc.lines.get(("target",)))
+    batch = getattr(p, "batch", None)   # a batch: the examples are the columns of X and Y
+    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.X if batch else p.x),
+               line=p.doc.lines.get(("input",)), matrix=bool(batch))
+    y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.Y if batch else p.y),
+               line=p.doc.lines.get(("target",)), matrix=bool(batch))
     current = x
     if n.style == "layered" and n.z0:
         current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
@@ -41,7 +45,7 @@ def compile_network(p) -> Compiled:
             linear_no += 1
             parents = _linear_params(g, p, layer, linear_no, where)
             params += parents
-            op: Op = Linear(has_bias=layer.b is not None)
+            op: Op = (BatchLinear if batch else Linear)(has_bias=layer.b is not None)
             parents.insert(1, current)
             default = indexed(n.pre, linear_no, n.index) if n.style == "layered" else indexed(n.post, i + 1, n.index)
         else:
@@ -57,8 +61,9 @@ def compile_network(p) -> Compiled:
         current = g.apply(op, parents, sym.text, sym, line=where)
     if n.output and current.name != n.output:
         current = g.apply(Identity(), (current,), *_named(symbol(n.output)))
-    loss = g.apply(LossOp(p.loss, y.label, K=len(p.y)), (current, y), n.loss, symbol(n.loss),
-                   line=p.doc.lines.get(("loss",)))
+    loss_op = (BatchLoss(p.loss, y.label, len(p.Y), len(p.X[0]), p.reduction) if batch
+               else LossOp(p.loss, y.label, K=len(p.y)))
+    loss = g.apply(loss_op, (current, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
     seen: set[str] = set()
     for prm in params:
         if prm.name in seen or prm.name in names:
@@ -80,6 +85,8 @@ def _linear_params(g: Graph, p, layer, number: int, where) -> list[Node]:
 
 def _network_notes(p) -> list[str]:
     notes = [f"Loss: {p.loss.description}."]
+    if getattr(p, "batch", None):
+        notes += _batch_notes(p)
     used = {layer.fn.key: layer.fn for layer in p.layers if layer.kind == "activation"}
     for _, fn in sorted(used.items()):
         if fn.kink is not None:
@@ -93,6 +100,17 @@ def _network_notes(p) -> list[str]:
         notes.append("Gradient layout: each gradient has the shape of its variable "
                      "(numerator-layout Jacobians are their transposes).")
     return notes
+
+
+def _batch_notes(p) -> list[str]:
+    m = len(p.X[0])
+    given = "one example per row of the spec" if p.batch == "rows" else "one example per column"
+    factor = (f"the MEAN over the {m} examples: L = 1/{m} * sum_j L_j (the factor 1/{m} is in every "
+              "gradient)" if p.reduction == "mean" else
+              f"the SUM over the {m} examples: L = sum_j L_j (no 1/{m}; reduction: mean divides by {m})")
+    return [f"Batch of {m} examples ({given}); computed with the examples as the columns of "
+            f"{p.notation.input} ({len(p.X)}x{m}): W X + b adds b to every column, and dL/dW = "
+            "dL/dA X^T and dL/db = dL/dA 1 sum over the examples.", f"Batch loss: {factor}."]
 
 
 def _named(sym):
@@ -128,8 +146,32 @@ def solve(problem) -> Solution:
     grad_names = [g.grad_symbol(n).text for n in c.summary]
     sol.summary = [name for name in grad_names if _has(sol, name)]
     sol.summary_title = "Gradients"
+    if getattr(problem, "per_example", False):
+        _per_example(problem, c, sol)
     sol.layout = c.layout
     return sol
+
+
+def _per_example(p, batch: Compiled, sol: Solution) -> None:
+    """Each example alone (the one-example network on column j): its output, loss and gradients,
+    named `yhat (example 1)`, `dL/dW[1] (example 1)`. The batch's gradient is their mean or sum."""
+    from dataclasses import replace
+
+    sol.sections["examples"] = "Per example (each alone; the batch gradient is their " + \
+        ("mean)" if p.reduction == "mean" else "sum)")
+    wanted = [n.name for n in batch.summary if n.kind == "param"]
+    for j in range(len(p.X[0])):
+        one = replace(p, batch=None, x=[row[j] for row in p.X], y=[row[j] for row in p.Y], per_example=False)
+        c = compile_network(one)
+        c.graph.forward()
+        grads = c.graph.gradients(c.loss)
+        out = c.loss.parents[0]   # the output the loss reads
+        shown = [(out.name, out.val, False), (c.loss.name, c.loss.val, False)]
+        shown += [(c.graph.grad_symbol(n).text, grads[n], n.matrix) for n in c.graph.nodes
+                  if n.name in wanted and n in grads]
+        for name, value, matrix in shown:
+            sol.add(Step(f"{name} (example {j + 1})", "examples", value=T.plain(value, matrix),
+                         shape=T.math_shape(value, matrix)))
 
 
 def _has(sol: Solution, name: str) -> bool:

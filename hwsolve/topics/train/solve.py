@@ -1,0 +1,298 @@
+"""Training steps on the one graph: gradients from `Graph.gradients`, then an optimizer's update.
+
+The model (a network, a graph, or a plain function f(w)) compiles to the `Graph` backprop uses
+(`compile_problem`); each step runs its forward pass, takes every parameter's gradient from the
+one backward loop, and applies the rule of `optimizers.py`. Every state variable is a `Step` with a
+stable name: ``W[1][t=2]`` (a parameter after step 2), ``g(W[1])[t=2]`` (the gradient used in step
+2), ``m(W[1])[t=2]``, ``L[t=2]`` (the loss at the weights after step 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.core import values as T
+from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.records import Solution, Step
+from hwsolve.core.sym import Const, Symbol, to_latex
+from hwsolve.topics.backprop.solve import compile_problem
+from hwsolve.topics.train import optimizers as O
+from hwsolve.topics.train.spec import USES, TrainProblem
+
+HYPER = {"lr": ("alpha", r"\alpha"), "momentum": ("mu", r"\mu"), "beta1": ("beta1", r"\beta_1"),
+         "beta2": ("beta2", r"\beta_2"), "rho": ("rho", r"\rho"), "eps": ("eps", r"\epsilon"),
+         "weight_decay": ("lambda", r"\lambda")}
+NAMES = {"sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "Nesterov momentum",
+         "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam"}
+
+
+def _val(node: Node) -> np.ndarray:
+    assert node.value is not None, f"{node.name} has no value yet"   # forward() runs first
+    return node.value
+
+
+def state_name(state: str, param: Node, t: int) -> Symbol:
+    """`m(W[1])[t=2]`; a parameter's own value is `W[1][t=2]`."""
+    if state == "w":
+        return Symbol(f"{param.name}[t={t}]", rf"{{{to_latex(param.label)}}}_{{({t})}}")
+    latex = {"mhat": r"\hat{m}", "vhat": r"\hat{v}", "w_ahead": r"\tilde{w}"}.get(state, state)
+    return Symbol(f"{state}({param.name})[t={t}]", rf"{latex}_{{{t}}}({to_latex(param.label)})")
+
+
+@dataclass
+class _Param:
+    node: Node
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _Run:
+    """One run of T steps: the graph, the optimizer's settings, the records written so far."""
+
+    def __init__(self, p: TrainProblem):
+        self.p, self.opt = p, p.optimizer
+        self.compiled = compile_problem(p.model)
+        self.g: Graph = self.compiled.graph
+        self.loss = self.compiled.loss
+        self.params = [_Param(n) for n in self.g.nodes if n.kind == "param"]
+        self.convention = self.opt.convention
+        self.h = {k: getattr(self.opt, k) for k in HYPER}
+        self.h_sym = {k: Symbol(*HYPER[k]) for k in HYPER}
+        self.h_const = {k: Const(v) for k, v in self.h.items()}
+        self.sol = Solution(p.title, "train", sections={"given": "Given (t = 0)"})
+        self.sol.source, self.sol.question = p.source, p.question
+        self.losses: list[Any] = []
+        self.grads_seen: list[dict[str, np.ndarray]] = []
+
+    # -- records ------------------------------------------------------------------------------
+
+    def add(self, name: Symbol, section: str, value: np.ndarray, formula=None, substituted=None,
+            note: str = "", matrix: bool = False) -> None:
+        self.sol.add(Step(name.text, section, formula=formula, value=T.plain(value, matrix),
+                          shape=T.math_shape(value, matrix), substituted=substituted, note=note, label=name))
+
+    def loss_step(self, t: int, section: str) -> None:
+        sym = Symbol(f"{self.loss.name}[t={t}]", rf"{to_latex(self.loss.label)}_{{({t})}}")
+        self.losses.append(T.plain(_val(self.loss)))
+        self.add(sym, section, _val(self.loss), formula=self.loss.label,
+                 note="the loss at the weights of step t" if t else "the loss before training")
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    def given(self) -> None:
+        for prm in self.params:
+            self.add(state_name("w", prm.node, 0), "given", _val(prm.node), matrix=prm.node.matrix)
+            for s in O.STATES[(self.opt.type, self.convention)]:
+                prm.state[s] = T.zeros_like(_val(prm.node))
+        self.g.forward()
+        self.loss_step(0, "given")
+
+    def step(self, t: int) -> None:
+        section = f"t{t}"
+        self.sol.sections[section] = f"Step {t}"
+        if self.opt.type == "nesterov" and self.convention == "sheet":
+            self.look_ahead(t, section)
+        self.g.forward()
+        grads = self.g.gradients(self.loss)
+        self.grads_seen.append({})
+        new_values = []
+        for prm in self.params:
+            w = _val(prm.node) if "w_ahead" not in prm.state else prm.state.pop("w_before")
+            dw = grads.get(prm.node)
+            dw = T.zeros_like(w) if dw is None else dw
+            self.grads_seen[-1][prm.node.name] = dw
+            new_values.append(self.update(prm, w, dw, t, section))
+        for prm, value in zip(self.params, new_values, strict=True):
+            prm.node.value = value
+        self.g.forward()
+        self.loss_step(t, section)
+
+    def look_ahead(self, t: int, section: str) -> None:
+        """Nesterov (Sutskever et al. 2013): the gradient is taken at w + mu m, not at w."""
+        for prm in self.params:
+            w, m = _val(prm.node), prm.state["m"]
+            ahead = O.Numbers.add(w, O.Numbers.mul(self.h["momentum"], m))
+            sw, sm = state_name("w", prm.node, t - 1), state_name("m", prm.node, t - 1)
+            self.add(state_name("w_ahead", prm.node, t), section, ahead, formula=sw + self.h_sym["momentum"] * sm,
+                     substituted=Const(T.plain(w)) + self.h_const["momentum"] * Const(T.plain(m)),
+                     note="the look-ahead point, where the gradient is taken", matrix=prm.node.matrix)
+            prm.state["w_before"], prm.state["w_ahead"] = w, ahead
+            prm.node.value = ahead
+
+    def update(self, prm: _Param, w: np.ndarray, dw: np.ndarray, t: int, section: str) -> np.ndarray:
+        node, opt = prm.node, self.opt
+        prm.state.pop("w_ahead", None)
+        gsym = state_name("g", node, t)
+        dsym = self.g.grad_symbol(node)
+        ahead = opt.type == "nesterov" and self.convention == "sheet"
+        where = "the look-ahead point" if ahead else f"{node.name}[t={t - 1}]"
+        if opt.weight_decay and not opt.decoupled:
+            g = O.l2_gradient(O.Numbers, dw, w, self.h)
+            self.add(gsym, section, g, formula=O.l2_gradient(O.Symbols, dsym, state_name("w", node, t - 1), self.h_sym),
+                     substituted=O.l2_gradient(O.Symbols, Const(T.plain(dw, node.matrix)),
+                                               Const(T.plain(w, node.matrix)), self.h_const),
+                     note=f"{dsym.text} at {where}, plus the L2 term's gradient lambda w", matrix=node.matrix)
+        else:
+            g = dw
+            self.add(gsym, section, g, formula=dsym, note=f"{dsym.text} at {where}", matrix=node.matrix)
+        return self.apply_rule(prm, w, g, t, section)
+
+    def apply_rule(self, prm: _Param, w, g, t: int, section: str) -> np.ndarray:
+        node, opt = prm.node, self.opt
+        fn = O.rule(opt.type, self.convention)
+        made: dict[str, np.ndarray] = {}
+
+        def numeric(name, value):
+            made[name] = value
+            return value
+
+        w_new = fn(O.Numbers, numeric, w, g, prm.state, self.h, t)
+        formulas: dict[str, Any] = {}
+
+        def symbolic(name, expr):
+            formulas[name] = expr
+            return state_name(name, node, t)
+
+        sym_state = {k: state_name(k, node, t - 1) for k in prm.state}
+        w_sym = fn(O.Symbols, symbolic, state_name("w", node, t - 1), state_name("g", node, t), sym_state,
+                   self.h_sym, t)
+        substituted: dict[str, Any] = {}
+
+        def numbers(name, expr):
+            substituted[name] = expr
+            return Const(T.plain(made[name], node.matrix))
+
+        const_state = {k: Const(T.plain(v, node.matrix)) for k, v in prm.state.items()}
+        w_const, g_const = Const(T.plain(w, node.matrix)), Const(T.plain(g, node.matrix))
+        w_sub = fn(O.Symbols, numbers, w_const, g_const, const_state, self.h_const, t)
+        if opt.weight_decay and opt.decoupled:
+            w_new = O.decay(O.Numbers, w_new, w, self.h)
+            w_sym = O.decay(O.Symbols, w_sym, state_name("w", node, t - 1), self.h_sym)
+            w_sub = O.decay(O.Symbols, w_sub, w_const, self.h_const)
+        for name, value in made.items():
+            self.add(state_name(name, node, t), section, value, formula=formulas[name],
+                     substituted=substituted[name], matrix=node.matrix)
+            if name in prm.state:
+                prm.state[name] = value
+        self.add(state_name("w", node, t), section, w_new, formula=w_sym, substituted=w_sub, matrix=node.matrix)
+        return w_new
+
+
+def solve(p: TrainProblem) -> Solution:
+    run = _Run(p)
+    sol = run.sol
+    if p.show_forward:
+        _first_pass(run)
+    run.given()
+    for t in range(1, p.steps + 1):
+        run.step(t)
+    if p.show_forward:
+        _forward_after(run)
+    sol.notes[:0] = _notes(run) + list(p.notes)
+    sol.summary = [state_name("w", prm.node, p.steps).text for prm in run.params] + \
+        [f"{run.loss.name}[t={t}]" for t in range(p.steps + 1)]
+    sol.summary_title = f"After {p.steps} step{'s' if p.steps != 1 else ''}"
+    return sol
+
+
+def _first_pass(run: _Run) -> None:
+    """One training step as a student writes it: the forward pass and the chain rule first."""
+    g, sol = run.g, run.sol
+    g.forward()
+    sol.sections["forward"] = "Forward pass (t = 0)"
+    sol.sections["backward"] = "Backward pass (t = 0: the gradients of step 1)"
+    g.forward_steps(sol, "forward")
+    g.backward(run.loss, sol, "gradient", "backward", None)
+
+
+def _forward_after(run: _Run) -> None:
+    t = run.p.steps
+    key = "after"
+    run.sol.sections[key] = f"Forward pass after step {t}"
+    scratch = Solution("", "")
+    run.g.forward_steps(scratch, key)
+    for s in scratch.steps:
+        run.sol.add(replace(s, name=f"{s.name}[t={t}]"))
+
+
+def _notes(run: _Run) -> list[str]:
+    opt, h = run.opt, run.h
+    settings = ", ".join(f"{HYPER[k][0]} = {fmt_number(h[k])}" for k in _settings(run))
+    notes = [f"Optimizer: {NAMES[opt.type]}" + _convention_text(run) + f"; {settings}."]
+    if opt.weight_decay:
+        if opt.decoupled:
+            notes.append("Weight decay is decoupled (AdamW): w <- (the rule's w) - alpha lambda w[t-1], "
+                         "not added to the gradient" + (
+                             "; for plain SGD this is the same step as L2 in the loss." if opt.type == "sgd"
+                             else "; with Adam this differs from L2 in the loss, whose lambda w is "
+                             "rescaled by 1 / sqrt(vhat)."))
+        else:
+            notes.append(f"L2 in the loss: {run.loss.name} + (lambda/2) ||w||^2, so g = dL/dw + lambda w; "
+                         f"the {run.loss.name}[t] lines are the loss without the L2 term.")
+    if opt.type in ("adagrad", "rmsprop", "adam"):
+        notes.append("Square roots are taken in floating point; the other states stay exact while "
+                     "the inputs are rational.")
+    notes += _momentum_agreement(run)
+    notes.append(_trend(run))
+    return notes
+
+
+def _settings(run: _Run) -> list[str]:
+    keys = ["lr"] + sorted(USES[run.opt.type] - {"convention"})
+    if run.opt.weight_decay:
+        keys.append("weight_decay")
+    return keys
+
+
+def _convention_text(run: _Run) -> str:
+    if run.opt.type == "momentum":
+        return (" (the sheet's convention: m <- mu m - alpha g, w <- w + m)" if run.convention == "sheet"
+                else " (PyTorch's convention: v <- mu v + g, w <- w - alpha v)")
+    if run.opt.type == "nesterov":
+        return (" (look-ahead form: g at w + mu m; m <- mu m - alpha g, w <- w + m)" if run.convention == "sheet"
+                else " (PyTorch's form: v <- mu v + g, w <- w - alpha (g + mu v))")
+    return ""
+
+
+def _momentum_agreement(run: _Run) -> list[str]:
+    """Run the other momentum convention on the same gradients and say whether the weights agree."""
+    if run.opt.type != "momentum":
+        return []
+    mu, lr = run.h["momentum"], run.h["lr"]
+    agree = True
+    for prm in run.params:
+        m = v = T.zeros_like(_val(prm.node))
+        for grads in run.grads_seen:
+            g = grads[prm.node.name]
+            m = O.Numbers.sub(O.Numbers.mul(mu, m), O.Numbers.mul(lr, g))
+            v = O.Numbers.add(O.Numbers.mul(mu, v), g)
+            agree = agree and _same(m, O.Numbers.mul(-lr, v))
+    if agree:
+        return ["The two momentum conventions agree at every step: the sheet's m is PyTorch's "
+                "-alpha v (constant alpha, both starting at 0), so the weights are the same."]
+    return ["The two momentum conventions do NOT agree here (m differs from -alpha v)."]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = T.unify(a, b)
+    if T.is_exact(a):
+        return bool((a == b).all())
+    return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
+
+
+def _trend(run: _Run) -> str:
+    first, last = run.losses[0], run.losses[-1]
+    name, steps = run.loss.name, run.p.steps
+    span = f"after {steps} step{'s' if steps != 1 else ''}"
+    if not isinstance(first, (int, float)) and not hasattr(first, "denominator"):
+        return f"The loss went from {first} to {last} {span}."
+    a, b = fmt_number(first), fmt_number(last)
+    if last < first:
+        return f"The loss {name} went from {a} to {b} {span}: down."
+    if last > first:
+        return (f"The loss {name} went from {a} to {b} {span}: UP, the step overshot "
+                "(the learning rate is too large for this point).")
+    return f"The loss {name} stayed at {a} {span}."
