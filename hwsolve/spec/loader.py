@@ -23,8 +23,9 @@ MAX_NODES = 1_200_000   # values after alias expansion
 MAX_DEPTH = 64
 
 _MISSING = object()
-# top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`)
-SPEC_WIDE_KEYS = frozenset({"rubric"})
+# top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`,
+# `variants:` by `hwsolve variants`)
+SPEC_WIDE_KEYS = frozenset({"rubric", "variants"})
 
 
 @dataclass
