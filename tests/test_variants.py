@@ -180,3 +180,20 @@ def test_a_batch_is_graded_each_against_its_own_variant(class_of_30, tmp_path):
     assert by["wrong3.yaml"]["percent"] < 40
     assert "not on the roster" in by["stranger.yaml"]["error"]
     assert report["class"]["steps"]["dL/dW[1]"]["correct"] >= 3   # aggregated per step across variants
+
+
+def test_rational_and_choice_draws(tmp_path):
+    text = TEMPLATE.read_text().replace("    layers[4].linear.b: {int: [-4, 8]}",
+                                        "    layers[4].linear.b: {rational: [-4, 8], denominator: 2}\n"
+                                        "    loss: {choice: [squared_error, half_squared_error]}")
+    text = text.replace("forward_integer: true", "forward_integer: false")
+    p = tmp_path / "t.yaml"
+    p.write_text(text)
+    t = load_template(str(p))
+    seen_losses, halves = set(), set()
+    for i in range(12):
+        data = yaml.safe_load(make_variant(t, f"s{i}", SECRET).text)
+        seen_losses.add(data["loss"])
+        b = data["layers"][4]["linear"]["b"][0]
+        halves.add(isinstance(b, str) and b.endswith("/2"))
+    assert seen_losses == {"squared_error", "half_squared_error"} and halves == {True, False}
