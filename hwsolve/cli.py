@@ -429,8 +429,12 @@ def train(spec):
               help="Exit 1 when a submission scores below this percentage.")
 @click.option("--show-key", "show_key", is_flag=True, help="Include the key's values in feedback.")
 @click.option("--brief", is_flag=True, help="One line per submission, then the class table.")
+@click.option("--roster", type=_Path(dir_okay=False), default=None,
+              help="KEY_SPEC is a template: grade each student against their own variant (with --secret-file).")
+@click.option("--secret-file", "secret_file", type=_Path(dir_okay=False), default=None,
+              help="The course secret the variants were drawn with.")
 def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibility, csv_file, jobs, fail_under,
-          show_key, brief):
+          show_key, brief, roster, secret_file):
     """Grade answer files (or folders of them) against KEY_SPEC: tolerance, partial credit,
     error carried forward and named mistakes, per step. Exit 0 graded, 1 below --fail-under,
     3 a submission missing or unreadable (it scores 0 in every report), 2 bad key or usage.
@@ -442,9 +446,16 @@ def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibilit
     """
     from hwsolve.grade.run import run_grade
 
+    key_source = None
+    if roster or secret_file:   # per-student variants (issue 15)
+        if not (roster and secret_file):
+            raise click.UsageError("--roster and --secret-file go together")
+        from hwsolve.variants.grading import VariantKeys
+
+        key_source = VariantKeys(key_spec, roster, secret_file, rubric)
     code = run_grade(key_spec, submissions, rubric=rubric, json_file=json_file, junit=junit,
                      gradescope=gradescope, csv_file=csv_file, visibility=visibility, jobs=jobs,
-                     fail_under=fail_under, show_key=show_key, brief=brief)
+                     fail_under=fail_under, show_key=show_key, brief=brief, key_source=key_source)
     sys.exit(code)
 
 
@@ -595,3 +606,53 @@ def prove(identity):
 
         return topics.load_and_solve(identity)[1]
     return solve_identity(parse_identity(identity))
+
+
+# --- per-student variants and problem statements (issue 15) ---
+
+
+@main.command()
+@click.argument("spec", type=_Path(dir_okay=False))
+@output_options
+def question(spec):
+    """The problem statement of SPEC without its solution: what is given (weights, inputs, the
+    model's formulas) and what to compute (the steps the rubric grades, with their points).
+
+    \b
+    Examples:
+      hwsolve question problems/cs4782_p1.yaml --format latex -o p1_question.tex
+      hwsolve question problems/csci5922_q3b.yaml --format markdown
+    """
+    from hwsolve.variants.question import question_of
+
+    return question_of(spec)
+
+
+@main.command()
+@click.argument("template", type=_Path(dir_okay=False))
+@click.option("--roster", required=True, type=_Path(dir_okay=False),
+              help="CSV of students: a column student (or id, netid, email), optionally name.")
+@click.option("--secret-file", "secret_file", required=True, type=_Path(dir_okay=False),
+              help="The course secret (16+ bytes); without it no one can recompute a variant.")
+@click.option("-o", "--output", "out_dir", required=True, type=_Path(file_okay=False),
+              help="Folder for the sheets, keys and manifest.json (created if missing).")
+@click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION, show_default=True,
+              help="Significant digits for values that are not exact.")
+def variants(template, roster, secret_file, out_dir, precision):
+    """Per student of the roster, a variant of TEMPLATE (a spec with `variants:`): the problem
+    sheet (LaTeX and Markdown), the key spec and an answer-file skeleton; and manifest.json.
+
+    \b
+    Example:
+      hwsolve variants problems/cs4782_p1_template.yaml --roster roster.csv --secret-file course.secret -o hw1/
+      hwsolve grade problems/cs4782_p1_template.yaml --roster roster.csv --secret-file course.secret submissions/
+    """
+    from hwsolve.variants.generate import write_variants
+
+    manifest = write_variants(template, roster, secret_file, out_dir, precision)
+    shared = manifest["shared_variants"]
+    click.echo(f"wrote {len(manifest['students'])} variants ({manifest['distinct_variants']} distinct) "
+               f"to {out_dir}/ and {out_dir}/manifest.json", err=True)
+    for ids in shared:
+        click.echo(f"warning: these students share a variant: {', '.join(ids)} (widen the template's ranges)",
+                   err=True)

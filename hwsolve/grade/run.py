@@ -14,8 +14,10 @@ from pathlib import Path
 
 from hwsolve.core.budget import TimeBudgetExceeded
 from hwsolve.core.errors import HwsolveError
-from hwsolve.grade.answers import collect, load_submission
-from hwsolve.grade.grader import Result, StepResult, grade, load_key
+from typing import Any, Protocol
+
+from hwsolve.grade.answers import Submission, collect, load_submission
+from hwsolve.grade.grader import Key, Result, StepResult, grade, load_key
 
 # what grading one hostile value may raise; the submission gets 0 and the batch goes on
 _SUBMISSION_FAILURES = (HwsolveError, ArithmeticError, ValueError, OverflowError, RecursionError,
@@ -24,21 +26,39 @@ EXIT_FAIL_UNDER = 1
 EXIT_UNREADABLE = 3
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
-_WORKER_KEY = None      # the key a forked worker grades against (inherited, never pickled)
+_WORKER_KEY: Any = None  # the key a forked worker grades against (inherited, never pickled)
 
 
-def grade_path(key, path: str) -> Result:
+class KeySource(Protocol):
+    """Picks each submission's own key (per-student variants, docs/variants.md). `key` is the
+    key the reports are laid out by (the same graded steps as every key it hands out)."""
+
+    key: Key
+
+    def key_for(self, sub: Submission) -> Key:
+        """The submission's key; raises HwsolveError with the reason when it has none."""
+        ...
+
+
+def report_key(key: Key | KeySource) -> Key:
+    return key if isinstance(key, Key) else key.key
+
+
+def grade_path(key: Key | KeySource, path: str) -> Result:
     """One submission, never raising for a bad one: it scores 0 with the reason."""
     start = time.perf_counter()
     sub = load_submission(path)
     try:
+        if not isinstance(key, Key):
+            key = key.key_for(sub) if not sub.error else key.key
         result = grade(key, sub)
     except TimeBudgetExceeded:
         raise  # the whole run is out of time, not this submission
     except _SUBMISSION_FAILURES as e:
         msg = getattr(e, "message", None) or str(e) or type(e).__name__
-        steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=key.values[n])
-                 for n, p in key.graded]
+        base = report_key(key)
+        steps = [StepResult(n, "missing", 0.0, p, "submission could not be graded", expected=base.values.get(n))
+                 for n, p in base.graded]
         result = Result(sub.path, sub.student, steps, error=f"could not be graded: {msg[:200]}")
     result.seconds = time.perf_counter() - start
     _encodable(result)
@@ -59,6 +79,7 @@ def _encodable(r: Result) -> None:
 
 
 def _grade_in_worker(path: str) -> Result:
+    assert _WORKER_KEY is not None
     return grade_path(_WORKER_KEY, path)
 
 
@@ -147,7 +168,7 @@ def _check_out(path: str | None, what: str) -> None:
 
 def run_grade(key_spec, submissions, *, rubric=None, json_file=None, junit=None, gradescope=None,
               csv_file=None, visibility="visible", jobs=1, fail_under=None, show_key=False, brief=False,
-              console=None) -> int:
+              console=None, key_source: KeySource | None = None) -> int:
     """Grade every submission; write the result files (each whole or not at all), then print;
     return the exit code (see the module docstring)."""
     outputs = ((json_file, "--json"), (junit, "--junit"), (gradescope, "--gradescope"), (csv_file, "--csv"))
@@ -163,9 +184,10 @@ def run_grade(key_spec, submissions, *, rubric=None, json_file=None, junit=None,
     if gradescope and len(paths) != 1:
         raise HwsolveError(f"--gradescope writes one submission's results.json; got {len(paths)} "
                            "submissions", field="--gradescope")
-    key = load_key(key_spec, rubric)
+    source = key_source if key_source is not None else load_key(key_spec, rubric)
+    key = report_key(source)
     start = time.perf_counter()
-    results = grade_all(key, paths, jobs, Progress())
+    results = grade_all(source, paths, jobs, Progress())
     elapsed = time.perf_counter() - start
 
     from hwsolve.core.fileio import write_atomic

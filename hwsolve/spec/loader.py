@@ -24,8 +24,9 @@ MAX_DEPTH = 64
 MAX_INT_CHARS = MAX_EXPONENT + 1  # a sign and 300 digits: below 1e300, like every other number
 
 _MISSING = object()
-# top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`)
-SPEC_WIDE_KEYS = frozenset({"rubric"})
+# top-level keys any spec kind may carry, read by another command (`rubric:` by `hwsolve grade`,
+# `variants:` by `hwsolve variants`)
+SPEC_WIDE_KEYS = frozenset({"rubric", "variants"})
 
 
 @dataclass
