@@ -81,6 +81,9 @@ def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
     return text
 
 
+LONG_FRACTION_BITS = 64   # p/q with more bits than this (about 19 digits) is printed as ≈ a decimal
+
+
 def _fmt_number(x, precision: int) -> str:
     """Text for one scalar.
 
@@ -100,6 +103,10 @@ def _fmt_number(x, precision: int) -> str:
             places = _decimal_places(x)
             if places <= 12:
                 return _strip(f"{float(x):.{places}f}") if abs(x) < 10**15 else fmt_exact(x)
+        if max(x.numerator.bit_length(), x.denominator.bit_length()) > LONG_FRACTION_BITS:
+            # a rational nobody reads (a few exact optimizer steps make 100-digit ones): its value
+            # to `precision` digits, marked; the exact text stays in JSON's `exact` field
+            return "≈" + fmt_float(float(x), precision)
         return fmt_exact(x)
     try:
         return fmt_float(float(x), precision)

@@ -254,10 +254,12 @@ class _LatexPrinter(_Printer):
             sign = "-" if v < 0 else ""
             return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
         s = fmt_number(v, self.precision)
+        approx = s.startswith("≈")   # a rational too long to read, shown by its value
+        s = s.lstrip("≈")
         if "e" in s and "inf" not in s:
             mant, _, ex = s.partition("e")
-            return rf"{mant} \times 10^{{{int(ex)}}}"
-        return s.replace("inf", r"\infty")
+            s = rf"{mant} \times 10^{{{int(ex)}}}"
+        return (r"\approx " if approx else "") + s.replace("inf", r"\infty")
 
     def array(self, v: tuple) -> str:
         number = self.number
