@@ -370,14 +370,9 @@ def layer(spec):
       hwsolve layer problems/layer_conv.yaml
       hwsolve layer problems/layer_rnn.yaml --format markdown
     """
-    from hwsolve import topics
-    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics import solve_file_of_kind
 
-    doc = load_yaml(spec)
-    kind = topics.kind_of(doc, default="layer")
-    if kind != "layer":
-        raise doc.root["kind"].error(f"'layer' reads kind layer; this spec is kind {kind}")
-    return topics.solve(topics.parse(doc, kind), kind)
+    return solve_file_of_kind(spec, "layer", "layer")
 
 
 # --- training steps and optimizers (issue 11) ---
@@ -395,14 +390,9 @@ def train(spec):
       hwsolve train problems/adam_quadratic.yaml
       hwsolve train problems/cs4782_p1_momentum.yaml --format json
     """
-    from hwsolve import topics
-    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics import solve_file_of_kind
 
-    doc = load_yaml(spec)
-    kind = topics.kind_of(doc, default="train")
-    if kind != "train":
-        raise doc.root["kind"].error(f"'train' reads kind train; this spec is kind {kind}")
-    return topics.solve(topics.parse(doc, kind), kind)
+    return solve_file_of_kind(spec, "train", "train")
 
 
 # --- grading (issue 6) ---

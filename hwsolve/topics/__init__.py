@@ -63,6 +63,18 @@ def solve(problem, kind: str):
     return _resolve(TOPICS[kind][1])(problem)
 
 
+def solve_file_of_kind(path: str, kind: str, command: str):
+    """The solution of a spec that must be of one kind (a command's own); a spec of another kind is
+    a one-line error naming the command to use."""
+    from hwsolve.spec.loader import load_yaml
+
+    doc = load_yaml(path)
+    found = kind_of(doc, default=kind)
+    if found != kind:
+        raise doc.root["kind"].error(f"'{command}' reads kind {kind}; this spec is kind {found}")
+    return solve(parse(doc, kind), kind)
+
+
 def load_and_solve(path: str):
     """Load any spec, solve it, return (problem, solution)."""
     from hwsolve.spec.loader import load_yaml

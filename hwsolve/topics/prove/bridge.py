@@ -30,7 +30,7 @@ class Sigmoid:
 
             class sigma(sympy.Function):  # noqa: N801  (prints as \sigma)
                 @classmethod
-                def eval(cls, arg):
+                def eval(cls, arg):  # safe: sympy's Function.eval hook, not Python's eval
                     return None
 
                 def _eval_rewrite_as_exp(self, arg, **kwargs):
