@@ -90,6 +90,19 @@ def test_float_values_print_without_noise():
     assert fmt_number(0.1 + 0.2, precision=17) == "0.30000000000000004"
 
 
+def test_rationals_print_as_students_compare_them():
+    """Short rationals stay exact (1/3, 0.05); one with a 13-digit part or longer prints as ≈ its
+    decimal, as two momentum steps on seed 000 P1 make (the JSON keeps it exact)."""
+    from fractions import Fraction
+
+    from hwsolve.core.numfmt import fmt_number
+    assert fmt_number(Fraction(1, 3)) == "1/3"
+    assert fmt_number(Fraction(1, 20)) == "0.05"
+    assert fmt_number(Fraction(123456, 999999)) == "41152/333333"
+    assert fmt_number(Fraction(91699153562579761, 610351562500000000)) == "≈0.1502"
+    assert fmt_number(Fraction(-4085600215885931, 1220703125000000000), precision=3) == "≈-0.00335"
+
+
 def test_every_problem_spec_solves():
     """Each spec in problems/ runs through the command its kind belongs to, in JSON."""
     from hwsolve.spec.loader import load_yaml

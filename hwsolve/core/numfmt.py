@@ -81,7 +81,9 @@ def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
     return text
 
 
-LONG_FRACTION_BITS = 64   # p/q with more bits than this (about 19 digits) is printed as ≈ a decimal
+# p/q with a numerator or denominator of more bits than this (about 12 digits) is printed as ≈ a
+# decimal: nobody compares 606265962284114069/610351562500000000 with their answer by eye.
+LONG_FRACTION_BITS = 40
 
 
 def _fmt_number(x, precision: int) -> str:
