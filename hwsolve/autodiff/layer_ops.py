@@ -498,7 +498,8 @@ class Normalize(_Norm):
     dL/dx = (N dL/dxhat - sum dL/dxhat - xhat ⊙ sum(dL/dxhat ⊙ xhat)) / (N sigma), the compact form.
     `over="columns"`: down each column (batch norm, one example a row; a mean per feature);
     `over="rows"`: along each row (layer norm of examples as rows; batch norm of examples as
-    columns); a C x H x W map: per channel, over its H W positions (batch norm after a convolution).
+    columns); `over="map"`: per channel of a C x H x W map, over its H W positions (batch norm after
+    a convolution; a H x W map is one channel).
     Graph and network specs pair it with `ScaleShift`, so xhat, dL/dxhat and dL/dgamma are steps.
     """
 
@@ -508,16 +509,20 @@ class Normalize(_Norm):
     def __init__(self, eps=Fraction(1, 100000), over: str = "columns", label: str = "xhat"):
         super().__init__(eps)
         self.axis = 0 if over == "columns" else 1
+        self.map = over == "map"   # a feature map: per channel (a H x W map is one channel)
         self.label = label
 
     def _2d(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(x.shape[0], -1) if x.ndim == 3 else x
+        """x with the values sharing a statistic down a column (axis 0) or along a row (axis 1)."""
+        if self.map:
+            return x.reshape(x.shape[0] if x.ndim == 3 else 1, -1)
+        return x
 
     def out_shape(self, x_shape) -> tuple[int, ...]:
         x_shape = tuple(x_shape)
-        per = x_shape[self.axis] if len(x_shape) == 2 else x_shape[1] * x_shape[2]
-        if len(x_shape) == 3 and self.axis == 0:
-            raise MathError("a C x H x W map is normalised per channel (over=rows)")
+        if len(x_shape) == 3 and not self.map:
+            raise MathError("a C x H x W map is normalised per channel (over='map')")
+        per = int(np.prod(x_shape)) // (x_shape[0] if len(x_shape) == 3 else 1) if self.map else x_shape[self.axis]
         if per < 2:
             raise MathError(f"each mean and variance would be of 1 value (the input is {dims(x_shape)}): "
                             "every normalised value would be 0; give at least 2 values per statistic")
@@ -549,7 +554,7 @@ class Normalize(_Norm):
     def note(self, xs, out, names):
         st = self.stats(self._2d(xs[0]))
         vec = lambda a: "(" + ", ".join(fmt_number(v) for v in a) + ")"  # noqa: E731
-        which = "each column" if self.axis == 0 else ("each channel" if xs[0].ndim == 3 else "each row")
+        which = "each column" if self.axis == 0 else ("each channel" if self.map else "each row")
         exact = st["sigma"].dtype == object
         return (f"statistics of {which} (N = {st['n']}): mu = {vec(st['mean'])}, var = {vec(st['var'])} "
                 f"(divide by N), sigma = sqrt(var + {fmt_number(self.eps)}) = {vec(st['sigma'])}"
@@ -564,7 +569,8 @@ class ScaleShift(Op):
 
     dL/dxhat = dL/dy ⊙ gamma, dL/dgamma = sum dL/dy ⊙ xhat, dL/dbeta = sum dL/dy, the sums over the
     values of each feature. `per="columns"`: a feature is a column (N x D, one example a row);
-    `per="rows"`: a row (D x N, examples as columns) or a channel of a C x H x W map.
+    `per="rows"`: a row (D x N, examples as columns); `per="map"`: a channel of a C x H x W map (a
+    H x W map is one channel).
     """
 
     key = "scale_shift"
@@ -574,15 +580,21 @@ class ScaleShift(Op):
         self.per = per
 
     def features(self, shape) -> int:
+        if self.per == "map":  # a channel of a C x H x W map; a H x W map is one channel
+            return shape[0] if len(shape) == 3 else 1
         return shape[1] if self.per == "columns" else shape[0]
 
     def _grid(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
         """gamma or beta shaped to broadcast over x's features."""
         if self.per == "columns":
             return a.reshape(1, -1)
+        if self.per == "map" and x.ndim == 2:
+            return a.reshape(1, 1)
         return a.reshape((-1,) + (1,) * (x.ndim - 1))
 
     def _others(self, x: np.ndarray) -> tuple[int, ...]:
+        if self.per == "map" and x.ndim == 2:
+            return (0, 1)
         return (0,) if self.per == "columns" else tuple(range(1, x.ndim))
 
     def out_shape(self, x_shape, gamma_shape, beta_shape) -> tuple[int, ...]:
@@ -590,7 +602,7 @@ class ScaleShift(Op):
         for name, shape in (("gamma", gamma_shape), ("beta", beta_shape)):
             if int(np.prod(shape)) != want or (len(shape) == 2 and min(shape) != 1):
                 raise MathError(f"{name} is {dims(shape)}: expected {want} values, one per feature "
-                                f"(the {'columns' if self.per == 'columns' else 'rows'} of the input)")
+                                f"(the {dict(columns='columns', rows='rows', map='channels')[self.per]} of the input)")
         return tuple(x_shape)
 
     def forward(self, xs):
