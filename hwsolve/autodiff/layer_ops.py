@@ -614,7 +614,7 @@ class ScaleShift(Op):
         if i == 0:
             return g * self._grid(x, gamma)
         part = g * x if i == 1 else g
-        return part.sum(axis=self._others(x)).reshape(xs[i].shape)
+        return part.sum(axis=self._others(x), keepdims=True).reshape(xs[i].shape)
 
     def formula(self, args):
         return args[1].odot(args[0]) + args[2]
