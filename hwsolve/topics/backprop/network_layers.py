@@ -56,16 +56,15 @@ def _whole(f: Field, key: str, minimum: int, default: int | None) -> int | None:
     return f[key].integer(minimum=minimum) if f.has(key) else default
 
 
-def read_shaped(f: Field, kind: str, body: dict, line):
-    """A conv / maxpool / avgpool / flatten / batchnorm / dropout layer's settings (not yet its shapes)."""
-    from hwsolve.topics.backprop.network_spec import Layer
-
-    layer = Layer(kind, line)
+def read_shaped(f: Field, kind: str, body: dict) -> dict:
+    """A conv / maxpool / avgpool / flatten / batchnorm / dropout layer's settings (not yet its
+    shapes): the layer's `extra`."""
+    extra: dict = {}
     reader = {"conv": _read_conv, "maxpool": _read_pool, "avgpool": _read_pool, "batchnorm": _read_norm,
               "dropout": _read_dropout}.get(kind)
     if reader is not None:
-        reader(f, kind, body, layer.extra)
-    return layer
+        reader(f, kind, body, extra)
+    return extra
 
 
 def _read_conv(f: Field, kind: str, body: dict, extra: dict) -> None:
@@ -82,10 +81,6 @@ def _read_conv(f: Field, kind: str, body: dict, extra: dict) -> None:
     extra["stride"] = _whole(f, "stride", 1, 1)
     extra["padding"] = _whole(f, "padding", 0, 0)
     extra["dilation"] = _whole(f, "dilation", 1, 1)
-    if "K_name" in body:
-        from hwsolve.topics.backprop.network_spec import _name
-
-        extra["K_name"] = _name(f["K_name"])
 
 
 def _read_pool(f: Field, kind: str, body: dict, extra: dict) -> None:

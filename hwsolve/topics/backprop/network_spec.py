@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hwsolve.autodiff.functions import LOSSES, Elementwise, Loss, function_names, lookup
+from hwsolve.topics.backprop.network_layers import read_shaped, shaped_layer
 from hwsolve.topics.rules_spec import activation_keys, bind_params, read_loss
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import INDEX_STYLES, NAME_RE
@@ -265,8 +266,6 @@ def _layers(f: Field, shape: tuple[int, ...], batch: str | None = None) -> tuple
             if params > MAX_PARAMETERS:
                 raise item.error(f"more than {MAX_PARAMETERS} parameters")
         elif layer.kind in SHAPED_TYPES:
-            from hwsolve.topics.backprop.network_layers import shaped_layer
-
             shape = shaped_layer(item, layer, shape, batch)
         layers.append(layer)
     return layers, shape
@@ -366,9 +365,9 @@ def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
         if key in SHAPED_KEYS and kind not in SHAPED_KEYS[key]:
             raise f[key].error(f"'{key}' belongs to a {' or '.join(sorted(SHAPED_KEYS[key]))} layer, not {kind}")
     if kind in SHAPED_TYPES:
-        from hwsolve.topics.backprop.network_layers import read_shaped
-
-        layer = read_shaped(f, kind, body, line)
+        layer = Layer(kind, line, extra=read_shaped(f, kind, body))
+        if "K_name" in body:
+            layer.extra["K_name"] = _name(f["K_name"])
         if "name" in body:
             layer.name = _name(f["name"])
         return layer
