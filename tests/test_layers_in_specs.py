@@ -461,3 +461,30 @@ def test_every_new_layer_spec_renders_in_every_format():
         for fmt in ("json", "markdown", "latex"):
             r = CliRunner().invoke(main, ["backprop", str(PROBLEMS / spec), "--format", fmt])
             assert r.exit_code == 0, (spec, fmt, r.output)
+
+
+def test_a_two_channel_network_with_batchnorm_on_the_map_matches_finite_differences():
+    """Two input channels, two filters (F x C x kh x kw), batch norm per channel of the 2 x 3 x 3 map,
+    average pooling, dropout, flatten, dense: every gradient against central differences of the
+    whole network (floats: the square roots)."""
+    c = _graph("""
+        hwsolve: 1
+        kind: network
+        input: [[[1, 0, 2, 1], [0, 1, 1, 0], [2, 1, 0, 1], [1, 3, 1, 2]],
+                [[0, 1, 1, 2], [1, 0, 2, 1], [1, 2, 0, 0], [2, 1, 1, 0]]]
+        layers:
+          - {type: conv, kernel: [[[[1, 0], [0, -1]], [[1, 1], [0, 1]]], [[[0, 1], [1, 0]], [[-1, 0], [2, 1]]]],
+             bias: [1, -1]}
+          - {type: batchnorm, gamma: [2, 1/2], beta: [0, 1], epsilon: 1/10}
+          - {type: avgpool, window: 2, stride: 1}
+          - {type: dropout, mask: [[[1, 0], [1, 1]], [[0, 1], [1, 1]]], p: 1/4}
+          - flatten
+          - {type: linear, W: [[1, -1, 0, 1, 1, 0, -1, 1/2]], b: [1]}
+        target: [2]
+        loss: squared_error
+        """)
+    names = [n.name for n in c.graph.nodes]
+    assert {"K[1]", "b[1]", "xhat[1]", "bn[1]", "gamma[1]", "beta[1]", "pool[1]", "m[1]", "drop[1]", "flat[1]",
+            "W[2]"} <= set(names)
+    assert c.graph.nodes[names.index("bn[1]")].val.shape == (2, 3, 3)
+    _graph_fd_check(c, ["x", "K[1]", "b[1]", "gamma[1]", "beta[1]", "W[2]"], exact=False)
