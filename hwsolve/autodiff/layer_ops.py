@@ -30,7 +30,8 @@ import numpy as np
 from hwsolve.autodiff.ops import Op
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
-from hwsolve.core.sym import Const, Symbol, call, sumover
+from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.sym import Const, Expr, Symbol, call, sumover
 
 
 def _pair(v) -> tuple[int, int]:
@@ -330,11 +331,14 @@ class AvgPool2d(_Pool2d):
 
 
 class Dropout(Op):
-    """out = m ⊙ x / (1 - p)   (dL/dx = m ⊙ dL/dout / (1 - p))"""
+    """out = m ⊙ x / (1 - p)   (dL/dx = m ⊙ dL/dout / (1 - p))
+
+    The mask is given to the rule (`Dropout(mask, p)`: the layer topic) or is its second operand
+    (`Dropout(None, p)`, operands x and m: graph and network specs), which gets no gradient."""
 
     key = "dropout"
 
-    def __init__(self, mask: np.ndarray, p):
+    def __init__(self, mask: np.ndarray | None, p):
         self.mask = mask
         self.p = p
 
@@ -344,33 +348,55 @@ class Dropout(Op):
             return 1 / (1 - self.p)
         return 1.0 / (1.0 - float(self.p))
 
-    def _apply(self, a: np.ndarray) -> np.ndarray:
-        if a.shape != self.mask.shape:
-            raise MathError(f"the mask is {self.mask.shape}, the input {a.shape}")
-        if T.is_exact(a) and isinstance(self.p, Fraction):
-            return a * self.mask * self.scale
-        return T.to_float(a) * T.to_float(self.mask) * self.scale
+    def out_shape(self, x_shape, m_shape=None) -> tuple[int, ...]:
+        m_shape = self.mask.shape if self.mask is not None else m_shape
+        if tuple(m_shape) != tuple(x_shape):
+            raise MathError(f"the mask is {dims(m_shape)}, the input {dims(x_shape)}: expected one 0/1 "
+                            "entry per input entry")
+        return tuple(x_shape)
+
+    def mask_of(self, xs) -> np.ndarray:
+        mask = self.mask if self.mask is not None else xs[1]
+        if any(v not in (0, 1) for v in mask.flat):
+            raise MathError("the dropout mask must hold 0s (dropped) and 1s (kept)")
+        return mask
+
+    def _apply(self, a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if a.shape != mask.shape:
+            raise MathError(f"the mask is {mask.shape}, the input {a.shape}")
+        if T.is_exact(a) and T.is_exact(mask) and isinstance(self.p, Fraction):
+            return a * mask * self.scale
+        return T.to_float(a) * T.to_float(mask) * float(self.scale)
 
     def forward(self, xs):
-        return self._apply(xs[0])
+        return self._apply(xs[0], self.mask_of(xs))
 
     def vjp(self, i, g, xs, out):
-        return self._apply(g)
+        return self._apply(g, self.mask_of(xs))
 
-    def _symbols(self, numbers: bool):
+    def grads_wanted(self):
+        return None if self.mask is not None else (True, False)
+
+    def _symbols(self, numbers: bool, args):
         """m and p, or their values when the formula is being written with numbers."""
+        p: Expr = Symbol("p")
         if numbers:
-            return Const(T.plain(self.mask)), Const(T.plain(T.exact([[self.p]]) if isinstance(self.p, Fraction)
-                                                           else np.array([[float(self.p)]])))
-        return Symbol("m"), Symbol("p")
+            p = Const(T.plain(T.exact([[self.p]]) if isinstance(self.p, Fraction) else np.array([[float(self.p)]])))
+        if self.mask is None:
+            return args[1], p
+        return (Const(T.plain(self.mask)) if numbers else Symbol("m")), p
 
     def formula(self, args):
-        m, p = self._symbols(isinstance(args[0], Const))
+        m, p = self._symbols(isinstance(args[0], Const), args)
         return m.odot(args[0]) / (Const(1) - p)
 
     def local(self, i, up, args, out, ctx):
-        m, p = self._symbols(isinstance(up, Const))
+        m, p = self._symbols(isinstance(up, Const), args)
         return m.odot(up) / (Const(1) - p)
+
+
+def dims(shape) -> str:
+    return "x".join(str(n) for n in shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +407,7 @@ class _Norm(Op):
     """Shared by BatchNorm (statistics per column) and LayerNorm (per row)."""
 
     axis = 0
-    backward_order = (1, 2, 0)  # dL/dgamma, dL/dbeta, then dL/dX
+    backward_order: tuple[int, ...] | None = (1, 2, 0)  # dL/dgamma, dL/dbeta, then dL/dX
 
     def __init__(self, eps=Fraction(1, 100000)):
         self.eps = eps
@@ -422,14 +448,19 @@ class _Norm(Op):
             return (g * xhat).sum(axis=0).reshape(-1, 1)
         if i == 2:
             return g.sum(axis=0).reshape(-1, 1)
-        dxhat = g * gamma.reshape(1, -1)
+        return self.compact(st, g * gamma.reshape(1, -1))
+
+    def compact(self, st: dict, dxhat: np.ndarray) -> np.ndarray:
+        """dL/dX from dL/dxhat: (N dxhat - sum dxhat - xhat sum(dxhat ⊙ xhat)) / (N sigma), the sums
+        taken over the values sharing one mean and variance."""
+        xhat = st["xhat"]
+        dxhat, xhat = T.unify(dxhat, xhat)
         if self.axis == 1:
             dxhat, xhat = dxhat.T, xhat.T
         n = st["n"]
         sigma = st["sigma"]
         if T.is_exact(dxhat) != (sigma.dtype == object):
             dxhat, xhat, sigma = T.to_float(dxhat), T.to_float(xhat), T.to_float(sigma)
-        # the compact form: dx = (N dxhat - sum dxhat - xhat sum(dxhat xhat)) / (N sigma)
         dx = (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (n * sigma)
         return dx if self.axis == 0 else dx.T
 
@@ -461,6 +492,142 @@ class LayerNorm(_Norm):
     axis = 1
 
 
+class Normalize(_Norm):
+    """xhat = (x - mu) / sqrt(var + eps), the statistics over the values that share them
+
+    dL/dx = (N dL/dxhat - sum dL/dxhat - xhat ⊙ sum(dL/dxhat ⊙ xhat)) / (N sigma), the compact form.
+    `over="columns"`: down each column (batch norm, one example a row; a mean per feature);
+    `over="rows"`: along each row (layer norm of examples as rows; batch norm of examples as
+    columns); `over="map"`: per channel of a C x H x W map, over its H W positions (batch norm after
+    a convolution; a H x W map is one channel).
+    Graph and network specs pair it with `ScaleShift`, so xhat, dL/dxhat and dL/dgamma are steps.
+    """
+
+    key = "normalize"
+    backward_order = (0,)
+
+    def __init__(self, eps=Fraction(1, 100000), over: str = "columns", label: str = "xhat"):
+        super().__init__(eps)
+        self.axis = 0 if over == "columns" else 1
+        self.map = over == "map"   # a feature map: per channel (a H x W map is one channel)
+        self.label = label
+
+    def _2d(self, x: np.ndarray) -> np.ndarray:
+        """x with the values sharing a statistic down a column (axis 0) or along a row (axis 1)."""
+        if self.map:
+            return x.reshape(x.shape[0] if x.ndim == 3 else 1, -1)
+        return x
+
+    def out_shape(self, x_shape) -> tuple[int, ...]:
+        x_shape = tuple(x_shape)
+        if len(x_shape) == 3 and not self.map:
+            raise MathError("a C x H x W map is normalised per channel (over='map')")
+        per = int(np.prod(x_shape)) // (x_shape[0] if len(x_shape) == 3 else 1) if self.map else x_shape[self.axis]
+        if per < 2:
+            raise MathError(f"each mean and variance would be of 1 value (the input is {dims(x_shape)}): "
+                            "every normalised value would be 0; give at least 2 values per statistic")
+        return x_shape
+
+    def forward(self, xs):
+        return self.stats(self._2d(xs[0]))["xhat"].reshape(xs[0].shape)
+
+    def vjp(self, i, g, xs, out):
+        x2 = self._2d(xs[0])
+        return self.compact(self.stats(x2), g.reshape(x2.shape)).reshape(xs[0].shape)
+
+    def formula(self, args):
+        return call(self.label, r"\operatorname{" + self.label.replace("_", r"\_") + "}", args[0])
+
+    def local(self, i, up, args, out, ctx):
+        if isinstance(up, Const) and ctx is not None and ctx.values:
+            st = self.stats(self._2d(ctx.values[0]))
+            n, xhat = Const(st["n"]), Const(T.plain(st["xhat"]))
+            sig = Const(T.plain(T.at_least_2d(st["sigma"])))
+            dxh: Expr = up
+        else:
+            n, sig, xhat = Symbol("N"), Symbol("sigma", r"\sigma"), Symbol("xhat", r"\hat{x}")
+            dxh = up
+        over = "rowsum" if self.axis == 1 else "colsum"
+        total = lambda e: call(over, r"\operatorname{" + over + "}", e)  # noqa: E731
+        return (n * dxh - total(dxh) - xhat.odot(total(dxh.odot(xhat)))) / (n * sig)
+
+    def note(self, xs, out, names):
+        st = self.stats(self._2d(xs[0]))
+        vec = lambda a: "(" + ", ".join(fmt_number(v) for v in a) + ")"  # noqa: E731
+        which = "each column" if self.axis == 0 else ("each channel" if self.map else "each row")
+        exact = st["sigma"].dtype == object
+        return (f"statistics of {which} (N = {st['n']}): mu = {vec(st['mean'])}, var = {vec(st['var'])} "
+                f"(divide by N), sigma = sqrt(var + {fmt_number(self.eps)}) = {vec(st['sigma'])}"
+                + ("" if exact else " (a float: var + epsilon is not the square of a rational)"))
+
+    def draw_label(self):
+        return "normalize"
+
+
+class ScaleShift(Op):
+    """y = gamma ⊙ xhat + beta, gamma and beta one per feature
+
+    dL/dxhat = dL/dy ⊙ gamma, dL/dgamma = sum dL/dy ⊙ xhat, dL/dbeta = sum dL/dy, the sums over the
+    values of each feature. `per="columns"`: a feature is a column (N x D, one example a row);
+    `per="rows"`: a row (D x N, examples as columns); `per="map"`: a channel of a C x H x W map (a
+    H x W map is one channel).
+    """
+
+    key = "scale_shift"
+    backward_order = (1, 2, 0)  # dL/dgamma, dL/dbeta, then dL/dxhat
+
+    def __init__(self, per: str = "columns"):
+        self.per = per
+
+    def features(self, shape) -> int:
+        if self.per == "map":  # a channel of a C x H x W map; a H x W map is one channel
+            return shape[0] if len(shape) == 3 else 1
+        return shape[1] if self.per == "columns" else shape[0]
+
+    def _grid(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """gamma or beta shaped to broadcast over x's features."""
+        if self.per == "columns":
+            return a.reshape(1, -1)
+        if self.per == "map" and x.ndim == 2:
+            return a.reshape(1, 1)
+        return a.reshape((-1,) + (1,) * (x.ndim - 1))
+
+    def _others(self, x: np.ndarray) -> tuple[int, ...]:
+        if self.per == "map" and x.ndim == 2:
+            return (0, 1)
+        return (0,) if self.per == "columns" else tuple(range(1, x.ndim))
+
+    def out_shape(self, x_shape, gamma_shape, beta_shape) -> tuple[int, ...]:
+        want = self.features(x_shape)
+        for name, shape in (("gamma", gamma_shape), ("beta", beta_shape)):
+            if int(np.prod(shape)) != want or (len(shape) == 2 and min(shape) != 1):
+                raise MathError(f"{name} is {dims(shape)}: expected {want} values, one per feature "
+                                f"(the {dict(columns='columns', rows='rows', map='channels')[self.per]} of the input)")
+        return tuple(x_shape)
+
+    def forward(self, xs):
+        x, gamma, beta = T.unify(*xs)
+        return x * self._grid(x, gamma) + self._grid(x, beta)
+
+    def vjp(self, i, g, xs, out):
+        x, gamma, g = T.unify(xs[0], xs[1], g)
+        if i == 0:
+            return g * self._grid(x, gamma)
+        part = g * x if i == 1 else g
+        return part.sum(axis=self._others(x), keepdims=True).reshape(xs[i].shape)
+
+    def formula(self, args):
+        return args[1].odot(args[0]) + args[2]
+
+    def local(self, i, up, args, out, ctx):
+        if i == 0:
+            return up.odot(args[1])
+        return sumover(up.odot(args[0])) if i == 1 else sumover(up)
+
+    def draw_label(self):
+        return "gamma xhat + beta"
+
+
 # ---------------------------------------------------------------------------------------------
 # the vanilla RNN's pre-activation
 
@@ -470,6 +637,22 @@ class RNNPreactivation(Op):
 
     key = "rnn_pre"
     backward_order = (0, 2, 4, 1, 3)
+
+    def out_shape(self, w_hh, h, w_xh, x, b) -> tuple[int, ...]:
+        size = w_hh[0]
+        if tuple(w_hh) != (size, size):
+            raise MathError(f"W_hh is {dims(w_hh)}: expected a square matrix (hidden x hidden)")
+        if h[0] != size:
+            raise MathError(f"h_(t-1) has {h[0]} rows, W_hh {size}: expected a hidden state of {size}")
+        if w_xh[0] != size:
+            raise MathError(f"W_xh has {w_xh[0]} rows: expected {size} (one per hidden unit)")
+        if x[0] != w_xh[1]:
+            raise MathError(f"x_t has {x[0]} rows, W_xh {w_xh[1]} columns: they must agree")
+        if x[1] != h[1] or len(x) != 2 or len(h) != 2:
+            raise MathError(f"x_t is {dims(x)} and h_(t-1) {dims(h)}: expected columns (one per example)")
+        if tuple(b) not in ((size, 1), (size, h[1])):
+            raise MathError(f"b is {dims(b)}: expected {size}x1 (one bias per hidden unit)")
+        return (size, h[1])
 
     def forward(self, xs):
         w_hh, h, w_xh, x, b = T.unify(*xs)
@@ -482,7 +665,7 @@ class RNNPreactivation(Op):
             return g @ vals[i + 1].T
         if i in (1, 3):
             return vals[i - 1].T @ g
-        return g
+        return g if g.shape == xs[4].shape else g.sum(axis=1, keepdims=True)  # b added to every column
 
     def formula(self, args):
         return args[0] @ args[1] + args[2] @ args[3] + args[4]
@@ -512,22 +695,23 @@ class ScaledDotProductAttention(Op):
     def __init__(self, mask: np.ndarray | None = None):
         self.mask = mask  # n x m of booleans (True: may attend), or None
 
-    def scores(self, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def scores(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         q, k = T.to_float(q), T.to_float(k)
         if q.shape[1] != k.shape[1]:
             raise MathError(f"Q has {q.shape[1]} columns, K {k.shape[1]}: they must agree (d)")
         s = q @ k.T / math.sqrt(q.shape[1])
-        if self.mask is not None:
-            if self.mask.shape != s.shape:
-                raise MathError(f"the mask is {self.mask.shape[0]}x{self.mask.shape[1]}, the scores "
+        mask = self.mask if mask is None else mask
+        if mask is not None:
+            if mask.shape != s.shape:
+                raise MathError(f"the mask is {mask.shape[0]}x{mask.shape[1]}, the scores "
                                 f"{s.shape[0]}x{s.shape[1]}")
-            if not self.mask.any(axis=1).all():
+            if not mask.any(axis=1).all():
                 raise MathError("a row of the mask hides every key: its softmax is undefined")
-            s = np.where(self.mask, s, -np.inf)
+            s = np.where(mask, s, -np.inf)
         return s
 
-    def weights(self, q: np.ndarray, k: np.ndarray) -> np.ndarray:
-        s = self.scores(q, k)
+    def weights(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        s = self.scores(q, k, mask)
         e = np.exp(s - s.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
@@ -564,8 +748,76 @@ class ScaledDotProductAttention(Op):
         return dS.T @ args[0] / sq
 
 
-__all__ = ["Conv2d", "GivenUpstream", "MaxPool2d", "AvgPool2d", "Dropout", "BatchNorm", "LayerNorm", "RNNPreactivation",
-           "ScaledDotProductAttention", "conv2d_reference", "exact_sqrt", "out_size"]
+class AttentionWeights(ScaledDotProductAttention):
+    """A = softmax(Q K^T / sqrt(d) + mask(M)) row by row; mask(M) is 0 where M = 1, -inf where M = 0
+
+    dS = A ⊙ (dL/dA - rowsum(dL/dA ⊙ A)) (the softmax Jacobian, row by row); dL/dQ = dS K / sqrt(d),
+    dL/dK = dS^T Q / sqrt(d). Graph specs follow it with `A @ V`, so attention(Q, K, V) shows A,
+    dL/dV = A^T dL/dY and dL/dA = dL/dY V^T as steps of their own. Operands Q, K[, M]; M gets no
+    gradient.
+    """
+
+    key = "attention_weights"
+    backward_order = (0, 1, 2)
+
+    def __init__(self, masked: bool = False):
+        super().__init__(None)
+        self.masked = masked
+
+    def out_shape(self, q, k, m=None) -> tuple[int, ...]:
+        if len(q) != 2 or len(k) != 2 or q[1] != k[1]:
+            raise MathError(f"Q is {dims(q)}, K {dims(k)}: expected n x d and m x d (the same d)")
+        if m is not None and tuple(m) != (q[0], k[0]):
+            raise MathError(f"the mask is {dims(m)}: expected {q[0]}x{k[0]} (queries x keys)")
+        return (q[0], k[0])
+
+    def given_mask(self, xs) -> np.ndarray | None:
+        if not self.masked:
+            return None
+        if any(v not in (0, 1) for v in xs[2].flat):
+            raise MathError("the attention mask must hold 1s (may attend) and 0s (hidden)")
+        return T.to_float(xs[2]) > 0
+
+    def forward(self, xs):
+        return self.weights(xs[0], xs[1], self.given_mask(xs))
+
+    def vjp(self, i, g, xs, out):
+        q, k = T.to_float(xs[0]), T.to_float(xs[1])
+        a = self.weights(q, k, self.given_mask(xs))
+        g = T.to_float(g)
+        ds = a * (g - (g * a).sum(axis=1, keepdims=True))
+        scale = math.sqrt(q.shape[1])
+        return ds @ k / scale if i == 0 else ds.T @ q / scale
+
+    def grads_wanted(self):
+        return (True, True, False) if self.masked else None
+
+    def _root_d(self, args, ctx=None):
+        d = ctx.values[0].shape[1] if ctx is not None and ctx.values and isinstance(args[0], Const) else None
+        return call("sqrt", r"\operatorname{sqrt}", Symbol("d") if d is None else Const(d))
+
+    def formula(self, args):
+        scores = args[0] @ args[1].T / self._root_d(args)
+        if self.masked:
+            scores = scores + call("mask", r"\operatorname{mask}", args[2])
+        return call("softmax_rows", r"\operatorname{softmax}_{\text{rows}}", scores)
+
+    def local(self, i, up, args, out, ctx):
+        ds = out.odot(up - call("rowsum", r"\operatorname{rowsum}", up.odot(out)))
+        return (ds @ args[1] if i == 0 else ds.T @ args[0]) / self._root_d(args, ctx)
+
+    def note(self, xs, out, names):
+        s = self.scores(xs[0], xs[1], self.given_mask(xs))
+        rows = "; ".join(", ".join("-inf" if np.isinf(v) else fmt_number(float(v)) for v in row) for row in s)
+        return f"the scores S = Q K^T / sqrt({xs[0].shape[1]}) (masked: -inf), row by row: {rows}"
+
+    def draw_label(self):
+        return "softmax(Q K^T / sqrt(d))"
+
+
+__all__ = ["Conv2d", "GivenUpstream", "MaxPool2d", "AvgPool2d", "Dropout", "BatchNorm", "LayerNorm",
+           "RNNPreactivation", "ScaledDotProductAttention", "AttentionWeights", "Normalize", "ScaleShift", "dims",
+           "conv2d_reference", "exact_sqrt", "out_size"]
 
 
 class GivenUpstream(Op):

@@ -687,8 +687,12 @@ TENSOR_FUNCTIONS: dict[str, tuple[int, int]] = {
     # the layer rules (autodiff/layer_ops.py): conv2d(X, K[, stride[, padding]]),
     # maxpool(X, window[, stride]), avgpool(X, window[, stride]); the numbers are constants
     "conv2d": (2, 4), "maxpool": (2, 3), "avgpool": (2, 3),
+    # batchnorm(X, gamma, beta[, eps]), layernorm(X, gamma, beta[, eps]), dropout(X, M, p),
+    # attention(Q, K, V[, M]), rnn_step(W_hh, h, W_xh, x, b) (docs/layers.md)
+    "batchnorm": (3, 4), "layernorm": (3, 4), "dropout": (3, 3), "attention": (3, 4), "rnn_step": (5, 5),
 }
-LAYER_FUNCTIONS = frozenset({"conv2d", "maxpool", "avgpool"})
+LAYER_FUNCTIONS = frozenset({"conv2d", "maxpool", "avgpool", "batchnorm", "layernorm", "dropout", "attention",
+                             "rnn_step"})
 AXIS_FUNCTIONS = frozenset({"sum", "mean", "softmax", "log_softmax", "softmax_cross_entropy"})
 EXTREMA: dict[str, tuple[int, int]] = {"min": (2, 16), "max": (2, 16)}
 

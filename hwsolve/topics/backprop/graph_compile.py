@@ -124,8 +124,22 @@ class _Builder:
         return self.op(self.tensor_rule(tree, parents, axis, owner, line), parents, owner, line, top)
 
     def layer(self, tree: E.Call, owner, line, top) -> Node:
-        """conv2d(X, K[, stride[, padding]]) and max/avg pooling(X, window[, stride]): the layer
-        rules of autodiff/layer_ops.py, with their sizes as whole-number constants."""
+        """The layer rules of autodiff/layer_ops.py as functions: conv2d(X, K[, stride[, padding]]),
+        max/avg pooling(X, window[, stride]); batchnorm / layernorm(X, gamma, beta[, eps]),
+        dropout(X, M, p), attention(Q, K, V[, M]), rnn_step(W_hh, h, W_xh, x, b). Sizes and
+        probabilities are numbers; a layer made of two rules (normalise then scale and shift,
+        weights then A @ V, pre-activation then tanh) is two nodes, so each step prints."""
+        if tree.fn in ("conv2d", "maxpool", "avgpool"):
+            return self.conv_or_pool(tree, owner, line, top)
+        if tree.fn in ("batchnorm", "layernorm"):
+            return self.norm(tree, owner, line, top)
+        if tree.fn == "dropout":
+            return self.dropout(tree, owner, line, top)
+        if tree.fn == "attention":
+            return self.attention(tree, owner, line, top)
+        return self.rnn_step(tree, owner, line, top)
+
+    def conv_or_pool(self, tree: E.Call, owner, line, top) -> Node:
         from hwsolve.autodiff import layer_ops as LO
 
         operands = 2 if tree.fn == "conv2d" else 1
@@ -145,6 +159,59 @@ class _Builder:
             rule = pool(sizes[0], sizes[1] if len(sizes) > 1 else None)
         self.kinds.add(tree.fn)
         return self.op(rule, parents, owner, line, top)
+
+    def number_arg(self, tree: E.Call, k: int, owner, line, what: str, example: str) -> Fraction:
+        value = _fold(tree.args[k])
+        if value is None:
+            raise self.error(owner, line, f"{tree.fn}'s {what} (argument {k + 1}) must be a number, "
+                             f"e.g. {example}")
+        return value
+
+    def norm(self, tree: E.Call, owner, line, top) -> Node:
+        """xhat = normalize(X) (the statistics), then gamma ⊙ xhat + beta: two nodes."""
+        from hwsolve.autodiff import layer_ops as LO
+
+        eps = Fraction(1, 100000)
+        if len(tree.args) == 4:
+            eps = self.number_arg(tree, 3, owner, line, "epsilon", f"{tree.fn}(X, gamma, beta, 1/100000)")
+            if eps < 0:
+                raise self.error(owner, line, f"{tree.fn}'s epsilon must be 0 or more, got {fmt_number(eps)}")
+        x, gamma, beta = (self.build(a, owner, line) for a in tree.args[:3])
+        batch = tree.fn == "batchnorm"
+        normalise = LO.Normalize(eps, "columns" if batch else "rows", "xhat_batch" if batch else "xhat_layer")
+        xhat = self.op(normalise, (x,), owner, line, None)
+        self.kinds.add(tree.fn)
+        return self.op(LO.ScaleShift("columns"), (xhat, gamma, beta), owner, line, top)
+
+    def dropout(self, tree: E.Call, owner, line, top) -> Node:
+        from hwsolve.autodiff import layer_ops as LO
+
+        p = self.number_arg(tree, 2, owner, line, "drop probability p", "dropout(X, M, 1/2)")
+        if not 0 <= p < 1:
+            raise self.error(owner, line, f"dropout's p must be in [0, 1), got {fmt_number(p)}")
+        parents = tuple(self.build(a, owner, line) for a in tree.args[:2])
+        self.kinds.add("dropout")
+        return self.op(LO.Dropout(None, p), parents, owner, line, top)
+
+    def attention(self, tree: E.Call, owner, line, top) -> Node:
+        """A = softmax(Q K^T / sqrt(d) [+ mask]) row by row, then A @ V: two nodes."""
+        from hwsolve.autodiff import layer_ops as LO
+
+        q, k, v, *mask = (self.build(a, owner, line) for a in tree.args)
+        weights = self.op(LO.AttentionWeights(masked=bool(mask)), (q, k, *mask), owner, line, None)
+        self.kinds.add("attention")
+        return self.op(TO.MatMul(), (weights, v), owner, line, top)
+
+    def rnn_step(self, tree: E.Call, owner, line, top) -> Node:
+        """a = W_hh h + W_xh x + b, then h' = tanh(a): two nodes."""
+        from hwsolve.autodiff import layer_ops as LO
+
+        parents = tuple(self.build(a, owner, line) for a in tree.args)
+        pre = self.op(LO.RNNPreactivation(), parents, owner, line, None)
+        tanh = ELEMENTWISE["tanh"]
+        rule = Function if self.scalars((pre,)) else TO.TensorFunction
+        self.kinds.add("rnn_step")
+        return self.op(rule(tanh, dict(tanh.params), None, None), (pre,), owner, line, top)
 
     def function(self, fn: Elementwise, tree: E.Call, owner, line, top) -> Node:
         """A function of the activation table: its operand, then its parameters as numbers."""
@@ -323,6 +390,27 @@ def _factors(tree) -> list[object]:
     return out[::-1]
 
 
+LAYER_NOTES = {
+    "batchnorm": "batchnorm(X, gamma, beta, eps) in training mode: xhat_batch(X) normalises each column (a feature) "
+                 "with the batch's mean and biased variance (divide by N), sigma = sqrt(var + eps) (exact when "
+                 "var + eps is the square of a rational, a float otherwise; eps defaults to 1/100000), then "
+                 "gamma ⊙ xhat + beta; dL/dX is the compact form.",
+    "layernorm": "layernorm(X, gamma, beta, eps): xhat_layer(X) normalises each row (an example) over its "
+                 "features (biased variance, sigma = sqrt(var + eps)), then gamma ⊙ xhat + beta per column.",
+    "dropout": "dropout(X, M, p) is inverted dropout with the given 0/1 mask M: M ⊙ X / (1 - p); the backward "
+               "pass uses the same mask and scale; M gets no gradient.",
+    "attention": "attention(Q, K, V, M) is one head: A = softmax(Q K^T / sqrt(d)) row by row (masked scores, "
+                 "M = 0, are -inf: weight 0), then A @ V; dL/dA goes back through the softmax Jacobian row by "
+                 "row; M gets no gradient.",
+    "rnn_step": "rnn_step(W_hh, h, W_xh, x, b) is one vanilla-RNN step: the pre-activation W_hh h + W_xh x + b, "
+                "then tanh; unroll it by writing one line per time step.",
+}
+
+
+def _layer_notes(kinds: set[str]) -> list[str]:
+    return [note for key, note in LAYER_NOTES.items() if key in kinds]
+
+
 def compile_graph(p) -> Compiled:
     g = Graph(loss_name=p.loss.name, loss_latex=symbol(p.loss.name).latex, file=p.file)
     b = _Builder(p, g)
@@ -383,6 +471,7 @@ def compile_graph(p) -> Compiled:
                      + (fmt_number(at) if at is not None else "0 and the slope")
                      + " (convention; set conventions.relu_prime_at_zero to change it); "
                      "abs'(0) = 0.")
+    notes += _layer_notes(b.kinds)
     notes += list(p.notes)
     order = {name: i for i, name in enumerate(p.spec_order)}
     named = sorted((b.env[n] for n in b.spec_nodes if b.env[n] is not out),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from hwsolve.autodiff.functions import LOSSES, Elementwise, Loss, function_names, lookup
+from hwsolve.topics.backprop.network_layers import read_shaped, shaped_layer
 from hwsolve.topics.rules_spec import activation_keys, bind_params, read_loss
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import INDEX_STYLES, NAME_RE
@@ -27,6 +28,13 @@ TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "in
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
 LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
+# the keys of the layer types of the later sheets (docs/layers.md): which types take each
+SHAPED_KEYS = {"kernel": {"conv"}, "bias": {"conv"}, "stride": {"conv", "maxpool", "avgpool"},
+               "padding": {"conv", "maxpool", "avgpool"}, "dilation": {"conv"}, "window": {"maxpool", "avgpool"},
+               "gamma": {"batchnorm"}, "beta": {"batchnorm"}, "epsilon": {"batchnorm"}, "mask": {"dropout"},
+               "p": {"dropout"}, "K_name": {"conv"}}
+SHAPED_TYPES = {"conv", "maxpool", "avgpool", "flatten", "batchnorm", "dropout"}
+MAX_ENTRIES = 100_000  # numbers in one image or kernel
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Layer:
     name: str | None = None
     W_name: str | None = None
     b_name: str | None = None
+    extra: dict = field(default_factory=dict)  # conv, pool, batchnorm, dropout: their settings and arrays
 
 
 @dataclass
@@ -77,6 +86,7 @@ class NetworkProblem:
     Y: list[list[Fraction]] | None = None      # its targets, one per column (k x n)
     reduction: str = "mean"                    # the batch loss: mean or sum over the examples
     per_example: bool = False                  # also each example's output, loss and gradients alone
+    image: list | None = None                  # an image input (H x W rows, or C x H x W) for conv layers
 
 
 def parse_network(doc: Doc) -> NetworkProblem:
@@ -85,7 +95,7 @@ def parse_network(doc: Doc) -> NetworkProblem:
     notation = _notation(root)
     if root.has("batch"):
         return _parse_batch(doc, root, notation)
-    x = _vector(root["input"]) if root.has("input") else None
+    x, image = _input(root["input"]) if root.has("input") else (None, None)
     for key in ("reduction", "per_example"):
         if root.has(key):
             raise root[key].error(f"{key} needs a batch (batch: rows or columns)")
@@ -97,12 +107,11 @@ def parse_network(doc: Doc) -> NetworkProblem:
         raise root.error("missing required key 'layers'")
     if not root.has("loss"):
         raise root.error("missing required key 'loss' (one of: " + ", ".join(LOSSES) + ")")
-    layers = _layers(root["layers"], len(x))
-    width = len(x)
-    for layer in layers:
-        if layer.kind == "linear":
-            width = len(layer.W)
-    y, given_as = _target(root["target"], width)
+    layers, out_shape = _layers(root["layers"], _shape_of(image) if image is not None else (len(x), 1))
+    if len(out_shape) != 2 or out_shape[1] != 1:
+        raise root["layers"].error(f"the network's output is {'x'.join(map(str, out_shape))}: the loss compares "
+                                   "vectors; end with flatten and a linear layer")
+    y, given_as = _target(root["target"], out_shape[0])
     loss = read_loss(root["loss"])
     if loss.needs_probabilities and loss.key == "cross_entropy" and layers[-1].kind != "softmax":
         raise root["loss"].error("cross_entropy needs a softmax as the last layer (add '- softmax')")
@@ -114,7 +123,7 @@ def parse_network(doc: Doc) -> NetworkProblem:
         if conv.has("relu_prime_at_zero"):
             relu0 = conv["relu_prime_at_zero"].number()
     title = root["title"].text() if root.has("title") else doc.file
-    return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc)
+    return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc, image=image)
 
 
 def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
@@ -124,14 +133,12 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
         if not root.has(key):
             raise root.error(f"missing required key '{key}'")
     X = _examples(root["input"], batch)
-    layers = _layers(root["layers"], len(X))
-    width = len(X)
+    layers, out_shape = _layers(root["layers"], (len(X), len(X[0])), batch=batch)
+    width = out_shape[0]
     for layer in layers:
         if layer.kind == "softmax":
             raise root["layers"].error("softmax with a batch is not supported yet (issue 11); "
                                        "give one example at a time")
-        if layer.kind == "linear":
-            width = len(layer.W)
     n = len(X[0])
     Y = _examples(root["target"], batch, flat_ok=width == 1)
     if len(Y) != width or len(Y[0]) != n:
@@ -144,6 +151,9 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
                        read_loss(root["loss"]), notation, layout, None, doc, batch=batch, X=X, Y=Y,
                        reduction=reduction,
                        per_example=root["per_example"].boolean() if root.has("per_example") else False)
+    if p.per_example and any(layer.kind in ("batchnorm", "dropout") for layer in layers):
+        raise root["per_example"].error("per_example runs each example alone, which batch norm (statistics "
+                                        "of the batch) and dropout (a mask per example) cannot")
     if root.has("conventions"):
         conv = root["conventions"]
         conv.mapping({"relu_prime_at_zero"})
@@ -239,7 +249,9 @@ def _matrix(f: Field) -> list[list[Fraction]]:
 _LAYER_TEXT = re.compile(r"^\s*(?:([-+0-9./eE]+)\s*\*\s*)?([A-Za-z_]+)\s*(?::\s*([-+0-9./eE]+))?\s*$")
 
 
-def _layers(f: Field, width: int) -> list[Layer]:
+def _layers(f: Field, shape: tuple[int, ...], batch: str | None = None) -> tuple[list[Layer], tuple[int, ...]]:
+    """The layers, checked against the shape flowing through them: (n, 1) a vector, (d, n) a batch
+    of n examples as columns, (H, W) or (C, H, W) an image; returns them and the output's shape."""
     items = f.items()
     if not items:
         raise f.error("expected at least one layer")
@@ -249,19 +261,67 @@ def _layers(f: Field, width: int) -> list[Layer]:
     for item in items:
         layer = _layer(item)
         if layer.kind == "linear":
-            rows, cols = len(layer.W), len(layer.W[0])
-            if cols != width:
-                raise item.error(f"W has {cols} column{'s' if cols != 1 else ''} but this layer's input "
-                                 f"has {width} value{'s' if width != 1 else ''} (W must be "
-                                 f"outputs x {width})")
-            if layer.b is not None and len(layer.b) != rows:
-                raise item.error(f"b has {len(layer.b)} entries but W has {rows} rows")
-            width = rows
-            params += rows * cols + rows
+            shape = _linear_shape(item, layer, shape, batch)
+            params += len(layer.W) * len(layer.W[0]) + len(layer.W)
             if params > MAX_PARAMETERS:
                 raise item.error(f"more than {MAX_PARAMETERS} parameters")
+        elif layer.kind in SHAPED_TYPES:
+            shape = shaped_layer(item, layer, shape, batch)
         layers.append(layer)
-    return layers
+    return layers, shape
+
+
+def _linear_shape(item: Field, layer: Layer, shape: tuple[int, ...], batch: str | None) -> tuple[int, ...]:
+    rows, cols = len(layer.W), len(layer.W[0])
+    if len(shape) != 2 or (shape[1] != 1 and not batch):
+        raise item.error(f"a linear layer needs a vector, and this layer's input is {'x'.join(map(str, shape))}: "
+                         "add '- flatten' before it")
+    width = shape[0]
+    if cols != width:
+        raise item.error(f"W has {cols} column{'s' if cols != 1 else ''} but this layer's input "
+                         f"has {width} value{'s' if width != 1 else ''} (W must be "
+                         f"outputs x {width})")
+    if layer.b is not None and len(layer.b) != rows:
+        raise item.error(f"b has {len(layer.b)} entries but W has {rows} rows")
+    return (rows, shape[1])
+
+
+def _input(f: Field) -> tuple[list[Fraction], list | None]:
+    """The input: a vector x (a flat list, or a column [[a], [b]]), or an image for conv layers:
+    a matrix H x W (one list per row, rows longer than 1) or a list of such matrices (C x H x W).
+    An image's x is its entries row by row."""
+    v = f.value
+    is_image = isinstance(v, list) and v and isinstance(v[0], list) and (len(v[0]) != 1 or isinstance(v[0][0], list))
+    if not is_image:
+        return _vector(f), None
+    if isinstance(v[0][0], list):
+        image: list = [_matrix(c) for c in f.items()]
+        for i, channel in enumerate(image):
+            if (len(channel), len(channel[0])) != (len(image[0]), len(image[0][0])):
+                raise f[i].error(f"channel {i + 1} is {len(channel)}x{len(channel[0])} but channel 1 is "
+                                 f"{len(image[0])}x{len(image[0][0])}")
+    else:
+        image = _matrix(f)
+    shape = _shape_of(image)
+    if _count(shape) > MAX_ENTRIES:
+        raise f.error(f"the image has {_count(shape)} entries; the limit is {MAX_ENTRIES}")
+    flat = [x for row in (image if len(shape) == 2 else [r for c in image for r in c]) for x in row]
+    return flat, image
+
+
+def _shape_of(nested: list) -> tuple[int, ...]:
+    shape = []
+    while isinstance(nested, list):
+        shape.append(len(nested))
+        nested = nested[0]
+    return tuple(shape)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
 
 
 def _layer(f: Field) -> Layer:
@@ -292,7 +352,7 @@ def _layer(f: Field) -> Layer:
         if not isinstance(body, dict):
             raise inner.error("expected a mapping of the layer's settings")
         return _mapping_layer(inner, kind, body, line)
-    f.mapping(LAYER_KEYS | activation_keys())
+    f.mapping(LAYER_KEYS | set(SHAPED_KEYS) | activation_keys())
     kind = f["type"].text() if "type" in v else None
     if kind is None:
         raise f.error("missing required key 'type' (linear, relu, sigmoid, ...)")
@@ -300,7 +360,17 @@ def _layer(f: Field) -> Layer:
 
 
 def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
-    f.mapping(LAYER_KEYS | activation_keys())
+    f.mapping(LAYER_KEYS | set(SHAPED_KEYS) | activation_keys())
+    for key in body:
+        if key in SHAPED_KEYS and kind not in SHAPED_KEYS[key]:
+            raise f[key].error(f"'{key}' belongs to a {' or '.join(sorted(SHAPED_KEYS[key]))} layer, not {kind}")
+    if kind in SHAPED_TYPES:
+        layer = Layer(kind, line, extra=read_shaped(f, kind, body))
+        if "K_name" in body:
+            layer.extra["K_name"] = _name(f["K_name"])
+        if "name" in body:
+            layer.name = _name(f["name"])
+        return layer
     if kind == "linear":
         if "W" not in body:
             raise f.error("a linear layer needs W")
@@ -330,11 +400,17 @@ def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
 def _activation(f: Field, name: str, line) -> Layer:
     if name.lower() == "softmax":
         return Layer("softmax", line)
+    if name.lower() in ("flatten", "batchnorm"):  # no setting needed: batchnorm's gamma 1, beta 0
+        return Layer(name.lower(), line)
+    if name.lower() in SHAPED_TYPES:
+        raise f.error(f"a {name} layer needs its settings: write it as a mapping, e.g. "
+                      + {"conv": "{type: conv, kernel: [[1, 0], [0, 1]]}", "dropout": "{type: dropout, mask: "
+                         "[1, 0, 1], p: 1/2}"}.get(name.lower(), f"{{type: {name.lower()}, window: 2}}"))
     if name.lower() == "linear":
         raise f.error("a linear layer needs W (and usually b): write it as a mapping")
     fn = lookup(name)
     if fn is None:
-        known = ", ".join(function_names()) + ", softmax, linear"
+        known = ", ".join(function_names()) + ", softmax, linear, " + ", ".join(sorted(SHAPED_TYPES))
         raise f.error(f"unknown layer type '{name}'; expected one of: {known}")
     return Layer("activation", line, fn=fn, params=dict(fn.params))
 

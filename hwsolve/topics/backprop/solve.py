@@ -9,6 +9,7 @@ from __future__ import annotations
 from hwsolve.core import values as T
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.topics.backprop.compiled import Compiled
+from hwsolve.topics.backprop.network_spec import SHAPED_TYPES
 from hwsolve.autodiff.batch_ops import BatchLinear, BatchLoss
 from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Op, Softmax
 from hwsolve.core.errors import SpecError
@@ -29,8 +30,9 @@ def compile_network(p) -> Compiled:
     n = p.notation
     g = Graph(loss_name=n.loss, loss_latex=symbol(n.loss).latex, file=p.file)
     batch = getattr(p, "batch", None)   # a batch: the examples are the columns of X and Y
-    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.X if batch else p.x),
-               line=p.doc.lines.get(("input",)), matrix=bool(batch))
+    image = getattr(p, "image", None)     # an image for conv layers: H x W or C x H x W
+    x = g.leaf(n.input, symbol(n.input), "input", T.exact(p.X if batch else image if image is not None else p.x),
+               line=p.doc.lines.get(("input",)), matrix=bool(batch) or image is not None)
     y = g.leaf(n.target, symbol(n.target), "target", T.exact(p.Y if batch else p.y),
                line=p.doc.lines.get(("target",)), matrix=bool(batch))
     current = x
@@ -41,6 +43,13 @@ def compile_network(p) -> Compiled:
     linear_no = 0
     for i, layer in enumerate(p.layers):
         where = p.doc.lines.get(("layers", i))
+        if layer.kind in SHAPED_TYPES:
+            from hwsolve.topics.backprop.network_layers_compile import add_shaped
+
+            linear_no += layer.kind == "conv"   # a conv layer has weights: it counts as a layer, as a dense one
+            current, new_params = add_shaped(g, p, layer, current, linear_no, i, names, where)
+            params += new_params
+            continue
         if layer.kind == "linear":
             linear_no += 1
             parents = _linear_params(g, p, layer, linear_no, where)
@@ -87,6 +96,11 @@ def _network_notes(p) -> list[str]:
     notes = [f"Loss: {p.loss.description}."]
     if getattr(p, "batch", None):
         notes += _batch_notes(p)
+    shaped = {layer.kind for layer in p.layers if layer.kind in SHAPED_TYPES}
+    if shaped:
+        from hwsolve.topics.backprop.network_layers_compile import shaped_notes
+
+        notes += shaped_notes(shaped)
     used = {layer.fn.key: layer.fn for layer in p.layers if layer.kind == "activation"}
     for _, fn in sorted(used.items()):
         if fn.kink is not None:
