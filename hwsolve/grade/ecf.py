@@ -116,6 +116,28 @@ class _Sources(Hooks):
             self.gsrc[node] = self.gsrc.get(node, frozenset()) | self.mirrored[node][1]
 
 
+class _Locals(Hooks):
+    """Path terms and local derivatives at given values, named as `StepRecorder` names them."""
+
+    def __init__(self, graph, vals: Mapping):
+        self.graph, self.vals = graph, vals
+        self.terms: dict = {}
+        self.locals: dict[str, Value] = {}
+
+    def term(self, term: Term, grads) -> None:
+        from hwsolve.autodiff.ops import Identity, LossOp
+
+        self.terms[(term.node, term.consumer, term.index)] = term.value
+        c, i = term.consumer, term.index
+        if c.op is None or isinstance(c.op, (LossOp, Identity)):
+            return
+        found = c.op.local_factor(i, [self.vals[q] for q in c.parents], self.vals[c])
+        if found is not None:
+            p = c.parents[i]
+            name, _ = c.op.local_name(i, c, p, self.graph.partial_symbol(c, p))
+            self.locals.setdefault(name, Value.of(T.plain(found[0], found[1])))
+
+
 class EcfModel:
     """The key's graph, indexed by step name, ready to recompute from a student's values.
 
@@ -247,6 +269,43 @@ class EcfModel:
                 carried[c] = carried[node]
                 mirrored[node] = c
         return carried, carried_src, mirrored
+
+    # -- the key's rules at other values (formula answers are checked at random points) ----------
+
+    def random_values(self, rng) -> dict:
+        """Forward values (node -> array) with every input and parameter (and target, unless the
+        loss needs probabilities or one-hot targets) a random exact rational of its own shape,
+        the rest computed by the graph's own rules; raises what a rule raises (a log of a
+        negative value: the caller draws again)."""
+        loss = getattr(self.loss.op, "loss", None)
+        keep_targets = loss is None or loss.needs_probabilities
+        vals: dict = {}
+        for n in self.nodes:
+            if n.op is not None:
+                vals[n] = n.op.forward([vals[p] for p in n.parents])
+            elif n.kind in ("input", "param") or (n.kind == "target" and not keep_targets):
+                rows, cols = n.val.shape
+                vals[n] = T.exact([[Fraction(rng.randint(-9, 9), rng.randint(1, 4)) for _ in range(cols)]
+                                   for _ in range(rows)])
+            else:
+                vals[n] = n.value
+        return vals
+
+    def steps_at(self, vals: Mapping) -> dict[str, Value]:
+        """Every step the solver prints, at these forward values, as it prints it: given values,
+        forward nodes, gradients, path terms and local derivatives (ReLU'(a[2]), dH3/dX1)."""
+        hooks = _Locals(self.graph, vals)
+        grads = backward_pass(self.graph, self.loss, vals, hooks=hooks)
+        out = {n.name: Value.of(T.plain(vals[n], n.matrix if n.op is None else False))
+               for n in self.nodes if n.op is None or n.show}
+        for name, node in self.grad_steps.items():
+            g = grads[node]
+            assert g is not None, "a pass that is not tolerant computes every gradient"
+            out[name] = Value.of(T.plain(self._to_layout(g), node.matrix))
+        for name, (node, c, i) in self.term_steps.items():
+            out[name] = Value.of(T.plain(self._to_layout(hooks.terms[(node, c, i)]), node.matrix))
+        out.update(hooks.locals)
+        return out
 
     # -- mistake variants ----------------------------------------------------------------------
 
