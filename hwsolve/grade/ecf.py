@@ -58,6 +58,9 @@ class Point:
     carried: Mapping = field(default_factory=dict)
     totals: dict | None = None     # node -> dL/d(node) as the loop sums it here (filled on first use)
     mirrored: Mapping = field(default_factory=dict)   # a bias -> the node its gradient is carried onto
+    # nothing here differs from the key's values below any node: the forward values are the key's
+    # and every carried gradient is a leaf's (a parameter's dL/dW feeds nothing)
+    at_key: bool = False
 
 
 @dataclass
@@ -221,7 +224,8 @@ class EcfModel:
         carried, carried_src, mirrored = self._carried(used, mirror)
         if not src and not carried:
             return w
-        w.point = Point(vals, carried, mirrored=mirrored)
+        w.point = Point(vals, carried, mirrored=mirrored,
+                        at_key=not src and all(n.op is None for n in carried))
         hooks = _Sources(src, carried_src, {})
         hooks.mirrored = {c: (carried[c], carried_src[leaf]) for leaf, c in mirrored.items()}
         backward_pass(self.graph, self.loss, vals, carried=carried, hooks=hooks, tolerant=True)

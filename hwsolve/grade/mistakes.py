@@ -20,6 +20,7 @@ tests/test_grade_mistakes.py.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
@@ -113,8 +114,8 @@ def _prepared(key: str, group: str | None = None):
 def _at_own_values(site: Site, group: str) -> dict:
     """The preparation `group` re-run at the student's world, cached on it."""
     w = site.world
-    if w is None or w.point is None or site.context.model is None:
-        return {}
+    if w is None or w.point is None or not site.is_gradient or w.point.at_key:
+        return {}      # the loop's mistakes change gradients only; at the key's values they are prepared
     if group not in w.cache:
         from hwsolve.grade.ecf import _FAIL
 
@@ -259,9 +260,10 @@ def _prep_conv(rule, detail):
 
 # -- THE table -------------------------------------------------------------------------------
 
+@functools.cache
 def _op_mistakes() -> list:
-    """Every slip the rules admit (`Op.mistakes` of every rule class, in class order), derived on
-    every call so a rule class counts once its module is imported."""
+    """Every slip the rules admit (`Op.mistakes` of every rule class, in class order). Rules are
+    classes of the engine's modules, all imported here: derived once."""
     from hwsolve.autodiff import batch_ops, layer_ops, ops, tensor_ops  # noqa: F401 -- their rules count
 
     out: dict = {}
@@ -291,8 +293,21 @@ def _rule_mistakes() -> list[Mistake]:
     return list(out.values())
 
 
+_TABLE: dict = {}      # the table, rebuilt when the rule table's entries change (`register`)
+
+
 def mistakes() -> tuple[Mistake, ...]:
     """THE table: general slips, then the rule table's, then the topic-specific ones."""
+    from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES
+
+    entries = (*ELEMENTWISE.values(), *LOSSES.values())
+    cached = _TABLE.get("entries", ())
+    if len(cached) != len(entries) or any(a is not b for a, b in zip(cached, entries, strict=True)):
+        _TABLE.update(entries=entries, table=_table())     # holds the entries: no id is reused
+    return _TABLE["table"]
+
+
+def _table() -> tuple[Mistake, ...]:
     return (
         Mistake("transposed", "transposed", "any matrix or vector", 0.5, _transposed),
         Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
