@@ -225,3 +225,15 @@ def test_new_mistakes_reach_the_gradescope_tags():
     assert tests["dL/db[1]"]["tags"] == ["relu_prime_zero_one"]
     assert tests["dL/dx"]["tags"] == ["weight_not_transposed"]
     assert "ReLU'(0) taken as 1" in tests["dL/db[1]"]["output"]
+
+
+def test_mean_where_the_batch_sums(tmp_path):
+    """The reverse of mean_vs_sum: a key that sums the batch, answered with the mean (half of it
+    for 2 examples), is named the same, with the direction in the detail."""
+    spec = tmp_path / "sum.yaml"
+    spec.write_text((ROOT / "problems" / "cs4782_p1_batch.yaml").read_text()
+                    .replace("reduction: mean", "reduction: sum"))
+    key = load_key(str(spec))
+    half = [[x / 2 for x in row] for row in key.values["dL/dW[2]"].rows]
+    step = _step(key, {"dL/dW[2]": [[str(x) for x in row] for row in half]}, "dL/dW[2]")
+    assert step.mistake == "mean_vs_sum" and "averaged over the 2 examples where the sum is due" in step.reason
