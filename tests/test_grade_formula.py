@@ -157,3 +157,10 @@ def test_formulas_at_random_points_in_a_sheets_backprop_part():
     v = _verdicts(key, {"P1/dL/dW[2]": "P1/dL/da[2] P1/z[1]^T", "P1/dL/db[1]": "P1/W[2]^T P1/dL/da[2]"})
     assert v["P1/dL/dW[2]"].verdict == "correct" and "3 random points" in v["P1/dL/dW[2]"].reason
     assert v["P1/dL/db[1]"].verdict == "wrong" and "not in general" in v["P1/dL/db[1]"].reason
+
+
+def test_conv_size_formula_in_a_sheets_conv_part():
+    key = load_key(str(PROBLEMS / "cs4782_hw1.yaml"))
+    assert _verdicts(key, {"P4/p1.n_out": "floor((n + 2p - k)/s) + 1"})["P4/p1.n_out"].verdict == "correct"
+    r = _verdicts(key, {"P4/p1.n_out": "(n + 2p - k)/s + 1"})["P4/p1.n_out"]
+    assert r.verdict == "wrong" and " is due" in r.reason

@@ -327,6 +327,9 @@ def judge(key, name: str, text: str, match) -> Judgement:
     try:
         if key.kind == "conv" and name.endswith("n_out"):
             return _judge_conv_size(key, name, text)
+        conv_part = _sheet_conv_part(key, name)
+        if conv_part is not None:       # a sheet's conv part: its output sizes at random sizes too
+            return _judge_conv_size(conv_part, name.split("/", 1)[1], text)
         if key.kind == "derive":
             return _judge_symbolic(key, name, text)
         names = [n for n in key.values if n != name]
@@ -422,6 +425,18 @@ def _graph_of(key, name: str):
         part = next((p for p in getattr(key.problem, "parts", []) if p.id == pid), None)
         models[pid] = EcfModel(compile_problem(part.problem)) if part and part.kind in ("network", "graph") else None
     return (models[pid], pid + "/") if models[pid] is not None else None
+
+
+def _sheet_conv_part(key, name: str):
+    """For `P4/p1.n_out` on a sheet: its conv part, as the key `_judge_conv_size` reads (path and
+    problem); else None."""
+    if key.kind != "sheet" or "/" not in name or not name.endswith("n_out"):
+        return None
+    from types import SimpleNamespace
+
+    pid = name.split("/", 1)[0]
+    part = next((p for p in getattr(key.problem, "parts", []) if p.id == pid), None)
+    return SimpleNamespace(path=key.path, problem=part.problem) if part and part.kind == "conv" else None
 
 
 def _failures() -> tuple:
