@@ -28,12 +28,46 @@ def p1():
 
 
 def test_backprop_formulas_checked_at_the_key_values(p1):
+    # dL/db[3] is 2 (yhat - y) ReLU'(a[3]): the top layer has a ReLU too (2 (yhat - y) alone is
+    # right at the key's a[3] = 8 only; test_a_formula_right_at_one_point_only_is_wrong)
     v = _verdicts(p1, {"dL/dW[2]": "dL/da[2] z[1]^T", "dL/dW[1]": "dL/da[1] @ x^T", "a[1]": "W[1] x + b[1]",
                        "z[1]": "relu(a[1])", "dL/db[1]": "hadamard(W[2]^T dL/da[2], relu'(a[1]))",
-                       "dL/db[3]": "2(yhat - y)", "dL/db[2]": "dL/da[2] + 1"})
+                       "dL/db[3]": "2(yhat - y) relu'(a[3])", "dL/db[2]": "dL/da[2] + 1"})
     for name in ("dL/dW[2]", "dL/dW[1]", "a[1]", "z[1]", "dL/db[1]", "dL/db[3]"):
         assert v[name].verdict == "correct", (name, v[name].reason)
     assert v["dL/db[2]"].verdict == "wrong" and v["dL/db[2]"].formula == "dL/da[2] + 1"
+
+
+def test_a_formula_right_at_one_point_only_is_wrong(p1, monkeypatch):
+    """At the key's values every ReLU of seed 000 P1 is active (a[1] = (2, 8, 9), a[2] = (38, 22),
+    a[3] = 8), so a formula without the ReLU' masks gives the key's numbers there; at random
+    inputs and weights (exact rationals, every step recomputed by the key's own rules) it does not."""
+    from hwsolve.grade import formula
+
+    slips = {"dL/db[1]": "W[2]^T dL/da[2]", "dL/db[3]": "2(yhat - y)", "dL/db[2]": "W[3]^T dL/dz[3]",
+             "a[2]": "W[2] a[1] + b[2]"}
+    with monkeypatch.context() as m:          # the key's point alone accepts every one of them
+        m.setattr(formula, "RANDOM_POINTS", 0)
+        assert all(s.verdict == "correct" for s in _verdicts(p1, slips).values() if s.formula)
+    for step, r in _verdicts(p1, slips).items():
+        if r.formula:
+            assert r.verdict == "wrong" and "not in general" in r.reason, (step, r.reason)
+    # the general forms pass at every point
+    v = _verdicts(p1, {"dL/db[2]": "hadamard(W[3]^T dL/da[3], relu'(a[2]))", "a[2]": "W[2] z[1] + b[2]",
+                       "dL/dW[3]": "dL/da[3] z[2]^T", "dL/dx": "W[1]^T dL/da[1]"})
+    assert all(s.verdict == "correct" for s in v.values() if s.formula), {n: s.reason for n, s in v.items()}
+
+
+def test_formulas_at_random_points_on_a_graph_key():
+    """A graph key (seed 004 Q3b: min, max, a quotient, a sigmoid, floats): the chain rule written
+    with the local derivatives is right everywhere; a shortcut that matches the key's branch of
+    min only at the key's values is not."""
+    key = load_key(str(PROBLEMS / "csci5922_q3b.yaml"))
+    # H5 = max(H4, H1) takes H4 = 2 over H1 = 1.5: dL/dH4 = dL/dH5 there, not where H1 > H4
+    v = _verdicts(key, {"dL/dH5": "-dL/dR", "dL/dH3": "dL/dR * dR/dH3", "dL/dH4": "dL/dH5"})
+    assert v["dL/dH5"].verdict == "correct" and v["dL/dH3"].verdict == "correct", v
+    assert v["dL/dH4"].verdict == "wrong" and "not in general" in v["dL/dH4"].reason
+    assert _verdicts(key, {"dL/dH4": "dL/dH5 * dH5/dH4"})["dL/dH4"].verdict == "correct"
 
 
 def test_a_missing_transpose_is_named(p1):
@@ -116,3 +150,17 @@ def test_symbolic_equivalence_transpose_and_shapes():
     assert v["dl/dW^(1)"].verdict == "wrong_shape" and "1x5 times 3x1" in v["dl/dW^(1)"].reason
     assert v["dl/db^(1)"].verdict == "wrong"
     assert "not a quantity" in _verdicts(key, {"dl/db^(1)": "q dl/dz_1"})["dl/db^(1)"].reason
+
+
+def test_formulas_at_random_points_in_a_sheets_backprop_part():
+    key = load_key(str(PROBLEMS / "cs4782_hw1.yaml"))
+    v = _verdicts(key, {"P1/dL/dW[2]": "P1/dL/da[2] P1/z[1]^T", "P1/dL/db[1]": "P1/W[2]^T P1/dL/da[2]"})
+    assert v["P1/dL/dW[2]"].verdict == "correct" and "3 random points" in v["P1/dL/dW[2]"].reason
+    assert v["P1/dL/db[1]"].verdict == "wrong" and "not in general" in v["P1/dL/db[1]"].reason
+
+
+def test_conv_size_formula_in_a_sheets_conv_part():
+    key = load_key(str(PROBLEMS / "cs4782_hw1.yaml"))
+    assert _verdicts(key, {"P4/p1.n_out": "floor((n + 2p - k)/s) + 1"})["P4/p1.n_out"].verdict == "correct"
+    r = _verdicts(key, {"P4/p1.n_out": "(n + 2p - k)/s + 1"})["P4/p1.n_out"]
+    assert r.verdict == "wrong" and " is due" in r.reason

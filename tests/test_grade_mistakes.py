@@ -28,6 +28,23 @@ def _conv_key():
     return make_key("cs4782_p4.yaml", "conv", sheet, solve_conv(sheet))
 
 
+def _data(name: str):
+    return lambda: load_key(str(DATA / name))
+
+
+def _with_loss(name: str, loss: str):
+    """A tests/data key with another loss (the 1/K conventions of the same network)."""
+    def load():
+        import tempfile
+
+        text = (DATA / name).read_text().replace("loss: mse", f"loss: {loss}")
+        with tempfile.TemporaryDirectory() as d:
+            spec = Path(d) / name
+            spec.write_text(text)
+            return load_key(str(spec))
+    return load
+
+
 # mistake key -> (key loader, step, the student's wrong value, expected verdict)
 CASES = {
     # W[2] is 2x3; a 3x2 gradient is its transpose
@@ -49,6 +66,24 @@ CASES = {
     # seed 004 Q3b: H3 = min(X1, H1) takes H1 = 1.5 < X1 = 2; sending dL/dH3 to X1 instead gives
     # dL/dX1 = -0.9337 + dL/dH3 (1 - W1) = -0.9337 - 0.6225 (1 - 1.5) = -0.6225
     "other_branch": (lambda: load_key(str(ROOT / "problems" / "csci5922_q3b.yaml")), "dL/dX1", -0.6225, "wrong"),
+    # a[1] = [2, 0]: ReLU'(0) = 0 gives dL/db[1] = dL/dz[1] * (1, 0) = (-6, 0); taken as 1, (-6, -6)
+    "relu_prime_zero_one": (_data("grade_relu_zero.yaml"), "dL/db[1]", [-6, -6], "wrong"),
+    # dL/dx = W[1]^T dL/da[1] = [[1, 1], [0, -2]] (-6, 0) = (-6, 0); W[1] (-6, 0) = (-6, -6)
+    "weight_not_transposed": (_data("grade_relu_zero.yaml"), "dL/dx", [-6, -6], "wrong"),
+    # the batch of 2 with the mean: summed over the examples, dL/dW[2] doubles
+    "mean_vs_sum": (lambda: load_key(str(ROOT / "problems" / "cs4782_p1_batch.yaml")), "dL/dW[2]",
+                    [[0, -16, -56], [0, 24, 84]], "wrong"),
+    # K = 3 outputs, yhat - y = (0, 2, 1): MSE's dL/dyhat = 2/3 (0, 2, 1); without the 1/3: 2 (0, 2, 1)
+    "output_mean_dropped": (_data("grade_mse3.yaml"), "dL/db[1]", [0, 4, 2], "wrong"),
+    # ... with 1/2 (the half-squared-error convention) for 1/3: (0, 2, 1)
+    "half_for_mean": (_data("grade_mse3.yaml"), "dL/db[1]", [0, 2, 1], "wrong"),
+    # the same network summed (squared error): dL/dyhat = 2 (0, 2, 1); divided by 3 it is 2/3 (0, 2, 1)
+    "output_mean_added": (_with_loss("grade_mse3.yaml", "squared_error"), "dL/db[1]", ["0", "4/3", "2/3"],
+                          "wrong"),
+    # D = X1 - X2, Yhat = W D^3 + X2: dL/dX2 = -768 + 32; with d(X1 - X2)/dX2 = +1, 768 + 32
+    "subtraction_sign_lost": (_data("grade_graph_slips.yaml"), "dL/dX2", 800, "wrong"),
+    # dP/dD = 3 D^2 = 12 written D^2 = 4: dL/dX1 = 64 * 4
+    "power_rule_factor_dropped": (_data("grade_graph_slips.yaml"), "dL/dX1", 256, "wrong"),
     # part 2: floor((36 + 6 - 3)/2) + 1 = 20; ceil gives 21
     "ceil_for_floor": (_conv_key, "p2.n_out", 21, "wrong"),
     # part 2: (36 + 3 - 3)/2 + 1 = 19 when the padding is added once
@@ -122,3 +157,83 @@ def test_a_slip_made_in_every_layer_is_named_in_every_layer():
     step = next(s for s in grade(key, Submission("s", "s", {"dL/dW[1]": parse_value(answer)})).steps
                 if s.name == "dL/dW[1]")
     assert step.mistake == "activation_for_derivative" and "in every layer" in step.reason
+
+
+def _step(key, answers: dict, name: str):
+    sub = Submission("s.yaml", "s", {k: parse_value(v) for k, v in answers.items()})
+    return next(s for s in grade(key, sub).steps if s.name == name)
+
+
+def test_ecf_then_a_mistake_is_named_on_the_students_own_values():
+    """a[3] = 9 (a slip, carried: yhat = 9, dL/dyhat = 2 (9 - 10) = -2), then ReLU(a[3]) = 9 used
+    for ReLU'(a[3]): dL/da[3] = -18, dL/db[2] = W[3]^T (-18) = (36, -54). At the key's values the
+    same slip gives (64, -96): only the re-run on the student's own values names it."""
+    key = load_key(str(P1))
+    forward = {"a[3]": 9, "z[3]": 9, "yhat": 9}
+    step = _step(key, {**forward, "dL/db[2]": [36, -54]}, "dL/db[2]")
+    assert step.verdict == "wrong" and step.mistake == "activation_for_derivative", step.reason
+    assert "at z[3]" in step.reason and "your own earlier values" in step.reason
+    # in every layer on the student's values: dL/da[2] = W[3]^T (-18) * ReLU(a[2]) = (36 * 38, -54 * 22),
+    # dL/db[1] = W[2]^T dL/da[2] * ReLU(a[1]), a[1] = (2, 8, 9)
+    g = [36 * 38, -54 * 22]
+    step = _step(key, {**forward, "dL/db[1]": [2 * g[0] * 2, (6 * g[0] + 3 * g[1]) * 8, (g[0] + g[1]) * 9]},
+                 "dL/db[1]")
+    assert step.mistake == "activation_for_derivative" and "in every layer" in step.reason, step.reason
+    assert "your own earlier values" in step.reason
+
+
+def test_ecf_then_a_loss_slip_on_the_students_own_values():
+    """yhat = 9 carried (dL/dyhat = -2), the squared error's 2 dropped: dL/db[3] = 9 - 10 = -1 (at
+    the key's values it would be -2, itself the ECF value: the slip is only visible on theirs)."""
+    key = load_key(str(P1))
+    step = _step(key, {"a[3]": 9, "z[3]": 9, "yhat": 9, "dL/db[3]": -1}, "dL/db[3]")
+    assert step.mistake == "factor2_dropped" and "your own earlier values" in step.reason, step.reason
+
+
+def test_a_mistake_then_ecf():
+    """ReLU(a[3]) = 8 used for ReLU'(a[3]) = 1 at the top layer only: dL/db[3] = -4 * 8 = -32 is
+    the named mistake; everything the student computes from it is error carried forward (their
+    dL/db[3] is their dL/da[3]), not the same mistake named again with no credit."""
+    key = load_key(str(P1))
+    answers = {"dL/db[3]": -32, "dL/dW[3]": [[-32 * 38, -32 * 22]], "dL/db[2]": [64, -96],
+               "dL/dW[2]": [[64 * 2, 64 * 8, 64 * 9], [-96 * 2, -96 * 8, -96 * 9]]}
+    sub = Submission("s.yaml", "s", {k: parse_value(v) for k, v in answers.items()})
+    v = {s.name: s for s in grade(key, sub).steps}
+    assert v["dL/db[3]"].mistake == "activation_for_derivative"
+    for name in ("dL/dW[3]", "dL/db[2]", "dL/dW[2]"):
+        assert v[name].verdict == "ecf" and "dL/db[3]" in v[name].ecf_from, (name, v[name].reason)
+    # and on into layer 1 (ReLU'(a[1]) = 1: a[1] = (2, 8, 9))
+    w = _step(key, {"dL/db[3]": -32, "dL/db[2]": [64, -96], "dL/db[1]": [2 * 64, 6 * 64 - 3 * 96, 64 - 96]},
+              "dL/db[1]")
+    assert w.verdict == "ecf" and "dL/db[3]" in w.ecf_from, w.reason
+
+
+def test_a_bias_slip_alone_is_not_its_own_ecf():
+    """Carrying a student's dL/db as their dL/da never makes dL/db consistent with itself."""
+    key = load_key(str(P1))
+    assert _step(key, {"dL/db[3]": -3}, "dL/db[3]").verdict == "wrong"
+
+
+def test_new_mistakes_reach_the_gradescope_tags():
+    import json
+
+    from hwsolve.grade.report import to_gradescope
+
+    key = load_key(str(DATA / "grade_relu_zero.yaml"))
+    sub = Submission("s.yaml", "s", {"dL/db[1]": parse_value([-6, -6]), "dL/dx": parse_value([-6, -6])})
+    tests = {t["name"]: t for t in json.loads(to_gradescope(key, grade(key, sub)))["tests"]}
+    assert tests["dL/db[1]"]["tags"] == ["relu_prime_zero_one"]
+    assert tests["dL/dx"]["tags"] == ["weight_not_transposed"]
+    assert "ReLU'(0) taken as 1" in tests["dL/db[1]"]["output"]
+
+
+def test_mean_where_the_batch_sums(tmp_path):
+    """The reverse of mean_vs_sum: a key that sums the batch, answered with the mean (half of it
+    for 2 examples), is named the same, with the direction in the detail."""
+    spec = tmp_path / "sum.yaml"
+    spec.write_text((ROOT / "problems" / "cs4782_p1_batch.yaml").read_text()
+                    .replace("reduction: mean", "reduction: sum"))
+    key = load_key(str(spec))
+    half = [[x / 2 for x in row] for row in key.values["dL/dW[2]"].rows]
+    step = _step(key, {"dL/dW[2]": [[str(x) for x in row] for row in half]}, "dL/dW[2]")
+    assert step.mistake == "mean_vs_sum" and "averaged over the 2 examples where the sum is due" in step.reason

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from hwsolve.autodiff.ops import LossOp, Linear
+from hwsolve.autodiff.ops import LossOp, Linear, RuleMistake
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.sym import Apply, Expr, Symbol
@@ -25,6 +25,9 @@ from hwsolve.core.sym import Apply, Expr, Symbol
 
 class BatchLinear(Linear):
     """A = W X + b 1^T for a batch X (d x n): dL/db = dL/dA 1 (the sum over the examples)."""
+
+    def grad_is_upstream(self, i):
+        return False     # dL/db sums dL/dA over the examples: not dL/dA itself
 
     def vjp(self, i, g, xs, out):
         if i == 2:
@@ -58,8 +61,26 @@ def _row_sum(g: np.ndarray) -> np.ndarray:
     return g.sum(axis=1, keepdims=True)
 
 
+MEAN_VS_SUM = RuleMistake(
+    "mean_vs_sum", "batch mean and sum confused",
+    "gradients under a batch loss (the sum over the n examples where the mean is due: n times too "
+    "large; or the mean where the sum is due)")
+
+
 class BatchLoss(LossOp):
     """L = factor * sum over examples j of loss(yhat_j, y_j); factor 1/n (mean) or 1 (sum)."""
+
+    mistakes = (MEAN_VS_SUM,)
+
+    def mutants(self, node, values):
+        """The other reduction (first: the classic mistake), then the loss entry's own slips."""
+        if self.n == 1:
+            return super().mutants(node, values)
+        other = "sum" if self.reduction == "mean" else "mean"
+        wrong = BatchLoss(self.loss, self.target_symbol, self.K, self.n, other)
+        detail = (f"summed over the {self.n} examples where the mean is due" if other == "sum"
+                  else f"averaged over the {self.n} examples where the sum is due")
+        return [(MEAN_VS_SUM.key, wrong, detail), *super().mutants(node, values)]
 
     def __init__(self, loss, target_symbol: Expr, K: int, n: int, reduction: str):
         super().__init__(loss, target_symbol, K)

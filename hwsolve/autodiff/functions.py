@@ -52,6 +52,13 @@ def _one(x, **_):
     return Fraction(1) if isinstance(x, Fraction) else 1.0
 
 
+RELU_PRIME_AT_ZERO = WrongDerivative(
+    "relu_prime_zero_one", "ReLU'(0) taken as 1",
+    "gradients below a ReLU with an input exactly 0 (the derivative at the kink is 0 by convention)",
+    lambda x, **_: _step(Fraction(1))(x),
+    changes=lambda xs: any(v == 0 for v in xs),
+    detail="{f}'(0) taken as 1 at the units with {x} = 0")
+
 DEAD_RELU = WrongDerivative(
     "dead_relu_ignored", "dead ReLU unit ignored",
     "gradients below a ReLU with an input <= 0 (ReLU' taken as 1 there)", _one,
@@ -300,7 +307,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
     Elementwise("relu", "ReLU", r"\operatorname{ReLU}", lambda x, **_: x if x > 0 else 0 * x,
                 _step(Fraction(0)), True, kink=Fraction(0),
                 derivative_text="ReLU'(x) = 1 if x > 0, 0 if x < 0", written=_w_relu,
-                mistakes=(DEAD_RELU,), vectorized=lambda a: a * (a > 0),
+                mistakes=(RELU_PRIME_AT_ZERO, DEAD_RELU), vectorized=lambda a: a * (a > 0),
                 vectorized_d=lambda a: (a > 0) * 1.0),
     Elementwise("leaky_relu", "LeakyReLU", r"\operatorname{LeakyReLU}", _leaky, _leaky_d, True,
                 params={"slope": Fraction(1, 100)}, kink=Fraction(0), aliases=("leakyrelu",),
@@ -372,12 +379,17 @@ def lookup(name: str) -> Elementwise | None:
 
 @dataclass(frozen=True)
 class GradientFactorSlip:
-    """A mistake a loss admits: its gradient off by a constant factor (MSE's 2 dropped)."""
+    """A mistake a loss admits: its gradient off by a constant factor (MSE's 2 dropped), or by a
+    factor of the number K of outputs (MSE's 1/K dropped). Grading re-runs the backward loop
+    with the loss's gradient times that factor (a factor 1 at this K changes nothing: skipped)."""
 
     key: str
     title: str
     where: str
-    factor: Fraction
+    factor: Fraction | Callable[[int], Fraction]
+
+    def factor_at(self, K: int) -> Fraction:
+        return self.factor(K) if callable(self.factor) else self.factor
 
 
 @dataclass(frozen=True)
@@ -575,32 +587,43 @@ FACTOR2_DOUBLED = GradientFactorSlip(
     "factor2_doubled", "factor 2 of the squared-error derivative doubled",
     "gradients under any squared-error loss", Fraction(2))
 
+MEAN_DROPPED = GradientFactorSlip(
+    "output_mean_dropped", "1/K of the mean over the outputs dropped",
+    "gradients under a loss averaged over K > 1 outputs (mse, half_mse, bce, huber)", lambda K: Fraction(K))
+MEAN_ADDED = GradientFactorSlip(
+    "output_mean_added", "divided by the number of outputs where the loss sums them",
+    "gradients under a summed squared error with K > 1 outputs", lambda K: Fraction(1, K))
+HALF_FOR_MEAN = GradientFactorSlip(
+    "half_for_mean", "1/2 used where MSE's 1/K is due",
+    "gradients under mse with K > 2 outputs (the 1/2 ||yhat - y||^2 convention's yhat - y for 2/K (yhat - y))",
+    lambda K: Fraction(K, 2))
+
 
 LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
     Loss("squared_error", "squared error (y - yhat)^2, summed over outputs = ||yhat - y||^2", True,
          lambda yh, y, **_: _sq(yh, y), lambda yh, y, **_: [2 * (a - b) for a, b in zip(yh, y, strict=True)],
          _sqf(lambda K: 1), _sqg(lambda K: 2), aliases=("se", "sse", "l2"),
-         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED)),
+         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED, MEAN_ADDED)),
     Loss("half_squared_error", "half squared error 1/2 ||yhat - y||^2", True,
          lambda yh, y, **_: _sq(yh, y) / 2, lambda yh, y, **_: [(a - b) for a, b in zip(yh, y, strict=True)],
-         _sqf(lambda K: Fraction(1, 2)), _sqg(lambda K: 1), mistakes=(FACTOR2_DOUBLED,)),
+         _sqf(lambda K: Fraction(1, 2)), _sqg(lambda K: 1), mistakes=(FACTOR2_DOUBLED, MEAN_ADDED)),
     Loss("mse", "mean squared error 1/K ||yhat - y||^2", True,
          lambda yh, y, **_: _sq(yh, y) / len(yh),
          lambda yh, y, **_: [2 * (a - b) / len(yh) for a, b in zip(yh, y, strict=True)],
          _sqf(_k), _sqg(lambda K: Fraction(2, K)), aliases=("mean_squared_error",),
-         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED)),
+         mistakes=(FACTOR2_DROPPED, FACTOR2_DOUBLED, MEAN_DROPPED, HALF_FOR_MEAN)),
     Loss("half_mse", "half mean squared error 1/(2K) ||yhat - y||^2", True,
          lambda yh, y, **_: _sq(yh, y) / (2 * len(yh)),
          lambda yh, y, **_: [(a - b) / len(yh) for a, b in zip(yh, y, strict=True)],
-         _sqf(lambda K: Fraction(1, 2 * K)), _sqg(_k), mistakes=(FACTOR2_DOUBLED,)),
+         _sqf(lambda K: Fraction(1, 2 * K)), _sqg(_k), mistakes=(FACTOR2_DOUBLED, MEAN_DROPPED)),
     Loss("huber", "Huber loss averaged over the K outputs: r^2/2 where |r| <= delta, "
          "delta (|r| - delta/2) beyond (r = yhat - y)", True,
          _huber_value, _huber_grad, _huber_formula, _huber_grad_formula,
          params={"delta": Fraction(1)}, check_params=_positive("delta"), aliases=("smooth_l1",),
-         functions=_huber_functions),
+         functions=_huber_functions, mistakes=(MEAN_DROPPED,)),
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
          _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
-         aliases=("binary_cross_entropy",)),
+         aliases=("binary_cross_entropy",), mistakes=(MEAN_DROPPED,)),
     Loss("cross_entropy", "cross-entropy -sum y_i log p_i (p from a softmax layer)", False,
          lambda yh, y, **_: -sum(float(t) * math.log(float(p)) for p, t in zip(yh, y, strict=True) if t),
          lambda yh, y, **_: [(-float(t) / float(p)) if t else 0.0 for p, t in zip(yh, y, strict=True)],

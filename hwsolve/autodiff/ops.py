@@ -12,7 +12,7 @@ row vector and the chain rule multiplies Jacobians left to right.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,12 +48,40 @@ def tr(e: Expr, scalar: bool) -> Expr:
     return e if scalar else e.T
 
 
+@dataclass(frozen=True)
+class RuleMistake:
+    """A slip a rule admits, as an entry of the rule table (`Op.mistakes`): grading replaces the
+    rule at a node by the wrong one `Op.mutants` builds and re-runs the one backward loop, at the
+    key's values and at a student's own carried-forward ones; the slip is named when that
+    reproduces the student's value. (Element-wise functions' slips are `WrongDerivative`s of
+    their table entries, losses' `GradientFactorSlip`s; both come out of `mutants` too.)"""
+
+    key: str                        # stable id, used in rubrics and JSON
+    title: str                      # what the student is told
+    where: str                      # where it can happen (docs)
+
+
+Mutation = tuple[str, "Op", str]    # (mistake key, the wrong rule, detail for the student)
+
+
 class Op:
     """A node's operation. Subclasses set `key` and implement the four methods below."""
 
     key = "op"
     exact = True
     backward_order: tuple[int, ...] | None = None  # order in which operand gradients are listed
+    mistakes: tuple[RuleMistake, ...] = ()          # the slips this rule admits (see `mutants`)
+
+    def mutants(self, node, values: Mapping) -> list[Mutation]:
+        """This rule with each slip it admits built in, at `node` with these forward values
+        (node -> array), where the slip changes anything; grading re-runs the backward loop with
+        each. `values` may be a student's own values, so a rule must not read `node.value`."""
+        return []
+
+    def grad_is_upstream(self, i: int) -> bool:
+        """d out / d operand i is the identity (dL/db = dL/da for one example): a student's
+        gradient of that operand is their gradient of the output too (error carried forward)."""
+        return False
 
     def forward(self, xs: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
@@ -104,6 +132,46 @@ class Op:
         return ""
 
 
+class Mutant(Op):
+    """A rule with one slip built in (a grading mistake model): the wrong vector-Jacobian
+    product `wrong_vjp(i, g, xs, out)`; the forward value and the rest are the rule's own."""
+
+    def __init__(self, rule: Op, wrong_vjp: Callable):
+        self.rule, self.wrong_vjp = rule, wrong_vjp
+        self.key, self.exact = rule.key, rule.exact
+
+    def forward(self, xs):
+        return self.rule.forward(xs)
+
+    def vjp(self, i, g, xs, out):
+        return self.wrong_vjp(i, g, xs, out)
+
+    def grads_wanted(self):
+        return self.rule.grads_wanted()
+
+
+def _square_not_symmetric(W) -> bool:
+    return W is not None and W.ndim == 2 and W.shape[0] == W.shape[1] > 1 and \
+        any(W[r, c] != W[c, r] for r in range(W.shape[0]) for c in range(r))
+
+
+WEIGHT_NOT_TRANSPOSED = RuleMistake(
+    "weight_not_transposed", "transpose missing in the backward pass",
+    "gradients below W z or A @ B with a square, non-symmetric W (W dL/dout where W^T dL/dout is due)")
+
+
+def _untransposed(rule: Op, node, values: Mapping) -> list[Mutation]:
+    """dL/dz = W dL/dout for W^T dL/dout: only a square W lets the student's shapes fit."""
+    W = values.get(node.parents[0])
+    if not _square_not_symmetric(W):
+        return []
+    def wrong(i, g, xs, out):
+        return T.matmul(xs[0], g) if i == 1 else rule.vjp(i, g, xs, out)
+    w, z = node.parents[0].name, node.parents[1].name
+    return [(WEIGHT_NOT_TRANSPOSED.key, Mutant(rule, wrong),
+             f"at {node.name}: dL/d{z} taken as {w} dL/d{node.name} where {w}^T dL/d{node.name} is due")]
+
+
 class Identity(Op):
     """out = x   (a new name for the same value: z[0] = x, yhat = z[3])"""
 
@@ -134,10 +202,18 @@ class Linear(Op):
         return "W z + b"
     backward_order: tuple[int, ...] | None = (0, 2, 1)  # dL/dW, dL/db, then dL/dz, as the sheets list them
 
+    mistakes = (WEIGHT_NOT_TRANSPOSED,)
+
     def __init__(self, has_bias: bool = True):
         self.has_bias = has_bias
         if not has_bias:
             self.backward_order = (0, 1)
+
+    def mutants(self, node, values):
+        return _untransposed(self, node, values)
+
+    def grad_is_upstream(self, i):
+        return i == 2
 
     def forward(self, xs):
         out = T.matmul(xs[0], xs[1])
@@ -246,6 +322,15 @@ class Activation(Op):
         g, d = T.unify(g, d)
         return g * d
 
+    def mutants(self, node, values):
+        """The wrong derivatives of the function's table entry (f for f', ReLU'(0) = 1, ...)."""
+        x, name = values.get(node.parents[0]), node.parents[0].name
+        if x is None:
+            return []
+        return [(w.key, Mutant(self, _with_derivative(self, w.df)),
+                 f"at {node.name}: " + w.detail.format(f=self.fn.text, x=name))
+                for w in self.fn.all_mistakes() if w.changes(list(x.flat))]
+
     def formula(self, args):
         return self.fn.apply(args[0], self.scale, **self.params)
 
@@ -293,6 +378,23 @@ def _scaled(a: np.ndarray, c) -> np.ndarray:
     if T.is_exact(a) and not isinstance(c, float):
         return a * c
     return T.to_float(a) * float(c)
+
+
+def _with_derivative(rule: Activation, df: Callable) -> Callable:
+    """The activation's vector-Jacobian product with a wrong derivative `df` in place of f'."""
+    def wrong(i, g, xs, out):
+        d = T.elementwise(lambda v: df(v, **rule.params), xs[0], rule.fn.exact)
+        d = d if rule.scale in (None, 1) else _scaled(d, rule.scale)
+        g, d = T.unify(g, d)
+        return g * d
+    return wrong
+
+
+def _times_factor(rule: Op, factor) -> Callable:
+    """The rule's vector-Jacobian product off by a constant factor (a loss's 2 dropped)."""
+    def wrong(i, g, xs, out):
+        return _scaled(rule.vjp(i, g, xs, out), factor)
+    return wrong
 
 
 class Softmax(Op):
@@ -386,12 +488,17 @@ class LossOp(Op):
     def grads_wanted(self):
         return (True, False)
 
+    def mutants(self, node, values):
+        """The loss's gradient off by the factors its table entry admits (MSE's 2, its 1/K)."""
+        return [(s.key, Mutant(self, _times_factor(self, f)), "")
+                for s in self.loss.mistakes if (f := s.factor_at(self.K)) != 1]
+
 
 def const_of(a: np.ndarray) -> Const:
     return Const(T.plain(a))
 
 
-__all__ = ["Op", "Ctx", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
+__all__ = ["Op", "Ctx", "RuleMistake", "Mutant", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
            "emul", "tr", "const_of"]
 
 
@@ -480,6 +587,20 @@ def signed_sum(terms, signs):
     return out
 
 
+SIGN_LOST = RuleMistake(
+    "subtraction_sign_lost", "minus sign lost in the derivative",
+    "gradients below a subtraction or a negation (d(a - b)/db taken as +1 where -1 is due)")
+
+
+def sign_lost(rule: Op, node, signs) -> list[Mutation]:
+    """d(a - b)/db taken as +1: every operand's gradient passed on with a plus sign."""
+    minus = [node.parents[j].name for j, s in enumerate(signs) if s < 0]
+    if not minus:
+        return []
+    plus = Mutant(rule, lambda i, g, xs, out: rule.vjp(i, g, xs, out) * (1 if signs[i] > 0 else -1))
+    return [(SIGN_LOST.key, plus, f"at {node.name}: d{node.name}/d{minus[0]} taken as +1 where -1 is due")]
+
+
 class Sum(GraphOp):
     """out = ±x1 ± x2 ± ...   (d out / d xi = ±1)"""
 
@@ -491,8 +612,13 @@ class Sum(GraphOp):
     def edge_label(self, i):
         return "-" if self.signs[i] < 0 else ""
 
+    mistakes = (SIGN_LOST,)
+
     def __init__(self, signs: tuple[int, ...]):
         self.signs = tuple(signs)
+
+    def mutants(self, node, values):
+        return sign_lost(self, node, self.signs)
 
     def forward(self, xs):
         vals, _ = _scalars(xs)
@@ -581,6 +707,17 @@ class Quotient(GraphOp):
         return up * self.partial(i, args, out, ctx)
 
 
+POWER_FACTOR = RuleMistake(
+    "power_rule_factor_dropped", "factor of the power rule dropped",
+    "gradients below a power x^c (c x^(c-1) written x^(c-1))")
+
+
+def _num(v) -> str:
+    from hwsolve.core.numfmt import fmt_number
+
+    return fmt_number(v)
+
+
 class Power(GraphOp):
     """out = a ^ b   (d out / d a = b a^(b-1), d out / d b = a^b log(a))"""
 
@@ -615,6 +752,23 @@ class Power(GraphOp):
     def forward(self, xs):
         (a, b), _ = _scalars(xs)
         return _box(self._pow(a, b))
+
+    mistakes = (POWER_FACTOR,)
+
+    def mutants(self, node, values):
+        xs = [values.get(p) for p in node.parents]
+        if any(x is None for x in xs) or _scalars(xs)[0][1] in (0, 1):
+            return []
+        b = _scalars(xs)[0][1]
+
+        def wrong(i, g, xs_, out):
+            if i != 0:
+                return self.vjp(i, g, xs_, out)
+            (a_, b_), _ = _scalars(xs_)
+            return _times(g, self._pow(a_, b_ - 1))
+        base = node.parents[0].name
+        return [(POWER_FACTOR.key, Mutant(self, wrong),
+                 f"at {node.name}: d{node.name}/d{base} taken as {base}^({_num(b)} - 1), without the factor {_num(b)}")]
 
     def vjp(self, i, g, xs, out):
         (a, b), _ = _scalars(xs)
@@ -657,6 +811,11 @@ class Negate(GraphOp):
     def vjp(self, i, g, xs, out):
         return -g
 
+    mistakes = (SIGN_LOST,)
+
+    def mutants(self, node, values):
+        return sign_lost(self, node, (-1,))
+
     def formula(self, args):
         return -args[0]
 
@@ -665,6 +824,11 @@ class Negate(GraphOp):
 
     def local(self, i, up, args, out, ctx):
         return up * Const(-1)
+
+
+OTHER_BRANCH = RuleMistake(
+    "other_branch", "min/max gradient sent to the operand it did not take",
+    "gradients below a min or max (dH3/dX1 = 1 where min took H1)")
 
 
 class Extremum(GraphOp):
@@ -696,6 +860,18 @@ class Extremum(GraphOp):
         return wrong
 
     forced: int | None = None   # set only on a mistake model (other_branch)
+
+    mistakes = (OTHER_BRANCH,)
+
+    def mutants(self, node, values):
+        """The gradient sent to each operand min/max did not take."""
+        xs = [values.get(p) for p in node.parents]
+        if any(x is None for x in xs):
+            return []
+        vals, _ = _scalars(xs)
+        return [(OTHER_BRANCH.key, self.other_branch(j),
+                 f"at {node.name}: {self.which}'s gradient sent to {p.name}, which it did not take")
+                for j, p in enumerate(node.parents) if self.share(vals, j) != 1]
 
     def share(self, vals, i):
         """d out / d operand i at these values: 1, 0, or 1/k on a split tie."""
@@ -759,3 +935,4 @@ class Function(Activation):
         if self.fn.key == "sqrt" and xs[0][0, 0] == 0:
             raise MathError("the derivative of sqrt at 0 is infinite" + _where(self.owner))
         return super().vjp(i, g, xs, out)
+

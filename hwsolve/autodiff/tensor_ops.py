@@ -24,7 +24,8 @@ from fractions import Fraction
 import numpy as np
 
 from hwsolve.autodiff.functions import Elementwise, function_names, lookup
-from hwsolve.autodiff.ops import Activation, Function, GraphOp, signed_sum
+from hwsolve.autodiff.ops import (POWER_FACTOR, SIGN_LOST, WEIGHT_NOT_TRANSPOSED, Activation, Function, GraphOp,
+                                  Mutant, _untransposed, sign_lost, signed_sum)
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, hdiv
@@ -166,6 +167,11 @@ class MatMul(TensorOp):
     def vjp(self, i, g, xs, out):
         return T.matmul(g, xs[1].T) if i == 0 else T.matmul(xs[0].T, g)
 
+    mistakes = (WEIGHT_NOT_TRANSPOSED,)
+
+    def mutants(self, node, values):
+        return _untransposed(self, node, values)
+
     def formula(self, args):
         return args[0] @ args[1]
 
@@ -230,6 +236,11 @@ class Add(TensorOp):
     def vjp(self, i, g, xs, out):
         g = unbroadcast(g, xs[i].shape)
         return g if self.signs[i] > 0 else -g
+
+    mistakes = (SIGN_LOST,)
+
+    def mutants(self, node, values):
+        return sign_lost(self, node, self.signs)
 
     def formula(self, args):
         return signed_sum(args, self.signs)
@@ -348,6 +359,20 @@ class ElementPower(TensorOp):
         d = d * c if T.is_exact(d) else d * float(c)
         g, d = T.unify(g, d)
         return g * d
+
+    mistakes = (POWER_FACTOR,)
+
+    def mutants(self, node, values):
+        c = self.exponent
+        if c in (0, 1):
+            return []
+
+        def wrong(i, g, xs, out):
+            g, d = T.unify(g, self._map(xs[0], c - 1))
+            return g * d
+        x = node.parents[0].name
+        return [(POWER_FACTOR.key, Mutant(self, wrong),
+                 f"at {node.name}: d{node.name}/d{x} taken as {x}^({c} - 1), without the factor {c}")]
 
     def formula(self, args):
         return args[0] ** Const(self.exponent)

@@ -12,21 +12,23 @@ what the student wrote.
 Each world value also carries its sources: the names of the student's own wrong values it was
 computed from, so feedback can say "consistent with your a[3] carried forward".
 
-Mistake variants use the same loop: the backward pass of the key's forward values with one rule
-replaced (an activation's derivative by its value, a dead ReLU's mask by 1) or one gradient
-overridden (softmax's p - y by p).
+Mistake variants use the same loop: the backward pass with one rule replaced by a wrong one that
+the rule table admits (`Op.mutants`: an activation's derivative by its value, ReLU'(0) = 1, a
+loss's factor 2 or 1/K dropped, the batch sum for the mean, W for W^T, ...) or one gradient
+overridden (softmax's p - y by p), at a `Point`: the key's values, or the student's own world
+(their wrong forward values, their own gradients carried forward). So "a mistake, then error
+carried forward" and "error carried forward, then a mistake" are both reproduced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from hwsolve.autodiff.graph import FAILURES, Hooks, Term, backward_pass, to_layout, via_name
-from hwsolve.autodiff.ops import Activation
 from hwsolve.core import values as T
 from hwsolve.grade.answers import Value
 
@@ -48,11 +50,37 @@ def is_zero(a: np.ndarray) -> bool:
 
 
 @dataclass
+class Point:
+    """Where the backward loop runs: forward values (node -> array) and the student's own
+    gradients carried forward (node -> array, replacing the loop's below that node)."""
+
+    vals: Mapping
+    carried: Mapping = field(default_factory=dict)
+    totals: dict | None = None     # node -> dL/d(node) as the loop sums it here (filled on first use)
+    mirrored: Mapping = field(default_factory=dict)   # a bias -> the node its gradient is carried onto
+    # nothing here differs from the key's values below any node: the forward values are the key's
+    # and every carried gradient is a leaf's (a parameter's dL/dW feeds nothing)
+    at_key: bool = False
+
+
+@dataclass
 class World:
     """ECF values (only where they differ from the key) and their sources."""
 
     values: dict[str, np.ndarray | None] = field(default_factory=dict)   # step name -> ECF value
     sources: dict[str, frozenset] = field(default_factory=dict)
+    point: Point | None = None     # the student's values, for mistakes re-run on them
+    cache: dict = field(default_factory=dict)    # mistake variants at `point`, computed once
+
+
+class _Totals(Hooks):
+    """Each node's summed gradient, also where a carried gradient replaces it below the node."""
+
+    def __init__(self) -> None:
+        self.totals: dict = {}
+
+    def total(self, node, terms, total) -> None:
+        self.totals[node] = total
 
 
 class _Sources(Hooks):
@@ -66,6 +94,7 @@ class _Sources(Hooks):
         self.gsrc: dict = {}               # node -> sources of the gradient used below it
         self.changed: dict = {}            # node -> sources, for gradients in the student's world
         self.terms: dict = {}              # (node, consumer, index) -> term value
+        self.mirrored: dict = {}           # node -> (a bias's carried gradient, its sources)
 
     def term(self, term: Term, grads) -> None:
         self.terms[(term.node, term.consumer, term.index)] = term.value
@@ -85,6 +114,31 @@ class _Sources(Hooks):
             self.gsrc[node] = sources
         if node in self.carried_src:
             self.gsrc[node] = self.carried_src[node]
+        if node in self.mirrored and not _same(total, self.mirrored[node][0]):
+            # the student's dL/db differs from what their values give for dL/da: it is used below
+            self.gsrc[node] = self.gsrc.get(node, frozenset()) | self.mirrored[node][1]
+
+
+class _Locals(Hooks):
+    """Path terms and local derivatives at given values, named as `StepRecorder` names them."""
+
+    def __init__(self, graph, vals: Mapping):
+        self.graph, self.vals = graph, vals
+        self.terms: dict = {}
+        self.locals: dict[str, Value] = {}
+
+    def term(self, term: Term, grads) -> None:
+        from hwsolve.autodiff.ops import Identity, LossOp
+
+        self.terms[(term.node, term.consumer, term.index)] = term.value
+        c, i = term.consumer, term.index
+        if c.op is None or isinstance(c.op, (LossOp, Identity)):
+            return
+        found = c.op.local_factor(i, [self.vals[q] for q in c.parents], self.vals[c])
+        if found is not None:
+            p = c.parents[i]
+            name, _ = c.op.local_name(i, c, p, self.graph.partial_symbol(c, p))
+            self.locals.setdefault(name, Value.of(T.plain(found[0], found[1])))
 
 
 class EcfModel:
@@ -109,6 +163,7 @@ class EcfModel:
         self.grad_name = {n: g.grad_symbol(n).text for n in g.nodes}
         hooks = _Sources({}, {}, {})
         self.key_grads = backward_pass(g, self.loss, hooks=hooks)
+        self.key_point = Point(self.key_fwd, {}, self.key_grads)
         self.key_terms = hooks.terms
         self.grad_steps = {self.grad_name[n]: n for n in self.order if n in self.key_grads}
         self.term_steps: dict[str, tuple] = {}
@@ -158,26 +213,29 @@ class EcfModel:
                 src[node] = frozenset([node.name])
         return vals, src
 
-    def world(self, used: dict[str, Value]) -> World:
-        """Recompute from the student's attempted values; `used` maps step name -> value."""
+    def world(self, used: dict[str, Value], mirror: frozenset = frozenset()) -> World:
+        """Recompute from the student's attempted values; `used` maps step name -> value.
+        `mirror`: bias steps (`mirrorable`) whose value is also the student's gradient of their
+        layer's output (a named mistake made there, carried forward from it)."""
         w = World()
         if not used:
             return w
         vals, src = self._forward_world(used, w)
-        carried, carried_src = {}, {}
-        for name, node in self.grad_steps.items():
-            if name in used:
-                carried[node] = self._to_layout(to_array(used[name]))
-                carried_src[node] = frozenset([name])
+        carried, carried_src, mirrored = self._carried(used, mirror)
         if not src and not carried:
             return w
+        w.point = Point(vals, carried, mirrored=mirrored,
+                        at_key=not src and all(n.op is None for n in carried))
         hooks = _Sources(src, carried_src, {})
+        hooks.mirrored = {c: (carried[c], carried_src[leaf]) for leaf, c in mirrored.items()}
         backward_pass(self.graph, self.loss, vals, carried=carried, hooks=hooks, tolerant=True)
         for name, node in self.grad_steps.items():
-            if node in hooks.changed:
-                total = _total_of(hooks.terms, node)
+            # a bias's own ECF value comes from above its layer, not from its own carried value
+            at = mirrored.get(node, node)
+            if at in hooks.changed:
+                total = _total_of(hooks.terms, at)
                 w.values[name] = None if total is None else self._to_layout(total)
-                w.sources[name] = hooks.changed[node]
+                w.sources[name] = hooks.changed[at]
         for name, (node, c, i) in self.term_steps.items():
             t = hooks.terms.get((node, c, i))
             if not _same(t, self.key_terms.get((node, c, i))):
@@ -185,22 +243,126 @@ class EcfModel:
                 w.sources[name] = hooks.changed.get(node, frozenset())
         return w
 
+    def mirrorable(self, used: dict[str, Value]) -> dict[str, object]:
+        """Step name -> consumer, for the student's gradients of leaves whose rule passes the
+        gradient through (a bias: dL/db = dL/da for one example) where the student did not write
+        the consumer's gradient too: their dL/db[2] can stand for their dL/da[2] below."""
+        out = {}
+        for name in used:
+            node = self.grad_steps.get(name)
+            if node is None or node.op is not None:
+                continue
+            for c, i in self.consumers[node]:
+                g = self.key_grads.get(c)
+                if (c.op is not None and c.op.grad_is_upstream(i) and self.grad_name[c] not in used
+                        and g is not None and g.shape == self._to_layout(to_array(used[name])).shape):
+                    out[name] = c
+        return out
+
+    def _carried(self, used: dict[str, Value], mirror: frozenset) -> tuple[dict, dict, dict]:
+        """The student's own gradients by node, their sources, and bias -> the consumer its
+        gradient is also carried onto (for the names in `mirror`)."""
+        carried, carried_src, mirrored = {}, {}, {}
+        for name, node in self.grad_steps.items():
+            if name in used:
+                carried[node] = self._to_layout(to_array(used[name]))
+                carried_src[node] = frozenset([name])
+        for name, c in self.mirrorable(used).items():
+            if name in mirror:
+                node = self.grad_steps[name]
+                carried[c] = carried[node]
+                mirrored[node] = c
+        return carried, carried_src, mirrored
+
+    # -- the key's rules at other values (formula answers are checked at random points) ----------
+
+    def random_values(self, rng) -> dict:
+        """Forward values (node -> array) with every input and parameter (and target, unless the
+        loss needs probabilities or one-hot targets) a random exact rational of its own shape,
+        the rest computed by the graph's own rules; raises what a rule raises (a log of a
+        negative value: the caller draws again)."""
+        loss = getattr(self.loss.op, "loss", None)
+        keep_targets = loss is None or loss.needs_probabilities
+        vals: dict = {}
+        for n in self.nodes:
+            if n.op is not None:
+                vals[n] = n.op.forward([vals[p] for p in n.parents])
+            elif n.kind in ("input", "param") or (n.kind == "target" and not keep_targets):
+                rows, cols = n.val.shape
+                vals[n] = T.exact([[Fraction(rng.randint(-9, 9), rng.randint(1, 4)) for _ in range(cols)]
+                                   for _ in range(rows)])
+            else:
+                vals[n] = n.value
+        return vals
+
+    def steps_at(self, vals: Mapping) -> dict[str, Value]:
+        """Every step the solver prints, at these forward values, as it prints it: given values,
+        forward nodes, gradients, path terms and local derivatives (ReLU'(a[2]), dH3/dX1)."""
+        hooks = _Locals(self.graph, vals)
+        grads = backward_pass(self.graph, self.loss, vals, hooks=hooks)
+        out = {n.name: Value.of(T.plain(vals[n], n.matrix if n.op is None else False))
+               for n in self.nodes if n.op is None or n.show}
+        for name, node in self.grad_steps.items():
+            g = grads[node]
+            assert g is not None, "a pass that is not tolerant computes every gradient"
+            out[name] = Value.of(T.plain(self._to_layout(g), node.matrix))
+        for name, (node, c, i) in self.term_steps.items():
+            out[name] = Value.of(T.plain(self._to_layout(hooks.terms[(node, c, i)]), node.matrix))
+        out.update(hooks.locals)
+        return out
+
     # -- mistake variants ----------------------------------------------------------------------
 
-    def variant(self, ops=None, overrides=None) -> dict[str, np.ndarray]:
+    def _totals(self, point: Point, ops=None, overrides=None) -> dict:
+        if not point.carried:
+            return backward_pass(self.graph, self.loss, point.vals, ops=ops, overrides=overrides, tolerant=True)
+        hooks = _Totals()
+        backward_pass(self.graph, self.loss, point.vals, ops=ops, overrides=overrides, carried=point.carried,
+                      hooks=hooks, tolerant=True)
+        return hooks.totals
+
+    def variant(self, ops=None, overrides=None, point: Point | None = None) -> dict[str, np.ndarray]:
         """Gradient steps (in the step's layout) that change when rules are replaced or one
-        gradient is overridden, from the key's forward values."""
-        grads = backward_pass(self.graph, self.loss, self.key_fwd, ops=ops, overrides=overrides,
-                              tolerant=True)
+        gradient is overridden, at `point` (default: the key's values)."""
+        point = point or self.key_point
+        if point.totals is None:
+            point.totals = self._totals(point)
+        grads = self._totals(point, ops, overrides)
         out = {}
         for name, node in self.grad_steps.items():
-            g = grads.get(node)
-            if g is not None and not _same(g, self.key_grads.get(node)):
+            at = point.mirrored.get(node, node)     # a bias's own value comes from above its layer
+            g = grads.get(at)
+            if g is not None and not _same(g, point.totals.get(at)):
                 out[name] = self._to_layout(g)
         return out
 
-    def activations(self):
-        return [n for n in self.nodes if isinstance(n.op, Activation)]
+    def rule_variants(self, point: Point | None = None) -> dict[str, dict[str, list[tuple[np.ndarray, str]]]]:
+        """{mistake key: {step: [(value, detail)]}} for every slip the graph's rules admit
+        (`Op.mutants`), each re-run through the loop at `point`: one variant per node, and one
+        with the slip at every node that admits it (a student who uses sigma for sigma' does it in
+        every layer, and the lower layers' gradients then compound the slip)."""
+        point = point or self.key_point
+        out: dict[str, dict[str, list]] = {}
+        everywhere: dict[str, dict] = {}
+        for node in self.nodes:
+            if node.op is None or node not in self.key_grads:
+                continue        # a leaf, or a node that does not reach the loss
+            for key, wrong, detail in self._mutants(node, point):
+                for name, arr in self.variant(ops={node: wrong}, point=point).items():
+                    out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
+                everywhere.setdefault(key, {}).setdefault(node, wrong)
+        for key, ops in everywhere.items():
+            if len(ops) > 1:
+                detail = "in every layer (" + ", ".join(n.name for n in ops) + ")"
+                for name, arr in self.variant(ops=ops, point=point).items():
+                    out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
+        return out
+
+    def _mutants(self, node, point: Point) -> list:
+        try:
+            return node.op.mutants(node, point.vals)
+        except FAILURES:       # a rule that cannot build its slip on these values names nothing
+            return []
 
 
 def _total_of(terms: dict, node):
@@ -221,20 +383,3 @@ def _same(a, b) -> bool:
     if a is None or b is None or a.shape != b.shape:
         return False
     return all(float(x) == float(y) for x, y in zip(a.flat, b.flat, strict=True))
-
-
-def with_derivative(op: Activation, df) -> Activation:
-    """A copy of an activation rule whose derivative is `df` (a wrong one, from the entry's
-    mistakes): the backward loop then reproduces the student's slip."""
-    kwargs = {f.name: getattr(op, f.name) for f in fields(op)}
-    wrong = _WrongDerivative(**kwargs)
-    wrong.wrong_df = df
-    return wrong
-
-
-class _WrongDerivative(Activation):
-    wrong_df = None
-
-    def derivative_values(self, x):
-        d = T.elementwise(lambda v: self.wrong_df(v, **self.params), x, self.fn.exact)
-        return d if self.scale in (None, 1) else d * self.scale

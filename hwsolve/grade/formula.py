@@ -319,13 +319,17 @@ def _value(a):
 
 def judge(key, name: str, text: str, match) -> Judgement:
     """A formula answer for step `name`: conv output sizes at the part's numbers and at random
-    sizes against floor((n + 2p - d(k - 1) - 1)/s) + 1; any other step at the key's own values of
-    the steps it names (the step itself excluded), compared exactly with the key."""
+    sizes against floor((n + 2p - d(k - 1) - 1)/s) + 1; symbolic keys at random points; any other
+    step at the key's own values of the steps it names (the step itself excluded), compared with
+    the key, and for backprop keys then at random points too (`_judge_at_random_points`)."""
     from hwsolve.grade.mistakes import same
 
     try:
         if key.kind == "conv" and name.endswith("n_out"):
             return _judge_conv_size(key, name, text)
+        conv_part = _sheet_conv_part(key, name)
+        if conv_part is not None:       # a sheet's conv part: its output sizes at random sizes too
+            return _judge_conv_size(conv_part, name.split("/", 1)[1], text)
         if key.kind == "derive":
             return _judge_symbolic(key, name, text)
         names = [n for n in key.values if n != name]
@@ -343,14 +347,121 @@ def judge(key, name: str, text: str, match) -> Judgement:
     kv = key.values[name]
     val = _value(got)
     if same(val, kv, match):
-        return Judgement("correct", "formula: right at the key's values")
+        checked, failed = _judge_at_random_points(key, name, tree, places, False)
+        return failed or Judgement("correct", "formula: right at the key's values" + _where_checked(checked))
     if same(_value(got.T), kv, match) and val.dims != kv.dims:
-        return Judgement("wrong_shape", f"missing transpose: the formula gives {dims_text(got)} where "
-                         f"{dims_text(got.T)} is due", "transposed")
+        checked, failed = _judge_at_random_points(key, name, tree, places, True)
+        return failed or Judgement("wrong_shape", f"missing transpose: the formula gives {dims_text(got)} where "
+                                   f"{dims_text(got.T)} is due", "transposed")
     if val.dims != kv.dims:
         return Judgement("wrong_shape", f"shape mismatch: the formula gives {dims_text(got)} where "
                          f"{dims_text(_array(kv))} is due", "wrong_shape")
     return Judgement("wrong", "formula: wrong value at the key's values")
+
+
+# -- backprop keys: the formula at random points of the right shapes -------------------------------
+
+RANDOM_POINTS = 3        # random points a formula must also be right at (after the key's own)
+
+
+def _where_checked(random_points: int) -> str:
+    if random_points:
+        return f" and at {random_points} random points"
+    return " (checked there only: this key cannot be recomputed at other values)"
+
+
+def _judge_at_random_points(key, name: str, tree: F, places: dict, transposed: bool) -> tuple[int, Judgement | None]:
+    """A formula right at the key's values, checked at RANDOM_POINTS random points: every input and
+    parameter a random exact rational of its shape, every step recomputed by the key's own graph
+    rules (`EcfModel.steps_at`), the formula evaluated on those steps. So a formula that agrees
+    with the key only where the key's point does not look (a ReLU mask that is all ones, a
+    target that happens to be 0) is wrong. None when the formula passes (the caller's verdict
+    stands); the judgement when it fails; and how many points were checked (0 for a key without a
+    graph, or a formula naming a step the graph cannot recompute: the key's point is all there is)."""
+    import random
+
+    found = _graph_of(key, name)
+    if found is None:
+        return 0, None
+    model, prefix = found
+    rng = random.Random(f"{key.path}:{name}:{_text(tree)}")
+    checked = 0
+    for _ in range(6 * RANDOM_POINTS):
+        # redrawn: a point a rule cannot take (a log of a negative), and one where the step and the
+        # formula are both all zeros (every ReLU above dead): any formula linear in the gradients agrees
+        if checked == RANDOM_POINTS:
+            break
+        try:
+            steps = {prefix + n: v for n, v in model.steps_at(model.random_values(rng)).items()}
+            env = {ph: _array(steps[n]) for ph, n in places.items()}
+            env.update({n: _array(v) for n, v in steps.items() if n.isidentifier() and "[" not in n and n != name})
+            got, want = evaluate(tree, env), _array(steps[name])
+        except (ShapeError, KeyError):
+            return 0, None   # a name the graph cannot recompute: the key's point is all there is
+        except (ArithmeticError, TypeError, ValueError, OverflowError, *_failures()):
+            continue
+        if all(x == 0 for x in want.flat) and all(x == 0 for x in got.flat):
+            continue
+        checked += 1
+        if not _agree(got.T if transposed else got, want):
+            return checked, Judgement("wrong", "formula: right at the key's values but not in general (it "
+                                      "differs from the key's rule at random values of the right shapes)")
+    return checked, None
+
+
+def _graph_of(key, name: str):
+    """(EcfModel, step-name prefix) of the graph `name` belongs to: the key's own, or for a sheet
+    the backprop part's (`P1/dL/dW[2]`, built once per key); None for a key without one."""
+    if key.model is not None:
+        return key.model, ""
+    if key.kind != "sheet" or "/" not in name:
+        return None
+    pid = name.split("/", 1)[0]
+    models = key.prepared.setdefault("formula_graphs", {})   # part id -> model (or None), once per key
+    if pid not in models:
+        from hwsolve.grade.ecf import EcfModel
+        from hwsolve.topics.backprop.solve import compile_problem
+
+        part = next((p for p in getattr(key.problem, "parts", []) if p.id == pid), None)
+        models[pid] = EcfModel(compile_problem(part.problem)) if part and part.kind in ("network", "graph") else None
+    return (models[pid], pid + "/") if models[pid] is not None else None
+
+
+def _sheet_conv_part(key, name: str):
+    """For `P4/p1.n_out` on a sheet: its conv part, as the key `_judge_conv_size` reads (path and
+    problem); else None."""
+    if key.kind != "sheet" or "/" not in name or not name.endswith("n_out"):
+        return None
+    from types import SimpleNamespace
+
+    pid = name.split("/", 1)[0]
+    part = next((p for p in getattr(key.problem, "parts", []) if p.id == pid), None)
+    return SimpleNamespace(path=key.path, problem=part.problem) if part and part.kind == "conv" else None
+
+
+def _failures() -> tuple:
+    from hwsolve.autodiff.graph import FAILURES
+
+    return FAILURES
+
+
+def _agree(a, b) -> bool:
+    """Equal entry by entry: exactly for rationals, to 1e-9 relative where a float entered."""
+    import math
+
+    if a.shape != b.shape:
+        return False
+    for x, y in zip(a.flat, b.flat, strict=True):
+        if isinstance(x, float) or isinstance(y, float):
+            if not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _text(f: F) -> str:
+    return f"{f.kind}:{f.text}(" + ",".join(_text(a) for a in f.args) + ")"
 
 
 SIZE_NAMES = {"n", "p", "k", "s", "d"}

@@ -20,7 +20,7 @@ from typing import Any, overload
 from hwsolve.core.errors import SpecError
 from hwsolve.core.records import Solution
 from hwsolve.grade.answers import Answer, Submission, Value
-from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, transpose
+from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, student_world, transpose
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
@@ -261,7 +261,7 @@ def grade(key: Key, sub: Submission) -> Result:
         if (not ok and rub.ecf and name in key.ecf_names and v.dims == kv.dims
                 and not _trivial(v, kv)):
             used[name] = v
-    world = key.model.world(used) if (used and key.model is not None) else None
+    world = student_world(key, used) if (used and key.model is not None) else None
 
     steps = []
     for name, pts in key.graded:
@@ -312,7 +312,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
         r.ecf_from = tuple(sorted(world.sources.get(name, ())))
         r.reason = "consistent with your " + (", ".join(r.ecf_from) or "earlier values") + " carried forward"
         return r
-    found = identify(Site(name, kv, ecf_v, key), v, match)
+    found = identify(Site(name, kv, ecf_v, key, world), v, match)
     credit = 0.0
     if found:
         m, detail = found

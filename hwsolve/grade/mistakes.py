@@ -2,19 +2,25 @@
 
 For a wrong answer the grader tries the entries in order and names the first that reproduces
 it. An entry either transforms a reference value (the key's, or the student's own ECF value) --
-transposed, sign flip, the squared-error factor 2 -- or looks up values prepared once per key by
-re-running a topic's rule with the mistake built in: the backward loop with an activation's value
-used for its derivative, with a dead ReLU unit passed through, with softmax's p for p - y; conv
-output sizes with ceiling for floor, with the padding counted on one side only.
+transposed, sign flip -- or looks up values prepared by re-running a topic's rule with the
+mistake built in. For backprop keys that is the one backward loop with a rule replaced by a
+wrong one its rule-table entry admits (`Op.mutants`: an activation's value for its derivative,
+ReLU'(0) = 1, a dead ReLU unit passed through, a loss's factor 2 or 1/K, the batch sum for the
+mean, W for W^T, a lost minus sign, the power rule's factor, min/max's other branch) or softmax's
+p for p - y, run once per key at the key's values and, when the student has wrong values of their
+own, once per submission at those (so a slip made on carried-forward values is named too); for
+conv output sizes, ceiling for floor and the padding counted on one side only.
 
 Adding a mistake: a rule's slip is an entry of its rule-table entry (autodiff/functions.py:
-`WrongDerivative`, `GradientFactorSlip`); any other is one `Mistake(...)` in `mistakes()`, with a
-`check` (and a `prepare` when it needs the key's problem or graph). Each has a test in
+`WrongDerivative`, `GradientFactorSlip`; autodiff/ops.py: `RuleMistake` in an `Op`'s `mistakes`
+with its `mutants`); any other is one `Mistake(...)` in `mistakes()`, with a `check` (and a
+`prepare` when it needs the key's problem or graph). Each has a test in
 tests/test_grade_mistakes.py.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +36,7 @@ class Site:
     key: Value
     ecf: Value | None
     context: Any               # grader.Key: .model (EcfModel or None), .problem, .kind, .prepared
+    world: Any = None          # ecf.World of this submission (the student's own values), or None
 
     def refs(self):
         yield self.key, ""
@@ -41,11 +48,9 @@ class Site:
         m = self.context.model
         return m is not None and m.is_gradient(self.name)
 
-    @property
-    def loss_key(self) -> str | None:
-        m = self.context.model
-        loss = getattr(getattr(m, "loss", None), "op", None) if m else None
-        return getattr(getattr(loss, "loss", None), "key", None)
+
+OWN = " (applied to your own earlier values)"
+RULES = "rules"          # key.prepared[RULES]: the rule table's slips, {mistake: {step: [(Value, detail)]}}
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,37 @@ def _dims_text(v: Value) -> str:
     return f"{s[0]}x{s[1]}"
 
 
-def _prepared(key: str):
+def _prepared(key: str, group: str | None = None):
+    """Look the answer up among the values prepared for this mistake at the key's values, then
+    among those re-run at the student's own values (computed once per submission, when needed)."""
     def check(site: Site, ans: Value, match):
-        for cand, detail in site.context.prepared.get(key, {}).get(site.name, []):
+        prepared = site.context.prepared
+        at_key = prepared.get(group, {}).get(key, {}) if group else prepared.get(key, {})
+        for cand, detail in at_key.get(site.name, []):
             if same(ans, cand, match):
                 return detail
+        if group is None:
+            return None
+        for cand, detail in _at_own_values(site, group).get(key, {}).get(site.name, []):
+            if same(ans, cand, match):
+                return (detail + OWN).strip()
         return None
     return check
+
+
+def _at_own_values(site: Site, group: str) -> dict:
+    """The preparation `group` re-run at the student's world, cached on it."""
+    w = site.world
+    if w is None or w.point is None or not site.is_gradient or w.point.at_key:
+        return {}      # the loop's mistakes change gradients only; at the key's values they are prepared
+    if group not in w.cache:
+        from hwsolve.grade.ecf import _FAIL
+
+        try:
+            w.cache[group] = _PREPARE_AT[group](site.context, w.point)
+        except _FAIL:
+            w.cache[group] = {}
+    return w.cache[group]
 
 
 # -- the checks ------------------------------------------------------------------------------
@@ -116,25 +145,11 @@ def _wrong_shape(site: Site, ans: Value, match):
     return None
 
 
-def _scaled(factor, when):
-    def check(site: Site, ans: Value, match):
-        if not when(site):
-            return None
-        for ref, how in site.refs():
-            if _nonzero(ref) and same(ans, mapped(ref, lambda x: x * factor), match):
-                return how.strip()
-        return None
-    return check
-
-
-def _loss_admits(slip_key: str):
-    """The step is a gradient under a loss whose table entry admits this slip."""
-    def when(site: Site) -> bool:
-        from hwsolve.autodiff.functions import lookup_loss
-
-        loss = lookup_loss(site.loss_key) if site.is_gradient and site.loss_key else None
-        return loss is not None and any(s.key == slip_key for s in loss.mistakes)
-    return when
+def _sign_flipped(site: Site, ans: Value, match):
+    for ref, how in site.refs():
+        if _nonzero(ref) and same(ans, mapped(ref, lambda x: -x), match):
+            return how.strip()
+    return None
 
 
 # -- preparations (once per key) ---------------------------------------------------------------
@@ -146,74 +161,35 @@ def _to_value(a):
     return to_value(a)
 
 
-def _prep_wrong_derivative(mistake_key: str):
-    """Re-run the backward pass with an activation's wrong derivative of this key, as the
-    activation's table entry defines it: one variant per activation node, and one with the slip
-    in every layer that admits it (a student who uses sigma for sigma' does it in every layer, and
-    the lower layers' gradients then compound the slip)."""
-    def prepare(key) -> dict:
-        from hwsolve.grade.ecf import with_derivative
-
-        m = key.model
-        if m is None:
-            return {}
-        out: dict = {}
-        everywhere: dict = {}
-        for node in m.activations():
-            fn, x = node.op.fn, node.parents[0]
-            wrong = next((w for w in fn.all_mistakes() if w.key == mistake_key), None)
-            if wrong is None or not wrong.changes(list(x.value.flat)):
-                continue
-            everywhere[node] = with_derivative(node.op, wrong.df)
-            detail = "at " + node.name + ": " + wrong.detail.format(f=fn.text, x=x.name)
-            for name, arr in m.variant(ops={node: everywhere[node]}).items():
-                out.setdefault(name, []).append((_to_value(arr), detail))
-        if len(everywhere) > 1:
-            detail = "in every layer (" + ", ".join(n.name for n in everywhere) + ")"
-            for name, arr in m.variant(ops=everywhere).items():
-                out.setdefault(name, []).append((_to_value(arr), detail))
-        return out
-    return prepare
-
-
-def _prep_other_branch(key) -> dict:
-    """min/max with its gradient sent to an operand it did not take, one variant per wrong pick."""
-    from hwsolve.autodiff.ops import Extremum
-
+def _prep_rules(key, point=None) -> dict:
+    """{mistake key: {step: [(Value, detail)]}}: every slip the key graph's rules admit, re-run
+    through the backward loop at `point` (default: the key's values)."""
     m = key.model
     if m is None:
         return {}
-    out: dict = {}
-    for node in m.nodes:
-        if not isinstance(node.op, Extremum):
-            continue
-        vals = [float(p.value[0, 0]) for p in node.parents]
-        for j, p in enumerate(node.parents):
-            if node.op.share(vals, j) == 1:
-                continue   # the operand it took: no mistake there
-            detail = f"at {node.name}: {node.op.which}'s gradient sent to {p.name}, which it did not take"
-            for name, arr in m.variant(ops={node: node.op.other_branch(j)}).items():
-                out.setdefault(name, []).append((_to_value(arr), detail))
-    return out
+    return {mk: {name: [(_to_value(a), d) for a, d in cands] for name, cands in steps.items()}
+            for mk, steps in m.rule_variants(point).items()}
 
 
-def _prep_softmax(key) -> dict:
+def _prep_softmax(key, point=None) -> dict:
+    """dL/da taken as p where p - y is due, below a softmax that feeds a cross-entropy."""
     from hwsolve.autodiff.ops import LossOp, Softmax
 
     m = key.model
     if m is None:
         return {}
+    point = point or m.key_point
     out: dict = {}
     for node in m.nodes:
-        if not isinstance(node.op, Softmax):
+        if not isinstance(node.op, Softmax) or point.vals.get(node) is None:
             continue
         if not _feeds_cross_entropy(m, node, LossOp):
             continue
         a = node.parents[0]
         detail = f"dL/d{a.name} taken as {node.name} instead of {node.name} - y"
-        for name, arr in m.variant(overrides={a: node.value}).items():
+        for name, arr in m.variant(overrides={a: point.vals[node]}, point=point).items():
             out.setdefault(name, []).append((_to_value(arr), detail))
-    return out
+    return {"softmax_without_y": out}
 
 
 def _feeds_cross_entropy(m, node, LossOp) -> bool:
@@ -284,36 +260,62 @@ def _prep_conv(rule, detail):
 
 # -- THE table -------------------------------------------------------------------------------
 
-def _rule_mistakes() -> list[Mistake]:
-    """The mistakes the rule table's entries admit: a loss's gradient off by a factor, an
-    activation's wrong derivative. Derived on every call, so a newly registered entry counts."""
-    from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES
+@functools.cache
+def _op_mistakes() -> list:
+    """Every slip the rules admit (`Op.mistakes` of every rule class, in class order). Rules are
+    classes of the engine's modules, all imported here: derived once."""
+    from hwsolve.autodiff import batch_ops, layer_ops, ops, tensor_ops  # noqa: F401 -- their rules count
 
-    out: dict[str, Mistake] = {}
-    for loss in LOSSES.values():
-        for s in loss.mistakes:
-            out.setdefault(s.key, Mistake(s.key, s.title, s.where, 0.0,
-                                          _scaled(s.factor, _loss_admits(s.key))))
-    for fn in ELEMENTWISE.values():
-        for w in fn.all_mistakes():
-            out.setdefault(w.key, Mistake(w.key, w.title, w.where, 0.0, _prepared(w.key),
-                                          _prep_wrong_derivative(w.key)))
+    out: dict = {}
+    todo: list[type] = [ops.Op]
+    while todo:
+        cls = todo.pop(0)
+        for m in cls.__dict__.get("mistakes", ()):
+            out.setdefault(m.key, m)
+        todo.extend(cls.__subclasses__())
     return list(out.values())
+
+
+def _rule_mistakes() -> list[Mistake]:
+    """The mistakes the rule table's entries admit: the rules' own (`Op.mistakes`: the batch
+    reduction, W for W^T, a lost minus sign, the power rule's factor, min/max's other branch), a
+    loss's gradient off by a factor, an activation's wrong derivatives. Derived on every call, so
+    a newly registered entry counts. All are re-run through the one backward loop (`_prep_rules`)."""
+    from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES, GradientFactorSlip, WrongDerivative
+    from hwsolve.autodiff.ops import RuleMistake
+
+    slips: list[RuleMistake | GradientFactorSlip | WrongDerivative] = [
+        *_op_mistakes(), *(s for loss in LOSSES.values() for s in loss.mistakes),
+        *(w for fn in ELEMENTWISE.values() for w in fn.all_mistakes())]
+    out: dict[str, Mistake] = {}
+    for s in slips:
+        out.setdefault(s.key, Mistake(s.key, s.title, s.where, 0.0, _prepared(s.key, RULES)))
+    return list(out.values())
+
+
+_TABLE: dict = {}      # the table, rebuilt when the rule table's entries change (`register`)
 
 
 def mistakes() -> tuple[Mistake, ...]:
     """THE table: general slips, then the rule table's, then the topic-specific ones."""
+    from hwsolve.autodiff.functions import ELEMENTWISE, LOSSES
+
+    entries = (*ELEMENTWISE.values(), *LOSSES.values())
+    cached = _TABLE.get("entries", ())
+    if len(cached) != len(entries) or any(a is not b for a, b in zip(cached, entries, strict=True)):
+        _TABLE.update(entries=entries, table=_table())     # holds the entries: no id is reused
+    return _TABLE["table"]
+
+
+def _table() -> tuple[Mistake, ...]:
     return (
         Mistake("transposed", "transposed", "any matrix or vector", 0.5, _transposed),
         Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
-        Mistake("sign_flip", "sign flipped", "any value", 0.0, _scaled(-1, lambda site: True)),
+        Mistake("sign_flip", "sign flipped", "any value", 0.0, _sign_flipped),
         *_rule_mistakes(),
-        Mistake("other_branch", "min/max gradient sent to the operand it did not take",
-                "gradients below a min or max (dH3/dX1 = 1 where min took H1)", 0.0,
-                _prepared("other_branch"), _prep_other_branch),
         Mistake("softmax_without_y", "softmax gradient without the - y",
                 "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
-                _prepared("softmax_without_y"), _prep_softmax),
+                _prepared("softmax_without_y", "softmax")),
         Mistake("ceil_for_floor", "ceiling used instead of floor",
                 "conv output sizes (floor((n + 2p - k)/s) + 1)", 0.0,
                 _prepared("ceil_for_floor"), _prep_conv(_ceil_rule, "ceil((n + 2p - k)/s) + 1")),
@@ -327,18 +329,48 @@ def by_key() -> dict[str, Mistake]:
     return {m.key: m for m in mistakes()}
 
 
+# preparations re-run at a student's own values: group -> (key, Point) -> {mistake: {step: [...]}}
+_PREPARE_AT = {RULES: _prep_rules, "softmax": _prep_softmax}
+
+
 def prepare_all(key) -> dict:
-    """{mistake key: {step name: [(Value, detail)]}} for the entries that need the key."""
+    """{mistake key: {step name: [(Value, detail)]}} for the entries that need the key; the
+    backward loop's mistake models by group ({group: {mistake key: ...}})."""
     from hwsolve.grade.ecf import _FAIL
 
     out = {}
+    for group, prep in _PREPARE_AT.items():
+        try:
+            out[group] = prep(key)
+        except _FAIL:  # a mistake model that cannot run on this key names nothing
+            out[group] = {}
     for m in mistakes():
         if m.prepare is not None:
             try:
                 out[m.key] = m.prepare(key)
-            except _FAIL:  # a mistake model that cannot run on this key names nothing
+            except _FAIL:
                 out[m.key] = {}
     return out
+
+
+def student_world(key, used: dict[str, Value]):
+    """The student's world (ecf.World) from their attempted wrong values. A wrong dL/db that a
+    mistake of the rule table reproduces also stands for the student's dL/da of that layer, so
+    what they computed from it below is error carried forward: "a mistake, then ECF". (Any other
+    wrong dL/db is not carried there: a value explained by nothing earns nothing below it.)"""
+    m = key.model
+    w = m.world(used)
+    mirror = []
+    for name in m.mirrorable(used):
+        site = Site(name, key.values[name], None, key, w)
+        match = key.rubric.policy(name).tolerance.match
+        own = w.values.get(name)
+        if own is not None and same(used[name], _to_value(own), match):
+            continue       # their own ECF value: carrying it changes nothing
+        if any(_prepared(mk, RULES)(site, used[name], match) is not None
+               for mk in site.context.prepared.get(RULES, {})):
+            mirror.append(name)
+    return m.world(used, frozenset(mirror)) if mirror else w
 
 
 def identify(site: Site, ans: Value, match) -> tuple[Mistake, str] | None:
