@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from hwsolve.core.notation import latex_text
+from hwsolve.core.notation import latex_text, step_label
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 from hwsolve.core.texescape import escape_text
@@ -57,10 +57,8 @@ FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{
 def label_latex(step: Step) -> str:
     if step.label is not None:
         return to_latex(step.label)
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", step.name):
-        return to_latex(Symbol(step.name, step.name))
-    # any other key (`dr/dh via (h^3)`) as text: the label sits in math mode, where text escapes fail
-    return to_latex(Symbol(step.name, latex_text(step.name)))
+    # any other key (`dX2 via (X1 + X2)`, `p3.n_out`) read as the course writes it, never as raw text
+    return to_latex(step_label(step.name))
 
 
 def shape_latex(shape: tuple) -> str:
