@@ -114,7 +114,7 @@ def value_latex(step: Step, precision: int) -> str | None:
         shown = [to_text(e, precision) for e in (step.formula, step.expression) if e is not None]
         if step.value in shown:
             return None
-        return rf"\text{{{escape_text(step.value)}}}"
+        return rf"\text{{{note_latex(step.value, escape_text)}}}"   # its math typeset, as a note's
     v = to_latex(Const(step.value), precision)
     if step.unit:
         v += rf"\ \text{{{escape_text(step.unit)}}}"
@@ -171,7 +171,7 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
             text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, escape_text) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
         elif s.note:  # \intertext comes right after a row end and needs none after it
-            text += " \\\\\n" + rf"\intertext{{\small\emph{{{escape_text(s.note)}}}}}" + "\n"
+            text += " \\\\\n" + rf"\intertext{{\small\emph{{{note_latex(s.note, escape_text)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
     return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
@@ -186,7 +186,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         heading = solution.sections.get(key, key)
         if "/" in key and solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out.append(rf"\{level}*{{{escape_text(heading)}}}")
+        out.append(rf"\{level}*{{{note_latex(heading, escape_text)}}}")
         if key.endswith("contents"):
             continue
         out.extend(_align(steps, precision, inline=key in solution.inline_notes))
@@ -218,7 +218,7 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
         return []
     # notes in small type, no gaps between items: they support the answer, they are not it
     return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\small"] \
-        + [rf"\item {escape_text(n)}" for n in notes] \
+        + [rf"\item {note_latex(n, escape_text)}" for n in notes] \
         + [r"\end{itemize}"]
 
 
@@ -226,7 +226,7 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
     if solution.kind == "sheet" and solution.parts:
         body = _sheet(solution, precision)
     else:
-        body = [rf"\section*{{{escape_text(solution.title)}}}"]
+        body = [rf"\section*{{{note_latex(solution.title, escape_text)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
         body += _sections(solution, keys, precision, "subsection")
         body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")
