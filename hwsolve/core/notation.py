@@ -140,16 +140,16 @@ def key_latex(name: str) -> str:
     if m:
         part, what = m.group(1), m.group(2)
         return "{" + _quantity(what) + r"}^{(\mathrm{" + part + "})}"
-    m = re.fullmatch(r"ratio:(\S+)/(\S+)", name)
+    m = re.fullmatch(r"ratio:([0-9.]+)/([0-9.]+)", name)
     if m:   # gradflow: the ratio of two parts' gradients
-        return rf"\text{{ratio}}\ \frac{{{latex_text(m.group(1))}}}{{{latex_text(m.group(2))}}}"
+        return rf"\mathrm{{ratio}}_{{{m.group(1)} / {m.group(2)}}}"
     return expression_latex(name)
 
 
 def _quantity(what: str) -> str:
     m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\[([0-9,]+)\]", what)
     if m:
-        return _quantity(m.group(1)) + "_{" + m.group(2) + "}"
+        return _subscripted(_quantity(m.group(1)), m.group(2))
     if what in QUANTITIES:
         return QUANTITIES[what]
     m = re.fullmatch(r"([A-Za-z])_([A-Za-z]+)", what)
@@ -158,12 +158,17 @@ def _quantity(what: str) -> str:
     return latex_text(what.replace("_", " "))
 
 
+def _subscripted(base: str, index: str) -> str:
+    """base_{index}; a base with its own subscript braced first ({X_{pad}}_{0,1}), never a double one."""
+    return ("{" + base + "}" if "_" in base or "^" in base else base) + "_{" + index + "}"
+
+
 def expression_latex(text: str) -> str:
     """A key's expression (``(X[1] * W1[1])``, ``sqrt(d)``, ``time(q=0.95)``) as math: names in
     the course's notation, signs typeset; text it cannot read is \\text, never raw."""
     m = _ENTRY.fullmatch(text)
     if m:   # an entry: Y[0,1] or K[0][1] -> Y_{0,1}, K_{0,1}
-        return latex_name(m.group(1)) + "_{" + m.group(2).replace("][", ",").strip("[]") + "}"
+        return _subscripted(latex_name(m.group(1)), m.group(2).replace("][", ",").strip("[]"))
     if text in QUANTITIES:
         return QUANTITIES[text]
     m = _CALL.fullmatch(text)
@@ -171,7 +176,8 @@ def expression_latex(text: str) -> str:
         return r"\sqrt{" + expression_latex(m.group(2)) + "}"
     if m and m.group(1) == "time":      # hparam: the search time at a quantile, time(q=0.95)
         return "T_{" + expression_latex(m.group(2)) + "}"
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     while pos < len(text):
         t = _TOKEN.match(text, pos)
         if t is None or t.end() == pos:
@@ -182,10 +188,10 @@ def expression_latex(text: str) -> str:
             out.append("^{" + power.group(1) + "}")
             pos = power.end()
             continue
-        if name:
-            out.append(_name_in_key(name))
-        elif number:
-            out.append(number)
+        if name or number:
+            if out and re.search(r"[A-Za-z0-9}]$", out[-1]):
+                out.append(" ")       # two names side by side: a product, \eta y, never \etay
+            out.append(_name_in_key(name) if name else number)
         else:
             out.append(_SIGNS[sign])
         pos = t.end()

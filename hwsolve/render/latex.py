@@ -56,7 +56,7 @@ FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{
 
 def label_latex(step: Step) -> str:
     if step.label is not None:
-        return to_latex(step.label)
+        return to_latex(_latexed(step.label))
     # any other key (`dX2 via (X1 + X2)`, `p3.n_out`) read as the course writes it, never as raw text
     return to_latex(step_label(step.name))
 
@@ -75,6 +75,18 @@ def _dim(d) -> str:
     return rf"\mathrm{{{s}}}" if re.fullmatch(r"[A-Za-z0-9]+", s) else latex_text(s)
 
 
+def _latexed(e):
+    """Every name an engine gave no LaTeX form (``dL/dY``, ``x_i``) in the course's notation, as a
+    label without one is (core.notation.step_label): a key is never printed raw, even inside math."""
+    from hwsolve.core.sym import Apply
+
+    if type(e) is Symbol and not e.latex and e.text:
+        return step_label(e.text)
+    if isinstance(e, Apply):
+        return Apply(e.op, tuple(_latexed(a) for a in e.args), e.fn)
+    return e
+
+
 def _braced(e):
     """Brace a superscripted name before a transpose or power: {z^{[2]}}^\\top, not z^{[2]}^\\top
     (a double superscript, which pdflatex rejects)."""
@@ -89,7 +101,7 @@ def _braced(e):
 
 
 def tex(e, precision: int) -> str:
-    return to_latex(_braced(e), precision)
+    return to_latex(_braced(_latexed(e)), precision)
 
 
 def step_forms(step: Step, precision: int) -> list[str]:

@@ -22,6 +22,7 @@ _WORDS = {"yhat": r"\hat{y}", "sum": r"\sum", "log": r"\log", "exp": r"\exp", "d
           "sigmoid": r"\sigma", "sigma": r"\sigma", "tanh": r"\tanh", "cosh": r"\cosh", "eta": r"\eta",
           "ReLU": r"\operatorname{ReLU}", "softmax": r"\operatorname{softmax}", "max": r"\max", "min": r"\min",
           "floor": r"\operatorname{floor}", "id": r"\operatorname{id}", "sqrt": r"\operatorname{sqrt}", "mod": r"\bmod"}
+_FUNCTIONS = set(_WORDS) - {"yhat", "sigma", "eta"}   # named alone in prose they are words
 _HATS = {"ohat", "xhat", "zhat", "phat", "uhat", "vhat"}
 _NAME = r"[A-Za-z][A-Za-z0-9]*(?:\[[0-9A-Za-z,+\-]+\])?"
 _SCRIPT = r"(?:\{[A-Za-z0-9+\-,]+\}|\([^()]*\)|[A-Za-z0-9]+)"
@@ -148,7 +149,7 @@ def _strong(word: str) -> bool:
             return True
         # a function's name alone ("identity -> sigmoid") is a word; applied (tanh(s)) it is math
         if kind == "name" and not re.fullmatch(r"[A-Za-z]|[0-9]+[A-Za-z]", text) \
-                and (text not in _WORDS or len(tokens) > 1):
+                and (text not in _FUNCTIONS or len(tokens) > 1):
             return True
     return False
 
@@ -206,7 +207,7 @@ def _is_code(core: str) -> bool:
     if _CODE.fullmatch(core) and ("_" in core or core.count(".") > 1):
         return True
     m = re.fullmatch(r"([a-z]{2,})(_[a-z0-9]+)+", core)
-    return bool(m) and _math_name(m.group(1)) is None and m.group(1) not in ("sum", "log", "exp")
+    return m is not None and _math_name(m.group(1)) is None and m.group(1) not in ("sum", "log", "exp")
 
 
 def note_latex(note: str, escape, code=None) -> str:
