@@ -29,10 +29,20 @@ BESIDE = 45
 PAIRED = 30
 
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[margin=2cm]{geometry}
+\usepackage[margin=2cm,top=1.3cm,bottom=1.4cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx}
 \allowdisplaybreaks
+% a derivation is many short displays: tighter rows and display gaps keep a short one on one page
+\setlength{\jot}{2pt}
+\makeatletter
+\g@addto@macro\normalsize{\setlength\abovedisplayskip{5pt plus 2pt}\setlength\belowdisplayskip{5pt plus 2pt}%
+  \setlength\abovedisplayshortskip{2pt plus 2pt}\setlength\belowdisplayshortskip{3pt plus 2pt}}
+\renewcommand\section{\@startsection{section}{1}{\z@}{-2.5ex \@plus -1ex \@minus -.2ex}{1.2ex \@plus .2ex}%
+  {\normalfont\Large\bfseries}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-2ex \@plus -.5ex \@minus -.2ex}{.8ex \@plus .2ex}%
+  {\normalfont\large\bfseries}}
+\makeatother
 \setcounter{MaxMatrixCols}{30}
 \setlength{\parindent}{0pt}
 % a formula wider than the space left on its line is scaled down to fit
@@ -198,7 +208,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         heading = solution.sections.get(key, key)
         if "/" in key and solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out.append(rf"\{level}*{{{note_latex(heading, escape_text)}}}")
+        out.append(rf"\{level}*{{{note_latex(heading, escape_text, heading=True)}}}")
         if key.endswith("contents"):
             continue
         out.extend(_align(steps, precision, inline=key in solution.inline_notes))
@@ -229,7 +239,7 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
     if not notes:
         return []
     # notes in small type, no gaps between items: they support the answer, they are not it
-    return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\small"] \
+    return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\setlength{\topsep}{2pt}\footnotesize"] \
         + [rf"\item {note_latex(n, escape_text)}" for n in notes] \
         + [r"\end{itemize}"]
 
@@ -238,7 +248,7 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
     if solution.kind == "sheet" and solution.parts:
         body = _sheet(solution, precision)
     else:
-        body = [rf"\section*{{{note_latex(solution.title, escape_text)}}}"]
+        body = [rf"\section*{{{note_latex(solution.title, escape_text, heading=True)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
         body += _sections(solution, keys, precision, "subsection")
         body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")

@@ -24,9 +24,9 @@ def _md(s: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
 
 
-def _note(s: str) -> str:
+def _note(s: str, heading: bool = False) -> str:
     """A note with its math as inline $...$ (as in LaTeX), spec keys as code, the rest plain text."""
-    return note_latex(s, _md, code=lambda k: f"`{k}`")
+    return note_latex(s, _md, code=lambda k: f"`{k}`", heading=heading)
 
 
 def _anchor(text: str) -> str:
@@ -71,7 +71,7 @@ def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]
         heading = solution.sections.get(key, key)
         if solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out += [f"{level} {_note(heading)}", ""]
+        out += [f"{level} {_note(heading, heading=True)}", ""]
         inline = key in solution.inline_notes
         if inline:   # one aligned block: each line with its rule named beside it
             out += _rule_block(steps, precision)
@@ -104,7 +104,7 @@ def _notes(notes) -> list[str]:
 
 
 def render(solution: Solution, precision: int) -> str:
-    out = [f"# {_note(solution.title)}", ""]
+    out = [f"# {_note(solution.title, heading=True)}", ""]
     parts = solution.parts if solution.kind == "sheet" else None
     if parts:
         out += ["## Contents", ""]

@@ -139,7 +139,7 @@ def _word_tex(word: str) -> str:
     return "".join(out)
 
 
-def _strong(word: str) -> bool:
+def _strong(word: str, heading: bool = False) -> bool:
     """Plainly math on its own: a script, an index, a partial, a known function or Greek name, a sign."""
     if word in _JOINERS:
         return False
@@ -148,6 +148,8 @@ def _strong(word: str) -> bool:
         if kind in ("sub", "sup", "partial", "differential") or (kind == "sign" and text in "=⊙⊘δ'/"):
             return True
         # a function's name alone ("identity -> sigmoid") is a word; applied (tanh(s)) it is math
+        if heading and re.fullmatch(r"[A-Za-z][0-9]+", text):
+            continue      # Q1, P4 in a title are the sheet's question numbers, not names
         if kind == "name" and not re.fullmatch(r"[A-Za-z]|[0-9]+[A-Za-z]", text) \
                 and (text not in _FUNCTIONS or len(tokens) > 1):
             return True
@@ -178,7 +180,7 @@ def _balance(run: list[str]) -> tuple[str, list[str], str]:
     return before, run, after
 
 
-def _emit(run: list[str], escape) -> list[str]:
+def _emit(run: list[str], escape, heading: bool = False) -> list[str]:
     """A run as one $...$ when it is plainly math and its brackets balance; otherwise the words as text."""
     trailing: list[str] = []
     while run and run[-1] in _JOINERS:        # a sign at the end of a run belongs to the text
@@ -186,14 +188,14 @@ def _emit(run: list[str], escape) -> list[str]:
     if not run:
         return trailing
     operands = sum(1 for w in run if w not in _JOINERS)
-    if not (any(_strong(w) for w in run) or (operands > 1 and len(run) > operands)):
+    if not (any(_strong(w, heading) for w in run) or (operands > 1 and len(run) > operands)):
         return [escape(w) for w in run] + trailing
     before, run, after = _balance(list(run))
     for k in range(len(run), 0, -1):          # the longest prefix whose brackets balance is math
         text = " ".join(run[:k])
         if text.count("(") == text.count(")") and text.count("[") == text.count("]") and run[k - 1] not in _JOINERS:
             math = "$" + " ".join(_word_tex(w) for w in run[:k]) + "$"
-            rest = _emit(run[k:], escape) if run[k:] else []   # the words after it: math again where they can be
+            rest = _emit(run[k:], escape, heading) if run[k:] else []   # the rest: math again where it can be
             if rest:
                 rest[-1] += escape(after)
             else:
@@ -210,9 +212,10 @@ def _is_code(core: str) -> bool:
     return m is not None and _math_name(m.group(1)) is None and m.group(1) not in ("sum", "log", "exp")
 
 
-def note_latex(note: str, escape, code=None) -> str:
+def note_latex(note: str, escape, code=None, heading: bool = False) -> str:
     """The note with its math in $...$; `escape` escapes the text parts (core.texescape.escape_text),
-    `code` sets a spec key (LaTeX: \\texttt; Markdown: backticks)."""
+    `code` sets a spec key (LaTeX: \\texttt; Markdown: backticks); in a `heading` a name such as Q1
+    alone stays text (a question number)."""
     code = code or (lambda s: r"\texttt{" + escape(s) + "}")
     out: list[str] = []
     run: list[str] = []
@@ -220,22 +223,22 @@ def note_latex(note: str, escape, code=None) -> str:
         core, punct = _split_punct(word)
         key = re.fullmatch(r"(\(*)([a-z][a-z0-9_.]*)(.*)", core)
         if key and not _is_math(core) and _is_code(key.group(2)):   # (in_proj, out_proj), cross_entropy(p, y)
-            out.extend(_emit(run, escape))
+            out.extend(_emit(run, escape, heading))
             run = []
             out.append(escape(key.group(1)) + code(key.group(2)) + escape(key.group(3) + punct))
             continue
         if _is_math(core):
             run.append(core)
             if punct:
-                out.extend(_emit(run, escape))
+                out.extend(_emit(run, escape, heading))
                 run = []
                 if out:
                     out[-1] += escape(punct)
                 else:
                     out.append(escape(punct))
             continue
-        out.extend(_emit(run, escape))
+        out.extend(_emit(run, escape, heading))
         run = []
         out.append(escape(word))
-    out.extend(_emit(run, escape))
+    out.extend(_emit(run, escape, heading))
     return " ".join(out)
