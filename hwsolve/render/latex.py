@@ -192,6 +192,9 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
         if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
             text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, escape_text) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
+        elif s.note and k == len(steps) - 1:   # after the block: an \intertext last leaves an empty row
+            return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}",
+                    rf"{{\small\emph{{{note_latex(s.note, escape_text)}}}}}\par"]
         elif s.note:  # \intertext comes right after a row end and needs none after it
             text += " \\\\\n" + rf"\intertext{{\small\emph{{{note_latex(s.note, escape_text)}}}}}" + "\n"
         elif k < len(steps) - 1:
