@@ -146,3 +146,18 @@ def test_note_math_stays_well_formed(words):
     assert depth == 0
     for math in re.findall(r"(?<!\\)\$(.*?)(?<!\\)\$", tex):
         assert not re.search(r"_\{[^{}]*\}_|\^\{[^{}]*\}\^|\^\{[^{}]*\}'", math), math
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="dLXWxy12[],./_^*+-() via:ratio", max_size=24))
+def test_any_key_reads_as_well_formed_math(key):
+    """Keys come from spec names too: whatever the key, its label keeps braces balanced, ends no
+    script open and never holds a double subscript."""
+    tex = key_latex(key)
+    depth = 0
+    for ch in re.sub(r"\\[{}]", "", tex):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0, tex
+    assert depth == 0, tex
+    assert not re.search(r"(?<!\\)[_^]\s*$", tex), tex
+    assert not re.search(r"_\{[^{}]*\}_|\^\{[^{}]*\}\^", tex), tex

@@ -110,9 +110,10 @@ _ENTRY = re.compile(r"([A-Za-z][A-Za-z0-9_]*)((?:\[[0-9]+(?:,[0-9]+)+\])|(?:\[[0
 _CALL = re.compile(r"([A-Za-z][A-Za-z0-9_]*)\(([^()]*)\)")
 _TOKEN = re.compile(r"\s*(?:([A-Za-z][A-Za-z0-9_]*(?:\[[0-9A-Za-z,]+\]|\^\([0-9A-Za-z]+\))?)|([0-9]+(?:\.[0-9]+)?)"
                     r"|(\*\*|[-+*/()=^,]))")
+_SUPERSCRIPT_END = re.compile(r"\^\{[^{}]*\}$")
 _POWER = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?|-?[A-Za-z][A-Za-z0-9]*)")
 _SIGNS = {"*": r" \cdot ", "/": " / ", "+": " + ", "-": " - ", "=": " = ", "(": "(", ")": ")",
-          "**": "^", "^": "^", ",": ", "}
+          "**": "^{}", "^": "^{}", ",": ", "}     # a caret with no exponent after it: empty, still valid
 
 
 def step_label(name: str) -> Symbol:
@@ -184,8 +185,8 @@ def expression_latex(text: str) -> str:
             return "".join(out) + latex_text(text[pos:])
         name, number, sign = t.groups()
         power = _POWER.match(text, t.end()) if sign in ("^", "**") else None
-        if power:    # h^12, x^-2: the exponent braced, never h^1 2
-            out.append("^{" + power.group(1) + "}")
+        if power:    # h^12, x^-2: the exponent braced, never h^1 2; a second one after an empty group
+            out.append(("{}" if out and _SUPERSCRIPT_END.search(out[-1]) else "") + "^{" + power.group(1) + "}")
             pos = power.end()
             continue
         if name or number:
@@ -193,7 +194,8 @@ def expression_latex(text: str) -> str:
                 out.append(" ")       # two names side by side: a product, \eta y, never \etay
             out.append(_name_in_key(name) if name else number)
         else:
-            out.append(_SIGNS[sign])
+            again = sign in ("^", "**") and out and _SUPERSCRIPT_END.search(out[-1])
+            out.append(("{}" if again else "") + _SIGNS[sign])
         pos = t.end()
     return "".join(out).strip()
 
