@@ -45,4 +45,5 @@ def test_cli_two_specs():
     r = CliRunner().invoke(main, ["derive", str(PROBLEMS / "nyu2572_1_3a_sym.yaml"),
                                   str(PROBLEMS / "nyu2572_1_3b_sym.yaml"), "--format", "markdown"])
     assert r.exit_code == 0, r.output
-    assert "What differs in the specs" in r.output and "squared\\_error → bce" in r.output
+    # the loss key is set as code (issue 13 item 8), no longer as escaped text
+    assert "What differs in the specs" in r.output and "`squared_error` → bce" in r.output

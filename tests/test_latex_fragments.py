@@ -75,8 +75,9 @@ def test_a_power_used_on_several_paths_compiles(tmp_path, fragment):
     spec.write_text(POWER_GRAPH)
     tex = latex(["backprop", spec], tmp_path, "power", fragment)
     text = tex.read_text()
-    # the key is a label in math mode: set as \text, where the escapes are text-mode ones
-    assert "\\text{dr/dh via (h\\textasciicircum{}3)} &=" in text
+    # the key is read as math (issue 13 item 8: never a raw step name), the power braced
+    assert "\\frac{\\partial r}{\\partial h}\\ \\text{via}\\ (h^{3}) &=" in text
+    assert "dr/dh" not in text
     if fragment:
         compile_tex(tmp_path, "power", f"\\input{{{tex.name}}}")
     else:

@@ -1,6 +1,7 @@
 """LaTeX a student pastes (issue 13 item 8): rules beside their lines, short chains on one row, the
 seed 003 Q1 answer on one page."""
 
+import re
 import shutil
 import subprocess
 
@@ -34,6 +35,18 @@ def test_seed003_q1_answer_fits_on_page_one(tmp_path):
     for heading in ("one rule per line", "Backward pass", "Gradients (gradient layout)"):
         assert heading in page1
     assert page1.count("∈ R") >= 14     # the 9 backward steps and the 5 gradients, each with its shape
+
+
+@pytest.mark.skipif(not (TOOLS and shutil.which("pdfinfo")), reason="pdflatex/pdfinfo not installed")
+def test_seed003_q1_whole_answer_notes_included_is_one_page(tmp_path):
+    """Measured: 2 pages before (the notes spilled over), 1 after tighter display gaps and margins."""
+    tex = tmp_path / "q1.tex"
+    tex.write_text(_latex(["derive", str(PROBLEMS / "csc6022_q1.yaml")]))
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "q1.tex"], cwd=tmp_path,
+                   capture_output=True, check=True, timeout=120)
+    info = subprocess.run(["pdfinfo", "q1.pdf"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M), info
+    assert r"\begin{align*}" in tex.read_text()      # the derivation in aligned blocks
 
 
 def test_rule_names_sit_beside_their_lines_and_short_chains_share_a_row():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from hwsolve.core.notation import latex_text
+from hwsolve.core.notation import latex_text, step_label
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 from hwsolve.core.texescape import escape_text
@@ -29,10 +29,20 @@ BESIDE = 45
 PAIRED = 30
 
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[margin=2cm]{geometry}
+\usepackage[margin=2cm,top=1.3cm,bottom=1.4cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx}
 \allowdisplaybreaks
+% a derivation is many short displays: tighter rows and display gaps keep a short one on one page
+\setlength{\jot}{2pt}
+\makeatletter
+\g@addto@macro\normalsize{\setlength\abovedisplayskip{5pt plus 2pt}\setlength\belowdisplayskip{5pt plus 2pt}%
+  \setlength\abovedisplayshortskip{2pt plus 2pt}\setlength\belowdisplayshortskip{3pt plus 2pt}}
+\renewcommand\section{\@startsection{section}{1}{\z@}{-2.5ex \@plus -1ex \@minus -.2ex}{1.2ex \@plus .2ex}%
+  {\normalfont\Large\bfseries}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-2ex \@plus -.5ex \@minus -.2ex}{.8ex \@plus .2ex}%
+  {\normalfont\large\bfseries}}
+\makeatother
 \setcounter{MaxMatrixCols}{30}
 \setlength{\parindent}{0pt}
 % a formula wider than the space left on its line is scaled down to fit
@@ -56,11 +66,9 @@ FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{
 
 def label_latex(step: Step) -> str:
     if step.label is not None:
-        return to_latex(step.label)
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", step.name):
-        return to_latex(Symbol(step.name, step.name))
-    # any other key (`dr/dh via (h^3)`) as text: the label sits in math mode, where text escapes fail
-    return to_latex(Symbol(step.name, latex_text(step.name)))
+        return to_latex(_latexed(step.label))
+    # any other key (`dX2 via (X1 + X2)`, `p3.n_out`) read as the course writes it, never as raw text
+    return to_latex(step_label(step.name))
 
 
 def shape_latex(shape: tuple) -> str:
@@ -77,6 +85,18 @@ def _dim(d) -> str:
     return rf"\mathrm{{{s}}}" if re.fullmatch(r"[A-Za-z0-9]+", s) else latex_text(s)
 
 
+def _latexed(e):
+    """Every name an engine gave no LaTeX form (``dL/dY``, ``x_i``) in the course's notation, as a
+    label without one is (core.notation.step_label): a key is never printed raw, even inside math."""
+    from hwsolve.core.sym import Apply
+
+    if type(e) is Symbol and not e.latex and e.text:
+        return step_label(e.text)
+    if isinstance(e, Apply):
+        return Apply(e.op, tuple(_latexed(a) for a in e.args), e.fn)
+    return e
+
+
 def _braced(e):
     """Brace a superscripted name before a transpose or power: {z^{[2]}}^\\top, not z^{[2]}^\\top
     (a double superscript, which pdflatex rejects)."""
@@ -91,7 +111,7 @@ def _braced(e):
 
 
 def tex(e, precision: int) -> str:
-    return to_latex(_braced(e), precision)
+    return to_latex(_braced(_latexed(e)), precision)
 
 
 def step_forms(step: Step, precision: int) -> list[str]:
@@ -116,7 +136,7 @@ def value_latex(step: Step, precision: int) -> str | None:
         shown = [to_text(e, precision) for e in (step.formula, step.expression) if e is not None]
         if step.value in shown:
             return None
-        return rf"\text{{{escape_text(step.value)}}}"
+        return rf"\text{{{note_latex(step.value, escape_text)}}}"   # its math typeset, as a note's
     v = to_latex(Const(step.value), precision)
     if step.unit:
         v += rf"\ \text{{{escape_text(step.unit)}}}"
@@ -172,8 +192,11 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
         if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
             text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, escape_text) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
+        elif s.note and k == len(steps) - 1:   # after the block: an \intertext last leaves an empty row
+            return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}",
+                    rf"{{\small\emph{{{note_latex(s.note, escape_text)}}}}}\par"]
         elif s.note:  # \intertext comes right after a row end and needs none after it
-            text += " \\\\\n" + rf"\intertext{{\small\emph{{{escape_text(s.note)}}}}}" + "\n"
+            text += " \\\\\n" + rf"\intertext{{\small\emph{{{note_latex(s.note, escape_text)}}}}}" + "\n"
         elif k < len(steps) - 1:
             text += " \\\\\n"
     return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
@@ -188,7 +211,7 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         heading = solution.sections.get(key, key)
         if "/" in key and solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out.append(rf"\{level}*{{{escape_text(heading)}}}")
+        out.append(rf"\{level}*{{{note_latex(heading, escape_text, heading=True)}}}")
         if key.endswith("contents"):
             continue
         out.extend(_align(steps, precision, inline=key in solution.inline_notes))
@@ -219,8 +242,8 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
     if not notes:
         return []
     # notes in small type, no gaps between items: they support the answer, they are not it
-    return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\small"] \
-        + [rf"\item {escape_text(n)}" for n in notes] \
+    return [rf"\{level}{{Notes}}", r"\begin{itemize}\setlength{\itemsep}{0pt}\setlength{\topsep}{2pt}\footnotesize"] \
+        + [rf"\item {note_latex(n, escape_text)}" for n in notes] \
         + [r"\end{itemize}"]
 
 
@@ -228,7 +251,7 @@ def render(solution: Solution, precision: int, fragment: bool = False) -> str:
     if solution.kind == "sheet" and solution.parts:
         body = _sheet(solution, precision)
     else:
-        body = [rf"\section*{{{escape_text(solution.title)}}}"]
+        body = [rf"\section*{{{note_latex(solution.title, escape_text, heading=True)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
         body += _sections(solution, keys, precision, "subsection")
         body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")

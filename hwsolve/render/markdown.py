@@ -24,6 +24,11 @@ def _md(s: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", s)
 
 
+def _note(s: str, heading: bool = False) -> str:
+    """A note with its math as inline $...$ (as in LaTeX), spec keys as code, the rest plain text."""
+    return note_latex(s, _md, code=lambda k: f"`{k}`", heading=heading)
+
+
 def _anchor(text: str) -> str:
     """GitHub / Jupyter style heading anchor."""
     a = re.sub(r"[^\w\- ]", "", text.lower()).strip()
@@ -40,7 +45,7 @@ def _block(step: Step, precision: int, inline: bool = False) -> list[str]:
         rows[-1] += r" \qquad \text{(" + note_latex(step.note, _text_in_math) + ")}"
     out = ["$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$"]
     if step.note and not inline:
-        out.append(f"*{_md(step.note)}*")
+        out.append(f"*{_note(step.note)}*")
     return out + [""]
 
 
@@ -66,7 +71,7 @@ def _sections(solution: Solution, keys, precision: int, level: str) -> list[str]
         heading = solution.sections.get(key, key)
         if solution.kind == "sheet":
             heading = heading.split(" · ", 1)[-1]
-        out += [f"{level} {_md(heading)}", ""]
+        out += [f"{level} {_note(heading, heading=True)}", ""]
         inline = key in solution.inline_notes
         if inline:   # one aligned block: each line with its rule named beside it
             out += _rule_block(steps, precision)
@@ -95,11 +100,11 @@ def _summary(solution: Solution, names, title: str, precision: int, level: str) 
 def _notes(notes) -> list[str]:
     if not notes:
         return []
-    return ["**Notes**", ""] + [f"- {_md(n)}" for n in notes] + [""]
+    return ["**Notes**", ""] + [f"- {_note(n)}" for n in notes] + [""]
 
 
 def render(solution: Solution, precision: int) -> str:
-    out = [f"# {_md(solution.title)}", ""]
+    out = [f"# {_note(solution.title, heading=True)}", ""]
     parts = solution.parts if solution.kind == "sheet" else None
     if parts:
         out += ["## Contents", ""]

@@ -186,6 +186,10 @@ class Derivation:
     solution: Solution
     jac: dict = field(default_factory=dict)         # (consumer name, operand index) -> _Jac
     aliases: dict = field(default_factory=dict)     # grad symbol text -> alias Symbol
+    exact_checks: int = 0                           # `check`: comparisons made in exact rationals
+    fd_entries: int = 0                             # `check`: gradient entries against finite differences
+    fd_worst: float = 0.0                           # ... their largest difference
+    fd_skipped: str = ""                            # ... or why they could not be made at this draw
 
 
 def _consumers(g: Graph) -> dict:
@@ -624,10 +628,19 @@ def solve(prob: DeriveProblem) -> Solution:
     d = derive(prob)
     worst, count = check(prob, d)
     sizes = ", ".join(f"{k} = {v}" for k, v in d.c.sizes.items())
+    if d.exact_checks == count:
+        agree = "agree exactly (rational arithmetic) with the numeric backprop engine"
+    elif d.exact_checks:
+        agree = (f"agree with the numeric backprop engine ({d.exact_checks} exactly in rational arithmetic, "
+                 f"the rest in floats, largest difference {worst:.1e})")
+    else:
+        agree = f"agree with the numeric backprop engine (in floats: largest difference {worst:.1e})"
+    fd = (f"; each gradient also agrees with central finite differences of the loss in all {d.fd_entries} "
+          f"entries (largest difference {d.fd_worst:.1e})" if not d.fd_skipped else
+          f"; no finite differences at this draw: the input of {d.fd_skipped} sits at its kink")
     d.solution.notes.append(
         f"Checked, not trusted: the {count} formulas above were evaluated at random numbers"
-        + (f" ({sizes})" if sizes else "")
-        + f" and agree with the numeric backprop engine (largest difference {worst:.1e}).")
+        + (f" ({sizes})" if sizes else "") + f" and {agree}{fd}.")
     # LaTeX / Markdown: each note beside its step's last line, not a line of its own (a page, not five)
     d.solution.inline_notes = list(SECTIONS)
     if prob.show:   # the sections the sheet asks for are printed; every step stays in the records
@@ -653,12 +666,14 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
 
     d = d or derive(prob, seed)
     C, g = d.c, d.c.graph
-    numeric = {s.name: to_matrix(s.value) for s in numeric_solve(C.net).steps if s.section == "backward"}
-    env = {n.label.text: T.to_float(n.value).astype(float) for n in g.nodes}
-    for k, v in C.sizes.items():
-        env.setdefault(k, np.array([[float(v)]]))
+    # Exact where the network is: every value rational (linear layers, ReLU, leaky ReLU, identity, squared
+    # losses), so each formula must equal the engine's value exactly; floats only where a function demands
+    exact = all(T.is_exact(n.value) for n in g.nodes)
+    numeric = {s.name: to_matrix(s.value, exact) for s in numeric_solve(C.net).steps if s.section == "backward"}
+    env = _env(g, C.sizes, exact)
     fns = functions_of(g)
     worst, count = 0.0, 0
+    d.exact_checks, d.fd_entries, d.fd_worst = 0, 0, 0.0
     alias_of = {a.text: k for k, a in d.aliases.items()}
 
     from hwsolve.topics.derive.answers import ANSWER_SUFFIX
@@ -668,15 +683,19 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
         want = numeric[name]
         if want.shape != got.shape and want.size == got.size and 1 in want.shape:
             raise HwsolveError(f"derive check: {what} has shape {got.shape}, expected {want.shape}")
+        rational = _rational(want) and _rational(got)
         diff = float(np.max(np.abs(want - got))) if want.shape == got.shape else float("inf")
-        if not diff <= tol * max(1.0, float(np.max(np.abs(want)))):
+        allowed = 0.0 if rational else tol * max(1.0, float(np.max(np.abs(want))))
+        if not diff <= allowed:
             raise HwsolveError(f"derive check failed: {what} = {got.tolist()} but the numeric engine "
-                               f"gives {want.tolist()}")
+                               f"gives {want.tolist()}" + (" (exact rationals)" if rational else ""))
         worst, count = max(worst, diff), count + 1
+        d.exact_checks += rational
 
     for s in d.solution.steps:
         if s.section == "jacobians":
-            count += _check_jacobian(s, env, fns, tol)
+            made = _check_jacobian(s, env, fns, tol)
+            count, d.exact_checks = count + made, d.exact_checks + made * _rational(env[s.name])
         elif s.section == "backward":
             key = alias_of.get(s.name, s.name)
             v = evaluate(s.formula, env, fns)
@@ -688,13 +707,80 @@ def check(prob: DeriveProblem, d: Derivation | None = None, seed: int = 0,
                 compare(f"{s.name} (in the problem's symbols)", key, evaluate(s.expression, env, fns))
     for s in d.solution.steps:
         if s.section == "answers_forward":
-            count += _check_forward_answer(s, env, fns, tol)
+            made = _check_forward_answer(s, env, fns, tol)
+            count, d.exact_checks = count + made, d.exact_checks + made * exact
         elif s.section == "answers_backward":
             compare(s.name, s.name.removesuffix(ANSWER_SUFFIX), evaluate(s.formula, env, fns))
         if s.section == "chain":
             for form, what in _chain_forms(s):
                 compare(f"{s.name} ({what})", s.name, evaluate(form, env, fns))
+    _finite_differences(d, env)
     return worst, count
+
+
+def _kink_hit(g: Graph, margin: float) -> str:
+    """The name of an activation whose input sits at its kink (ReLU at 0), where differences are meaningless."""
+    for n in g.nodes:
+        if isinstance(n.op, Activation) and n.op.fn.kink is not None:
+            z = T.to_float(n.parents[0].value).astype(float)
+            if z.size and float(np.min(np.abs(z - float(n.op.fn.kink)))) < margin:
+                return n.name
+    return ""
+
+
+def _loss_at(g: Graph, loss: Node, leaves: dict) -> float:
+    """The loss recomputed in floats from the leaves' values (the network's own forward rules)."""
+    values: dict = {}
+    for n in g.nodes:
+        values[n] = leaves[n] if n.op is None else n.op.forward([values[p] for p in n.parents])
+    return float(np.sum(values[loss]))
+
+
+def _finite_differences(d: Derivation, env: dict, h: float = 1e-6, tol: float = 1e-6) -> None:
+    """Every gradient the derivation ends with (each parameter's and the input's), evaluated from its
+    formula, against central differences of the loss in every entry of its variable: a check that
+    shares nothing with the backward rules. Raises on a mismatch; records the count in `d`."""
+    g, loss = d.c.graph, d.c.loss
+    assert loss is not None
+    d.fd_skipped = _kink_hit(g, 10 * h)
+    if d.fd_skipped:
+        return
+    leaves = {n: T.to_float(n.value).astype(float) for n in g.nodes if n.op is None}
+    for t in (n for n in g.nodes if n.kind in ("param", "input")):
+        derived = np.asarray(env[g.grad_symbol(t).text]).astype(float)
+        central = np.zeros_like(leaves[t])
+        for idx in np.ndindex(leaves[t].shape):
+            up, down = dict(leaves), dict(leaves)
+            up[t], down[t] = leaves[t].copy(), leaves[t].copy()
+            up[t][idx] += h
+            down[t][idx] -= h
+            central[idx] = (_loss_at(g, loss, up) - _loss_at(g, loss, down)) / (2 * h)
+        want = to_matrix(central)
+        want = want.T if d.problem.layout == "numerator" else want
+        diff = float(np.max(np.abs(want - derived))) if want.shape == derived.shape else float("inf")
+        if not diff <= tol * max(1.0, float(np.max(np.abs(want)))):
+            raise HwsolveError(f"derive check failed: {g.grad_symbol(t).text} = {derived.tolist()} but central "
+                               f"finite differences of the loss give {want.tolist()}")
+        d.fd_entries += central.size
+        d.fd_worst = max(d.fd_worst, diff)
+
+
+def _env(g: Graph, sizes: dict, exact: bool) -> dict:
+    """Each symbol's value at the draw: Fractions (object arrays) when exact, else floats."""
+    from hwsolve.topics.derive.numeric import EXACT
+
+    if exact:
+        env = {n.label.text: to_matrix(n.value, True) for n in g.nodes}
+        env[EXACT] = True
+    else:
+        env = {n.label.text: T.to_float(n.value).astype(float) for n in g.nodes}
+    for k, v in sizes.items():
+        env.setdefault(k, to_matrix(v, exact))
+    return env
+
+
+def _rational(a: np.ndarray) -> bool:
+    return a.dtype == object and all(isinstance(v, (int, Fraction)) for v in a.flat)
 
 
 def _chain_forms(s: Step) -> list[tuple[Expr, str]]:
@@ -706,7 +792,7 @@ def _chain_forms(s: Step) -> list[tuple[Expr, str]]:
 def _check_forward_answer(s: Step, env: dict, fns: dict, tol: float) -> int:
     """A forward value written in the allowed symbols must equal the forward pass (returns 1)."""
     got, want = evaluate(s.formula, env, fns), env[s.label.text if s.label is not None else s.name]
-    scale = max(1.0, float(np.max(np.abs(want))))
+    scale = 0.0 if _rational(got) and _rational(want) else max(1.0, float(np.max(np.abs(want))))
     if got.shape != want.shape or float(np.max(np.abs(got - want))) > tol * scale:
         raise HwsolveError(f"derive check failed: {s.name} in the allowed symbols = {got.tolist()}, "
                            f"but the forward pass gives {want.tolist()}")
@@ -719,8 +805,9 @@ def _check_jacobian(s: Step, env: dict, fns: dict, tol: float) -> int:
     env[s.name] = evaluate(s.expression if s.expression is not None else s.formula, env, fns)
     if s.formula is None or s.expression is None:
         return 0
-    diff = float(np.max(np.abs(evaluate(s.formula, env, fns) - env[s.name])))
-    if diff > tol:
+    rule = evaluate(s.formula, env, fns)
+    diff = float(np.max(np.abs(rule - env[s.name])))
+    if diff > (0.0 if _rational(rule) and _rational(env[s.name]) else tol):
         raise HwsolveError(f"derive check failed: the elements of {s.name} differ from its rule")
     return 1
 

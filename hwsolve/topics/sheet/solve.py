@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hwsolve.core.notation import step_label
 from hwsolve.core.records import SheetPart, Solution, Step
 from hwsolve.topics.sheet.spec import Sheet
 
@@ -28,7 +29,9 @@ def solve_sheet(sheet: Sheet) -> Solution:
                 out.sections[f"{part.id}/{key}"] = f"{part.id} · {heading}"
                 keys.append(f"{part.id}/{key}")
         for s in sol.steps:
-            out.add(replace(s, name=f"{part.id}/{s.name}", section=f"{part.id}/{s.section}"))
+            # the part id goes in front of the key (unique JSON keys), never into the printed label
+            label = s.label if s.label is not None else step_label(s.name)
+            out.add(replace(s, name=f"{part.id}/{s.name}", section=f"{part.id}/{s.section}", label=label))
         out.summary += [f"{part.id}/{n}" for n in sol.summary]
         out.notes += [f"{part.id}: {n}" for n in sol.notes]
         out.parts.append(SheetPart(part.id, title, part.kind, sections=keys, notes=list(sol.notes),

@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 
 from hwsolve.core.errors import HwsolveError
+from hwsolve.core.notation import expression_latex
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Symbol
 from hwsolve.topics.prove.bridge import shown, to_sympy
@@ -110,10 +111,15 @@ def _solve(prob: UpdateProblem) -> Solution:
     sol = Solution(prob.title, "update_rule", sections=dict(SECTIONS))
     sol.inline_notes = ["steps"]
     lines, loss, s, y, dl_ds = derive_loss(prob)
-    sol.add(Step("yhat", "model", formula=Symbol(f"{OUTPUTS[prob.output][0]}, s = b + sum_i w_i x_i"),
+    f_text = OUTPUTS[prob.output][0]
+    f_latex = {"sign(s)": r"\operatorname{sign}(s)", "tanh(s)": r"\tanh(s)",
+               "sigmoid(s)": r"\sigma(s)"}.get(f_text, "s")
+    sol.add(Step("yhat", "model", formula=Symbol(f"{f_text}, s = b + sum_i w_i x_i",
+                                                 f_latex + r",\quad s = b + \sum_i w_i x_i"),
                  label=Symbol("yhat", r"\hat{y}")))
-    sol.add(Step("w_i", "model", formula=Symbol(prob.update_text.replace("*", " ")),
-                 label=Symbol("w_i <-", r"w_i \leftarrow"), note="the update rule"))
+    update = prob.update_text.replace("*", " ")
+    sol.add(Step("w_i", "model", formula=Symbol(update, expression_latex(update)),
+                 label=Symbol("w_i <-", r"w_i^{\text{new}}"), note="the update rule"))
     last = None
     for lhs, e, rule in lines:
         label = Symbol(lhs, _latex_label(lhs)) if lhs != last else Symbol("", "")
