@@ -568,6 +568,57 @@ def _huber_functions(delta=Fraction(1), **_) -> dict[str, Callable]:
     return {f"Huber_{tag}": huber, f"clip_{tag}": clip}
 
 
+def _smooth_l1_value(yh, y, beta=Fraction(1), **_):
+    # PyTorch's SmoothL1Loss: Huber with delta = beta, divided by beta (so the linear part has slope 1)
+    total: Any = 0
+    for a, b in zip(yh, y, strict=True):
+        r = abs(a - b)
+        total += r * r / (2 * beta) if r < beta else r - beta / 2
+    return total / len(yh)
+
+
+def _smooth_l1_grad(yh, y, beta=Fraction(1), **_):
+    K = len(yh)
+    out = []
+    for a, b in zip(yh, y, strict=True):
+        r = a - b
+        out.append(r / beta / K if abs(r) < beta else (0 * r + (1 if r > 0 else -1)) / K)
+    return out
+
+
+def _smooth_l1_formula(yh, y, K, scalar, beta=Fraction(1), **_):
+    from hwsolve.core.numfmt import fmt_number
+
+    h = call(f"SmoothL1_{fmt_number(beta)}", rf"\operatorname{{SmoothL1}}_{{{fmt_number(beta)}}}", yh - y)
+    core = h if scalar else sumover(h)
+    return core if K == 1 else Const(_k(K)) * core
+
+
+def _smooth_l1_grad_formula(yh, y, K, scalar, beta=Fraction(1), **_):
+    r = yh - y if beta == 1 else Const(Fraction(1) / beta) * (yh - y)
+    g = call("clip_1", r"\operatorname{clip}_{1}", r)
+    return g if K == 1 else Const(_k(K)) * g
+
+
+def _smooth_l1_functions(beta=Fraction(1), **_) -> dict[str, Callable]:
+    from hwsolve.core.numfmt import fmt_number
+
+    bt, tag = float(beta), fmt_number(beta)
+
+    def smooth(a):
+        import numpy as np
+
+        r = np.abs(a)
+        return np.where(r < bt, r * r / (2 * bt), r - bt / 2)
+
+    def clip(a):
+        import numpy as np
+
+        return np.clip(a, -1.0, 1.0)
+
+    return {f"SmoothL1_{tag}": smooth, "clip_1": clip}
+
+
 FACTOR2_DROPPED = GradientFactorSlip(
     "factor2_dropped", "factor 2 of the squared-error derivative dropped",
     "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", Fraction(1, 2))
@@ -596,8 +647,14 @@ LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
     Loss("huber", "Huber loss averaged over the K outputs: r^2/2 where |r| <= delta, "
          "delta (|r| - delta/2) beyond (r = yhat - y)", True,
          _huber_value, _huber_grad, _huber_formula, _huber_grad_formula,
-         params={"delta": Fraction(1)}, check_params=_positive("delta"), aliases=("smooth_l1",),
-         functions=_huber_functions),
+         params={"delta": Fraction(1)}, check_params=_positive("delta"), functions=_huber_functions),
+    # not an alias of huber: PyTorch's SmoothL1Loss(beta) is HuberLoss(delta=beta) / beta, the same
+    # only at beta = delta = 1 (found by tools/torch_reference.py)
+    Loss("smooth_l1", "smooth L1 loss (PyTorch's SmoothL1Loss) averaged over the K outputs: "
+         "r^2 / (2 beta) where |r| < beta, |r| - beta/2 beyond (r = yhat - y); Huber_beta / beta", True,
+         _smooth_l1_value, _smooth_l1_grad, _smooth_l1_formula, _smooth_l1_grad_formula,
+         params={"beta": Fraction(1)}, check_params=_positive("beta"), aliases=("smoothl1",),
+         functions=_smooth_l1_functions),
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
          _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
          aliases=("binary_cross_entropy",)),
