@@ -780,7 +780,9 @@ def _train_network(rng: random.Random, i: int, kind: str) -> Case | None:
 
 
 def graph_case(rng: random.Random, i: int) -> Case | None:
-    variant = i % 4
+    variant = i % 5
+    if variant == 4:
+        return _graph_library_loss(rng, i)
     if variant == 0:
         return _graph_mlp_ce(rng, i)
     if variant == 1:
@@ -817,6 +819,33 @@ def _graph_mlp_ce(rng, i) -> Case | None:
     exp = {"L": L.item(), "dL/dW1": grad_of(W1t), "dL/db1": grad_of(b1t), "dL/dW2": grad_of(W2t),
            "dL/db2": grad_of(b2t), "dL/dx": grad_of(xt)}
     return {"name": f"graph-{i}-mlp", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
+
+
+def _graph_library_loss(rng, i) -> Case | None:
+    """A library loss (loss: {type: ...}) on a matrix prediction: torch's mean runs over every entry."""
+    m, n = rng.randint(1, 3), rng.randint(1, 3)
+    name = ["mse", "half_mse", "squared_error", "huber", "bce", "smooth_l1", "half_squared_error"][(i // 5) % 7]
+    A, W = mat(rng, m, n), mat(rng, m, m)
+    Y = [[rng.choice([0, 1, 0.5]) for _ in range(n)] for _ in range(m)] if name == "bce" else mat(rng, m, n)
+    At, Wt, Yt = t(A), t(W), ft(Y)
+    P = torch.sigmoid(Wt @ At) if name == "bce" else torch.tanh(Wt @ At)
+    loss: dict[str, Any] = {"type": name, "prediction": "P", "target": "Y"}
+    if name == "huber":
+        loss["delta"] = d = rng.choice([0.5, 1, 2])
+        L = F.huber_loss(P, Yt, delta=d)
+    elif name == "smooth_l1":
+        loss["beta"] = bt = rng.choice([0.5, 1, 2])
+        L = F.smooth_l1_loss(P, Yt, beta=bt)
+    else:
+        L = {"mse": lambda: F.mse_loss(P, Yt), "half_mse": lambda: F.mse_loss(P, Yt) / 2,
+             "squared_error": lambda: ((P - Yt) ** 2).sum(), "half_squared_error": lambda: ((P - Yt) ** 2).sum() / 2,
+             "bce": lambda: F.binary_cross_entropy(P, Yt)}[name]()
+    L.backward()
+    act = "sigmoid" if name == "bce" else "tanh"
+    spec = {"hwsolve": 1, "kind": "graph", "title": f"torch graph loss {i}: {name}", "inputs": {"A": A},
+            "params": {"W": W}, "targets": {"Y": Y}, "nodes": {"P": f"{act}(W @ A)"}, "loss": loss}
+    exp = {"L": L.item(), "dL/dW": grad_of(Wt), "dL/dA": grad_of(At)}
+    return {"name": f"graph-{i}-loss-{name}", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
 
 
 def _graph_batch_columns(rng, i) -> Case | None:

@@ -338,8 +338,10 @@ def compile_graph(p) -> Compiled:
     if loss.output:
         out = b.env[loss.prediction]
     elif loss.library is not None:
-        op = LossOp(loss.library, b.env[loss.target].label)
         pair = (b.env[loss.prediction], b.env[loss.target])
+        rows, cols = b.shape_of(pair[0])
+        # K = every entry of the prediction: the 1/K of mse, bce, huber is printed and computed alike
+        op = LossOp(loss.library, b.env[loss.target].label, K=rows * cols)
         b.check_shape(op, pair, loss.name, loss.line, [loss.prediction, loss.target])
         out = g.apply(op, pair, loss.name, symbol(loss.name), line=loss.line)
         b.shapes[out] = SCALAR
