@@ -175,18 +175,24 @@ def _activation(rng: random.Random, name: str) -> tuple[Any, Callable]:
         c = rng.choice([2, 5, 0.5])
         return {"type": "relu", "scale": c}, lambda a: c * F.relu(a)
     fns = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu, "identity": lambda a: a,
+           "gelu_tanh": lambda a: F.gelu(a, approximate="tanh"),
            "abs": torch.abs, "exp": torch.exp}
     return name, fns[name]
 
 
 ACTIVATIONS = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "gelu", "identity",
-               "scaled_relu", "abs"]
+               "scaled_relu", "abs", "exp", "softmax", "gelu_tanh"]
 KINKED = {"relu", "leaky_relu", "elu", "scaled_relu", "abs"}
 
 
 def _loss(rng: random.Random, name: str, K: int):
     """(spec form, target for the spec, torch loss(yhat, target tensor), target tensor, last layer)."""
     if name == "cross_entropy":
+        if rng.random() < 0.3:    # a soft target (probabilities): torch's cross_entropy with class probabilities
+            q = [rng.randint(1, 4) for _ in range(K)]
+            probs = [v / sum(q) for v in q]
+            target: Any = [f"{v}/{sum(q)}" for v in q]
+            return name, target, lambda p, y: -(y * torch.log(p)).sum(), ft(probs), "softmax"
         k = rng.randrange(K)
         y = torch.zeros(K)
         y[k] = 1
@@ -229,7 +235,7 @@ def network_case(rng: random.Random, i: int) -> Case | None:
         layers.append({"linear": {"W": W, "b": b}})
         params.append((t(W), t(b)))
         if li < len(widths) - 1:
-            name = ACTIVATIONS[(i + li * 3) % len(ACTIVATIONS)]
+            name = ACTIVATIONS[(i + li * 5) % len(ACTIVATIONS)]
         else:
             name = last or rng.choice(["identity", "tanh", "relu", "leaky_relu", "softplus"])
         if name == "softmax":
@@ -251,12 +257,16 @@ def network_case(rng: random.Random, i: int) -> Case | None:
         return None
     L = loss_fn(z, y)
     L.backward()
-    exp = {"yhat": plain(z), "L": L.item(), "dL/dx": grad_of(xt)}
+    numerator = i % 5 == 4        # dL/dW is W's transpose, dL/dv a row: torch's grads transposed
+    vec_grad = (lambda g: plain(g) if g.numel() == 1 else [g.tolist()]) if numerator else plain
+    exp = {"yhat": plain(z), "L": L.item(), "dL/dx": vec_grad(xt.grad)}
     for li, (W, b) in enumerate(params, 1):
-        exp[f"dL/dW[{li}]"] = grad_of(W)
-        exp[f"dL/db[{li}]"] = grad_of(b)
+        exp[f"dL/dW[{li}]"] = W.grad.T.tolist() if numerator else W.grad.tolist()
+        exp[f"dL/db[{li}]"] = vec_grad(b.grad)
     spec = {"hwsolve": 1, "kind": "network", "title": f"torch network {i}: {loss_name}", "input": x,
             "target": target, "layers": layers, "loss": loss_spec}
+    if numerator:
+        spec["layout"] = "numerator"
     return {"name": f"network-{i}-{loss_name}", "area": "network", "command": "backprop", "spec": spec,
             "expected": exp}
 
@@ -339,8 +349,10 @@ def batch_case(rng: random.Random, i: int) -> Case | None:
     L.backward()
     exp = {"L": L.item(), "dL/dW[1]": grad_of(W1t), "dL/db[1]": grad_of(b1t), "dL/dW[2]": grad_of(W2t),
            "dL/db[2]": grad_of(b2t), "yhat": plain(P.T), "dL/dx": plain(Xt.grad.T)}
-    spec = {"hwsolve": 1, "kind": "network", "title": f"torch batch {i}", "batch": "rows",
-            "reduction": reduction, "input": X, "target": [r[0] for r in Y] if K == 1 else Y,
+    columns = i % 3 == 1          # the same batch written as columns (d x n), target K x n
+    Xs, Ys = ([list(c) for c in zip(*X, strict=True)], [list(c) for c in zip(*Y, strict=True)]) if columns else (X, Y)
+    spec = {"hwsolve": 1, "kind": "network", "title": f"torch batch {i}", "batch": "columns" if columns else "rows",
+            "reduction": reduction, "input": Xs, "target": [r[0] for r in Y] if K == 1 else Ys,
             "layers": [{"linear": {"W": W1, "b": b1}}, spec_a, {"linear": {"W": W2, "b": b2}}, last],
             "loss": loss_spec}
     return {"name": f"batch-{i}-{loss_name}-{reduction}", "area": "batch", "command": "backprop",

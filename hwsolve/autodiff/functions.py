@@ -179,6 +179,21 @@ def _gelu_d(x, **_):
     return cdf + x * pdf
 
 
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def _gelu_tanh(x, **_):
+    # PyTorch's gelu(approximate='tanh'), Hendrycks and Gimpel's approximation (GPT-2, BERT)
+    x = float(x)
+    return 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
+
+
+def _gelu_tanh_d(x, **_):
+    x = float(x)
+    th = math.tanh(_GELU_C * (x + 0.044715 * x ** 3))
+    return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
+
+
 def _step(at_zero):
     def d(x, at_zero_value=None, **_):
         if x > 0:
@@ -321,7 +336,12 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
                 params={"beta": Fraction(1)}, check_params=_positive("beta"),
                 derivative_text="Softplus'(x) = sigmoid(beta x), Softplus(x) = log(1 + exp(beta x)) / beta"),
     Elementwise("gelu", "GELU", r"\operatorname{GELU}", _gelu, _gelu_d, False,
-                derivative_text="GELU(x) = x Phi(x), GELU'(x) = Phi(x) + x phi(x) (exact erf form)"),
+                derivative_text="GELU(x) = x Phi(x), GELU'(x) = Phi(x) + x phi(x) (exact erf form, "
+                                "PyTorch's default)"),
+    Elementwise("gelu_tanh", "GELU_tanh", r"\operatorname{GELU}_{\tanh}", _gelu_tanh, _gelu_tanh_d, False,
+                aliases=("gelu_approx",),
+                derivative_text="GELU_tanh(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh "
+                                "approximation (PyTorch's gelu(approximate='tanh'))"),
     Elementwise("exp", "exp", r"\exp", lambda x, **_: math.exp(float(x)),
                 lambda x, **_: math.exp(float(x)), False, domain=_exp_domain,
                 derivative_text="exp'(x) = exp(x)", vectorized=_vec("exp"), vectorized_d=_vec("exp")),
