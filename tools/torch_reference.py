@@ -66,6 +66,10 @@ def run_hwsolve(case: Case) -> tuple[dict[str, Any], list[str]]:
     if result.exit_code != 0:
         raise RuntimeError(f"hwsolve {' '.join(argv[:1])} exit {result.exit_code}: {result.output.strip()}")
     out = json.loads(result.output)
+    names = [s["name"] for s in out["steps"]]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:   # names are documented as unique within one output (docs/json-schema.md)
+        raise RuntimeError(f"step names used twice: {', '.join(twice)}")
     return {s["name"]: s["value"] for s in out["steps"]}, out.get("notes", [])
 
 
@@ -545,15 +549,25 @@ def _arch_cnn(rng: random.Random, i: int) -> Case | None:
     exp: dict[str, Any] = {"params[0]": 0, "volume[0]": H * H * C}
     mods = []
     for li in range(1, rng.randint(2, 4) + 1):
-        kind = rng.choice(["conv", "conv", "pool", "bn"])
+        kind = rng.choice(["conv", "conv", "pool", "bn", "relu", "dropout"])
         if kind == "conv":
             k, n, s, p, d = rng.randint(1, 5), rng.randint(1, 8), rng.randint(1, 2), rng.randint(0, 2), rng.randint(1, 2)
-            mod: torch.nn.Module = torch.nn.Conv2d(x.shape[1], n, k, s, p, d)
-            layers.append({"type": "conv", "kernel": k, "filters": n, "stride": s, "padding": p, "dilation": d})
+            bias = rng.random() < 0.8
+            mod: torch.nn.Module = torch.nn.Conv2d(x.shape[1], n, k, s, p, d, bias=bias)
+            layers.append({"type": "conv", "kernel": k, "filters": n, "stride": s, "padding": p, "dilation": d,
+                           "bias": bias})
         elif kind == "pool":
             k, s = rng.randint(2, 3), rng.randint(1, 3)
-            mod = torch.nn.MaxPool2d(k, s)
-            layers.append({"type": "pool", "size": k, "stride": s})
+            p = rng.randint(0, k // 2)
+            mode = rng.choice(["max", "avg"])
+            mod = torch.nn.MaxPool2d(k, s, p) if mode == "max" else torch.nn.AvgPool2d(k, s, p)
+            layers.append({"type": "pool", "size": k, "stride": s, "padding": p, "mode": mode})
+        elif kind == "relu":
+            mod = torch.nn.ReLU()
+            layers.append("RELU")
+        elif kind == "dropout":
+            mod = torch.nn.Dropout(0.5).eval()
+            layers.append("DROPOUT")
         else:
             mod = torch.nn.BatchNorm2d(x.shape[1])
             layers.append("BN")
@@ -566,8 +580,9 @@ def _arch_cnn(rng: random.Random, i: int) -> Case | None:
         mods.append(mod)
         exp[f"params[{li}]"] = nparams(mod)
         exp[f"volume[{li}]"] = x.numel()
-    fc = torch.nn.Linear(x.numel(), rng.randint(1, 10))
-    layers.append(f"FC-{fc.out_features}")
+    fc_bias = rng.random() < 0.8
+    fc = torch.nn.Linear(x.numel(), rng.randint(1, 10), bias=fc_bias)
+    layers.append({"type": "fc", "units": fc.out_features, "bias": fc_bias})
     exp[f"params[{len(mods) + 1}]"] = nparams(fc)
     exp["total_params"] = sum(nparams(m) for m in mods) + nparams(fc)
     spec = {"hwsolve": 1, "kind": "arch", "title": f"torch arch {i}", "layers": layers}
@@ -618,8 +633,12 @@ def conv_shape_case(rng: random.Random, i: int) -> Case | None:
     mode = ["conv", "transposed", "pool"][i % 3]
     args = ["--n", f"{H}x{W}", "--k", str(k), "--p", str(p), "--s", str(s), "--channels", str(C)]
     x = torch.zeros(1, C, H, W)
-    if mode == "conv":
-        mod: torch.nn.Module = torch.nn.Conv2d(C, L, k, s, p, d)
+    if mode == "conv" and i % 2 == 0:     # 'same': PyTorch allows it at stride 1 only
+        mod: torch.nn.Module = torch.nn.Conv2d(C, L, k, 1, "same", d)
+        args[5], args[7] = "same", "1"
+        args += ["--d", str(d), "--filters", str(L)]
+    elif mode == "conv":
+        mod = torch.nn.Conv2d(C, L, k, s, p, d)
         args += ["--d", str(d), "--filters", str(L)]
     elif mode == "transposed":
         op = rng.randint(0, max(s, d) - 1)
@@ -792,9 +811,13 @@ def _train_network(rng: random.Random, i: int, kind: str) -> Case | None:
 
 
 def graph_case(rng: random.Random, i: int) -> Case | None:
-    variant = i % 5
+    variant = i % 7
     if variant == 4:
         return _graph_library_loss(rng, i)
+    if variant == 5:
+        return _graph_scalar(rng, i)
+    if variant == 6:
+        return _graph_reshape(rng, i)
     if variant == 0:
         return _graph_mlp_ce(rng, i)
     if variant == 1:
@@ -858,6 +881,50 @@ def _graph_library_loss(rng, i) -> Case | None:
             "params": {"W": W}, "targets": {"Y": Y}, "nodes": {"P": f"{act}(W @ A)"}, "loss": loss}
     exp = {"L": L.item(), "dL/dW": grad_of(Wt), "dL/dA": grad_of(At)}
     return {"name": f"graph-{i}-loss-{name}", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
+
+
+def _graph_scalar(rng, i) -> Case | None:
+    """Numbers only: the scalar rules (min/max of three, powers, quotients, the table's functions)."""
+    v = {k: dec(rng, 0.2, 2.0) * rng.choice([1, -1]) for k in ("a", "b", "c")}
+    v["d"] = dec(rng, 0.3, 2.0)
+    slope, beta, alpha = rng.choice([0.1, 0.2]), rng.choice([1, 2]), rng.choice([0.5, 1, 2])
+    tv = {k: t(x) for k, x in v.items()}
+    a, b, c, d = (tv[k] for k in "abcd")
+    h1 = torch.max(torch.stack([a * b, b + c, c - a]))
+    h2 = torch.min(torch.stack([a, b ** 2, d]))
+    h3 = F.softplus(a * c, beta) + F.leaky_relu(b - c, slope) + F.elu(a + b, alpha)
+    h4 = torch.sqrt(d) * torch.log(d + 1) + torch.exp(-d) / (1 + b ** 2)
+    J = h1 * h2 + h3 ** 2 / 2 + h4 - torch.sigmoid(a) * torch.tanh(c)
+    if near_kink(a * b - (b + c), a * b - (c - a), b + c - (c - a), a - b ** 2, a - d, b ** 2 - d, b - c, a + b):
+        return None
+    J.backward()
+    spec = {"hwsolve": 1, "kind": "graph", "title": f"torch scalar graph {i}", "params": v,
+            "nodes": {"H1": "max(a*b, b + c, c - a)", "H2": "min(a, b^2, d)",
+                      "H3": f"softplus(a*c, {beta}) + leaky_relu(b - c, {slope}) + elu(a + b, {alpha})",
+                      "H4": "sqrt(d) * log(d + 1) + exp(-d) / (1 + b^2)",
+                      "J": "H1 * H2 + H3^2 / 2 + H4 - sigmoid(a) * tanh(c)"},
+            "output": "J"}
+    exp = {"J": J.item(), **{f"dJ/d{k}": tv[k].grad.item() for k in "abcd"}}
+    return {"name": f"graph-{i}-scalar", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
+
+
+def _graph_reshape(rng, i) -> Case | None:
+    """sum/mean along an axis, reshape (row-major), flatten, transpose, softmax along rows."""
+    m, n = rng.choice([(2, 3), (3, 2), (2, 2), (4, 3)])
+    A, B = mat(rng, m, n), mat(rng, n, m)
+    At, Bt = t(A), t(B)
+    R = At.reshape(n, m)                       # row-major, as numpy's C order
+    S = torch.softmax(R + Bt, dim=1)
+    cs = S.sum(dim=0, keepdim=True)            # 1 x m
+    rm = At.mean(dim=1, keepdim=True)          # m x 1
+    J = (cs @ rm).sum() + (At.T * Bt).flatten().pow(2).sum() / 3
+    J.backward()
+    spec = {"hwsolve": 1, "kind": "graph", "title": f"torch reshape graph {i}", "params": {"A": A, "B": B},
+            "nodes": {"R": f"reshape(A, {n}, {m})", "S": "softmax(R + B, axis=1)", "c": "sum(S, axis=0)",
+                      "r": "mean(A, axis=1)", "J": "sum(c @ r) + sum(flatten(A.T * B)^2) / 3"},
+            "output": "J"}
+    exp = {"J": J.item(), "dJ/dA": grad_of(At), "dJ/dB": grad_of(Bt)}
+    return {"name": f"graph-{i}-reshape", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
 
 
 def _graph_batch_columns(rng, i) -> Case | None:

@@ -38,7 +38,8 @@ def solve_dropout(prob: LayerProblem, sol: Solution) -> None:
     sol.add(Step("X", "given", value=mat(x), shape=x.shape, note="the input"))
     sol.add(Step("m", "given", value=mat(mask), shape=mask.shape, note="the mask: 1 keeps an entry, 0 drops it"))
     sol.add(Step("p", "given", value=num(p), note="the drop probability"))
-    sol.add(Step("dL/dY", "given", value=mat(g), shape=g.shape, note="the gradient arriving at the output (given)"))
+    # dL/dY (given) is the backward pass's first step (dL/dY = G); a "given" step too would be a
+    # second step of the same name
     sol.add(Step("scale", "forward", formula=Const(1) / (Const(1) - Symbol("p")), substituted=Const(1) / (1 - c(p)),
                  value=num(op.scale), note="inverted dropout scales the kept entries up at training time, so "
                                            "nothing changes at test time"))

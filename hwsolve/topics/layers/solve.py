@@ -269,7 +269,7 @@ def _conv_backward(sol, op, x, xp, kern, g, grads, nodes, names) -> None:
                                  substituted=sum_of(subst), value=num(dk_used[f, ch, u, v]),
                                  note="every output cell this weight touched, times the input it met"))
     _conv_dx_cells(sol, sec, op, x, kern, g3, grads[x_node].reshape((C,) + x.shape[-2:]), names)
-    if b_node is not None:
+    if b_node is not None and F > 1:   # with one filter, the cell-by-cell step above is dL/db already
         _whole(sol, gsec, "dL/db", grads[b_node], "one per filter")
     whole = [((f"dL/dK[{f}]" if F > 1 else "dL/dK") + (f"[{ch}]" if C > 1 else ""), dk[f, ch])
              for f in range(F) for ch in range(C)]

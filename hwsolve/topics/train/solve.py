@@ -217,8 +217,11 @@ def _forward_after(run: _Run) -> None:
     run.sol.sections[key] = f"Forward pass after step {t}"
     scratch = Solution("", "")
     run.g.forward_steps(scratch, key)
+    taken = {s.name for s in run.sol.steps}
     for s in scratch.steps:
-        run.sol.add(replace(s, name=f"{s.name}[t={t}]"))
+        # the loss after the last step is a step already (L[t=T]): the same name twice would be two keys
+        if f"{s.name}[t={t}]" not in taken:
+            run.sol.add(replace(s, name=f"{s.name}[t={t}]"))
 
 
 def _notes(run: _Run) -> list[str]:
