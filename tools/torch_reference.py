@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import tempfile
@@ -328,10 +327,7 @@ def batch_case(rng: random.Random, i: int) -> Case | None:
     act_name = rng.choice(["tanh", "relu", "sigmoid", "elu", "leaky_relu"])
     spec_a, fn = _activation(rng, act_name)
     last = "sigmoid" if loss_name == "bce" else "identity"
-    if loss_name == "bce":
-        Y = [[rng.choice([0, 1, 0.5]) for _ in range(K)] for _ in range(n)]
-    else:
-        Y = mat(rng, n, K)
+    Y = [[rng.choice([0, 1, 0.5]) for _ in range(K)] for _ in range(n)] if loss_name == "bce" else mat(rng, n, K)
     loss_spec: Any = loss_name
     delta = None
     if loss_name == "huber":
@@ -422,10 +418,7 @@ def pool_case(rng: random.Random, i: int) -> Case | None:
     X = [[[rng.randint(-2, 2) for _ in range(W)] for _ in range(H)] if ties else mat(rng, H, W)
          for _ in range(C)]
     Xt = t([X])
-    if mode == "max":
-        Y = F.max_pool2d(Xt, k, s, p)
-    else:
-        Y = F.avg_pool2d(Xt, k, s, p, count_include_pad=True)
+    Y = F.max_pool2d(Xt, k, s, p) if mode == "max" else F.avg_pool2d(Xt, k, s, p, count_include_pad=True)
     G = ft([mat(rng, Y.shape[2], Y.shape[3]) for _ in range(C)])
     (Y[0] * G).sum().backward()
     spec = {"hwsolve": 1, "kind": "layer", "type": "pool", "title": f"torch pool {i}",
@@ -551,7 +544,8 @@ def _arch_cnn(rng: random.Random, i: int) -> Case | None:
     for li in range(1, rng.randint(2, 4) + 1):
         kind = rng.choice(["conv", "conv", "pool", "bn", "relu", "dropout"])
         if kind == "conv":
-            k, n, s, p, d = rng.randint(1, 5), rng.randint(1, 8), rng.randint(1, 2), rng.randint(0, 2), rng.randint(1, 2)
+            k, n, s = rng.randint(1, 5), rng.randint(1, 8), rng.randint(1, 2)
+            p, d = rng.randint(0, 2), rng.randint(1, 2)
             bias = rng.random() < 0.8
             mod: torch.nn.Module = torch.nn.Conv2d(x.shape[1], n, k, s, p, d, bias=bias)
             layers.append({"type": "conv", "kernel": k, "filters": n, "stride": s, "padding": p, "dilation": d,
@@ -985,7 +979,8 @@ def _graph_conv_pool(rng, i) -> Case | None:
 # -- driver ----------------------------------------------------------------------------------------
 
 AREAS: dict[str, Callable[[random.Random, int], Case | None]] = {
-    "network": network_case, "kink": kink_case, "tie": tie_case, "batch": batch_case, "conv": conv_case, "pool": pool_case,
+    "network": network_case, "kink": kink_case, "tie": tie_case, "batch": batch_case, "conv": conv_case,
+    "pool": pool_case,
     "batchnorm": lambda r, i: norm_case(r, i, "batchnorm"), "layernorm": lambda r, i: norm_case(r, i, "layernorm"),
     "dropout": dropout_case, "rnn": rnn_case, "attention": attention_case, "arch": arch_case,
     "conv_shape": conv_shape_case, "train": train_case, "graph": graph_case,
@@ -1028,10 +1023,17 @@ def check(areas: list[str], count: int, seed: int, verbose: bool) -> int:
     return failures
 
 
-def freeze(areas: list[str], count: int, seed: int) -> None:
+# cases per area in the frozen fixtures: enough to reach every loss (network), optimizer (train) and
+# graph variant once; small enough for the test suite's time budget
+FREEZE_COUNTS = {"network": 16, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 4, "batchnorm": 3,
+                 "layernorm": 3, "dropout": 2, "rnn": 4, "attention": 4, "arch": 4, "conv_shape": 6,
+                 "train": 14, "graph": 14}
+
+
+def freeze(areas: list[str], count: int | None, seed: int) -> None:
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for area in areas:
-        cases = generate(area, count, seed)
+        cases = generate(area, count or FREEZE_COUNTS[area], seed)
         for case in cases:
             got, _ = run_hwsolve(case)
             bad = compare(case["expected"], got)
@@ -1047,7 +1049,8 @@ def freeze(areas: list[str], count: int, seed: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("action", choices=["check", "freeze"])
-    ap.add_argument("--cases", type=int, default=20, help="random cases per area")
+    ap.add_argument("--cases", type=int, default=None,
+                    help="random cases per area (check: 20; freeze: FREEZE_COUNTS)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--area", action="append", choices=list(AREAS), help="only these areas (repeatable)")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -1056,7 +1059,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.action == "freeze":
         freeze(areas, ns.cases, ns.seed)
         return 0
-    return 1 if check(areas, ns.cases, ns.seed, ns.verbose) else 0
+    return 1 if check(areas, ns.cases or 20, ns.seed, ns.verbose) else 0
 
 
 if __name__ == "__main__":

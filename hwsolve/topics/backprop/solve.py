@@ -14,7 +14,6 @@ from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Op, Softm
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import indexed, symbol
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.numfmt import fmt_number
 
 SECTIONS = {
     "given": "Given",
