@@ -365,10 +365,14 @@ def batch_case(rng: random.Random, i: int) -> Case | None:
 def conv_case(rng: random.Random, i: int) -> Case | None:
     C, Fn = rng.randint(1, 3), rng.randint(1, 3)
     kh, kw = rng.randint(1, 3), rng.randint(1, 3)
-    s, p, dil = rng.randint(1, 2), rng.randint(0, 2), rng.randint(1, 2)
+    if i % 3 == 2:    # a different setting per axis, written HxW
+        s2, p2, d2 = (rng.randint(1, 2), rng.randint(1, 2)), (rng.randint(0, 2), rng.randint(0, 2)), (1, 2)
+    else:
+        s2, p2, d2 = (rng.randint(1, 2),) * 2, (rng.randint(0, 2),) * 2, (rng.randint(1, 2),) * 2
     H, W = rng.randint(3, 6), rng.randint(3, 6)
-    if H + 2 * p < dil * (kh - 1) + 1 or W + 2 * p < dil * (kw - 1) + 1:
+    if H + 2 * p2[0] < d2[0] * (kh - 1) + 1 or W + 2 * p2[1] < d2[1] * (kw - 1) + 1:
         return None
+    s, p, dil = s2, p2, d2
     flip = i % 4 == 3
     X = [mat(rng, H, W) for _ in range(C)]
     Ks = [[mat(rng, kh, kw) for _ in range(C)] for _ in range(Fn)]
@@ -385,7 +389,7 @@ def conv_case(rng: random.Random, i: int) -> Case | None:
         spec["bias"] = bs[0]
     else:
         spec["filters"] = [{"kernel": k[0] if C == 1 else k, "bias": b} for k, b in zip(Ks, bs, strict=True)]
-    spec.update({"stride": s, "padding": p, "dilation": dil,
+    spec.update({"stride": _pair_text(s), "padding": _pair_text(p), "dilation": _pair_text(dil),
                  "operation": "convolution" if flip else "cross-correlation",
                  "upstream": G[0].tolist() if Fn == 1 else G.tolist()})
     exp: dict[str, Any] = {}
@@ -400,6 +404,11 @@ def conv_case(rng: random.Random, i: int) -> Case | None:
     return {"name": f"conv-{i}", "area": "conv", "command": "layer", "spec": spec, "expected": exp}
 
 
+def _pair_text(v: tuple[int, int]) -> Any:
+    """N when both axes agree, else the spec's HxW text."""
+    return v[0] if v[0] == v[1] else f"{v[0]}x{v[1]}"
+
+
 def _indexed(name: str, x: torch.Tensor, several: bool) -> dict[str, Any]:
     """C x H x W as hwsolve names it: name[c] per channel when there are several, else name."""
     if not several:
@@ -409,11 +418,16 @@ def _indexed(name: str, x: torch.Tensor, several: bool) -> dict[str, Any]:
 
 def pool_case(rng: random.Random, i: int) -> Case | None:
     mode = "max" if i % 2 == 0 else "avg"
-    k, s = rng.randint(2, 3), rng.randint(1, 3)
-    p = rng.randint(0, k // 2)
+    if i % 3 == 2:    # HxW window, stride and padding
+        k2 = (rng.randint(1, 3), rng.randint(2, 3))
+        s2, p2 = (rng.randint(1, 3), rng.randint(1, 3)), (rng.randint(0, k2[0] // 2), rng.randint(0, k2[1] // 2))
+    else:
+        k2 = (rng.randint(2, 3),) * 2
+        s2, p2 = (rng.randint(1, 3),) * 2, (rng.randint(0, k2[0] // 2),) * 2
     C, H, W = rng.randint(1, 2), rng.randint(3, 6), rng.randint(3, 6)
-    if H + 2 * p < k or W + 2 * p < k:
+    if H + 2 * p2[0] < k2[0] or W + 2 * p2[1] < k2[1]:
         return None
+    k, s, p = k2, s2, p2
     ties = i % 4 == 0          # small integers: ties in max windows, first maximum takes the gradient
     X = [[[rng.randint(-2, 2) for _ in range(W)] for _ in range(H)] if ties else mat(rng, H, W)
          for _ in range(C)]
@@ -422,7 +436,8 @@ def pool_case(rng: random.Random, i: int) -> Case | None:
     G = ft([mat(rng, Y.shape[2], Y.shape[3]) for _ in range(C)])
     (Y[0] * G).sum().backward()
     spec = {"hwsolve": 1, "kind": "layer", "type": "pool", "title": f"torch pool {i}",
-            "input": X[0] if C == 1 else X, "mode": mode, "window": k, "stride": s, "padding": p,
+            "input": X[0] if C == 1 else X, "mode": mode, "window": _pair_text(k), "stride": _pair_text(s),
+            "padding": _pair_text(p),
             "upstream": G[0].tolist() if C == 1 else G.tolist()}
     exp = {**_indexed("Y", Y[0], C > 1), **_indexed("dL/dX", Xt.grad[0], C > 1)}
     return {"name": f"pool-{i}-{mode}", "area": "pool", "command": "layer", "spec": spec, "expected": exp}
@@ -470,6 +485,8 @@ def rnn_case(rng: random.Random, i: int) -> Case | None:
     h, d, T = rng.randint(1, 3), rng.randint(1, 3), rng.randint(1, 4)
     loss_name = ["half_squared_error", "squared_error", "mse", "half_mse"][i % 4]
     W_hh, W_xh, b, h0 = mat(rng, h, h, lo=-1, hi=1), mat(rng, h, d, lo=-1, hi=1), vec(rng, h), vec(rng, h)
+    if i % 4 == 1:
+        h0 = [0.0] * h
     xs = [vec(rng, d) for _ in range(T)]
     last_only = i % 3 == 2
     ys = [vec(rng, h, lo=-0.9, hi=0.9) for _ in range(T)]
@@ -497,6 +514,8 @@ def rnn_case(rng: random.Random, i: int) -> Case | None:
     spec = {"hwsolve": 1, "kind": "layer", "type": "rnn", "title": f"torch rnn {i}", "W_hh": W_hh,
             "W_xh": W_xh, "b": b, "h0": h0, "inputs": xs,
             "targets": {"last": ys[-1]} if last_only else ys, "loss": loss_name}
+    if not any(h0):
+        del spec["h0"]     # the default: zeros
     exp = {"L": L.item(), "dL/dW_hh": grad_of(Whh), "dL/dW_xh": grad_of(Wxh), "dL/db": grad_of(bt),
            "dL/dh[0]": grad_of(h0t)}
     for k, hk in enumerate(hs, 1):
@@ -656,6 +675,60 @@ def conv_shape_case(rng: random.Random, i: int) -> Case | None:
         exp["weights"] = mod.weight.numel()
     return {"name": f"conv_shape-{i}-{mode}", "area": "conv_shape", "command": "conv-shape", "args": args,
             "expected": exp}
+
+
+def convspec_case(rng: random.Random, i: int) -> Case | None:
+    """`hwsolve conv SPEC` (kind: conv): kernels or pooling applied to a small image, forward only."""
+    operation = ["cross-correlation", "convolution", "max-pool", "avg-pool"][i % 4]
+    C, H, W = rng.randint(1, 2), rng.randint(3, 6), rng.randint(3, 6)
+    k, s, p = rng.randint(1, 3), rng.randint(1, 2), rng.randint(0, 1)
+    X = [mat(rng, H, W) for _ in range(C)]
+    Xt = ft([X])
+    spec: dict[str, Any] = {"hwsolve": 1, "kind": "conv", "title": f"torch conv spec {i}",
+                            "image": X[0] if C == 1 else X, "stride": s, "padding": p, "operation": operation}
+    if operation.endswith("pool"):
+        k = max(k, 2)
+        p = min(p, k // 2)
+        spec.update(window=k, padding=p)
+        if H + 2 * p < k or W + 2 * p < k:
+            return None
+        Y = (F.max_pool2d(Xt, k, s, p) if operation == "max-pool" else F.avg_pool2d(Xt, k, s, p))[0]
+        exp = {"out": Y[0].tolist()} if C == 1 else {f"out[{c}]": Y[c].tolist() for c in range(C)}
+    else:
+        Fn = rng.randint(1, 2)
+        if H + 2 * p < k or W + 2 * p < k:
+            return None
+        Ks, bs = [[mat(rng, k, k) for _ in range(C)] for _ in range(Fn)], vec(rng, Fn)
+        Kt = ft(Ks)
+        Y = F.conv2d(Xt, torch.flip(Kt, (2, 3)) if operation == "convolution" else Kt, ft(bs), s, p)[0]
+        if Fn == 1:
+            spec.update(kernel=Ks[0][0] if C == 1 else Ks[0], bias=bs[0])
+            exp = {"out": Y[0].tolist()}
+        else:
+            spec["filters"] = [{"kernel": kk[0] if C == 1 else kk, "bias": b} for kk, b in zip(Ks, bs, strict=True)]
+            exp = {f"out[{f}]": Y[f].tolist() for f in range(Fn)}
+    return {"name": f"convspec-{i}-{operation}", "area": "convspec", "command": "conv", "spec": spec,
+            "expected": exp}
+
+
+def vit_case(rng: random.Random, i: int) -> Case | None:
+    """ViT patch embedding as torchvision builds it: Conv2d(C, D, P, stride=P), a class token, positions."""
+    P = rng.choice([2, 4, 8, 16])
+    H, W = P * rng.randint(1, 14), P * rng.randint(1, 14)
+    C, D = rng.randint(1, 4), rng.choice([16, 64, 768])
+    cls = i % 2 == 0
+    proj = torch.nn.Conv2d(C, D, P, stride=P)
+    tokens = proj(torch.zeros(1, C, H, W)).flatten(2).shape[2]
+    seq = tokens + (1 if cls else 0)
+    args = ["--image", f"{H}x{W}" if H != W else str(H), "--patch", str(P), "--channels", str(C), "--dim", str(D)]
+    if not cls:
+        args.append("--no-cls")
+    exp: dict[str, Any] = {"num_patches": tokens, "patch_len": P * P * C, "seq_len": seq,
+                           "embed_params": nparams(proj), "pos_embed": seq * D, "tokens_shape": [seq, D],
+                           "embed_total": nparams(proj) + seq * D + (D if cls else 0)}
+    if cls:
+        exp["cls_token"] = D
+    return {"name": f"vit-{i}", "area": "vit", "command": "vit-patches", "args": args, "expected": exp}
 
 
 # -- train: torch.optim against every optimizer and convention ------------------------------------------
@@ -983,7 +1056,8 @@ AREAS: dict[str, Callable[[random.Random, int], Case | None]] = {
     "pool": pool_case,
     "batchnorm": lambda r, i: norm_case(r, i, "batchnorm"), "layernorm": lambda r, i: norm_case(r, i, "layernorm"),
     "dropout": dropout_case, "rnn": rnn_case, "attention": attention_case, "arch": arch_case,
-    "conv_shape": conv_shape_case, "train": train_case, "graph": graph_case,
+    "conv_shape": conv_shape_case, "convspec": convspec_case, "vit": vit_case, "train": train_case,
+    "graph": graph_case,
 }
 
 
@@ -1027,6 +1101,7 @@ def check(areas: list[str], count: int, seed: int, verbose: bool) -> int:
 # graph variant once; small enough for the test suite's time budget
 FREEZE_COUNTS = {"network": 16, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 4, "batchnorm": 3,
                  "layernorm": 3, "dropout": 2, "rnn": 4, "attention": 4, "arch": 4, "conv_shape": 6,
+                 "convspec": 4, "vit": 2,
                  "train": 14, "graph": 14}
 
 
