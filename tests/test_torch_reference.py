@@ -73,6 +73,23 @@ def test_the_fixtures_cover_every_area():
             "rmsprop", "adam", "adamw"} <= {o.removesuffix("-network") for o in optimizers}
 
 
+def test_every_fixture_spec_passes_its_json_schema():
+    import jsonschema
+
+    from hwsolve.spec.schemas import schema_path
+
+    checked = 0
+    for param in CASES:
+        spec = param.values[0].get("spec")
+        if spec is None:
+            continue
+        schema = json.loads(schema_path(spec["kind"]).read_text())
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(spec))
+        assert not errors, (param.id, errors[0].message)
+        checked += 1
+    assert checked > 80
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_hwsolve_agrees_with_torch(case, tmp_path):
     got = run(case, tmp_path)
