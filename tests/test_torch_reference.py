@@ -233,3 +233,23 @@ output: y
     assert got["y"] == pytest.approx(0.25 * (1 + math.tanh(inner)), rel=1e-12)
     d = 0.5 * (1 + math.tanh(inner)) + 0.25 * (1 - math.tanh(inner) ** 2) * c * (1 + 3 * 0.044715 * 0.25)
     assert got["dy/dx"] == pytest.approx(d, rel=1e-12)
+
+
+def test_average_pooling_can_leave_the_padding_out(tmp_path):
+    text = """hwsolve: 1
+kind: layer
+type: pool
+mode: avg
+input: [[4, 8], [2, 6]]
+window: 2
+stride: 2
+padding: 1
+count_include_pad: {include}
+upstream: [[1, 1], [1, 1]]
+"""
+    # windows hold one image cell each: /4 with the padding (PyTorch's default), /1 without
+    got, notes = solve_json(text.format(include="true"), "layer", tmp_path)
+    assert got["Y"] == [[1, 2], [0.5, 1.5]] and got["dL/dX"] == [[0.25, 0.25], [0.25, 0.25]]
+    got, notes = solve_json(text.format(include="false"), "layer", tmp_path)
+    assert got["Y"] == [[4, 8], [2, 6]] and got["dL/dX"] == [[1, 1], [1, 1]]
+    assert any("padding excluded" in n and "count_include_pad=False" in n for n in notes)

@@ -20,7 +20,7 @@ TYPES = ("conv", "pool", "batchnorm", "layernorm", "dropout", "rnn", "attention"
 COMMON = {"hwsolve", "kind", "type", "title", "source", "question"}
 KEYS = {
     "conv": {"input", "kernel", "bias", "filters", "stride", "padding", "dilation", "operation", "upstream"},
-    "pool": {"input", "mode", "window", "stride", "padding", "upstream"},
+    "pool": {"input", "mode", "window", "stride", "padding", "count_include_pad", "upstream"},
     "batchnorm": {"input", "gamma", "beta", "epsilon", "upstream"},
     "layernorm": {"input", "gamma", "beta", "epsilon", "upstream"},
     "dropout": {"input", "mask", "p", "upstream"},
@@ -149,6 +149,10 @@ def read_pool(root: Field, prob: LayerProblem) -> None:
         raise root.error("missing 'window' (the pooling size, e.g. 2)")
     prob.settings.update(window=window, stride=_pair_field(root, "stride", window),
                          padding=_pair_field(root, "padding", (0, 0), minimum=0))
+    include = root["count_include_pad"].boolean() if root.has("count_include_pad") else True
+    if not include and prob.settings["mode"] != "avg":
+        raise root["count_include_pad"].error("count_include_pad is a setting of average pooling (mode: avg)")
+    prob.settings["count_include_pad"] = include
     _read_upstream(root, prob)
     _keep(prob, root, "input", "window", "padding", "upstream")
 
