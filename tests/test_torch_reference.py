@@ -253,3 +253,21 @@ upstream: [[1, 1], [1, 1]]
     got, notes = solve_json(text.format(include="false"), "layer", tmp_path)
     assert got["Y"] == [[4, 8], [2, 6]] and got["dL/dX"] == [[1, 1], [1, 1]]
     assert any("padding excluded" in n and "count_include_pad=False" in n for n in notes)
+
+
+def test_batchnorm_running_statistics_as_pytorch_updates_them(tmp_path):
+    text = """hwsolve: 1
+kind: layer
+type: batchnorm
+input: [[1], [3], [5]]
+epsilon: 0
+momentum: 0.5
+running_mean: [2]
+running_var: [1]
+upstream: [[1], [0], [0]]
+"""
+    got, notes = solve_json(text, "layer", tmp_path)
+    # mu = 3, biased var = 8/3 (normalises), unbiased 4 (runs): mean (2 + 3)/2, var (1 + 4)/2
+    assert got["var"] == [pytest.approx(8 / 3)] and got["var_unbiased"] == [4]
+    assert got["running_mean"] == [2.5] and got["running_var"] == [2.5]
+    assert any("unbiased variance for running_var" in n for n in notes)

@@ -452,7 +452,13 @@ def norm_case(rng: random.Random, i: int, kind: str) -> Case | None:
     eps = rng.choice([None, 0.001, 0.1])
     Xt, gt, bt = t(X), t(gamma), t(beta)
     e = 1e-5 if eps is None else eps
-    if kind == "batchnorm":
+    running = kind == "batchnorm" and i % 2 == 1        # PyTorch's running statistics, updated in place
+    rm, rv = ft(vec(rng, D)), ft(vec(rng, D, lo=0.1, hi=2))
+    rm0, rv0 = rm.tolist(), rv.tolist()
+    mom = rng.choice([0.1, 0.5, 0.01])
+    if running:
+        Y = F.batch_norm(Xt, rm, rv, gt, bt, training=True, momentum=mom, eps=e)
+    elif kind == "batchnorm":
         Y = F.batch_norm(Xt, None, None, gt, bt, training=True, eps=e)
     else:
         Y = F.layer_norm(Xt, (D,), gt, bt, eps=e)
@@ -463,6 +469,9 @@ def norm_case(rng: random.Random, i: int, kind: str) -> Case | None:
     if eps is not None:
         spec["epsilon"] = eps
     exp = {"Y": Y.tolist(), "dL/dX": Xt.grad.tolist(), "dL/dgamma": gt.grad.tolist(), "dL/dbeta": bt.grad.tolist()}
+    if running:
+        spec.update(momentum=mom, running_mean=rm0, running_var=rv0)
+        exp.update(running_mean=rm.tolist(), running_var=rv.tolist())
     return {"name": f"{kind}-{i}", "area": kind, "command": "layer", "spec": spec, "expected": exp}
 
 

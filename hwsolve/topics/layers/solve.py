@@ -443,7 +443,7 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
                      "in row-major order takes the whole gradient (PyTorch's CPU rule); windows that "
                      "overlap add their gradients." if s["mode"] == "max" else
                      ("Average pooling divides by the whole window, padding cells included "
-                      "(PyTorch's count_include_pad=True)." if op.count_include_pad else
+                      "(PyTorch's count_include_pad=True)." if s.get("count_include_pad", True) else
                       "Average pooling divides by the image cells of each window, padding excluded "
                       "(count_include_pad: false, PyTorch's count_include_pad=False)."))
 
