@@ -271,3 +271,11 @@ upstream: [[1], [0], [0]]
     assert got["var"] == [pytest.approx(8 / 3)] and got["var_unbiased"] == [4]
     assert got["running_mean"] == [2.5] and got["running_var"] == [2.5]
     assert any("unbiased variance for running_var" in n for n in notes)
+
+
+def test_hinge_loss_with_pytorchs_kink_convention(tmp_path):
+    text = NET.format(loss="hinge").replace("target: [10, 0.5]", "target: [1, -1]").replace(
+        "[[1, 0], [0, 1]]", "[[1, -1], [0.5, 1]]")
+    got, _ = solve_json(text, "backprop", tmp_path)
+    # yhat = [1, 2]: max(0, 1 - 1) = 0 (on the hinge: derivative 0, as relu'(0)), max(0, 1 + 2) = 3
+    assert got["L"] == pytest.approx(1.5) and got["dL/dyhat"] == [0, 0.5]

@@ -203,6 +203,11 @@ def _loss(rng: random.Random, name: str, K: int):
     if name == "bce":
         y = [rng.choice([0, 1, 0.25, 0.5]) for _ in range(K)]
         return name, y, lambda p, yy: F.binary_cross_entropy(p, yy), ft(y), "sigmoid"
+    if name == "hinge":
+        y = [rng.choice([-1, 1]) for _ in range(K)]
+        m = rng.choice([1, 0.5, 2])
+        return ({"type": "hinge", "margin": m}, y[0] if K == 1 else y,
+                lambda p, yy: F.relu(m - yy * p).mean(), ft(y), None)
     y = vec(rng, K)
     target = y[0] if K == 1 else y
     if name == "huber":
@@ -220,7 +225,7 @@ def _loss(rng: random.Random, name: str, K: int):
 
 
 LOSSES = ["squared_error", "half_squared_error", "mse", "half_mse", "huber", "smooth_l1", "bce",
-          "cross_entropy"]
+          "cross_entropy", "hinge"]
 
 
 def network_case(rng: random.Random, i: int) -> Case | None:
@@ -1109,7 +1114,7 @@ def check(areas: list[str], count: int, seed: int, verbose: bool) -> int:
 
 # cases per area in the frozen fixtures: enough to reach every loss (network), optimizer (train) and
 # graph variant once; small enough for the test suite's time budget
-FREEZE_COUNTS = {"network": 16, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 8, "batchnorm": 3,
+FREEZE_COUNTS = {"network": 18, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 8, "batchnorm": 3,
                  "layernorm": 3, "dropout": 2, "rnn": 4, "attention": 4, "arch": 4, "conv_shape": 6,
                  "convspec": 4, "vit": 2,
                  "train": 14, "graph": 14}

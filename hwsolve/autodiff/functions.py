@@ -639,6 +639,48 @@ def _smooth_l1_functions(beta=Fraction(1), **_) -> dict[str, Callable]:
     return {f"SmoothL1_{tag}": smooth, "clip_1": clip}
 
 
+def _hinge_value(yh, y, margin=Fraction(1), **_):
+    # the SVM hinge, labels y in {-1, +1}: mean over the K outputs of max(0, margin - y yhat)
+    return sum((max(margin - b * a, 0 * a) for a, b in zip(yh, y, strict=True)), 0 * yh[0]) / len(yh)
+
+
+def _hinge_grad(yh, y, margin=Fraction(1), **_):
+    # at the hinge (margin - y yhat = 0) the derivative is taken as 0, as ReLU'(0) and autograd's relu
+    K = len(yh)
+    return [-b / K if margin - b * a > 0 else 0 * a for a, b in zip(yh, y, strict=True)]
+
+
+def _pos(e: Expr) -> Expr:
+    return call("pos", r"\operatorname{pos}", e)
+
+
+def _hinge_formula(yh, y, K, scalar, margin=Fraction(1), **_):
+    inner = Const(margin) - (y * yh if scalar else y.odot(yh))
+    core = _pos(inner) if scalar else sumover(_pos(inner))
+    return core if K == 1 else Const(_k(K)) * core
+
+
+def _hinge_grad_formula(yh, y, K, scalar, margin=Fraction(1), **_):
+    inner = Const(margin) - (y * yh if scalar else y.odot(yh))
+    step = call("pos'", r"\operatorname{pos}'", inner)
+    g = -(y * step) if scalar else -(y.odot(step))
+    return g if K == 1 else Const(_k(K)) * g
+
+
+def _hinge_functions(**_) -> dict[str, Callable]:
+    def pos(a):
+        import numpy as np
+
+        return np.maximum(a, 0.0)
+
+    def pos_d(a):
+        import numpy as np
+
+        return (a > 0) * 1.0
+
+    return {"pos": pos, "pos'": pos_d}
+
+
 FACTOR2_DROPPED = GradientFactorSlip(
     "factor2_dropped", "factor 2 of the squared-error derivative dropped",
     "gradients under a squared-error loss (L = (y - yhat)^2, MSE)", Fraction(1, 2))
@@ -675,6 +717,10 @@ LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
          _smooth_l1_value, _smooth_l1_grad, _smooth_l1_formula, _smooth_l1_grad_formula,
          params={"beta": Fraction(1)}, check_params=_positive("beta"), aliases=("smoothl1",),
          functions=_smooth_l1_functions),
+    Loss("hinge", "hinge loss averaged over the K outputs: max(0, margin - y yhat), labels y = -1 or +1 "
+         "(pos(r) = max(r, 0); pos'(0) taken as 0)", True,
+         _hinge_value, _hinge_grad, _hinge_formula, _hinge_grad_formula,
+         params={"margin": Fraction(1)}, check_params=_positive("margin"), functions=_hinge_functions),
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
          _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
          aliases=("binary_cross_entropy",)),
