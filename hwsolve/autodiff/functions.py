@@ -674,8 +674,6 @@ def _hinge_functions(**_) -> dict[str, Callable]:
         return np.maximum(a, 0.0)
 
     def pos_d(a):
-        import numpy as np
-
         return (a > 0) * 1.0
 
     return {"pos": pos, "pos'": pos_d}
