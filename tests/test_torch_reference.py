@@ -274,7 +274,7 @@ upstream: [[1], [0], [0]]
 
 
 def test_hinge_loss_with_pytorchs_kink_convention(tmp_path):
-    text = NET.format(loss="hinge").replace("target: [10, 0.5]", "target: [1, -1]").replace(
+    text = NET.format(loss="svm_hinge").replace("target: [10, 0.5]", "target: [1, -1]").replace(
         "[[1, 0], [0, 1]]", "[[1, -1], [0.5, 1]]")
     got, _ = solve_json(text, "backprop", tmp_path)
     # yhat = [1, 2]: max(0, 1 - 1) = 0 (on the hinge: derivative 0, as relu'(0)), max(0, 1 + 2) = 3

