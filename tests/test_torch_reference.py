@@ -64,7 +64,7 @@ def as_array(v: Any) -> np.ndarray:
 
 def test_the_fixtures_cover_every_area():
     areas = {case.values[0]["area"] for case in CASES}
-    assert areas >= {"network", "kink", "tie", "batch", "conv", "pool", "batchnorm", "layernorm", "dropout",
+    assert areas >= {"network", "activations", "kink", "tie", "batch", "conv", "pool", "batchnorm", "layernorm", "dropout",
                      "rnn", "attention", "arch", "conv_shape", "train", "graph"}
     losses = {json.dumps(c.values[0]["spec"]["loss"]) for c in CASES if c.values[0]["area"] == "network"}
     assert any("smooth_l1" in x for x in losses) and any("huber" in x for x in losses)

@@ -318,6 +318,35 @@ def tie_case(rng: random.Random, i: int) -> Case | None:
     return {"name": f"tie-{i}", "area": "tie", "command": "backprop", "spec": spec, "expected": exp}
 
 
+def activations_case(rng: random.Random, i: int) -> Case | None:
+    """`hwsolve activations NAME... --at ... --function --derivative`: f and f' of table entries at
+    points including the kink 0, against torch's functions and autograd's derivative there."""
+    slope, alpha, beta = rng.choice([0.1, 0.2, 0.01]), rng.choice([0.5, 1, 2]), rng.choice([1, 2, 0.5])
+
+    def tag(x) -> str:
+        return f"{x:g}"
+
+    table = [("relu", "ReLU", F.relu), ("sigmoid", "sigmoid", torch.sigmoid), ("tanh", "tanh", torch.tanh),
+             (f"leaky_relu:{slope}", "LeakyReLU" + ("" if slope == 0.01 else f"_{tag(slope)}"),
+              lambda a: F.leaky_relu(a, slope)),
+             (f"elu:{alpha}", "ELU" + ("" if alpha == 1 else f"_{tag(alpha)}"), lambda a: F.elu(a, alpha)),
+             (f"softplus:{beta}", "Softplus" + ("" if beta == 1 else f"_{tag(beta)}"), lambda a: F.softplus(a, beta)),
+             ("gelu", "GELU", F.gelu), ("gelu_tanh", "GELU_tanh", lambda a: F.gelu(a, approximate="tanh")),
+             ("abs", "abs", torch.abs), ("identity", "id", lambda a: a)]
+    chosen = rng.sample(table, 3)
+    xs = sorted({0.0, *(dec(rng, -3, 3) for _ in range(4))})
+    exp: dict[str, Any] = {"x": xs}
+    for _, label, fn in chosen:
+        xt = t(xs)
+        y = fn(xt)
+        y.sum().backward()
+        exp[f"{label}(x)"] = y.tolist()
+        exp[f"{label}'(x)"] = xt.grad.tolist()
+    args = [name for name, _, _ in chosen] + ["--at", ",".join(f"{x:g}" for x in xs), "--function", "--derivative"]
+    return {"name": f"activations-{i}", "area": "activations", "command": "activations", "args": args,
+            "expected": exp}
+
+
 # -- batch: the same network on n examples, mean or sum ----------------------------------------------
 
 BATCH_LOSSES = ["squared_error", "half_squared_error", "mse", "half_mse", "huber", "bce"]
@@ -1067,8 +1096,8 @@ def _graph_conv_pool(rng, i) -> Case | None:
 # -- driver ----------------------------------------------------------------------------------------
 
 AREAS: dict[str, Callable[[random.Random, int], Case | None]] = {
-    "network": network_case, "kink": kink_case, "tie": tie_case, "batch": batch_case, "conv": conv_case,
-    "pool": pool_case,
+    "network": network_case, "activations": activations_case, "kink": kink_case, "tie": tie_case,
+    "batch": batch_case, "conv": conv_case, "pool": pool_case,
     "batchnorm": lambda r, i: norm_case(r, i, "batchnorm"), "layernorm": lambda r, i: norm_case(r, i, "layernorm"),
     "dropout": dropout_case, "rnn": rnn_case, "attention": attention_case, "arch": arch_case,
     "conv_shape": conv_shape_case, "convspec": convspec_case, "vit": vit_case, "train": train_case,
@@ -1114,7 +1143,7 @@ def check(areas: list[str], count: int, seed: int, verbose: bool) -> int:
 
 # cases per area in the frozen fixtures: enough to reach every loss (network), optimizer (train) and
 # graph variant once; small enough for the test suite's time budget
-FREEZE_COUNTS = {"network": 18, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 8, "batchnorm": 3,
+FREEZE_COUNTS = {"network": 18, "activations": 3, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 8, "batchnorm": 3,
                  "layernorm": 3, "dropout": 2, "rnn": 4, "attention": 4, "arch": 4, "conv_shape": 6,
                  "convspec": 4, "vit": 2,
                  "train": 14, "graph": 14}
