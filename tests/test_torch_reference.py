@@ -64,10 +64,10 @@ def as_array(v: Any) -> np.ndarray:
 
 def test_the_fixtures_cover_every_area():
     areas = {case.values[0]["area"] for case in CASES}
-    assert areas >= {"network", "activations", "kink", "tie", "batch", "conv", "pool", "batchnorm", "layernorm", "dropout",
-                     "rnn", "attention", "arch", "conv_shape", "train", "graph"}
+    assert areas >= {"network", "activations", "kink", "tie", "batch", "conv", "pool", "batchnorm", "layernorm",
+                     "dropout", "rnn", "attention", "arch", "conv_shape", "convspec", "vit", "train", "graph"}
     losses = {json.dumps(c.values[0]["spec"]["loss"]) for c in CASES if c.values[0]["area"] == "network"}
-    assert any("smooth_l1" in x for x in losses) and any("huber" in x for x in losses)
+    assert all(any(name in x for x in losses) for name in ("smooth_l1", "huber", "svm_hinge", "bce", "cross_entropy"))
     optimizers = {c.values[0]["name"].split("-", 2)[2] for c in CASES if c.values[0]["area"] == "train"}
     assert {"sgd", "momentum-pytorch", "momentum-sheet", "nesterov-pytorch", "nesterov-sheet", "adagrad",
             "rmsprop", "adam", "adamw"} <= {o.removesuffix("-network") for o in optimizers}
