@@ -406,9 +406,13 @@ class StepRecorder(Hooks):
 
     def _local_step(self, c: Node, i: int, ctx: Ctx) -> None:
         """The chain-rule factor d c / d operand i as a step of its own (not for the loss: its
-        local derivative is dL/dyhat, already a step)."""
+        local derivative is dL/dyhat, already a step). Whatever the loss's rule (a library loss, a
+        graph's expression `J: H1 * a + H1`, a given upstream), d(loss)/d(operand) would be named
+        like the operand's gradient dJ/dH1 and could differ from it (1 against 3 there): one name,
+        two values. Its value is the path term `dJ/dH1 via J` already."""
         rule = c.rule
-        if self.local_section is None or isinstance(rule, (LossOp, Identity)) or (c, i) in self.locals_done:
+        if self.local_section is None or isinstance(rule, (LossOp, Identity)) or c is self.loss \
+                or (c, i) in self.locals_done:
             return
         self.locals_done.add((c, i))
         p = c.parents[i]

@@ -287,23 +287,34 @@ class MaxPool2d(_Pool2d):
         return call("route_to_argmax", r"\operatorname{route}_{\arg\max}", up)
 
 
+def _reciprocal(n: int, exact: bool):
+    return Fraction(1, n) if exact else 1.0 / n
+
+
 class AvgPool2d(_Pool2d):
-    """Y[i, j] = (sum of window (i, j)) / (kh kw)   (dL/dX: dL/dY[i, j] / (kh kw) to every cell)"""
+    """Y[i, j] = (sum of window (i, j)) / (kh kw)   (dL/dX: dL/dY[i, j] / (kh kw) to every cell)
+
+    With count_include_pad=False (PyTorch's option, Keras' 'same' pooling) the divisor is the
+    number of image cells in the window instead: padding does not dilute the mean."""
 
     key = "avgpool2d"
 
-    def _area(self, exact: bool):
-        n = self.window[0] * self.window[1]
-        return Fraction(1, n) if exact else 1.0 / n
+    def __init__(self, window, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(window, stride, padding)
+        self.count_include_pad = count_include_pad
+
+    def divisor(self, cells: list) -> int:
+        return self.window[0] * self.window[1] if self.count_include_pad else len(cells)
 
     def forward(self, xs):
         x = xs[0]
         shape = self.out_shape(x.shape)
         x3 = self._x3(x)
-        y = _zeros((x3.shape[0],) + shape[-2:], T.is_exact(x))
-        scale = self._area(T.is_exact(x))
+        exact = T.is_exact(x)
+        y = _zeros((x3.shape[0],) + shape[-2:], exact)
         for c in range(x3.shape[0]):
             for (i, j), cells in self.windows(x.shape):
+                scale = _reciprocal(self.divisor(cells), exact)
                 y[c, i, j] = sum((x3[c, r, q] for r, q in cells), y[c, i, j]) * scale
         return y.reshape(shape)
 
@@ -312,9 +323,9 @@ class AvgPool2d(_Pool2d):
         g3 = self._x3(g)
         exact = T.is_exact(g)
         dx = _zeros(x3.shape, exact)
-        scale = self._area(exact)
         for c in range(x3.shape[0]):
             for (a, b), cells in self.windows(xs[0].shape):
+                scale = _reciprocal(self.divisor(cells), exact)
                 for r, q in cells:
                     dx[c, r, q] = dx[c, r, q] + g3[c, a, b] * scale
         return dx.reshape(xs[0].shape)
@@ -323,6 +334,8 @@ class AvgPool2d(_Pool2d):
         return call("avgpool", r"\operatorname{avgpool}", args[0])
 
     def local(self, i, up, args, out, ctx):
+        if not self.count_include_pad:   # the divisor varies by window: the image cells it holds
+            return call("spread_mean", r"\operatorname{spread}_{\text{mean}}", up)
         return call("spread", r"\operatorname{spread}", up) / Const(self.window[0] * self.window[1])
 
 

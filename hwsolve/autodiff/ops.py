@@ -458,8 +458,10 @@ class LossOp(Op):
         self.exact = loss.exact
 
     def _lists(self, xs):
+        # every entry, row by row: a matrix prediction (a graph spec's) is averaged over all its
+        # entries as PyTorch's reduction='mean' does; column 0 alone was a bug (tools/torch_reference.py)
         yh, y = T.unify(xs[0], xs[1])
-        return list(yh[:, 0]), list(y[:, 0])
+        return list(yh.reshape(-1)), list(y.reshape(-1))
 
     def forward(self, xs):
         yh, y = self._lists(xs)
@@ -476,7 +478,7 @@ class LossOp(Op):
         exact_ = self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1])
         col = T.exact([[v] for v in grad]) if exact_ else np.array([[float(v)] for v in grad])
         g, col = T.unify(g, col)
-        return col * g[0, 0]
+        return col.reshape(xs[0].shape) * g[0, 0]
 
     def formula(self, args):
         return self.loss.formula_of(args[0], args[1], self.K, self.K == 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hwsolve.autodiff.graph import Graph, Node
+from hwsolve.core.numfmt import fmt_number
 
 
 @dataclass
@@ -16,3 +17,19 @@ class Compiled:
     summary: list[Node]       # the nodes whose gradients the final table lists
     notes: list[str]
     layout: str = "gradient"
+
+
+def kink_notes(used: list, relu_at_zero, suffix: str = "(a convention; conventions.relu_prime_at_zero changes it).",
+               prefix: bool = False) -> list[str]:
+    """f'(kink) as computed, once per function and parameter set: with the layer's own parameters
+    (ELU_0.5'(0) is alpha = 0.5, PyTorch's value, not the default entry's 1)."""
+    seen: dict[tuple, str] = {}
+    for fn, params in used:
+        if fn is None or fn.kink is None:
+            continue
+        bound = {**fn.params, **params}
+        key = (fn.key, tuple(sorted((k, str(v)) for k, v in bound.items())))
+        at = relu_at_zero if relu_at_zero is not None else fn.df(fn.kink, **bound)
+        head = f"At {fmt_number(fn.kink)}, " if prefix else ""
+        seen.setdefault(key, f"{head}{fn.label(**bound)}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} {suffix}")
+    return [seen[k] for k in sorted(seen)]

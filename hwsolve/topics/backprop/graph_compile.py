@@ -18,9 +18,9 @@ from fractions import Fraction
 import numpy as np
 
 from hwsolve.core import values as T
-from hwsolve.topics.backprop.compiled import Compiled
+from hwsolve.topics.backprop.compiled import Compiled, kink_notes
 from hwsolve.autodiff import tensor_ops as TO
-from hwsolve.autodiff.functions import ELEMENTWISE, Elementwise
+from hwsolve.autodiff.functions import Elementwise
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Op, Power,
                                 Product, Quotient, Sum)
@@ -50,6 +50,7 @@ class _Builder:
         self.made: dict[str, Node] = {}       # intermediate name -> node
         self.spec_nodes: set[str] = set()
         self.kinds: set[str] = set()          # which kinds of rule were used, for the notes
+        self.kinked: list = []                # (entry, bound parameters) of every kinked function used
         self.shapes: dict[Node, tuple[int, ...]] = {}   # every operation's shape, known at compile time
 
     def error(self, owner: str, line, message: str) -> SpecError:
@@ -229,6 +230,7 @@ class _Builder:
         at_zero = self.p.relu_at_zero if fn.kink is not None else None
         if fn.kink is not None:
             self.kinds.add(fn.key)
+            self.kinked.append((fn, params))
         parent = self.build(tree.args[0], owner, line)
         rule = Function if self.scalars((parent,)) else TO.TensorFunction
         return self.op(rule(fn, params, None, at_zero), (parent,), owner, line, top)
@@ -424,8 +426,10 @@ def compile_graph(p) -> Compiled:
     if loss.output:
         out = b.env[loss.prediction]
     elif loss.library is not None:
-        op = LossOp(loss.library, b.env[loss.target].label)
         pair = (b.env[loss.prediction], b.env[loss.target])
+        rows, cols = b.shape_of(pair[0])
+        # K = every entry of the prediction: the 1/K of mse, bce, huber is printed and computed alike
+        op = LossOp(loss.library, b.env[loss.target].label, K=rows * cols)
         b.check_shape(op, pair, loss.name, loss.line, [loss.prediction, loss.target])
         out = g.apply(op, pair, loss.name, symbol(loss.name), line=loss.line)
         b.shapes[out] = SCALAR
@@ -459,12 +463,9 @@ def compile_graph(p) -> Compiled:
                          "the first tied operand listed takes it (convention; set "
                          "conventions.min_max_tie: split to share it)." if p.tie == "first" else
                          "it is split equally between the tied operands (convention)."))
-    others = sorted(k for k in b.kinds if k in ELEMENTWISE and k not in ("relu", "leaky_relu", "abs"))
-    for key in others:  # a kinked function of the table beyond the classic three
-        fn = ELEMENTWISE[key]
-        at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
-        notes.append(f"At {fmt_number(fn.kink)}, {fn.text}'({fmt_number(fn.kink)}) is taken as "
-                     f"{fmt_number(at)} (convention; set conventions.relu_prime_at_zero to change it).")
+    # a kinked function of the table beyond the classic three, with its own parameters (ELU_0.5'(0) = 0.5)
+    notes += kink_notes([(fn, prm) for fn, prm in b.kinked if fn.key not in ("relu", "leaky_relu", "abs")],
+                        p.relu_at_zero, "(convention; set conventions.relu_prime_at_zero to change it).", prefix=True)
     if b.kinds & {"relu", "leaky_relu", "abs"}:
         at = p.relu_at_zero
         notes.append("At 0, ReLU'(0) and LeakyReLU'(0) are taken as "

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from hwsolve.core import values as T
 from hwsolve.autodiff.graph import Graph, Node
-from hwsolve.topics.backprop.compiled import Compiled
+from hwsolve.topics.backprop.compiled import Compiled, kink_notes
 from hwsolve.topics.backprop.network_spec import SHAPED_TYPES
 from hwsolve.autodiff.batch_ops import BatchLinear, BatchLoss
 from hwsolve.autodiff.ops import Activation, Identity, Linear, LossOp, Op, Softmax
 from hwsolve.core.errors import SpecError
 from hwsolve.core.notation import indexed, symbol
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.numfmt import fmt_number
 
 SECTIONS = {
     "given": "Given",
@@ -101,12 +100,8 @@ def _network_notes(p) -> list[str]:
         from hwsolve.topics.backprop.network_layers_compile import shaped_notes
 
         notes += shaped_notes(shaped)
-    used = {layer.fn.key: layer.fn for layer in p.layers if layer.kind == "activation"}
-    for _, fn in sorted(used.items()):
-        if fn.kink is not None:
-            at = p.relu_at_zero if p.relu_at_zero is not None else fn.df(fn.kink, **fn.params)
-            notes.append(f"{fn.text}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} "
-                         "(a convention; conventions.relu_prime_at_zero changes it).")
+    notes += kink_notes([(layer.fn, layer.params) for layer in p.layers if layer.kind == "activation"],
+                        p.relu_at_zero)
     if p.layout == "numerator":
         notes.append("Numerator layout: dL/dv is a row vector (the Jacobian of L), and dL/dW "
                      "is the transpose of W's shape.")

@@ -38,7 +38,8 @@ def solve_dropout(prob: LayerProblem, sol: Solution) -> None:
     sol.add(Step("X", "given", value=mat(x), shape=x.shape, note="the input"))
     sol.add(Step("m", "given", value=mat(mask), shape=mask.shape, note="the mask: 1 keeps an entry, 0 drops it"))
     sol.add(Step("p", "given", value=num(p), note="the drop probability"))
-    sol.add(Step("dL/dY", "given", value=mat(g), shape=g.shape, note="the gradient arriving at the output (given)"))
+    # dL/dY (given) is the backward pass's first step (dL/dY = G); a "given" step too would be a
+    # second step of the same name
     sol.add(Step("scale", "forward", formula=Const(1) / (Const(1) - Symbol("p")), substituted=Const(1) / (1 - c(p)),
                  value=num(op.scale), note="inverted dropout scales the kept entries up at training time, so "
                                            "nothing changes at test time"))
@@ -91,6 +92,8 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     assert y is not None, "graph.forward() has run"
     sol.add(Step("Y", "forward", formula=op.formula([xn.label, gn.label, bn.label]), value=mat(y), shape=y.shape,
                  note="scaled and shifted per feature (per column)"))
+    if batch and "running" in prob.settings:
+        _running_steps(sol, prob.settings["running"], st)
     dxhat = T.unify(g, gamma.reshape(1, -1))
     dxhat = dxhat[0] * dxhat[1]
     sum_g = Symbol("dL/dY")
@@ -110,6 +113,35 @@ def solve_norm(prob: LayerProblem, sol: Solution) -> None:
     sol.notes.append(("Batch norm in training mode: statistics of this batch, per feature (column); "
                       if batch else "Layer norm: statistics per example (row), over its features; ")
                      + f"epsilon = {num(op.eps)} inside the square root.")
+
+
+def _running_steps(sol: Solution, running: tuple, st: dict) -> None:
+    """PyTorch's update of the running statistics (nn.BatchNorm in training mode): the new batch
+    weighs `momentum`; the running variance takes the UNBIASED variance (divide by N - 1) while the
+    normalisation above uses the biased one."""
+    m, rm0, rv0 = running
+    n = st["n"]
+    mom, one = Symbol("momentum"), Const(1)
+    unbiased = [v * n / (n - 1) for v in st["var"]]
+    sol.add(Step("running_mean[0]", "given", value=tuple(num(v[0]) for v in rm0), shape=(len(rm0),),
+                 note="the running mean before this batch"))
+    sol.add(Step("running_var[0]", "given", value=tuple(num(v[0]) for v in rv0), shape=(len(rv0),),
+                 note="the running variance before this batch"))
+    sol.add(Step("var_unbiased", "forward", formula=Symbol("var") * Symbol("N") / (Symbol("N") - one),
+                 value=_vec(unbiased), shape=(len(unbiased),),
+                 note=f"N / (N - 1) = {n}/{n - 1} times the biased variance: what the running variance takes"))
+    new_mean = [(1 - m) * a[0] + m * b for a, b in zip(rm0, st["mean"], strict=True)]
+    new_var = [(1 - m) * a[0] + m * b for a, b in zip(rv0, unbiased, strict=True)]
+    sol.add(Step("running_mean", "forward",
+                 formula=(one - mom) * Symbol("running_mean[0]") + mom * Symbol("mu", r"\mu"),
+                 value=_vec(new_mean), shape=(len(new_mean),), note=f"momentum = {num(m)} (PyTorch's default 0.1)"))
+    sol.add(Step("running_var", "forward",
+                 formula=(one - mom) * Symbol("running_var[0]") + mom * Symbol("var_unbiased"),
+                 value=_vec(new_var), shape=(len(new_var),),
+                 note="PyTorch's rule: the unbiased variance of the batch, not the biased one used to normalise"))
+    sol.notes.append("Running statistics (PyTorch's nn.BatchNorm): running <- (1 - momentum) running + momentum "
+                     "(batch statistic), with the unbiased variance for running_var; eval mode normalises "
+                     "with them instead of the batch's.")
 
 
 def _vec(a) -> tuple:

@@ -269,7 +269,7 @@ def _conv_backward(sol, op, x, xp, kern, g, grads, nodes, names) -> None:
                                  substituted=sum_of(subst), value=num(dk_used[f, ch, u, v]),
                                  note="every output cell this weight touched, times the input it met"))
     _conv_dx_cells(sol, sec, op, x, kern, g3, grads[x_node].reshape((C,) + x.shape[-2:]), names)
-    if b_node is not None:
+    if b_node is not None and F > 1:   # with one filter, the cell-by-cell step above is dL/db already
         _whole(sol, gsec, "dL/db", grads[b_node], "one per filter")
     whole = [((f"dL/dK[{f}]" if F > 1 else "dL/dK") + (f"[{ch}]" if C > 1 else ""), dk[f, ch])
              for f in range(F) for ch in range(C)]
@@ -413,7 +413,8 @@ def _cell(name: str, ch: int, a: int, b: int, one: bool) -> str:
 def solve_pool(prob: LayerProblem, sol: Solution) -> None:
     s = prob.settings
     x, g = T.unify(arr(prob.arrays["X"]), arr(prob.arrays["G"]))
-    op = (MaxPool2d if s["mode"] == "max" else AvgPool2d)(s["window"], s["stride"], s["padding"])
+    op = MaxPool2d(s["window"], s["stride"], s["padding"]) if s["mode"] == "max" else \
+        AvgPool2d(s["window"], s["stride"], s["padding"], s.get("count_include_pad", True))
     shape = _check_pool(prob, op, x, g)
     graph = Graph(file=prob.file)
     xn = graph.leaf("X", Symbol("X"), "input", x)
@@ -441,8 +442,10 @@ def solve_pool(prob: LayerProblem, sol: Solution) -> None:
     sol.notes.append("Max pooling: padding never wins (PyTorch pads with -inf); of tied maxima the first "
                      "in row-major order takes the whole gradient (PyTorch's CPU rule); windows that "
                      "overlap add their gradients." if s["mode"] == "max" else
-                     "Average pooling divides by the whole window, padding cells included "
-                     "(PyTorch's count_include_pad=True).")
+                     ("Average pooling divides by the whole window, padding cells included "
+                      "(PyTorch's count_include_pad=True)." if s.get("count_include_pad", True) else
+                      "Average pooling divides by the image cells of each window, padding excluded "
+                      "(count_include_pad: false, PyTorch's count_include_pad=False)."))
 
 
 def _pool_forward(sol: Solution, op, mode: str, x: np.ndarray, y: np.ndarray, one: bool) -> dict:
@@ -465,8 +468,11 @@ def _pool_forward(sol: Solution, op, mode: str, x: np.ndarray, y: np.ndarray, on
                     f" (tied {tied} ways: the first in row-major order wins)" if tied > 1 else "")
                 routes.setdefault((ch, r, q), []).append((i, j))
             else:
-                form, sub = sum_of(syms) / Const(area), sum_of(vals) / Const(area)
-                note = "divided by the whole window, padding cells included" if len(cells) < area else ""
+                n = op.divisor(cells)
+                form, sub = sum_of(syms) / Const(n), sum_of(vals) / Const(n)
+                note = "" if len(cells) == area else (
+                    "divided by the whole window, padding cells included" if n == area
+                    else f"divided by its {n} image cells, padding excluded")
                 for r, q in cells:
                     routes.setdefault((ch, r, q), []).append((i, j))
             sol.add(Step(_cell("Y", ch, i, j, one), fsec, formula=form, substituted=sub, value=num(y[ch, i, j]),
@@ -478,7 +484,7 @@ def _pool_backward(sol: Solution, op, mode: str, x, g3, dx3, routes: dict, one: 
     bsec = _section(sol, "backward", "Backward pass: " + (
         "each dL/dY[i,j] goes to the arg-max of its window" if mode == "max"
         else "each dL/dY[i,j] is spread evenly over its window"))
-    area = op.window[0] * op.window[1]
+    windows = dict(op.windows(x.shape))
     for (ch, r, q), _ in np.ndenumerate(dx3):
         got = routes.get((ch, r, q), [])
         name = "dL/d" + _cell("X", ch, r, q, one)
@@ -489,7 +495,9 @@ def _pool_backward(sol: Solution, op, mode: str, x, g3, dx3, routes: dict, one: 
         terms = [Symbol("dL/d" + _cell("Y", ch, i, j, one)) for i, j in got]
         subs = [c(g3[ch, i, j]) for i, j in got]
         if mode == "avg":
-            terms, subs = [t / Const(area) for t in terms], [t / Const(area) for t in subs]
+            ns = [op.divisor(windows[(i, j)]) for i, j in got]
+            terms = [t / Const(n) for t, n in zip(terms, ns, strict=True)]
+            subs = [t / Const(n) for t, n in zip(subs, ns, strict=True)]
         sol.add(Step(name, bsec, formula=sum_of(terms), substituted=sum_of(subs), value=num(dx3[ch, r, q]),
                      note=("arg-max of " if mode == "max" else "inside ")
                      + ", ".join(f"window ({i},{j})" for i, j in got)))

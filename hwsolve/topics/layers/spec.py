@@ -20,8 +20,8 @@ TYPES = ("conv", "pool", "batchnorm", "layernorm", "dropout", "rnn", "attention"
 COMMON = {"hwsolve", "kind", "type", "title", "source", "question"}
 KEYS = {
     "conv": {"input", "kernel", "bias", "filters", "stride", "padding", "dilation", "operation", "upstream"},
-    "pool": {"input", "mode", "window", "stride", "padding", "upstream"},
-    "batchnorm": {"input", "gamma", "beta", "epsilon", "upstream"},
+    "pool": {"input", "mode", "window", "stride", "padding", "count_include_pad", "upstream"},
+    "batchnorm": {"input", "gamma", "beta", "epsilon", "upstream", "momentum", "running_mean", "running_var"},
     "layernorm": {"input", "gamma", "beta", "epsilon", "upstream"},
     "dropout": {"input", "mask", "p", "upstream"},
     "rnn": {"W_hh", "W_xh", "b", "h0", "inputs", "targets", "loss"},
@@ -149,6 +149,10 @@ def read_pool(root: Field, prob: LayerProblem) -> None:
         raise root.error("missing 'window' (the pooling size, e.g. 2)")
     prob.settings.update(window=window, stride=_pair_field(root, "stride", window),
                          padding=_pair_field(root, "padding", (0, 0), minimum=0))
+    include = root["count_include_pad"].boolean() if root.has("count_include_pad") else True
+    if not include and prob.settings["mode"] != "avg":
+        raise root["count_include_pad"].error("count_include_pad is a setting of average pooling (mode: avg)")
+    prob.settings["count_include_pad"] = include
     _read_upstream(root, prob)
     _keep(prob, root, "input", "window", "padding", "upstream")
 
@@ -174,6 +178,27 @@ def read_norm(root: Field, prob: LayerProblem) -> None:
     prob.settings["eps"] = Fraction(eps) if not isinstance(eps, float) else eps
     prob.arrays["G"] = _matrix(root, "upstream", "dL/dY, the same shape as the input")
     _keep(prob, root, "input", "upstream")
+    if any(root.has(k) for k in ("momentum", "running_mean", "running_var")):
+        _read_running(root, prob, d)
+
+
+def _read_running(root: Field, prob: LayerProblem, d: int) -> None:
+    """PyTorch's running statistics, updated by a training-mode step: momentum (default 0.1) and
+    the running mean and variance before it (default 0 and 1, as nn.BatchNorm1d starts)."""
+    m = read_number(root["momentum"]) if root.has("momentum") else Fraction(1, 10)
+    if not 0 <= m <= 1:
+        raise root["momentum"].error(f"momentum is in [0, 1] (PyTorch's default 0.1), got {m}")
+    start = {}
+    for key, default in (("running_mean", 0), ("running_var", 1)):
+        start[key] = _column(root, key, "one value per feature") if root.has(key) \
+            else tuple((default,) for _ in range(d))
+        if len(start[key]) != d:
+            raise root[key].error(f"expected {d} values (one per feature), got {len(start[key])}")
+    if len(prob.arrays["X"]) < 2:
+        raise (root["momentum"] if root.has("momentum") else root["input"]).error(
+            "running statistics need at least 2 examples (the unbiased variance divides by N - 1)")
+    prob.settings["running"] = (Fraction(m) if not isinstance(m, float) else m, start["running_mean"],
+                                start["running_var"])
 
 
 def read_dropout(root: Field, prob: LayerProblem) -> None:

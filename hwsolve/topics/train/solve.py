@@ -21,11 +21,11 @@ from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex
 from hwsolve.topics.backprop.solve import compile_problem
 from hwsolve.topics.train import optimizers as O
-from hwsolve.topics.train.spec import USES, TrainProblem
+from hwsolve.topics.train.spec import TORCH_DEFAULTS, USES, TrainProblem
 
 HYPER = {"lr": ("alpha", r"\alpha"), "momentum": ("mu", r"\mu"), "beta1": ("beta1", r"\beta_1"),
          "beta2": ("beta2", r"\beta_2"), "rho": ("rho", r"\rho"), "eps": ("eps", r"\epsilon"),
-         "weight_decay": ("lambda", r"\lambda")}
+         "weight_decay": ("lambda", r"\lambda"), "initial_accumulator": ("G0", r"G_0")}
 NAMES = {"sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "Nesterov momentum",
          "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adam": "Adam"}
 
@@ -87,6 +87,9 @@ class _Run:
             self.add(state_name("w", prm.node, 0), "given", _val(prm.node), matrix=prm.node.matrix)
             for s in O.STATES[(self.opt.type, self.convention)]:
                 prm.state[s] = T.zeros_like(_val(prm.node))
+            if self.opt.type == "adagrad" and self.opt.initial_accumulator:
+                # PyTorch's initial_accumulator_value (Keras: 0.1): G starts there, not at 0
+                prm.state["G"] = O.Numbers.add(prm.state["G"], self.opt.initial_accumulator)
         self.g.forward()
         self.loss_step(0, "given")
 
@@ -214,14 +217,21 @@ def _forward_after(run: _Run) -> None:
     run.sol.sections[key] = f"Forward pass after step {t}"
     scratch = Solution("", "")
     run.g.forward_steps(scratch, key)
+    taken = {s.name for s in run.sol.steps}
     for s in scratch.steps:
-        run.sol.add(replace(s, name=f"{s.name}[t={t}]"))
+        # the loss after the last step is a step already (L[t=T]): the same name twice would be two keys
+        if f"{s.name}[t={t}]" not in taken:
+            run.sol.add(replace(s, name=f"{s.name}[t={t}]"))
 
 
 def _notes(run: _Run) -> list[str]:
     opt, h = run.opt, run.h
     settings = ", ".join(f"{HYPER[k][0]} = {fmt_number(h[k])}" for k in _settings(run))
     notes = [f"Optimizer: {NAMES[opt.type]}" + _convention_text(run) + f"; {settings}."]
+    for (kind, key), theirs in TORCH_DEFAULTS.items():
+        if opt.type == kind and key not in opt.given:
+            notes.append(f"{key} = {fmt_number(h[key])} is hwsolve's default (not given); PyTorch's "
+                         f"default for {NAMES[kind]} is {theirs}: give {key} to match a key computed with it.")
     if opt.weight_decay:
         if opt.decoupled:
             notes.append("Weight decay is decoupled (AdamW): w <- (the rule's w) - alpha lambda w[t-1], "
@@ -241,7 +251,9 @@ def _notes(run: _Run) -> list[str]:
 
 
 def _settings(run: _Run) -> list[str]:
-    keys = ["lr"] + sorted(USES[run.opt.type] - {"convention"})
+    keys = ["lr"] + sorted(USES[run.opt.type] - {"convention", "initial_accumulator"})
+    if run.opt.type == "adagrad" and run.opt.initial_accumulator:
+        keys.append("initial_accumulator")
     if run.opt.weight_decay:
         keys.append("weight_decay")
     return keys

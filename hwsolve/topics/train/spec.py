@@ -24,20 +24,23 @@ OBJECTIVE_KEYS = {"params", "f", "name"}
 MODEL_KEYS_FILE = {"file"}
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 OPTIMIZER_KEYS = {"type", "lr", "momentum", "convention", "beta1", "beta2", "rho", "eps",
-                  "weight_decay", "decoupled"}
+                  "weight_decay", "decoupled", "initial_accumulator"}
 # which hyper-parameters each optimizer reads (the others are refused, so a typo cannot pass silently)
 USES: dict[str, set[str]] = {
     "sgd": set(),
     "momentum": {"momentum", "convention"},
     "nesterov": {"momentum", "convention"},
-    "adagrad": {"eps"},
+    "adagrad": {"eps", "initial_accumulator"},
     "rmsprop": {"rho", "eps"},
     "adam": {"beta1", "beta2", "eps"},
 }
 DEFAULTS: dict[str, Fraction] = {
     "momentum": Fraction(9, 10), "beta1": Fraction(9, 10), "beta2": Fraction(999, 1000),
     "rho": Fraction(99, 100), "eps": Fraction(1, 10**8), "weight_decay": Fraction(0),
+    "initial_accumulator": Fraction(0),
 }
+# where a default differs from PyTorch's, said in the notes when the spec leaves it out
+TORCH_DEFAULTS: dict[tuple[str, str], str] = {("adagrad", "eps"): "1e-10"}
 MAX_STEPS = 1000
 
 
@@ -53,6 +56,7 @@ class Optimizer:
     eps: Fraction | float = DEFAULTS["eps"]
     weight_decay: Fraction | float = DEFAULTS["weight_decay"]
     decoupled: bool = False              # weight decay in the update (AdamW) instead of L2 in the loss
+    initial_accumulator: Fraction | float = DEFAULTS["initial_accumulator"]   # AdaGrad's G at t = 0
     given: set[str] = field(default_factory=set)
 
 
@@ -172,6 +176,8 @@ def _optimizer(f: Field) -> Optimizer:
             setattr(opt, key, x)
     if "eps" in v:
         opt.eps = _rate(f["eps"], "eps", low_open=False)
+    if "initial_accumulator" in v:
+        opt.initial_accumulator = _rate(f["initial_accumulator"], "initial_accumulator", low_open=False)
     if "weight_decay" in v:
         opt.weight_decay = _rate(f["weight_decay"], "weight_decay", low_open=False)
     if "decoupled" in v:
