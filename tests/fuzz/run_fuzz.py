@@ -30,13 +30,26 @@ from harness import Case, Outcome, generate, run_case  # noqa: E402
 
 TIME_LIMIT = 10.0
 MEMORY_LIMIT = 1 << 30
+RECYCLE = 200        # inputs per worker process: whatever a command leaves behind (caches) is dropped
+READY_LIMIT = 120.0  # seconds a new worker may take to import hwsolve, numpy and sympy on a busy machine
 FOUND = Path(__file__).resolve().parent / "found"
+
+
+def rss_mb() -> int:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/status") as f:
+        return next((int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:")), 0)
 
 
 def _worker(conn, folder: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    import hwsolve.cli  # noqa: F401  (the import once, not per input)
+    # the imports once, before the first input's clock starts (not counted against its 10 s)
+    import numpy  # noqa: F401
+    import sympy  # noqa: F401
 
+    import hwsolve.cli  # noqa: F401
+
+    conn.send("ready")
     while True:
         try:
             text = conn.recv()
@@ -46,7 +59,7 @@ def _worker(conn, folder: str) -> None:
             outcome = run_case(Case.from_json(text), Path(folder))
         except MemoryError:
             outcome = Outcome("memory", "MemoryError outside the command")
-        conn.send((outcome.kind, outcome.detail))
+        conn.send((outcome.kind, outcome.detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
 
 
 class Slot:
@@ -63,12 +76,19 @@ class Slot:
         child.close()
         self.case: Case | None = None
         self.deadline = 0.0
+        self.served = 0
+        if not self.conn.poll(READY_LIMIT) or self.conn.recv() != "ready":
+            raise SystemExit(f"a fuzz worker did not start within {READY_LIMIT:.0f} s")
 
     def give(self, index: int, case: Case):
+        if self.served >= RECYCLE:
+            self.restart()
         self.index, self.case, self.deadline = index, case, time.monotonic() + TIME_LIMIT
+        self.served += 1
         self.conn.send(case.to_json())
 
     def restart(self):
+        self.conn.close()
         if self.proc.is_alive():
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.join()
@@ -84,15 +104,16 @@ def main() -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # threads reserve address space under the cap
     os.environ.setdefault("NO_COLOR", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    # the generator's own cap: a rare mutation (a grown list inside a grown list) can explode
-    resource.setrlimit(resource.RLIMIT_AS, (3 * MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    # the generator bounds every case (harness.MAX_CASE_BYTES); this cap is only a backstop
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
     cases = generate(opts.seed, opts.count)
     counts = collections.Counter()
     per_command = collections.Counter()
     sites = collections.Counter()
     exits = collections.Counter()
     ctx = mp.get_context("fork")
-    started = time.monotonic()
+    started = lap = time.monotonic()
+    worker_peak = 0
     with tempfile.TemporaryDirectory(prefix="hwsolve-fuzz-") as tmp:
         slots = [Slot(ctx, Path(tmp), i) for i in range(opts.workers)]
         queue = enumerate(cases)
@@ -109,7 +130,8 @@ def main() -> int:
                 case, outcome = s.case, None
                 if s.conn in ready:
                     with contextlib.suppress(EOFError):   # the worker died: judged just below
-                        outcome = Outcome(*s.conn.recv())
+                        kind, detail, peak = s.conn.recv()
+                        outcome, worker_peak = Outcome(kind, detail), max(worker_peak, peak)
                 if outcome is None and not s.proc.is_alive():
                     s.proc.join()
                     code = s.proc.exitcode
@@ -132,7 +154,10 @@ def main() -> int:
                     (FOUND / f"{outcome.kind}-{case.command}-{s.index}.json").write_text(case.to_json())
                 s.case = None
                 if done % 1000 == 0:
-                    print(f"{done} inputs, {time.monotonic() - started:.0f} s, {dict(counts)}", flush=True)
+                    now = time.monotonic()
+                    print(f"{done} inputs, {now - started:.0f} s, {1000 / (now - lap):.1f} inputs/s, parent "
+                          f"{rss_mb()} MB, worker peak {worker_peak} MB, {dict(counts)}", flush=True)
+                    lap = now
         for s in slots:
             s.conn.close()
             s.proc.kill()
