@@ -38,3 +38,21 @@ def test_mutated_inputs_end_cleanly(case: Case, seed: int, tmp_path_factory):
     mutated = mutate(case, random.Random(seed))
     outcome = run_case(mutated, tmp_path_factory.mktemp("case"))
     assert outcome.ok, f"{outcome.kind} {outcome.detail}\n{mutated.to_json()[:2000]}"
+
+
+# Findings whose input is too big to keep as a case file: built here, run the same way.
+def _roster_case(roster: str) -> Case:
+    seed = next(c for c in SEEDS if c.command == "variants")
+    return Case(list(seed.args), {**seed.files, "roster.csv": roster})
+
+
+BUILT_REGRESSIONS = {
+    # csv.Error "field larger than field limit (131072)" escaped load_roster as a traceback
+    "variants-roster-field-over-csv-limit": _roster_case("student,name\ns00,Ann\nzzdeep: " + "[" * 140_000 + "\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_REGRESSIONS))
+def test_built_regression(name: str, tmp_path):
+    outcome = run_case(BUILT_REGRESSIONS[name], tmp_path)
+    assert outcome.ok, f"{name}: {outcome.kind} {outcome.detail}"
