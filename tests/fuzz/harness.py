@@ -87,7 +87,7 @@ FLAG_CASES = [
     ["activations", "sigmoid", "tanh", "--range", "-4,4", "--at", "-2,-1,0,1,2", "--function", "--derivative"],
     ["prove", "tanh(x) = 2*sigmoid(2*x) - 1"],
     ["prove", "sigmoid(x) * (1 - sigmoid(x)) = exp(-x) / (1 + exp(-x))^2"],
-    ["prove", "softplus(x) - softplus(-x) = x"],
+    ["prove", "relu(x) - relu(-x) = x"],
     ["prove", "tanh(x) = sigmoid(x)"],
     ["examples"],
     ["init", "network"],
@@ -148,8 +148,8 @@ def seed_cases() -> list[Case]:
         text = spec.read_text(encoding="utf-8")
         for command in KIND_COMMANDS.get(_kind(text) or "", ()) + ("question",):
             files = {spec.name: text}
-            if _kind(text) == "sheet":  # a sheet reads its parts beside it
-                for part in re.findall(r"file:\s*([\w.]+)", text):
+            for part in re.findall(r"file:\s*([\w.]+)", text):   # a sheet's parts, a train spec's model
+                if (PROBLEMS / part).is_file():
                     files[part] = (PROBLEMS / part).read_text(encoding="utf-8")
             cases.append(Case([command, spec.name], files))
     for key, answers, rubric in GRADE_PAIRS:
