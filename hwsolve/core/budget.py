@@ -53,8 +53,14 @@ def time_budget(seconds: float, message: str | None = None) -> Iterator[None]:
     text = message or (f"the computation took over {seconds:g} s, the time budget (set {ENV} to "
                        "change it; the input may be too large)")
 
+    active = [True]
+
     def expired(signum, frame):
-        signal.setitimer(signal.ITIMER_REAL, 1.0)  # again in 1 s, should some handler swallow this one
+        if not active[0]:   # the block is ending: leave its cleanup alone
+            return
+        # Again in 50 ms: an exception raised while a gc callback or __del__ runs is swallowed
+        # ("Exception ignored in ..."), so one alarm alone may not end the block.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise TimeBudgetExceeded(text)
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -63,6 +69,7 @@ def time_budget(seconds: float, message: str | None = None) -> Iterator[None]:
     try:
         yield
     finally:
+        active[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         _deadline = outer

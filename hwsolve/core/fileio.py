@@ -27,6 +27,11 @@ def _mode_for(p: Path) -> int:
         return 0o666 & ~_current_umask()
 
 
+class WriteError(HwsolveError, OSError):
+    """A result file could not be written: one error line for the CLI, and still an OSError for
+    callers that handle write failures as such."""
+
+
 def _shown(path: str | Path) -> str:
     text = str(path)
     return text if len(text) <= 120 else text[:117] + "..."
@@ -46,7 +51,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     try:
         _write_atomic(Path(path), data)
     except OSError as e:
-        raise HwsolveError(f"cannot write the file: {e.strerror or e}", field=_shown(path)) from None
+        raise WriteError(f"cannot write the file: {e.strerror or e}", field=_shown(path)) from None
 
 
 def _write_atomic(p: Path, data: str | bytes) -> None:
