@@ -41,6 +41,13 @@ def test_every_command_has_seed_cases():
 
     assert set(COMMANDS) == set(main.commands)   # derived from the click group, not listed by hand
     assert {c.command for c in SEEDS} == set(COMMANDS)
+    from harness import PROBLEMS, _kind
+
+    from hwsolve.topics import TOPICS
+
+    seeded = {_kind(f.read_text(encoding="utf-8")) for c in SEEDS for f in map(PROBLEMS.joinpath, c.files)
+              if f.is_file()}
+    assert set(TOPICS) <= seeded   # every spec kind reaches the fuzzer through a spec in problems/
     assert any(c.command == "derive" and len(c.files) == 2 for c in SEEDS)        # derive A B
     assert any(c.command == "grade" and "--roster" in c.args for c in SEEDS)      # grading against variants
 
