@@ -45,6 +45,15 @@ def exists(path: str | Path) -> bool:
         return False
 
 
+def make_folder(path: str | Path, parents: bool = False) -> None:
+    """mkdir (an existing folder is fine); a folder that cannot be made (a name too long, a file
+    in the way, no permission) is one error naming it."""
+    try:
+        Path(path).mkdir(parents=parents, exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"cannot make the folder: {e.strerror or e}", field=_shown(path)) from None
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write to a temporary file beside `path`, then rename it into place. A path that cannot be
     written (a name too long, no permission, a full disk) is one error naming it."""
