@@ -41,6 +41,15 @@ def rss_mb() -> int:
         return next((int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:")), 0)
 
 
+HEAVY_MB = 512       # an input that takes a worker past this is saved as found/heavy-*.json (not counted)
+
+
+def _save(case: Case, name: str, note: str) -> None:
+    FOUND.mkdir(exist_ok=True)
+    case.note = note
+    (FOUND / f"{name}.json").write_text(case.to_json())
+
+
 def import_everything() -> None:
     """numpy, sympy and every hwsolve module, once in the parent before any worker is forked: a
     worker starts at once (its inputs' clocks do not count imports), and the whole run tests the
@@ -88,6 +97,7 @@ class Slot:
         self.case: Case | None = None
         self.deadline = 0.0
         self.served = 0
+        self.peak = 0   # this worker process's peak RSS so far, MB
         if not self.conn.poll(READY_LIMIT) or self.conn.recv() != "ready":
             raise SystemExit(f"a fuzz worker did not start within {READY_LIMIT:.0f} s")
 
@@ -144,6 +154,9 @@ def main() -> int:
                     with contextlib.suppress(EOFError):   # the worker died: judged just below
                         kind, detail, peak = s.conn.recv()
                         outcome, worker_peak = Outcome(kind, detail), max(worker_peak, peak)
+                        if peak > HEAVY_MB and peak > s.peak:   # near the cap: worth a look, not a failure
+                            _save(case, f"heavy-{case.command}-{s.index}", f"worker peak {peak} MB")
+                        s.peak = peak
                 if outcome is None and not s.proc.is_alive():
                     s.proc.join()
                     code = s.proc.exitcode
@@ -161,9 +174,7 @@ def main() -> int:
                     exits[outcome.detail] += 1
                 if not outcome.ok:
                     sites[(outcome.kind, case.command, outcome.detail[:160])] += 1
-                    FOUND.mkdir(exist_ok=True)
-                    case.note = f"{outcome.kind}: {outcome.detail}"
-                    (FOUND / f"{outcome.kind}-{case.command}-{s.index}.json").write_text(case.to_json())
+                    _save(case, f"{outcome.kind}-{case.command}-{s.index}", f"{outcome.kind}: {outcome.detail}")
                 s.case = None
                 if done % 1000 == 0:
                     now = time.monotonic()
