@@ -534,17 +534,15 @@ def init(kind, file, force):
     Example:
       hwsolve init network my_net.yaml && hwsolve backprop my_net.yaml
     """
-    from pathlib import Path
-
     from hwsolve.core.errors import SpecError
-    from hwsolve.core.fileio import write_atomic
+    from hwsolve.core.fileio import exists, write_atomic
     from hwsolve.spec.schemas import template_text
 
     text = template_text(kind)
     if file is None:
         click.echo(text, nl=False)
         return
-    if Path(file).exists() and not force:
+    if exists(file) and not force:
         raise SpecError("exists; give --force to replace it", file=file)
     write_atomic(file, text)
     click.echo(f"wrote {file} (kind: {kind})", err=True)

@@ -261,7 +261,11 @@ def backward_pass(graph: Graph, loss: Node, values: Mapping[Node, np.ndarray | N
         for c, i in consumers[node]:
             if c not in grads or not _wanted(c, i):
                 continue
-            term = Term(node, c, i, _vjp(ops.get(c, c.op), i, grads[c], c, values, tolerant))
+            try:
+                term = Term(node, c, i, _vjp(ops.get(c, c.op), i, grads[c], c, values, tolerant))
+            except MathError as e:   # name where it happened, as the forward pass does
+                raise MathError(f"the gradient through node '{c.name}': {e.message}", file=e.file or graph.file,
+                                line=e.line or c.line) from None
             hooks.term(term, grads)
             terms.append(term)
         if not terms:

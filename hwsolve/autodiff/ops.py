@@ -528,10 +528,18 @@ def _box(v) -> np.ndarray:
         if max(v.numerator.bit_length(), v.denominator.bit_length()) > MAX_EXACT_BITS:
             raise MathError(f"the exact value has more than {MAX_EXACT_BITS * 3 // 10} digits")
         return T.exact([[v]])
-    v = float(v)
+    v = _float(v)
     if v != v or v in (float("inf"), float("-inf")):
         raise MathError("the value is not a finite number")
     return np.array([[v]])
+
+
+def _float(v) -> float:
+    """float(v); an exact value past float range (1/b for a tiny b) is a math error, not OverflowError."""
+    try:
+        return float(v)
+    except OverflowError:
+        raise MathError("a value is beyond the range of floating point (about 1e308)") from None
 
 
 def _times(g: np.ndarray, v) -> np.ndarray:
@@ -539,7 +547,7 @@ def _times(g: np.ndarray, v) -> np.ndarray:
     g0 = g[0, 0]
     if isinstance(g0, Fraction) and isinstance(v, Fraction):
         return _box(g0 * v)
-    return _box(float(g0) * float(v))
+    return _box(_float(g0) * _float(v))
 
 
 def _product(exprs: list[Expr]) -> Expr:

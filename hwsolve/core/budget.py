@@ -54,10 +54,15 @@ def time_budget(seconds: float, message: str | None = None) -> Iterator[None]:
                        "change it; the input may be too large)")
 
     fired: list[bool] = []
+    active = [True]
 
     def expired(signum, frame):
+        if not active[0]:   # the block is ending: leave its cleanup alone
+            return
         fired.append(True)
-        signal.setitimer(signal.ITIMER_REAL, 1.0)  # again in 1 s, should some handler swallow this one
+        # Again in 50 ms: an exception raised while a gc callback or __del__ runs is swallowed
+        # ("Exception ignored in ..."), so one alarm alone may not end the block.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise TimeBudgetExceeded(text)
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -71,6 +76,7 @@ def time_budget(seconds: float, message: str | None = None) -> Iterator[None]:
         if fired and outer is None:
             raise TimeBudgetExceeded(text)
     finally:
+        active[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         _deadline = outer

@@ -108,7 +108,7 @@ def _fmt_number(x, precision: int) -> str:
         if max(x.numerator.bit_length(), x.denominator.bit_length()) > LONG_FRACTION_BITS:
             # a rational nobody reads (a few exact optimizer steps make 100-digit ones): its value
             # to `precision` digits, marked; the exact text stays in JSON's `exact` field
-            return "≈" + fmt_float(float(x), precision)
+            return "≈" + _fmt_long_fraction(x, precision)
         return fmt_exact(x)
     try:
         return fmt_float(float(x), precision)
@@ -116,6 +116,16 @@ def _fmt_number(x, precision: int) -> str:
         return str(x)[:80]
     except OverflowError:
         return fmt_huge(Fraction(x), precision)
+
+
+def _fmt_long_fraction(q: Fraction, precision: int) -> str:
+    """A long rational's value: as a float when it is in float range, else from logarithms (float()
+    overflows past 1e308 and a tiny nonzero value would print as 0)."""
+    try:
+        value = float(q)
+    except OverflowError:
+        return fmt_huge(q, precision)
+    return fmt_float(value, precision) if value != 0 else fmt_huge(q, precision)
 
 
 def _decimal_places(q: Fraction) -> int:

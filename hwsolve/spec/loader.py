@@ -45,6 +45,8 @@ class Doc:
 def load_yaml(path: str | Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES,
               examples: bool = True) -> Doc:
     """Load a spec; with `examples`, a bare name (`cs4782_p1`) that is no file finds a bundled one."""
+    if "\x00" in str(path):   # os.stat raises ValueError on it (a spec's `file:` can name one)
+        raise SpecError("a file name cannot contain a NUL character", file=str(path).replace("\x00", "\\0"))
     if examples:
         from hwsolve.spec.examples import resolve_spec_path
 

@@ -69,13 +69,13 @@ def key_text(t: Template, v: Variant) -> str:
 def write_variants(template: str, roster: str, secret_file: str, out_dir: str, precision: int = 4,
                    progress=None) -> dict:
     """Write every student's files and the manifest; return the manifest."""
-    from hwsolve.core.fileio import write_atomic
+    from hwsolve.core.fileio import make_folder, write_atomic
 
     t = load_template(template)
     students = load_roster(roster)
     secret = load_secret(secret_file)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, parents=True)
     rows = []
     by_variant: dict[str, list[str]] = {}
     graded: list[tuple[str, float]] = []
@@ -84,7 +84,7 @@ def write_variants(template: str, roster: str, secret_file: str, out_dir: str, p
         graded = graded or v.graded
         q = question_for(v)
         folder = out / s.id
-        folder.mkdir(exist_ok=True)
+        make_folder(folder)
         write_atomic(folder / "key.yaml", key_text(t, v))
         write_atomic(folder / "sheet.tex", sheet_latex(q, s, v, precision) + "\n")
         write_atomic(folder / "sheet.md", sheet_markdown(q, s, v, precision))

@@ -43,13 +43,26 @@ def _read(path: str, limit: int, what: str) -> bytes:
     return data
 
 
+def _csv_rows(text: str, path: str) -> list[tuple[int, list[str]]]:
+    """(line, fields) of each CSV record; malformed CSV (a field over the csv module's 128 KB limit,
+    a stray carriage return) is one error naming the line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for fields in reader:
+            rows.append((reader.line_num, fields))
+    except csv.Error as e:
+        raise SpecError(f"not valid CSV: {e}", file=path, line=reader.line_num, field="--roster") from None
+    return rows
+
+
 def load_roster(path: str) -> list[Student]:
     raw = _read(path, MAX_ROSTER_BYTES, "--roster")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SpecError(f"not UTF-8 text (byte {e.start})", file=path, field="--roster") from None
-    rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text)), 1)
+    rows = [(i, r) for i, r in _csv_rows(text, path)
             if r and any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
     col, name_col = 0, None
     if rows:

@@ -9,9 +9,12 @@ long `make fuzz` run, in a process pool with a time and memory cap per input).
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import random
 import re
+import shutil
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,16 +30,37 @@ REGRESSIONS = Path(__file__).resolve().parent / "regressions"
 MARKER = "@MARKER@"  # replaced by the absolute path of the marker file when the case runs
 FORMATS = ("rich", "json", "markdown", "latex")
 
-COMMANDS = ("backprop", "derive", "conv", "conv-shape", "arch", "vit-patches", "hparam", "gradflow",
-            "layer", "prove", "train", "activations", "solve", "grade")
+# A structured mutation whose YAML dump is larger than this is drawn again, so the generator's
+# time and memory stay flat over a long run. The loader's own bounds (8 MB files, depth 64,
+# alias expansion) are tested by a few text mutations written as text directly (see _text_mutation).
+MAX_CASE_BYTES = 256 * 1024
 
-# which command reads which spec kind
+
+def cli_commands() -> tuple[str, ...]:
+    """Every command of the click group: a new command is fuzzed (and must get seeds) without
+    editing this file. Importing hwsolve.cli is light (no numpy or sympy)."""
+    from hwsolve.cli import main
+
+    return tuple(sorted(main.commands))
+
+
+COMMANDS = cli_commands()
+
+# which command reads which spec kind (`question` reads every kind)
 KIND_COMMANDS = {"network": ("backprop", "solve"), "graph": ("backprop", "solve"), "derive": ("derive", "solve"),
                  "conv": ("conv", "solve"), "arch": ("arch", "solve"), "vit": ("vit-patches", "solve"),
                  "hparam": ("hparam", "solve"), "gradflow": ("gradflow", "solve"),
                  "activations": ("activations", "solve"), "sheet": ("solve",),
                  "layer": ("layer", "solve"), "prove": ("prove", "solve"), "update_rule": ("solve",),
                  "recursive": ("solve",), "train": ("train", "solve")}
+
+DERIVE_PAIRS = [("problems/nyu2572_1_3a_sym.yaml", "problems/nyu2572_1_3b_sym.yaml"),
+                ("problems/csc6022_q1.yaml", "problems/csc6022_q2.yaml")]
+
+# per-student variants: a template, a roster, a secret and (for grading) one student's answers
+TEMPLATE = "problems/cs4782_p1_template.yaml"
+ROSTER = "student,name\ns00,Ann Example\ns01,Bo Example\n"
+SECRET = "course-secret-0123456789abcdef\n"
 
 GRADE_PAIRS = [  # (key spec, answer file, rubric or None)
     ("problems/cs4782_p1.yaml", "tests/data/seed001_answers.yaml", None),
@@ -61,6 +85,16 @@ FLAG_CASES = [
     ["hparam", "--p", "0.05", "--q", "0.95", "--table", "10,20,59"],
     ["activations", "relu", "leaky_relu:0.01", "softplus:1", "gelu", "--derivative"],
     ["activations", "sigmoid", "tanh", "--range", "-4,4", "--at", "-2,-1,0,1,2", "--function", "--derivative"],
+    ["prove", "tanh(x) = 2*sigmoid(2*x) - 1"],
+    ["prove", "sigmoid(x) * (1 - sigmoid(x)) = exp(-x) / (1 + exp(-x))^2"],
+    ["prove", "relu(x) - relu(-x) = x"],
+    ["prove", "tanh(x) = sigmoid(x)"],
+    ["examples"],
+    ["init", "network"],
+    ["init", "graph", "new.yaml"],
+    ["schema"],
+    ["schema", "network"],
+    ["schema", "grade"],
 ]
 
 
@@ -112,10 +146,10 @@ def seed_cases() -> list[Case]:
     cases = []
     for spec in sorted(PROBLEMS.glob("*.yaml")):
         text = spec.read_text(encoding="utf-8")
-        for command in KIND_COMMANDS.get(_kind(text) or "", ()):
+        for command in KIND_COMMANDS.get(_kind(text) or "", ()) + ("question",):
             files = {spec.name: text}
-            if _kind(text) == "sheet":  # a sheet reads its parts beside it
-                for part in re.findall(r"file:\s*([\w.]+)", text):
+            for part in re.findall(r"file:\s*([\w.]+)", text):   # a sheet's parts, a train spec's model
+                if (PROBLEMS / part).is_file():
                     files[part] = (PROBLEMS / part).read_text(encoding="utf-8")
             cases.append(Case([command, spec.name], files))
     for key, answers, rubric in GRADE_PAIRS:
@@ -125,8 +159,20 @@ def seed_cases() -> list[Case]:
             files["rubric.yaml"] = _read(rubric)
             args += ["--rubric", "rubric.yaml"]
         cases.append(Case(args, files))
+    for first, second in DERIVE_PAIRS:   # `derive A B`: what changes between two specs
+        cases.append(Case(["derive", "a.yaml", "b.yaml"], {"a.yaml": _read(first), "b.yaml": _read(second)}))
+    cases += _variant_cases()
     cases += [Case(list(a)) for a in FLAG_CASES]
     return cases
+
+
+def _variant_cases() -> list[Case]:
+    """`variants` and roster grading (each student against their own variant)."""
+    files = {"template.yaml": _read(TEMPLATE), "roster.csv": ROSTER, "course.secret": SECRET}
+    roster = ["--roster", "roster.csv", "--secret-file", "course.secret"]
+    answers = _read("tests/data/seed001_answers.yaml").replace("student: seed001", "student: s00")
+    return [Case(["variants", "template.yaml", *roster, "-o", "out"], dict(files)),
+            Case(["grade", "template.yaml", *roster, "answers.yaml"], {**files, "answers.yaml": answers})]
 
 
 # --- mutations ---
@@ -188,16 +234,51 @@ def _get(data, path):
     return data
 
 
+class TooBig(Exception):
+    """A structured mutation grew past MAX_CASE_BYTES: the case is drawn again."""
+
+
+def _size(data, limit: int = MAX_CASE_BYTES) -> int:
+    """About the bytes of `data`'s YAML dump, counting shared references once per use (as the dump
+    and the loader expand them); stops counting past `limit`, so it is cheap on any structure."""
+    total, stack = 0, [data]
+    while stack and total <= limit:
+        v = stack.pop()
+        if isinstance(v, dict):
+            total += 4 + 4 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            total += 4 + 2 * len(v)
+            stack.extend(v)
+        else:
+            total += len(str(v)) + 2
+    return total
+
+
+def _check_size(data) -> None:
+    if _size(data) > MAX_CASE_BYTES:
+        raise TooBig
+
+
+def _repeat(v: list, n: int) -> list:
+    """v repeated n times, as copies (a shared reference would let a later mutation of one item
+    change all of them at once, and the dump would expand them into a huge document)."""
+    if all(not isinstance(x, (list, dict)) for x in v):
+        return v * n
+    return [copy.deepcopy(x) for _ in range(n) for x in v]
+
+
 def _grow(data, path, rng: random.Random):
     v = _get(data, path)
     n = rng.choice((2, 10, 200, 5000))
-    if isinstance(v, list):  # at most about 200,000 values, so a case stays a few megabytes
-        n = max(1, min(n, 200_000 // max(1, len(_paths(v)))))
-        return _set(data, path, v * n if v else [1] * n)
+    if isinstance(v, list):  # as many copies as fit the case's size bound
+        n = max(1, min(n, MAX_CASE_BYTES // max(1, _size(v))))
+        return _set(data, path, _repeat(v, n) if v else [1] * n)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return _set(data, path, v * rng.choice((1000, 10**6, 10**12, -1)))
     if isinstance(v, str):
-        return _set(data, path, v * min(n, 500))
+        return _set(data, path, v * max(1, min(n, 500, MAX_CASE_BYTES // max(1, len(v)))))
     return data
 
 
@@ -213,7 +294,7 @@ def _value_mutation(data, rng: random.Random):
     path = rng.choice(pool)
     if op == "duplicate" and isinstance(_get(data, path), list) and _get(data, path):
         v = _get(data, path)
-        v.insert(rng.randrange(len(v)), v[rng.randrange(len(v))])
+        v.insert(rng.randrange(len(v)), copy.deepcopy(v[rng.randrange(len(v))]))
         return data
     if op == "delete" and path:
         parent = _get(data, path[:-1])
@@ -227,7 +308,7 @@ def _value_mutation(data, rng: random.Random):
         return _set(data, path, rng.choice(HOSTILE_TEXT))
     if op == "duplicate" and path and isinstance(_get(data, path[:-1]), list):
         parent = _get(data, path[:-1])
-        parent.insert(path[-1], parent[path[-1]])
+        parent.insert(path[-1], copy.deepcopy(parent[path[-1]]))
         return data
     if op == "grow":
         return _grow(data, path, rng)
@@ -294,8 +375,12 @@ def _text_mutation(text: str, rng: random.Random) -> str:
     return text
 
 
-def _mutate_text(text: str, rng: random.Random) -> str:
-    if rng.random() < 0.15:
+def _mutate_text(name: str, text: str, rng: random.Random) -> str:
+    """A YAML file's structure (most of the time) or its text; other files (a roster, a secret)
+    as text. Raises TooBig when a structured mutation grows past MAX_CASE_BYTES."""
+    if rng.random() < 0.001:   # over the loader's 8,000,000-byte bound: refused before it is read
+        return text + "\n#" + "x" * 8_000_000 + "\n"
+    if not name.endswith(".yaml") or rng.random() < 0.15:
         return _text_mutation(text, rng)
     try:
         data = yaml.safe_load(text)
@@ -303,7 +388,11 @@ def _mutate_text(text: str, rng: random.Random) -> str:
         return _text_mutation(text, rng)
     for _ in range(rng.choice((1, 1, 2, 3))):
         data = _value_mutation(data, rng)
-    return yaml.safe_dump(data, allow_unicode=rng.random() < 0.5, sort_keys=False, width=rng.choice((80, 10**6)))
+        _check_size(data)   # before the next mutation walks it or the dump expands it
+    dumped = yaml.safe_dump(data, allow_unicode=rng.random() < 0.5, sort_keys=False, width=rng.choice((80, 10**6)))
+    if len(dumped) > MAX_CASE_BYTES:
+        raise TooBig
+    return dumped
 
 
 FLAG_VALUES = ["0", "-1", "1", "3x", "x3", "0x0", "1e400", "9" * 5000, "nan", "inf", "1/0", "2/3", "", ",",
@@ -313,8 +402,34 @@ FLAG_VALUES = ["0", "-1", "1", "3x", "x3", "0x0", "1e400", "9" * 5000, "nan", "i
                "elu:1e308", "gelu", "sigmoid", "swish:1e300", "x" * 300]
 
 
+FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "softplus", "sqrt", "relu", "abs", "sin")
+PROVE_HARD = ["(x + 1)^200 = (1 + x)^200", "exp(x)^999 = exp(999*x)", "x^99999 = x^99999",
+              "tanh(tanh(tanh(tanh(x)))) = sigmoid(sigmoid(sigmoid(x)))", "sigmoid(x)^50 * tanh(x)^50 = 1",
+              "log(exp(x)) = x", "sqrt(x^2) = x", "x/0 = 1", "1 = 1", "x = y", "= x", "x =", "a = b = c",
+              "exp(exp(exp(exp(x)))) = exp(exp(exp(exp(-x))))", "2^2^2^2^2^2 = x", "x^(1/3) = x^0.3333",
+              "sigmoid(x) = 1 / (1 + exp(-x))", "tanh(x)^2 + 1/cosh(x)^2 = 1"]
+
+
+def _mutate_identity(text: str, rng: random.Random) -> str:
+    """`prove`'s identity: wrapped in functions, raised to powers, or replaced by a hard one."""
+    op = rng.random()
+    if op < 0.3:
+        return rng.choice(PROVE_HARD)
+    left, _, right = text.partition("=")
+    if op < 0.6:
+        f = rng.choice(FUNCTIONS)
+        return f"{f}({left.strip()}) = {f}({right.strip()})"
+    if op < 0.8:
+        k = rng.choice((2, 7, 30, 300, 10**6))
+        return f"({left.strip()})^{k} = ({right.strip()})^{k}"
+    return rng.choice(HOSTILE_TEXT)
+
+
 def _mutate_flags(args: list[str], rng: random.Random) -> list[str]:
     args = list(args)
+    if args[0] == "prove" and len(args) > 1 and rng.random() < 0.7:
+        args[1] = _mutate_identity(args[1], rng)
+        return args
     for _ in range(rng.choice((1, 1, 2, 3))):
         i = rng.randrange(1, len(args)) if len(args) > 1 else 1
         op = rng.random()
@@ -334,7 +449,12 @@ def mutate(case: Case, rng: random.Random) -> Case:
         args = _mutate_flags(args, rng)
     else:
         name = rng.choice(sorted(files))
-        files[name] = _mutate_text(files[name], rng)
+        for _ in range(20):   # a mutation that grew too big is drawn again (the same for the same seed)
+            try:
+                files[name] = _mutate_text(name, case.files[name], rng)
+                break
+            except TooBig:
+                continue
     flag_only = args[0] in ("vit-patches", "hparam", "activations")
     if (args[0] == "conv-shape" or (args[0] != "grade" and rng.random() < 0.5)
             or (flag_only and rng.random() < 0.5)):
@@ -345,20 +465,13 @@ def mutate(case: Case, rng: random.Random) -> Case:
 
 
 def generate(seed: int, n: int) -> Iterator[Case]:
-    """n mutated cases, made one at a time (some are megabytes), the same for the same seed;
-    every command is covered in turn."""
+    """n mutated cases, made one at a time, the same for the same seed; every command is covered
+    in turn. Nothing is kept from one case to the next."""
     rng = random.Random(seed)
     base = seed_cases()
     by_command = {c: [s for s in base if s.command == c] for c in COMMANDS}
-    made = 0
-    while made < n:
-        command = COMMANDS[made % len(COMMANDS)]
-        try:
-            case = mutate(rng.choice(by_command[command]), rng)
-        except (MemoryError, SystemError):  # a mutation that grew past the generator's memory cap: draw another
-            continue
-        made += 1
-        yield case
+    for made in range(n):
+        yield mutate(rng.choice(by_command[COMMANDS[made % len(COMMANDS)]]), rng)
 
 
 # --- running one case in-process ---
@@ -372,18 +485,24 @@ def run_case(case: Case, folder: Path) -> Outcome:
 
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
-        if old.is_file():
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
             old.unlink()
     marker = folder / "PAYLOAD_EXECUTED"
     for name, text in case.files.items():
         (folder / name).write_text(text.replace(MARKER, str(marker)), encoding="utf-8", errors="surrogatepass")
     args = [a.replace(MARKER, str(marker)) for a in case.args]
-    args = [str(folder / a) if a in case.files or a in ("out.json", "out.xml") else a for a in args]
+    args = [str(folder / a) if a in case.files or a in ("out.json", "out.xml", "out") else a for a in args]
     runner = CliRunner()
+    cwd = os.getcwd()
+    os.chdir(folder)   # any file a command writes by a relative name (init's FILE, -o) lands in the case folder
     try:
         result = runner.invoke(main, args, catch_exceptions=True)
     except BaseException as e:  # the runner itself should never raise; count it as a traceback
         return Outcome("traceback", f"{type(e).__name__}: {e}"[:300])
+    finally:
+        os.chdir(cwd)
     if marker.exists():
         return Outcome("payload", "marker file created")
     return classify(result)

@@ -30,13 +30,46 @@ from harness import Case, Outcome, generate, run_case  # noqa: E402
 
 TIME_LIMIT = 10.0
 MEMORY_LIMIT = 1 << 30
+RECYCLE = 200        # inputs per worker process: whatever a command leaves behind (caches) is dropped
+READY_LIMIT = 60.0   # seconds a new worker may take to start on a busy machine
 FOUND = Path(__file__).resolve().parent / "found"
+
+
+def rss_mb() -> int:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/status") as f:
+        return next((int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS:")), 0)
+
+
+HEAVY_MB = 512       # an input that takes a worker past this is saved as found/heavy-*.json (not counted)
+
+
+def _save(case: Case, name: str, note: str) -> None:
+    FOUND.mkdir(exist_ok=True)
+    case.note = note
+    (FOUND / f"{name}.json").write_text(case.to_json())
+
+
+def import_everything() -> None:
+    """numpy, sympy and every hwsolve module, once in the parent before any worker is forked: a
+    worker starts at once (its inputs' clocks do not count imports), and the whole run tests the
+    code as it was when the run began, even if files are edited meanwhile."""
+    import importlib
+    import pkgutil
+
+    import numpy  # noqa: F401
+    import sympy  # noqa: F401
+
+    import hwsolve
+
+    for mod in pkgutil.walk_packages(hwsolve.__path__, "hwsolve."):
+        if not mod.name.endswith("__main__"):   # that one runs the CLI
+            importlib.import_module(mod.name)
 
 
 def _worker(conn, folder: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    import hwsolve.cli  # noqa: F401  (the import once, not per input)
-
+    conn.send("ready")
     while True:
         try:
             text = conn.recv()
@@ -46,7 +79,7 @@ def _worker(conn, folder: str) -> None:
             outcome = run_case(Case.from_json(text), Path(folder))
         except MemoryError:
             outcome = Outcome("memory", "MemoryError outside the command")
-        conn.send((outcome.kind, outcome.detail))
+        conn.send((outcome.kind, outcome.detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
 
 
 class Slot:
@@ -63,12 +96,20 @@ class Slot:
         child.close()
         self.case: Case | None = None
         self.deadline = 0.0
+        self.served = 0
+        self.peak = 0   # this worker process's peak RSS so far, MB
+        if not self.conn.poll(READY_LIMIT) or self.conn.recv() != "ready":
+            raise SystemExit(f"a fuzz worker did not start within {READY_LIMIT:.0f} s")
 
     def give(self, index: int, case: Case):
+        if self.served >= RECYCLE:
+            self.restart()
         self.index, self.case, self.deadline = index, case, time.monotonic() + TIME_LIMIT
+        self.served += 1
         self.conn.send(case.to_json())
 
     def restart(self):
+        self.conn.close()
         if self.proc.is_alive():
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.join()
@@ -84,15 +125,17 @@ def main() -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # threads reserve address space under the cap
     os.environ.setdefault("NO_COLOR", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    # the generator's own cap: a rare mutation (a grown list inside a grown list) can explode
-    resource.setrlimit(resource.RLIMIT_AS, (3 * MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    import_everything()
+    # the generator bounds every case (harness.MAX_CASE_BYTES); this cap is only a backstop
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, resource.getrlimit(resource.RLIMIT_AS)[1]))
     cases = generate(opts.seed, opts.count)
     counts = collections.Counter()
     per_command = collections.Counter()
     sites = collections.Counter()
     exits = collections.Counter()
     ctx = mp.get_context("fork")
-    started = time.monotonic()
+    started = lap = time.monotonic()
+    worker_peak = 0
     with tempfile.TemporaryDirectory(prefix="hwsolve-fuzz-") as tmp:
         slots = [Slot(ctx, Path(tmp), i) for i in range(opts.workers)]
         queue = enumerate(cases)
@@ -109,7 +152,11 @@ def main() -> int:
                 case, outcome = s.case, None
                 if s.conn in ready:
                     with contextlib.suppress(EOFError):   # the worker died: judged just below
-                        outcome = Outcome(*s.conn.recv())
+                        kind, detail, peak = s.conn.recv()
+                        outcome, worker_peak = Outcome(kind, detail), max(worker_peak, peak)
+                        if peak > HEAVY_MB and peak > s.peak:   # near the cap: worth a look, not a failure
+                            _save(case, f"heavy-{case.command}-{s.index}", f"worker peak {peak} MB")
+                        s.peak = peak
                 if outcome is None and not s.proc.is_alive():
                     s.proc.join()
                     code = s.proc.exitcode
@@ -127,12 +174,13 @@ def main() -> int:
                     exits[outcome.detail] += 1
                 if not outcome.ok:
                     sites[(outcome.kind, case.command, outcome.detail[:160])] += 1
-                    FOUND.mkdir(exist_ok=True)
-                    case.note = f"{outcome.kind}: {outcome.detail}"
-                    (FOUND / f"{outcome.kind}-{case.command}-{s.index}.json").write_text(case.to_json())
+                    _save(case, f"{outcome.kind}-{case.command}-{s.index}", f"{outcome.kind}: {outcome.detail}")
                 s.case = None
                 if done % 1000 == 0:
-                    print(f"{done} inputs, {time.monotonic() - started:.0f} s, {dict(counts)}", flush=True)
+                    now = time.monotonic()
+                    print(f"{done} inputs, {now - started:.0f} s, {1000 / (now - lap):.1f} inputs/s, parent "
+                          f"{rss_mb()} MB, worker peak {worker_peak} MB, {dict(counts)}", flush=True)
+                    lap = now
         for s in slots:
             s.conn.close()
             s.proc.kill()

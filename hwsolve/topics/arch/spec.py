@@ -70,6 +70,11 @@ def _defaults(f: Field) -> dict:
     return out
 
 
+MAX_LAYERS = 1000      # layers in one arch spec: far above any real network's table
+MAX_STACKED = 100      # stacked recurrent layers (num_layers): each gets its own rows
+MAX_DIGITS = 300       # a size in a compact token, as YAML integers (Python refuses int() past 4300 digits)
+
+
 def parse_arch(doc: Doc) -> ArchProblem:
     from hwsolve.spec.loader import check_header
 
@@ -82,6 +87,8 @@ def parse_arch(doc: Doc) -> ArchProblem:
     items = root["layers"].items()
     if not items:
         raise root["layers"].error("expected at least the INPUT layer")
+    if len(items) > MAX_LAYERS:
+        raise root["layers"].error(f"{len(items)} layers; the limit is {MAX_LAYERS}")
     prob = ArchProblem(title=root["title"].text() if "title" in data else "",
                        source=root["source"].text() if "source" in data else "")
     for f in items:
@@ -181,13 +188,20 @@ def _simple_layer(f: Field, t: str, name: str) -> Layer:
     return Layer(t, name or t.upper(), where=f.error)
 
 
+def _stacked(f: Field) -> int:
+    n = f["layers"].integer(minimum=1)
+    if n > MAX_STACKED:
+        raise f["layers"].error(f"{n} stacked layers; the limit is {MAX_STACKED}")
+    return n
+
+
 def _sequence_layer(f: Field, t: str, name: str) -> Layer:
     """rnn / lstm / gru {hidden, layers, bias}; mha {heads, bias}; transformer {heads, ff}."""
     bias = f["bias"].boolean() if f.has("bias") else True
     if t in ("rnn", "lstm", "gru"):
         h = _need(f, "hidden").integer(minimum=1)
         return Layer(t, name or f"{t.upper()}-{h}", filters=h,
-                     layers=f["layers"].integer(minimum=1) if f.has("layers") else 1, bias=bias, where=f.error)
+                     layers=_stacked(f) if f.has("layers") else 1, bias=bias, where=f.error)
     heads = _need(f, "heads").integer(minimum=1)
     ff = _need(f, "ff").integer(minimum=1) if t == "transformer" else 0
     return Layer(t, name or (f"MHA-{heads}" if t == "mha" else f"TRANSFORMER-{heads}-{ff}"), heads=heads,
@@ -240,6 +254,18 @@ TOKEN_HELP = ("INPUT HxWxC, INPUT TxD (a sequence), CONVk-N, POOLk, FC-N, FLATTE
               "LSTM-h (or RNN-h, GRU-h; LSTM-hx2 for 2 layers), MHA-heads, TRANSFORMER-heads-ff")
 
 
+def _check_digits(groups: tuple, t: str, where) -> None:
+    if any(x is not None and len(x) > MAX_DIGITS for x in groups):
+        raise where(f"a size in '{t[:40]}...' has more than {MAX_DIGITS} digits")
+
+
+def _recurrent_token(g: tuple, t: str, where) -> Layer:
+    stacked = int(g[2] or 1)
+    if stacked > MAX_STACKED:
+        raise where(f"{t}: {stacked} stacked layers; the limit is {MAX_STACKED}")
+    return Layer(g[0].lower(), t, filters=int(g[1]), layers=stacked, where=where)
+
+
 def parse_token(text: str, defaults: dict, where) -> Layer:
     """One compact layer token; `defaults` maps 'conv'/'pool' to dicts of padding/stride/... ."""
     t = " ".join(text.strip().split())
@@ -249,6 +275,7 @@ def parse_token(text: str, defaults: dict, where) -> Layer:
         if not m:
             continue
         g = m.groups()
+        _check_digits(g, t, where)
         if kind == "input":
             size = tuple(int(x) for x in g)
             if min(size) < 1:
@@ -257,7 +284,7 @@ def parse_token(text: str, defaults: dict, where) -> Layer:
         if kind == "input_seq":
             return Layer("input", t, size=(int(g[0]), int(g[1])), where=where)
         if kind == "recurrent":
-            return Layer(g[0].lower(), t, filters=int(g[1]), layers=int(g[2] or 1), where=where)
+            return _recurrent_token(g, t, where)
         if kind == "mha":
             return Layer("mha", t, heads=int(g[0]), where=where)
         if kind == "transformer":
