@@ -36,9 +36,13 @@ def _rich_text(solution, width: int, whole: bool = False) -> str:
 
 
 def test_every_one_cell_character_is_one_cell_for_rich():
-    wide = [c for c in plaintext._SINGLE_CELL if c != "\n" and cell_len(c) != 1]
-    assert wide == []
-    assert all(c.isprintable() and c not in "\t\r\x0b\x0c" for c in plaintext._SINGLE_CELL if c != "\n")
+    one_cell = [chr(code) for lo, hi in plaintext._SINGLE_CELL_RANGES for code in range(lo, hi + 1)
+                if plaintext.is_one_cell(chr(code))]
+    assert len(one_cell) > 1700
+    assert [c for c in one_cell if cell_len(c) != 1] == []
+    assert [c for c in one_cell if c.isspace() and c != " "] == []  # no other whitespace than " "
+    assert not plaintext.fits(["a\tb"]) and not plaintext.fits(["\u200b"]) and not plaintext.fits(["中"])
+    assert plaintext.fits(["σ(x) ≈ 0.5\n∂L/∂W"])
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -57,7 +61,7 @@ def test_nearly_every_example_is_laid_out_without_rich():
 
 def test_p1_and_conv_shape_are_laid_out_without_rich():
     from hwsolve.topics.conv.sizes import parse_count, parse_pair
-    from hwsolve.topics.conv.solve import ShapeProblem, solve_shape
+    from hwsolve.topics.conv.shape import ShapeProblem, solve_shape
 
     conv = solve_shape(ShapeProblem(n=parse_pair("36", "n"), k=parse_pair("3", "k"), p=parse_pair("3", "p"),
                                     s=parse_pair("2", "s"), d=parse_pair("1", "d"),

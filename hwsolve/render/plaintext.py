@@ -17,7 +17,6 @@ character on every example problem and on random tables.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 # Characters one terminal cell wide for rich (rich.cells.cell_len == 1, checked by a test), and
 # that no str.split/splitlines treats specially other than "\n": printable Latin, Greek and
@@ -26,25 +25,40 @@ from dataclasses import dataclass, field
 _SINGLE_CELL_RANGES = ((0x20, 0x7E), (0xA1, 0xAC), (0xAE, 0x2FF), (0x370, 0x482), (0x2010, 0x2027),
                        (0x2030, 0x205E), (0x2070, 0x2071), (0x2074, 0x208E), (0x2090, 0x209C),
                        (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2500, 0x25FC))
-_SINGLE_CELL = frozenset(["\n", *(c for lo, hi in _SINGLE_CELL_RANGES for c in map(chr, range(lo, hi + 1))
-                                  if c.isprintable())])
 _WORD = re.compile(r"\s*\S+\s*")
 _TRAILING_SPACE = re.compile(r"\s+$")
+_one_cell: dict[str, bool] = {"\n": True}  # character -> verdict, filled as characters are seen
 
 
-@dataclass
+def is_one_cell(c: str) -> bool:
+    """True for "\n" and for a printable character in the ranges above."""
+    verdict = _one_cell.get(c)
+    if verdict is None:
+        code = ord(c)
+        verdict = _one_cell[c] = c.isprintable() and any(lo <= code <= hi for lo, hi in _SINGLE_CELL_RANGES)
+    return verdict
+
+
 class PlainTable:
-    """What hwsolve's rich table shows: a title, column headers, rows of cell texts."""
+    """What hwsolve's rich table shows: a title, column headers, rows of cell texts.
 
-    title: str
-    headers: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    show_lines: bool = True
+    (A plain class, not a dataclass: building a dataclass costs start-up time this path exists to save.)"""
+
+    __slots__ = ("title", "headers", "rows", "show_lines")
+
+    def __init__(self, title: str, headers: list[str], rows: list[list[str]], show_lines: bool = True):
+        self.title, self.headers, self.rows, self.show_lines = title, headers, rows, show_lines
 
 
 def fits(texts) -> bool:
     """True when every text is made of one-cell characters (and newlines) only."""
-    return all(_SINGLE_CELL.issuperset(t) for t in texts)
+    for text in texts:
+        if text.isascii():  # the common case, without looking at each character
+            if not text.replace("\n", "").isprintable():
+                return False
+        elif not all(is_one_cell(c) for c in set(text)):
+            return False
+    return True
 
 
 def table_fits(table: PlainTable) -> bool:
