@@ -5,8 +5,9 @@ exact network (P1: a 2-3-2-1 ReLU network) needs none of it. `QMatrix` holds a 2
 `Fraction`s and does in Python what the backprop path does with numpy object arrays: `@`, `+`,
 `-`, `*` (entry by entry, numpy's broadcasting of a 1 x 1 or a scalar), `.T`, indexing, `.flat`,
 `.tolist()`. It is never changed in place (no item assignment): values on the backprop path
-never are, and a copy that silently disagreed with its transpose would be worse than an error. The arithmetic is the same Fraction arithmetic numpy runs entry by entry, so results
-are the same rationals (tests/test_qmatrix.py checks both on random networks).
+never are, and a copy that silently disagreed with its transpose would be worse than an error.
+The arithmetic is the same Fraction arithmetic numpy runs entry by entry, so results are the
+same rationals (tests/test_qmatrix.py checks both on random networks).
 
 Anything else (a numpy function, a method not written here, an operation with a numpy array)
 converts it to the numpy object array it stands for, so code written for numpy keeps working;
