@@ -7,7 +7,6 @@ numbers parsed by `numbers.parse_number`, never by eval.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -427,6 +426,8 @@ def _describe(v) -> str:
 
 
 def _unknown(k, allowed, what="key") -> str:
+    import difflib  # only for a misspelt key: not on every run's start-up path
+
     close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {what} '{k}'{hint}; expected one of: {', '.join(sorted(allowed))}"
