@@ -17,6 +17,8 @@ it is only slower and imports numpy. `hwsolve.core.values` makes QMatrix values 
 
 from __future__ import annotations
 
+import math
+import operator
 from fractions import Fraction
 from typing import Any
 
@@ -24,7 +26,7 @@ from typing import Any
 class QMatrix:
     """An m x n matrix of Fractions (rows: lists of Fractions), with numpy's array interface in part."""
 
-    __slots__ = ("rows", "shape", "base")
+    __slots__ = ("rows", "shape", "base", "_plain")
     dtype = object          # what `values.is_exact` reads: exact, like an object array
     ndim = 2
     __array_ufunc__ = None  # numpy defers `ndarray + QMatrix` to our reflected methods
@@ -36,6 +38,7 @@ class QMatrix:
         # the matrix this is the transpose of: numpy's `a.T` is a view in column-major order, and a
         # float copy of it keeps that order, which decides how BLAS sums (the last bit of a float)
         self.base = base
+        self._plain: tuple | None = None
 
     # -- numpy interoperability ----------------------------------------------------------
 
@@ -77,6 +80,13 @@ class QMatrix:
     def tolist(self) -> list[list[Fraction]]:
         return [list(row) for row in self.rows]
 
+    def plain_rows(self) -> tuple:
+        """The rows as tuples of ints (whole entries) and Fractions, made once: printing a step
+        reads the same value several times (its value, its operands, the graph drawing)."""
+        if self._plain is None:
+            self._plain = tuple(tuple(v.numerator if v.denominator == 1 else v for v in row) for row in self.rows)
+        return self._plain
+
     def __len__(self) -> int:
         return self.shape[0]
 
@@ -98,8 +108,9 @@ class QMatrix:
             raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not align")
         if not k:  # an empty inner dimension: numpy's zeros
             return self.to_numpy() @ other.to_numpy()
-        cols = list(zip(*other.rows, strict=True))
-        return QMatrix([[_dot(row, col) for col in cols] for row in self.rows] if n else [[] for _ in range(m)])
+        rows = [_integers(row) for row in self.rows]
+        cols = [_integers(col) for col in zip(*other.rows, strict=True)]
+        return QMatrix([[_dot(row, col) for col in cols] for row in rows] if n else [[] for _ in range(m)])
 
     def __rmatmul__(self, other):
         return other @ self.to_numpy()
@@ -158,11 +169,16 @@ class QMatrix:
         return f"QMatrix({self.rows!r})"
 
 
-def _dot(row, col) -> Fraction:
-    total = row[0] * col[0]
-    for a, b in zip(row[1:], col[1:], strict=True):
-        total = total + a * b
-    return total
+def _integers(vector) -> tuple[list[int], int]:
+    """A vector of Fractions as whole numbers over one common denominator: (numerators, denominator)."""
+    common = math.lcm(*(v.denominator for v in vector))
+    return [v.numerator * (common // v.denominator) for v in vector], common
+
+
+def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
+    """The dot product of two vectors over common denominators: integer products, one Fraction at
+    the end (in lowest terms, so the same rational as summing Fraction products one by one)."""
+    return Fraction(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
 
 
 def _add(a, b):

@@ -172,6 +172,11 @@ def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
 def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
     shape = math_shape(a, matrix)
+    if isinstance(a, QMatrix):
+        rows = a.plain_rows()
+        if shape == ():
+            return rows[0][0]
+        return tuple(row[0] for row in rows) if len(shape) == 1 else rows
     items = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):
         items = _map_nested(items, exact_scalar)
