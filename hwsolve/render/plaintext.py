@@ -16,6 +16,7 @@ character on every example problem and on random tables.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Characters one terminal cell wide for rich (rich.cells.cell_len == 1, checked by a test), and
@@ -125,15 +126,20 @@ def _normalize(low: int, high: int) -> tuple[int, int]:
     return max(0, low), max(0, max(low, high))
 
 
+@functools.lru_cache(maxsize=4096)
+def _extent(text: str) -> tuple[int, int]:
+    """Text.__rich_measure__: (longest word, longest line); a column is measured twice when it shrinks."""
+    lines = text.splitlines()
+    high = max(len(line) for line in lines) if lines else 0
+    words = text.split()
+    return (max(len(word) for word in words) if words else high), high
+
+
 def _measure_text(text: str, max_width: int) -> tuple[int, int]:
     """Measurement.get(Text) under options of this max_width."""
     if max_width < 1:
         return 0, 0
-    lines = text.splitlines()
-    high = max(len(line) for line in lines) if lines else 0
-    words = text.split()
-    low = max(len(word) for word in words) if words else high
-    low, high = _normalize(low, high)
+    low, high = _normalize(*_extent(text))
     low, high = min(low, max_width), min(high, max_width)
     if high < 1:
         return 0, 0
