@@ -12,10 +12,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from hwsolve.spec import yaml_startup  # before yaml: it skips a start-up cost of PyYAML's (see there)
+
 import yaml
 
 from hwsolve.core.errors import SpecError
 from hwsolve.spec.numbers import MAX_EXPONENT, parse_number
+
+yaml_startup.forget()
 
 MAX_BYTES = 8_000_000   # a 512-512-512 network written out is about 5.5 MB
 MAX_NODES = 1_200_000   # values after alias expansion
