@@ -18,8 +18,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hwsolve.core.records_extra import (  # noqa: F401  (re-exported, typed for mypy)
-        Figure, GraphPicture, Mark, PictureNode, Series, SheetPart)
+    from hwsolve.core.records_extra import Figure, Mark, Series, SheetPart  # noqa: F401  (re-exported)
+    from hwsolve.core.records_graph import GraphPicture, PictureNode  # noqa: F401  (re-exported)
 
 # built on first use (module __getattr__): `from hwsolve.core.records import Figure` still works
 _EXTRA = ("Figure", "GraphPicture", "Mark", "PictureNode", "Series", "SheetPart")
@@ -111,6 +111,10 @@ def _is_exact(value: Any) -> bool:
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("GraphPicture", "PictureNode"):
+        from hwsolve.core import records_graph
+
+        return getattr(records_graph, name)
     if name in _EXTRA:
         from hwsolve.core import records_extra
 
