@@ -72,6 +72,8 @@ def table_fits(table: PlainTable) -> bool:
 
 def _divide_line(text: str, width: int) -> list[int]:
     """Offsets where a line breaks to fit `width` (rich's divide_line with fold=True)."""
+    if len(text) <= width:  # every word fits where it is
+        return []
     breaks: list[int] = []
     offset = 0
     for match in _WORD.finditer(text):  # words are contiguous from the line's first non-space
@@ -121,11 +123,6 @@ def _rstrip_end(piece: str, width: int) -> str:
 # --- rich.measure.Measurement of a padded Text cell, and rich.table.Table's column widths ---
 
 
-def _normalize(low: int, high: int) -> tuple[int, int]:
-    low = min(max(0, low), high)
-    return max(0, low), max(0, max(low, high))
-
-
 @functools.lru_cache(maxsize=4096)
 def _extent(text: str) -> tuple[int, int]:
     """Text.__rich_measure__: (longest word, longest line); a column is measured twice when it shrinks."""
@@ -135,31 +132,19 @@ def _extent(text: str) -> tuple[int, int]:
     return (max(len(word) for word in words) if words else high), high
 
 
-def _measure_text(text: str, max_width: int) -> tuple[int, int]:
-    """Measurement.get(Text) under options of this max_width."""
-    if max_width < 1:
-        return 0, 0
-    low, high = _normalize(*_extent(text))
-    low, high = min(low, max_width), min(high, max_width)
-    if high < 1:
-        return 0, 0
-    return _normalize(low, high)
-
-
 def _measure_cell(text: str, max_width: int) -> tuple[int, int]:
-    """Measurement.get(Padding(Text, (0, 1))) under options of this max_width."""
+    """Measurement.get(Padding(Text, (0, 1))) under options of this max_width. (rich's normalising
+    steps are left out where they change nothing: a text's longest word is never longer than its
+    longest line, and both are at least 0.)"""
     if max_width < 1:
         return 0, 0
     if max_width - 2 < 1:
-        low, high = max_width, max_width
-    else:
-        low, high = _measure_text(text, max_width)
-        low, high = min(low + 2, max_width), min(high + 2, max_width)
-    low, high = _normalize(low, high)
+        return max_width, max_width
+    low, high = _extent(text)
     low, high = min(low, max_width), min(high, max_width)
     if high < 1:
-        return 0, 0
-    return _normalize(low, high)
+        low = high = 0
+    return min(low + 2, max_width), min(high + 2, max_width)
 
 
 def _measure_column(cells: list[str], max_width: int) -> tuple[int, int]:
