@@ -298,7 +298,7 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
       hwsolve conv-shape --n 36 --k 3 --p 3 --s 2 --filters 2 --channels 3
     """
     from hwsolve.topics.conv.sizes import parse_count, parse_pair
-    from hwsolve.topics.conv.solve import ShapeProblem, solve_shape
+    from hwsolve.topics.conv.shape import ShapeProblem, solve_shape
 
     return solve_shape(ShapeProblem(
         n=parse_pair(n, "n"), k=parse_pair(k, "k"), p=parse_pair(p, "p", allow_same=True, minimum=0),

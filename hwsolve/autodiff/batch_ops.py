@@ -13,9 +13,15 @@ dL/dW = dL/dA X^T already sums over the examples (the matrix product does it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from hwsolve.core.values import np  # numpy, imported on first use (a small exact network never needs it)
+
 from fractions import Fraction
 
-import numpy as np
 
 from hwsolve.autodiff.ops import LossOp, Linear, RuleMistake
 from hwsolve.core import values as T

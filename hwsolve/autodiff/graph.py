@@ -19,11 +19,17 @@ every run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from hwsolve.core.values import np  # numpy, imported on first use (a small exact network never needs it)
+
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from hwsolve.autodiff.ops import Ctx, Identity, LossOp, Op, const_of
 from hwsolve.core import values as T

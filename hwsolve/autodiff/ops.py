@@ -12,10 +12,16 @@ row vector and the chain rule multiplies Jacobians left to right.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from hwsolve.core.values import np  # numpy, imported on first use (a small exact network never needs it)
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from hwsolve.core import values as T
 from hwsolve.autodiff.functions import Elementwise, Loss
@@ -239,7 +245,7 @@ class Linear(Op):
         if i == 1:   # the Jacobian d out / d z is W itself
             return xs[0], True
         n = out.shape[0]
-        eye = T.exact(np.eye(n, dtype=int).tolist()) if T.is_exact(out) else np.eye(n)
+        eye = T.eye(n, T.is_exact(out))
         return eye, n > 1
 
     def partial(self, i, args, out, ctx):
@@ -363,7 +369,7 @@ class Activation(Op):
     def note(self, xs, out, names):
         if self.fn.kink is None:
             return ""
-        hits = [idx for idx, v in np.ndenumerate(xs[0]) if v == self.fn.kink]
+        hits = [idx for idx, v in T.ndenumerate(xs[0]) if v == self.fn.kink]
         if not hits:
             return ""
         at = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)

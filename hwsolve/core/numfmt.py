@@ -129,12 +129,15 @@ def _fmt_long_fraction(q: Fraction, precision: int) -> str:
 
 
 def _decimal_places(q: Fraction) -> int:
-    d, n = q.denominator, 0
-    while d != 1:
-        n += 1
-        g2, g5 = d % 2 == 0, d % 5 == 0
-        d //= (2 if g2 else 1) * (5 if g5 else 1)
-    return n
+    """Digits after the point of a terminating rational: max(a, b) for a denominator 2^a 5^b."""
+    d = q.denominator
+    twos = (d & -d).bit_length() - 1  # the power of 2 at once: deep exact networks make 2^64
+    d >>= twos
+    fives = 0
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    return max(twos, fives)
 
 
 def fmt_float(x: float, precision: int = DEFAULT_PRECISION) -> str:

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hwsolve.core.records_extra import Figure, Mark, Series, SheetPart  # noqa: F401  (re-exported)
+    from hwsolve.core.records_graph import GraphPicture, PictureNode  # noqa: F401  (re-exported)
+
+# built on first use (module __getattr__): `from hwsolve.core.records import Figure` still works
+_EXTRA = ("Figure", "GraphPicture", "Mark", "PictureNode", "Series", "SheetPart")
 
 
 @dataclass(frozen=True)
@@ -51,34 +58,6 @@ class Step:
     def exact(self) -> bool:
         """True when the value is rational (no float anywhere in it)."""
         return self.value is not None and _is_exact(self.value)
-
-
-@dataclass(frozen=True)
-class PictureNode:
-    """One node of a computation graph as drawn: what it is, its value and its gradient.
-
-    role:     "input" | "target" | "param" | "const" (a number) | "named" (a spec line's or a
-              layer's own value) | "inner" (an operation inside a spec line) | "loss"
-    operator: the rule's drawing label ("+", "ReLU", "W z + b"); "" for a leaf.
-    parents:  (index of the operand in `GraphPicture.nodes`, edge label) per operand.
-    gradient: the printed dL/d(node), or None (the loss itself, or a node off every path).
-    """
-
-    name: str
-    role: str
-    operator: str = ""
-    value: Any = None
-    gradient: Any = None
-    wants_grad: bool = False
-    parents: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class GraphPicture:
-    """A computation graph as a renderer draws it (render/dot.py): nodes in topological order."""
-
-    title: str
-    nodes: tuple[PictureNode, ...]
 
 
 @dataclass
@@ -125,74 +104,19 @@ class Solution:
         return [s for s in self.steps if s.section == section]
 
 
-@dataclass(frozen=True)
-class Series:
-    """One curve or set of points: ``style`` is "points" (markers joined) or "line" (a smooth curve)."""
-
-    key: str                  # stable ASCII name (chart step names use it)
-    label: str                # the legend text
-    x: list
-    y: list[float]
-    style: str = "points"
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A reference line across the plot: horizontal at y = ``at``, or vertical at x = ``at``."""
-
-    at: float
-    label: str
-
-
-@dataclass
-class Figure:
-    """Plot data from an engine (plain numbers); renderers draw it, engines never do."""
-
-    title: str
-    xlabel: str
-    ylabel: str
-    series: list[Series] = field(default_factory=list)
-    hlines: list[Mark] = field(default_factory=list)
-    vlines: list[Mark] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data: the JSON output's ``meta.figure`` and what plot files embed."""
-        out: dict[str, Any] = {
-            "title": self.title, "xlabel": self.xlabel, "ylabel": self.ylabel,
-            "series": [{"key": s.key, "label": s.label, "x": list(s.x), "y": list(s.y), "style": s.style}
-                       for s in self.series]}
-        if self.hlines:
-            out["hlines"] = [{"y": m.at, "label": m.label} for m in self.hlines]
-        if self.vlines:
-            out["vlines"] = [{"x": m.at, "label": m.label} for m in self.vlines]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Figure:
-        return cls(data["title"], data["xlabel"], data["ylabel"],
-                   [Series(s["key"], s["label"], s["x"], s["y"], s.get("style", "points")) for s in data["series"]],
-                   [Mark(m["y"], m["label"]) for m in data.get("hlines", [])],
-                   [Mark(m["x"], m["label"]) for m in data.get("vlines", [])])
-
-
-@dataclass(frozen=True)
-class SheetPart:
-    """One part of a sheet's report: its id and title, and which sections, notes and summary are its own."""
-
-    id: str
-    title: str
-    kind: str
-    sections: list[str]
-    notes: list[str]
-    summary: list[str]
-    summary_title: str = "Results"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "kind": self.kind, "sections": list(self.sections),
-                "notes": list(self.notes), "summary": list(self.summary), "summary_title": self.summary_title}
-
-
 def _is_exact(value: Any) -> bool:
     if isinstance(value, tuple):
         return all(_is_exact(v) for v in value)
     return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("GraphPicture", "PictureNode"):
+        from hwsolve.core import records_graph
+
+        return getattr(records_graph, name)
+    if name in _EXTRA:
+        from hwsolve.core import records_extra
+
+        return getattr(records_extra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

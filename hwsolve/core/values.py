@@ -14,16 +14,75 @@ engine and the grader agree on what a "column of 3" or a "1 x 2 row" is.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from hwsolve.core.qmatrix import QMatrix
 
-Array = np.ndarray
+if TYPE_CHECKING:
+    import numpy as np
+
+    Array = np.ndarray
+else:
+    class _Numpy:
+        """numpy, imported on first use: a small exact network (QMatrix values) never needs it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _Numpy()
+
+# Inside `small_exact()`, exact values are QMatrix (pure Python) rather than numpy object arrays.
+_SMALL = {"on": False}
+
+
+@contextlib.contextmanager
+def small_exact(on: bool = True) -> Iterator[None]:
+    """Within this block, `exact`, `ones` and `zeros_like` make pure-Python QMatrix values where
+    they can (2-D, rational): for a small exact problem, numpy is then never imported."""
+    before = _SMALL["on"]
+    _SMALL["on"] = on
+    try:
+        yield
+    finally:
+        _SMALL["on"] = before
+
+
+def _small_rows(rows: Any) -> list[list[Fraction]] | None:
+    """Rows of Fractions when `rows` is a scalar, a flat list (a column) or a list of equal-length
+    lists of ints and Fractions; None when it is anything else (numpy then decides)."""
+    if isinstance(rows, QMatrix):
+        return rows.tolist()
+    if not isinstance(rows, (list, tuple)):
+        rows = [[rows]]
+    elif not rows or not isinstance(rows[0], (list, tuple)):
+        rows = [[v] for v in rows]
+    if not rows or not rows[0] or any(not isinstance(r, (list, tuple)) or len(r) != len(rows[0]) for r in rows):
+        return None
+    out = []
+    for r in rows:
+        row = []
+        for x in r:
+            if type(x) is Fraction:
+                row.append(x)
+            elif type(x) is int:
+                row.append(Fraction(x))
+            else:
+                return None
+        out.append(row)
+    return out
 
 
 def exact(rows: Any) -> Array:
     """An exact array from nested lists of Fractions/ints (a flat list is a column)."""
+    if _SMALL["on"]:
+        small = _small_rows(rows)
+        if small is not None:
+            return QMatrix(small)  # type: ignore[return-value]  # stands in for the object array
     a = np.array(rows, dtype=object)
     a = at_least_2d(a)
     if not a.size:
@@ -70,6 +129,11 @@ def elementwise(fn, a: Array, keep_exact: bool, vectorized=None) -> Array:
     `vectorized`, when given, computes the same function on a whole float64 array at once (numpy
     ufuncs): float values never go through Python one entry at a time.
     """
+    if isinstance(a, QMatrix) and keep_exact:  # the same entries in the same order, without numpy
+        rows = [[fn(x) for x in row] for row in a.rows]
+        if all(isinstance(x, Fraction) for row in rows for x in row):
+            return QMatrix(rows)
+        return np.array(rows, dtype=object).astype(np.float64)
     if is_exact(a) and keep_exact:
         out = np.empty(a.shape, dtype=object)
         for idx, x in np.ndenumerate(a):
@@ -108,6 +172,11 @@ def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
 def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
     shape = math_shape(a, matrix)
+    if isinstance(a, QMatrix):
+        rows = a.plain_rows()
+        if shape == ():
+            return rows[0][0]
+        return tuple(row[0] for row in rows) if len(shape) == 1 else rows
     items = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):
         items = _map_nested(items, exact_scalar)
@@ -138,15 +207,33 @@ def exact_scalar(x) -> int | Fraction:
 
 
 def ones(shape, exact_: bool = True) -> Array:
+    if exact_ and _SMALL["on"] and len(shape) == 2:
+        return exact([[1] * shape[1] for _ in range(shape[0])])
     if exact_:
         return exact(np.ones(shape, dtype=int).tolist())
     return np.ones(shape)
 
 
 def zeros_like(a: Array) -> Array:
+    if is_exact(a) and _SMALL["on"] and len(a.shape) == 2:
+        return exact([[0] * a.shape[1] for _ in range(a.shape[0])])
     if is_exact(a):
         return exact(np.zeros(a.shape, dtype=int).tolist())
     return np.zeros(a.shape)
+
+
+def eye(n: int, exact_: bool = True) -> Array:
+    """The n x n identity: exact (Fractions) or float64."""
+    if exact_:
+        return exact([[1 if i == j else 0 for j in range(n)] for i in range(n)])
+    return np.eye(n)
+
+
+def ndenumerate(a: Array):
+    """((index), entry) in row-major order, as numpy.ndenumerate."""
+    if isinstance(a, QMatrix):
+        return (((i, j), v) for i, row in enumerate(a.rows) for j, v in enumerate(row))
+    return np.ndenumerate(a)
 
 
 def is_scalar(a: Array) -> bool:

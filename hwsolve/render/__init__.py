@@ -28,11 +28,14 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
         if not output:
             mod.render(solution, precision, whole=whole)
             return
-        import io
+        plain = mod.render_plain(solution, precision, whole=whole)  # rich's layout, without importing rich
+        if plain is None:
+            import io
 
-        buf = io.StringIO()
-        mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
-        text = buf.getvalue().rstrip("\n")
+            buf = io.StringIO()
+            mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
+            plain = buf.getvalue()
+        text = plain.rstrip("\n")
     else:
         text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \
             else mod.render(solution, precision)

@@ -7,16 +7,19 @@ numbers parsed by `numbers.parse_number`, never by eval.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from hwsolve.spec import yaml_startup  # before yaml: it skips a start-up cost of PyYAML's (see there)
+
 import yaml
 
 from hwsolve.core.errors import SpecError
 from hwsolve.spec.numbers import MAX_EXPONENT, parse_number
+
+yaml_startup.forget()
 
 MAX_BYTES = 8_000_000   # a 512-512-512 network written out is about 5.5 MB
 MAX_NODES = 1_200_000   # values after alias expansion
@@ -429,6 +432,8 @@ def _describe(v) -> str:
 
 
 def _unknown(k, allowed, what="key") -> str:
+    import difflib  # only for a misspelt key: not on every run's start-up path
+
     close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {what} '{k}'{hint}; expected one of: {', '.join(sorted(allowed))}"

@@ -134,7 +134,25 @@ def compile_problem(problem) -> Compiled:
     return compile_network(problem)
 
 
+# A network at most this wide is solved on pure-Python exact matrices (QMatrix) while its values
+# are rational: numpy's import costs more than such a network's whole solution (issue 17).
+SMALL_EXACT_WIDTH = 64
+
+
+def small_exact(problem) -> bool:
+    """True for a one-example layered network no wider than SMALL_EXACT_WIDTH."""
+    if getattr(problem, "kind", None) != "network" or getattr(problem, "batch", None):
+        return False
+    widths = [len(problem.x), *(len(layer.W) for layer in problem.layers if layer.kind == "linear")]
+    return max(widths) <= SMALL_EXACT_WIDTH
+
+
 def solve(problem) -> Solution:
+    with T.small_exact(small_exact(problem)):
+        return _solve(problem)
+
+
+def _solve(problem) -> Solution:
     c = compile_problem(problem)
     g = c.graph
     g.forward()

@@ -1,0 +1,210 @@
+"""Small exact matrices in pure Python: a numpy-free stand-in for an object array of Fractions.
+
+Why: importing numpy costs more than twice all of click and rich (issue 17), and a homework-sized
+exact network (P1: a 2-3-2-1 ReLU network) needs none of it. `QMatrix` holds a 2-D matrix of
+`Fraction`s and does in Python what the backprop path does with numpy object arrays: `@`, `+`,
+`-`, `*` (entry by entry, numpy's broadcasting of a 1 x 1 or a scalar), `.T`, indexing, `.flat`,
+`.tolist()`. It is never changed in place (no item assignment): values on the backprop path
+never are, and a copy that silently disagreed with its transpose would be worse than an error.
+The arithmetic is the same Fraction arithmetic numpy runs entry by entry, so results are the
+same rationals (tests/test_qmatrix.py checks both on random networks).
+
+Anything else (a numpy function, a method not written here, an operation with a numpy array)
+converts it to the numpy object array it stands for, so code written for numpy keeps working;
+it is only slower and imports numpy. `hwsolve.core.values` makes QMatrix values only inside
+`small_exact()` (the backprop solver of a small exact network); elsewhere exact values stay numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from fractions import Fraction
+from typing import Any
+
+
+class QMatrix:
+    """An m x n matrix of Fractions (rows: lists of Fractions), with numpy's array interface in part."""
+
+    __slots__ = ("rows", "shape", "base", "_plain")
+    dtype = object          # what `values.is_exact` reads: exact, like an object array
+    ndim = 2
+    __array_ufunc__ = None  # numpy defers `ndarray + QMatrix` to our reflected methods
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared entry by entry, like an array
+
+    def __init__(self, rows: list[list[Fraction]], base: QMatrix | None = None):
+        self.rows = rows
+        self.shape = (len(rows), len(rows[0]) if rows else 0)
+        # the matrix this is the transpose of: numpy's `a.T` is a view in column-major order, and a
+        # float copy of it keeps that order, which decides how BLAS sums (the last bit of a float)
+        self.base = base
+        self._plain: tuple | None = None
+
+    # -- numpy interoperability ----------------------------------------------------------
+
+    def to_numpy(self):
+        import numpy as np
+
+        if self.base is not None:
+            return self.base.to_numpy().T
+        out = np.empty(self.shape, dtype=object)
+        for i, row in enumerate(self.rows):
+            for j, v in enumerate(row):
+                out[i, j] = v
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.to_numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for what this class does not define (reshape, copy, sum, ...): numpy's
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.to_numpy(), name)
+
+    # -- the array interface the backprop path uses ---------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def T(self) -> QMatrix:  # noqa: N802  (numpy's name)
+        return QMatrix([list(col) for col in zip(*self.rows, strict=True)], base=self)
+
+    @property
+    def flat(self):
+        return (v for row in self.rows for v in row)
+
+    def tolist(self) -> list[list[Fraction]]:
+        return [list(row) for row in self.rows]
+
+    def plain_rows(self) -> tuple:
+        """The rows as tuples of ints (whole entries) and Fractions, made once: printing a step
+        reads the same value several times (its value, its operands, the graph drawing)."""
+        if self._plain is None:
+            self._plain = tuple(tuple(v.numerator if v.denominator == 1 else v for v in row) for row in self.rows)
+        return self._plain
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) == 2:
+            i, j = key
+            if isinstance(i, int) and isinstance(j, int):
+                return self.rows[i][j]
+            if i == slice(None) and isinstance(j, int):  # a column, as numpy's a[:, j] (1-D)
+                return [row[j] for row in self.rows]
+        return self.to_numpy()[key]
+
+    def __matmul__(self, other):
+        if not isinstance(other, QMatrix):
+            return self.to_numpy() @ other
+        m, k = self.shape
+        k2, n = other.shape
+        if k != k2:
+            raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not align")
+        if not k:  # an empty inner dimension: numpy's zeros
+            return self.to_numpy() @ other.to_numpy()
+        rows = [_integers(row) for row in self.rows]
+        cols = [_integers(col) for col in zip(*other.rows, strict=True)]
+        return QMatrix([[_dot(row, col) for col in cols] for row in rows] if n else [[] for _ in range(m)])
+
+    def __rmatmul__(self, other):
+        return other @ self.to_numpy()
+
+    def _entrywise(self, other, op, reflected: bool = False):
+        if isinstance(other, QMatrix):
+            a, b = (other, self) if reflected else (self, other)
+            return _broadcast(a, b, op)
+        if isinstance(other, (int, Fraction)) and not isinstance(other, bool):
+            if reflected:
+                return QMatrix([[op(other, v) for v in row] for row in self.rows])
+            return QMatrix([[op(v, other) for v in row] for row in self.rows])
+        mine = self.to_numpy()
+        return op(other, mine) if reflected else op(mine, other)
+
+    def __add__(self, other):
+        return self._entrywise(other, _add)
+
+    def __radd__(self, other):
+        return self._entrywise(other, _add, reflected=True)
+
+    def __sub__(self, other):
+        return self._entrywise(other, _sub)
+
+    def __rsub__(self, other):
+        return self._entrywise(other, _sub, reflected=True)
+
+    def __mul__(self, other):
+        return self._entrywise(other, _mul)
+
+    def __rmul__(self, other):
+        return self._entrywise(other, _mul, reflected=True)
+
+    def __truediv__(self, other):
+        return self._entrywise(other, _div)
+
+    def __rtruediv__(self, other):
+        return self._entrywise(other, _div, reflected=True)
+
+    def __neg__(self) -> QMatrix:
+        return QMatrix([[-v for v in row] for row in self.rows])
+
+    def __eq__(self, other):  # entry by entry, as numpy
+        return self.to_numpy() == (other.to_numpy() if isinstance(other, QMatrix) else other)
+
+    def __ne__(self, other):
+        return self.to_numpy() != (other.to_numpy() if isinstance(other, QMatrix) else other)
+
+    def __iter__(self):
+        return iter(self.to_numpy())
+
+    def __bool__(self) -> bool:
+        return bool(self.to_numpy())
+
+    def __repr__(self) -> str:
+        return f"QMatrix({self.rows!r})"
+
+
+def _integers(vector) -> tuple[list[int], int]:
+    """A vector of Fractions as whole numbers over one common denominator: (numerators, denominator)."""
+    common = math.lcm(*(v.denominator for v in vector))
+    return [v.numerator * (common // v.denominator) for v in vector], common
+
+
+def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
+    """The dot product of two vectors over common denominators: integer products, one Fraction at
+    the end (in lowest terms, so the same rational as summing Fraction products one by one)."""
+    return Fraction(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
+
+
+def _add(a, b):
+    return a + b
+
+
+def _sub(a, b):
+    return a - b
+
+
+def _mul(a, b):
+    return a * b
+
+
+def _div(a, b):
+    return a / b
+
+
+def _broadcast(a: QMatrix, b: QMatrix, op) -> QMatrix:
+    """op entry by entry with numpy's broadcasting of 2-D shapes (a dimension of 1 stretches)."""
+    (m1, n1), (m2, n2) = a.shape, b.shape
+    if (m1 != m2 and 1 not in (m1, m2)) or (n1 != n2 and 1 not in (n1, n2)):
+        raise ValueError(f"operands could not be broadcast together with shapes {a.shape} {b.shape}")
+    m, n = max(m1, m2), max(n1, n2)
+    ar, br = a.rows, b.rows
+    if (m1, n1) == (m2, n2):
+        return QMatrix([[op(x, y) for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(ar, br, strict=True)])
+    return QMatrix([[op(ar[i if m1 > 1 else 0][j if n1 > 1 else 0], br[i if m2 > 1 else 0][j if n2 > 1 else 0])
+                     for j in range(n)] for i in range(m)])

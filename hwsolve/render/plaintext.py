@@ -1,0 +1,244 @@
+"""Plain (uncoloured, ASCII-ruled) tables laid out exactly as rich lays them out, without rich.
+
+Why: importing rich's console and table modules and running its layout costs more than the rest
+of a small command together (`conv-shape`, a small `backprop`): issue 17 wants those within 1.5x
+and 2.5x of `import click, rich`. Piped output and files written with -o are plain text, so for
+them this module reproduces, step for step, what rich 15 does for the one kind of table
+hwsolve prints (`rich.table.Table` with `box.ASCII`, padding (0, 1), `overflow="fold"`, no
+`expand`, a left-justified title; rows as `rich.text.Text`), and what `Console.print(Text(...))`
+does for a line of text. The functions below are named after the rich methods they mirror.
+
+Only text whose every character rich counts as one terminal cell is laid out here (`fits`);
+anything else (wide or combining characters, tabs, control characters, markup in a title) goes
+to rich, as does every terminal. `tests/test_plaintext.py` checks the two agree character for
+character on every example problem and on random tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# Characters one terminal cell wide for rich (rich.cells.cell_len == 1, checked by a test), and
+# that no str.split/splitlines treats specially other than "\n": printable Latin, Greek and
+# Cyrillic, dashes and quotes, super- and subscripts, letterlike symbols, arrows, mathematical
+# operators, box drawing.
+_SINGLE_CELL_RANGES = ((0x20, 0x7E), (0xA1, 0xAC), (0xAE, 0x2FF), (0x370, 0x482), (0x2010, 0x2027),
+                       (0x2030, 0x205E), (0x2070, 0x2071), (0x2074, 0x208E), (0x2090, 0x209C),
+                       (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2500, 0x25FC))
+_WORD = re.compile(r"\s*\S+\s*")
+_TRAILING_SPACE = re.compile(r"\s+$")
+_one_cell: dict[str, bool] = {"\n": True}  # character -> verdict, filled as characters are seen
+
+
+def is_one_cell(c: str) -> bool:
+    """True for "\n" and for a printable character in the ranges above."""
+    verdict = _one_cell.get(c)
+    if verdict is None:
+        code = ord(c)
+        verdict = _one_cell[c] = c.isprintable() and any(lo <= code <= hi for lo, hi in _SINGLE_CELL_RANGES)
+    return verdict
+
+
+class PlainTable:
+    """What hwsolve's rich table shows: a title, column headers, rows of cell texts.
+
+    (A plain class, not a dataclass: building a dataclass costs start-up time this path exists to save.)"""
+
+    __slots__ = ("title", "headers", "rows", "show_lines")
+
+    def __init__(self, title: str, headers: list[str], rows: list[list[str]], show_lines: bool = True):
+        self.title, self.headers, self.rows, self.show_lines = title, headers, rows, show_lines
+
+
+def fits(texts) -> bool:
+    """True when every text is made of one-cell characters (and newlines) only."""
+    for text in texts:
+        if text.isascii():  # the common case, without looking at each character
+            if not text.replace("\n", "").isprintable():
+                return False
+        elif not all(is_one_cell(c) for c in set(text)):
+            return False
+    return True
+
+
+def table_fits(table: PlainTable) -> bool:
+    return "[" not in table.title and fits([table.title, *table.headers]) and \
+        all(fits(row) for row in table.rows)
+
+
+# --- rich.text.Text.wrap and rich._wrap.divide_line, for one-cell characters ---
+
+
+def _divide_line(text: str, width: int) -> list[int]:
+    """Offsets where a line breaks to fit `width` (rich's divide_line with fold=True)."""
+    if len(text) <= width:  # every word fits where it is
+        return []
+    breaks: list[int] = []
+    offset = 0
+    for match in _WORD.finditer(text):  # words are contiguous from the line's first non-space
+        start, word = match.start(), match.group(0)
+        word_length = len(word.rstrip())
+        if width - offset >= word_length:
+            offset += len(word)
+        elif word_length > width:  # fold the word over several lines
+            pieces = [word[i:i + width] for i in range(0, len(word), width)]
+            for i, piece in enumerate(pieces):
+                if start:
+                    breaks.append(start)
+                if i == len(pieces) - 1:
+                    offset = len(piece)
+                else:
+                    start += len(piece)
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    return breaks
+
+
+def wrap(text: str, width: int, pad: bool) -> list[str]:
+    """Text.wrap with overflow "fold"; `pad` is justify "left" (pad every line to `width`)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        offsets = _divide_line(line, width)
+        bounds = [0, *offsets, len(line)]
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            piece = _rstrip_end(line[start:end], width)
+            if len(piece) > width:
+                piece = piece[:width]
+            if pad and len(piece) < width:
+                piece += " " * (width - len(piece))
+            out.append(piece)
+    return out
+
+
+def _rstrip_end(piece: str, width: int) -> str:
+    if len(piece) > width:
+        match = _TRAILING_SPACE.search(piece)
+        if match is not None:
+            return piece[:len(piece) - min(len(match.group(0)), len(piece) - width)]
+    return piece
+
+
+# --- rich.measure.Measurement of a padded Text cell, and rich.table.Table's column widths ---
+
+
+@functools.lru_cache(maxsize=4096)
+def _extent(text: str) -> tuple[int, int]:
+    """Text.__rich_measure__: (longest word, longest line); a column is measured twice when it shrinks."""
+    lines = text.splitlines()
+    high = max(len(line) for line in lines) if lines else 0
+    words = text.split()
+    return (max(len(word) for word in words) if words else high), high
+
+
+def _measure_cell(text: str, max_width: int) -> tuple[int, int]:
+    """Measurement.get(Padding(Text, (0, 1))) under options of this max_width. (rich's normalising
+    steps are left out where they change nothing: a text's longest word is never longer than its
+    longest line, and both are at least 0.)"""
+    if max_width < 1:
+        return 0, 0
+    if max_width - 2 < 1:
+        return max_width, max_width
+    low, high = _extent(text)
+    low, high = min(low, max_width), min(high, max_width)
+    if high < 1:
+        low = high = 0
+    return min(low + 2, max_width), min(high + 2, max_width)
+
+
+def _measure_column(cells: list[str], max_width: int) -> tuple[int, int]:
+    if max_width < 1:
+        return 0, 0
+    measured = [_measure_cell(c, max_width) for c in cells]
+    low = max(m[0] for m in measured) if measured else 1
+    high = max(m[1] for m in measured) if measured else max_width
+    return min(low, max_width), min(high, max_width)
+
+
+def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: list[int]) -> list[int]:
+    """rich._ratio.ratio_reduce."""
+    ratios = [ratio if maximum else 0 for ratio, maximum in zip(ratios, maximums, strict=True)]
+    total_ratio = sum(ratios)
+    if not total_ratio:
+        return values[:]
+    remaining = total
+    result = []
+    for ratio, maximum, value in zip(ratios, maximums, values, strict=True):
+        if ratio and total_ratio > 0:
+            distributed = min(maximum, round(ratio * remaining / total_ratio))
+            result.append(value - distributed)
+            remaining -= distributed
+            total_ratio -= ratio
+        else:
+            result.append(value)
+    return result
+
+
+def _collapse_widths(widths: list[int], max_width: int) -> list[int]:
+    """Table._collapse_widths with every column wrappable: shrink the widest columns first."""
+    total = sum(widths)
+    excess = total - max_width
+    while total and excess > 0:
+        widest = max(widths)
+        second = max((w if w != widest else 0) for w in widths)
+        difference = widest - second
+        ratios = [1 if w == widest else 0 for w in widths]
+        if not any(ratios) or not difference:
+            break
+        widths = _ratio_reduce(excess, ratios, [min(excess, difference)] * len(widths), widths)
+        total = sum(widths)
+        excess = total - max_width
+    return widths
+
+
+def column_widths(columns: list[list[str]], max_width: int) -> list[int]:
+    """Table._calculate_column_widths (no expand, no fixed widths): each column's width with its padding."""
+    widths = [_measure_column(cells, max_width)[1] or 1 for cells in columns]
+    if sum(widths) > max_width:
+        widths = _collapse_widths(widths, max_width)
+        if sum(widths) > max_width:  # last resort: reduce every column evenly
+            widths = _ratio_reduce(sum(widths) - max_width, [1] * len(widths), widths, widths)
+        widths = [_measure_column(cells, width)[1] or 0 for cells, width in zip(columns, widths, strict=True)]
+    return widths
+
+
+# --- rendering ---
+
+
+def _cell_lines(text: str, width: int) -> list[str]:
+    """A padded cell of this width (padding included), as rich's Padding renders it."""
+    inner = width - 2
+    lines = wrap(text, inner, pad=True)
+    return [" " + line[:inner] + " " * (inner - len(line)) + " " for line in lines]
+
+
+def render_table(table: PlainTable, console_width: int) -> list[str] | None:
+    """The lines rich prints for the table (title included), trailing spaces as rich leaves them;
+    None when a column would be too narrow for its padding (rich then decides)."""
+    ncols = len(table.headers)
+    columns = [[h, *(row[i] for row in table.rows)] for i, h in enumerate(table.headers)]
+    widths = column_widths(columns, console_width - (ncols + 1))
+    if min(widths) < 3:
+        return None
+    table_width = sum(widths) + ncols + 1
+    lines = [line[:console_width] for line in wrap(table.title, table_width, pad=True)] if table.title else []
+    rule = "|" + "+".join("-" * w for w in widths) + "|"
+    lines.append("+" + "-" * (table_width - 2) + "+")
+    rows = [table.headers, *table.rows]
+    for index, row in enumerate(rows):
+        cells = [_cell_lines(text, w) for text, w in zip(row, widths, strict=True)]
+        height = max(len(c) for c in cells)
+        for cell, w in zip(cells, widths, strict=True):
+            blank = [" " * w] * (height - len(cell))
+            cell[:] = blank + cell if index == 0 else cell + blank  # headers sit at the bottom
+        lines += ["|" + "|".join(cell[i] for cell in cells) + "|" for i in range(height)]
+        if index == 0 or (table.show_lines and index < len(rows) - 1):  # under the headers; between rows
+            lines.append(rule)
+    lines.append("+" + "-" * (table_width - 2) + "+")
+    return [line[:console_width] for line in lines]
+
+
+def render_line(text: str, console_width: int) -> list[str]:
+    """What Console.print(Text(text)) prints: wrapped to the console, not padded."""
+    return wrap(text, console_width, pad=False)
