@@ -20,7 +20,7 @@ import numpy as np
 from hwsolve.core import values as T
 from hwsolve.topics.backprop.compiled import Compiled, kink_notes
 from hwsolve.autodiff import tensor_ops as TO
-from hwsolve.autodiff.functions import Elementwise
+from hwsolve.autodiff.functions import ELEMENTWISE, Elementwise
 from hwsolve.autodiff.graph import Graph, Node
 from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp, Negate, Op, Power,
                                 Product, Quotient, Sum)
