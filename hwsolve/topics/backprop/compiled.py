@@ -31,5 +31,9 @@ def kink_notes(used: list, relu_at_zero, suffix: str = "(a convention; conventio
         key = (fn.key, tuple(sorted((k, str(v)) for k, v in bound.items())))
         at = relu_at_zero if relu_at_zero is not None else fn.df(fn.kink, **bound)
         head = f"At {fmt_number(fn.kink)}, " if prefix else ""
-        seen.setdefault(key, f"{head}{fn.label(**bound)}'({fmt_number(fn.kink)}) is taken as {fmt_number(at)} {suffix}")
+        # parameters in words, not fn.label's subscript (LeakyReLU_0.1): the note is prose in LaTeX too
+        shown = [f"{k} = {fmt_number(v)}" for k, v in bound.items() if v != fn.params.get(k)]
+        with_params = f" (with {', '.join(shown)})" if shown else ""
+        seen.setdefault(key, f"{head}{fn.text}'({fmt_number(fn.kink)}){with_params} is taken as {fmt_number(at)} "
+                             f"{suffix}")
     return [seen[k] for k in sorted(seen)]

@@ -362,7 +362,8 @@ def _layer(f: Field) -> Layer:
 def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
     f.mapping(LAYER_KEYS | set(SHAPED_KEYS) | activation_keys())
     for key in body:
-        if key in SHAPED_KEYS and kind not in SHAPED_KEYS[key]:
+        # beta is batch norm's shift and softplus's sharpness: an activation's own parameter wins
+        if key in SHAPED_KEYS and kind not in SHAPED_KEYS[key] and key not in activation_keys():
             raise f[key].error(f"'{key}' belongs to a {' or '.join(sorted(SHAPED_KEYS[key]))} layer, not {kind}")
     if kind in SHAPED_TYPES:
         layer = Layer(kind, line, extra=read_shaped(f, kind, body))
