@@ -467,7 +467,7 @@ class LossOp(Op):
         # every entry, row by row: a matrix prediction (a graph spec's) is averaged over all its
         # entries as PyTorch's reduction='mean' does; column 0 alone was a bug (tools/torch_reference.py)
         yh, y = T.unify(xs[0], xs[1])
-        return list(yh.reshape(-1)), list(y.reshape(-1))
+        return list(yh.flat), list(y.flat)   # .flat: numpy and the small exact QMatrix alike
 
     def forward(self, xs):
         yh, y = self._lists(xs)
@@ -482,9 +482,16 @@ class LossOp(Op):
         yh, y = self._lists(xs)
         grad = self.loss.gradient(yh, y)
         exact_ = self.loss.exact and T.is_exact(xs[0]) and T.is_exact(xs[1])
+        shape = tuple(xs[0].shape)
+        if len(shape) == 2:  # rows of the prediction's shape, built directly (no reshape: the small exact path)
+            width = shape[1]
+            rows = [grad[k * width:(k + 1) * width] for k in range(shape[0])]
+            col = T.exact(rows) if exact_ else np.array([[float(v) for v in row] for row in rows])
+            g, col = T.unify(g, col)
+            return col * g[0, 0]
         col = T.exact([[v] for v in grad]) if exact_ else np.array([[float(v)] for v in grad])
         g, col = T.unify(g, col)
-        return col.reshape(xs[0].shape) * g[0, 0]
+        return col.reshape(shape) * g[0, 0]
 
     def formula(self, args):
         return self.loss.formula_of(args[0], args[1], self.K, self.K == 1)
