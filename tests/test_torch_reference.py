@@ -154,7 +154,8 @@ loss: squared_error
     got, notes = solve_json(text, "backprop", tmp_path)
     # a[1] = 0 exactly: ELU_0.5'(0) = alpha = 0.5 as PyTorch computes it, and the note says so
     assert got["ELU_0.5'(a[1])"] == 0.5
-    assert "ELU'(0) (with alpha = 0.5) is taken as 0.5 (a convention; conventions.relu_prime_at_zero changes it)." in notes
+    assert ("ELU'(0) (with alpha = 0.5) is taken as 0.5 "
+            "(a convention; conventions.relu_prime_at_zero changes it).") in notes
     assert any(n.startswith("LeakyReLU'(0) (with slope = 0.2) is taken as 0.2") for n in notes)
     assert not any("taken as 1 " in n or "taken as 0.01" in n for n in notes)
 
