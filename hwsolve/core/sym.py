@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_number
+from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_float, fmt_number
+from hwsolve.core.tuplememo import remember
 
 # Binding strength: larger binds tighter.
 ATOM, POSTFIX, POW, NEG, MUL, ADD, REL = 100, 90, 80, 70, 60, 50, 10
@@ -220,10 +221,32 @@ class _Printer:
         return fmt_number(v, self.precision)
 
     def array(self, v: tuple) -> str:
-        number = self.number
+        if type(self) is _Printer:  # a subclass may print differently (or count what it prints)
+            return remember(v, ("text", self.precision), self._array)
+        return self._array(v)
+
+    def _array(self, v: tuple) -> str:
+        numbers = self.numbers
         if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(map(number, row)) + "]" for row in v) + "]"
-        return "[" + ", ".join(map(number, v)) + "]"
+            return "[" + ", ".join("[" + ", ".join(numbers(row)) + "]" for row in v) + "]"
+        return "[" + ", ".join(numbers(v)) + "]"
+
+    def numbers(self, row: tuple) -> list[str]:
+        """self.number of each entry of a row; floats directly, anything else once per object
+        (a weight matrix repeats the same few Fractions: the spec's number cache shares them)."""
+        number, precision = self.number, self.precision
+        plain_floats = type(self) is _Printer
+        done: dict[int, str] = {}
+        out = []
+        for x in row:
+            if x.__class__ is float and plain_floats:
+                out.append(fmt_float(x, precision))  # what fmt_number makes of a float, without its cache
+                continue
+            text = done.get(id(x))
+            if text is None:
+                text = done[id(x)] = number(x)
+            out.append(text)
+        return out
 
 
 _LATEX_NUMBERS: dict = {}  # (value key, precision) -> LaTeX text, as numfmt's cache of plain text
@@ -262,10 +285,32 @@ class _LatexPrinter(_Printer):
         return (r"\approx " if approx else "") + s.replace("inf", r"\infty")
 
     def array(self, v: tuple) -> str:
-        number = self.number
+        if type(self) is _LatexPrinter:
+            return remember(v, ("latex", self.precision), self._array)
+        return self._array(v)
+
+    def _array(self, v: tuple) -> str:
+        numbers = self.numbers
         nested = bool(v) and isinstance(v[0], tuple)
-        rows = [" & ".join(map(number, row)) for row in v] if nested else list(map(number, v))
+        rows = [" & ".join(numbers(row)) for row in v] if nested else numbers(v)
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+    def numbers(self, row: tuple) -> list[str]:
+        if type(self) is not _LatexPrinter:
+            return super().numbers(row)
+        number, precision = self.number, self.precision
+        done: dict[int, str] = {}
+        out = []
+        for x in row:
+            if x.__class__ is float:
+                text = fmt_float(x, precision)
+                out.append(self._number(x) if "e" in text or "i" in text else text)  # 1e-08, inf: typeset
+                continue
+            known = done.get(id(x))
+            if known is None:
+                known = done[id(x)] = number(x)
+            out.append(known)
+        return out
 
 
 # A right operand of the same precedence is bracketed: x + (y + z) is printed as built, so the text
