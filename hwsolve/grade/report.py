@@ -18,9 +18,11 @@ from typing import Any
 
 from hwsolve.grade.answers import Value
 from hwsolve.grade.grader import VERDICTS, Key, Result, mistake_title
+from hwsolve.core.jsontext import dumps_compact_list
 from hwsolve.core.numfmt import fmt_number, json_number
 
 SCHEMA = "hwsolve/grade"
+COMPACT_ABOVE = 100  # submissions: a bigger report is written one submission per line
 SCHEMA_VERSION = 1
 LABEL = {"correct": "correct", "ecf": "ECF", "wrong": "wrong", "wrong_shape": "wrong shape",
          "missing": "missing"}
@@ -193,6 +195,8 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
         "submissions": subs,
         "class": c,
     }
+    if len(subs) > COMPACT_ABOVE:  # a class's batch: one line per submission, in C (same JSON)
+        return dumps_compact_list(out, "submissions")
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

@@ -78,9 +78,27 @@ def _encodable(r: Result) -> None:
         s.reason = _utf8(s.reason)
 
 
-def _grade_in_worker(path: str) -> Result:
+def _grade_in_worker(path: str) -> tuple[Result, tuple[bool, ...]]:
+    """One submission graded in a worker, sent back without the key's own values: a step's
+    `expected` that is the report key's value (always, but for per-student variants) is left out
+    of the pickle and put back by the parent (`_with_key_values`), which holds the same key."""
     assert _WORKER_KEY is not None
-    return grade_path(_WORKER_KEY, path)
+    result = grade_path(_WORKER_KEY, path)
+    values = report_key(_WORKER_KEY).values
+    from_key = tuple(s.expected is not None and s.expected is values.get(s.name) for s in result.steps)
+    for s, dropped in zip(result.steps, from_key, strict=True):
+        if dropped:
+            s.expected = None
+    return result, from_key
+
+
+def _with_key_values(key, sent: tuple[Result, tuple[bool, ...]]) -> Result:
+    result, from_key = sent
+    values = report_key(key).values
+    for s, dropped in zip(result.steps, from_key, strict=True):
+        if dropped:
+            s.expected = values[s.name]
+    return result
 
 
 def grade_all(key, paths: list[str], jobs: int = 1, progress=None) -> list[Result]:
@@ -113,8 +131,8 @@ def _grade_parallel(key, paths: list[str], jobs: int, progress) -> list[Result]:
     chunk = max(1, min(64, len(paths) // (jobs * 8) or 1))
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            for r in pool.map(_grade_in_worker, paths, chunksize=chunk):
-                results.append(r)
+            for sent in pool.map(_grade_in_worker, paths, chunksize=chunk):
+                results.append(_with_key_values(key, sent))
                 if progress:
                     progress(len(results), len(paths))
     finally:
