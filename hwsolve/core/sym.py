@@ -226,25 +226,28 @@ class _Printer:
         return self._array(v)
 
     def _array(self, v: tuple) -> str:
-        numbers = self.numbers
+        done: tuple[dict, dict] = ({}, {})  # shared by the rows: an array repeats its numbers (weights, zeros)
         if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(numbers(row)) + "]" for row in v) + "]"
-        return "[" + ", ".join(numbers(v)) + "]"
+            return "[" + ", ".join("[" + ", ".join(self.numbers(row, done)) + "]" for row in v) + "]"
+        return "[" + ", ".join(self.numbers(v, done)) + "]"
 
-    def numbers(self, row: tuple) -> list[str]:
-        """self.number of each entry of a row; floats directly, anything else once per object
-        (a weight matrix repeats the same few Fractions: the spec's number cache shares them)."""
+    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
+        """self.number of each entry of a row, each different number formatted once (`done`: texts
+        so far): a float by its value (equal floats print alike, 0.0 and -0.0 as 0), anything else
+        by its identity (a weight matrix repeats a few Fractions: the spec's number cache shares them)."""
         number, precision = self.number, self.precision
+        by_value, by_id = done
         plain_floats = type(self) is _Printer
-        done: dict[int, str] = {}
         out = []
         for x in row:
-            if x.__class__ is float and plain_floats:
-                out.append(fmt_float(x, precision))  # what fmt_number makes of a float, without its cache
-                continue
-            text = done.get(id(x))
-            if text is None:
-                text = done[id(x)] = number(x)
+            if x.__class__ is float:
+                text = by_value.get(x)
+                if text is None:  # what fmt_number makes of a float, without its cache
+                    text = by_value[x] = fmt_float(x, precision) if plain_floats else number(x)
+            else:
+                text = by_id.get(id(x))
+                if text is None:
+                    text = by_id[id(x)] = number(x)
             out.append(text)
         return out
 
@@ -290,26 +293,30 @@ class _LatexPrinter(_Printer):
         return self._array(v)
 
     def _array(self, v: tuple) -> str:
-        numbers = self.numbers
+        done: tuple[dict, dict] = ({}, {})
         nested = bool(v) and isinstance(v[0], tuple)
-        rows = [" & ".join(numbers(row)) for row in v] if nested else numbers(v)
+        rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
-    def numbers(self, row: tuple) -> list[str]:
+    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
         if type(self) is not _LatexPrinter:
-            return super().numbers(row)
+            return super().numbers(row, done)
         number, precision = self.number, self.precision
-        done: dict[int, str] = {}
+        by_value, by_id = done
         out = []
         for x in row:
             if x.__class__ is float:
-                text = fmt_float(x, precision)
-                out.append(self._number(x) if "e" in text or "i" in text else text)  # 1e-08, inf: typeset
-                continue
-            known = done.get(id(x))
-            if known is None:
-                known = done[id(x)] = number(x)
-            out.append(known)
+                text = by_value.get(x)
+                if text is None:
+                    text = fmt_float(x, precision)
+                    if "e" in text or "i" in text:  # 1e-08 and inf are typeset: the general path
+                        text = self._number(x)
+                    by_value[x] = text
+            else:
+                text = by_id.get(id(x))
+                if text is None:
+                    text = by_id[id(x)] = number(x)
+            out.append(text)
         return out
 
 

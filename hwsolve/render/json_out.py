@@ -90,8 +90,17 @@ def _value(v):
 def _json_array(v: tuple) -> list:
     if v and isinstance(v[0], tuple):
         return [_json_array(x) for x in v]
-    # finite floats and ints are JSON as they are (x - x is 0.0 only for a finite float)
-    return [x if (x.__class__ is float and x - x == 0) or x.__class__ is int else _value(x) for x in v]
+    out = []
+    done: dict[int, object] = {}  # id -> JSON number: a weight matrix repeats the same few Fractions
+    for x in v:
+        cls = x.__class__
+        if (cls is float and x - x == 0) or cls is int:  # JSON as they are (x - x is 0 only when finite)
+            out.append(x)
+            continue
+        if id(x) not in done:
+            done[id(x)] = _value(x)
+        out.append(done[id(x)])
+    return out
 
 
 def _exact_field(v):
