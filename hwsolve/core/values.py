@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from hwsolve.core.bigarrays import BIG, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
 
 if TYPE_CHECKING:
@@ -27,7 +26,15 @@ if TYPE_CHECKING:
 
     Array = np.ndarray
 else:
-    from hwsolve.core.lazy_numpy import np
+    class _Numpy:
+        """numpy, imported on first use: a small exact network (QMatrix values) never needs it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _Numpy()
 
 # Inside `small_exact()`, exact values are QMatrix (pure Python) rather than numpy object arrays.
 _SMALL = {"on": False}
@@ -101,9 +108,7 @@ def is_exact(a: Array) -> bool:
 
 
 def to_float(a: Array) -> Array:
-    if a.dtype != object:
-        return a
-    return exact_to_float(a) if a.size >= BIG else a.astype(np.float64)
+    return a.astype(np.float64) if a.dtype == object else a
 
 
 def unify(*arrays: Array) -> list[Array]:
@@ -115,10 +120,6 @@ def unify(*arrays: Array) -> list[Array]:
 
 def matmul(a: Array, b: Array) -> Array:
     a, b = unify(a, b)
-    if is_exact(a) and not isinstance(a, QMatrix):   # QMatrix multiplies on integers itself
-        on_integers = exact_matmul(a, b)  # the same rationals, without a Fraction per product
-        if on_integers is not None:
-            return on_integers
     return a @ b
 
 
@@ -170,12 +171,6 @@ def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
 
 def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
-    if a.size >= BIG:  # a big array is printed several times: converted once
-        return memo(a, "plain matrix" if matrix else "plain", lambda x: _plain(x, matrix))
-    return _plain(a, matrix)
-
-
-def _plain(a: Array, matrix: bool):
     shape = math_shape(a, matrix)
     if isinstance(a, QMatrix):
         rows = a.plain_rows()
@@ -184,25 +179,24 @@ def _plain(a: Array, matrix: bool):
         return tuple(row[0] for row in rows) if len(shape) == 1 else rows
     items = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):
-        items = _map_rows(items, _exact_row)
+        items = _map_nested(items, exact_scalar)
     if shape == ():
         return items[0][0]
     if len(shape) == 1 and a.ndim == 2:
         return tuple(row[0] for row in items)
-    return _map_rows(items, tuple)
+    return _tuples(items)
 
 
-def _map_rows(items: list, fn):
-    """fn applied to each innermost list (a row of numbers), the nesting above it kept (as tuples
-    when fn is tuple, else lists)."""
-    if items and isinstance(items[0], list):
-        rows = [_map_rows(x, fn) for x in items]
-        return tuple(rows) if fn is tuple else rows
+def _map_nested(items, fn):
+    if isinstance(items, list):
+        return [_map_nested(x, fn) for x in items]
     return fn(items)
 
 
-def _exact_row(row: list) -> list:
-    return [(x.numerator if x.denominator == 1 else x) if type(x) is Fraction else exact_scalar(x) for x in row]
+def _tuples(items):
+    if isinstance(items, list):
+        return tuple(_tuples(x) for x in items)
+    return items
 
 
 def exact_scalar(x) -> int | Fraction:
