@@ -361,7 +361,7 @@ def judge(key, name: str, text: str, match) -> Judgement:
 
 # -- backprop keys: the formula at random points of the right shapes -------------------------------
 
-RANDOM_POINTS = 3        # random points a formula must also be right at (after the key's own)
+RANDOM_POINTS = 8        # random points a formula must also be right at (after the key's own)
 
 
 def _where_checked(random_points: int) -> str:
@@ -384,7 +384,7 @@ def _judge_at_random_points(key, name: str, tree: F, places: dict, transposed: b
     if found is None:
         return 0, None
     model, prefix = found
-    rng = random.Random(f"{key.path}:{name}:{_text(tree)}")
+    rng = random.Random(f"{name}:{_text(tree)}")   # not the path: a key gives the same verdicts on any clone
     checked = 0
     for _ in range(6 * RANDOM_POINTS):
         # redrawn: a point a rule cannot take (a log of a negative), and one where the step and the
@@ -490,7 +490,7 @@ def _judge_conv_size(key, name: str, text: str) -> Judgement:
         return Judgement("wrong", "this size is not checked as a formula")
     s = prob.s or (prob.k if prob.pool else (1, 1))
     points = [(prob.n[0], prob.p[0], prob.k[0], s[0], prob.d[0])]
-    rng = random.Random(f"{key.path}:{name}:{text}")       # the same points every run
+    rng = random.Random(f"{name}:{text}")       # the same points every run, on any clone
     while len(points) < 8:
         k, p, st = rng.randint(1, 7), rng.randint(0, 3), rng.randint(1, 4)
         points.append((rng.randint(k, 64), p, k, st, 1))
@@ -561,7 +561,7 @@ def _judge_symbolic(key, name: str, text: str) -> Judgement:
     unknown = free_names(got) - set(gplaces)
     if unknown:
         return Judgement("wrong", f"the formula names {', '.join(sorted(unknown))}, not a quantity of this problem")
-    rng = random.Random(f"{key.path}:{name}:{text}")
+    rng = random.Random(f"{name}:{text}")      # the same points on any clone
     places = {**wplaces, **gplaces}
     for _ in range(3):
         env = _random_env(shapes, sizes, places, rng)
