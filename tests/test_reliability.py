@@ -103,14 +103,14 @@ def test_a_killed_batch_leaves_no_partial_result_file(tmp_path, sig):
     subs = tmp_path / "subs"
     subs.mkdir()
     text = Path(SEED001).read_text()
-    for i in range(3000):
-        (subs / f"s{i:04d}.yaml").write_text(text)
+    for i in range(10000):   # grading got faster: 3,000 could finish within the 3 s below
+        (subs / f"s{i:05d}.yaml").write_text(text)
     out_json, out_xml = tmp_path / "grades.json", tmp_path / "junit.xml"
     env = dict(os.environ, HWSOLVE_TIME_LIMIT="0")
     proc = subprocess.Popen([sys.executable, "-m", "hwsolve", "grade", P1, str(subs), "--brief",
                              "--json", str(out_json), "--junit", str(out_xml)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(3)  # in the middle of the batch (3000 submissions take well over 3 s here)
+    time.sleep(3)  # in the middle of the batch (10,000 submissions take well over 3 s here)
     assert proc.poll() is None, "the batch finished before the signal; make it bigger"
     proc.send_signal(sig)
     proc.wait(timeout=30)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_number
+from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_float, fmt_number
+from hwsolve.core.tuplememo import remember
 
 # Binding strength: larger binds tighter.
 ATOM, POSTFIX, POW, NEG, MUL, ADD, REL = 100, 90, 80, 70, 60, 50, 10
@@ -220,10 +221,35 @@ class _Printer:
         return fmt_number(v, self.precision)
 
     def array(self, v: tuple) -> str:
-        number = self.number
+        if type(self) is _Printer:  # a subclass may print differently (or count what it prints)
+            return remember(v, ("text", self.precision), self._array)
+        return self._array(v)
+
+    def _array(self, v: tuple) -> str:
+        done: tuple[dict, dict] = ({}, {})  # shared by the rows: an array repeats its numbers (weights, zeros)
         if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(map(number, row)) + "]" for row in v) + "]"
-        return "[" + ", ".join(map(number, v)) + "]"
+            return "[" + ", ".join("[" + ", ".join(self.numbers(row, done)) + "]" for row in v) + "]"
+        return "[" + ", ".join(self.numbers(v, done)) + "]"
+
+    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
+        """self.number of each entry of a row, each different number formatted once (`done`: texts
+        so far): a float by its value (equal floats print alike, 0.0 and -0.0 as 0), anything else
+        by its identity (a weight matrix repeats a few Fractions: the spec's number cache shares them)."""
+        number, precision = self.number, self.precision
+        by_value, by_id = done
+        plain_floats = type(self) is _Printer
+        out = []
+        for x in row:
+            if x.__class__ is float:
+                text = by_value.get(x)
+                if text is None:  # what fmt_number makes of a float, without its cache
+                    text = by_value[x] = fmt_float(x, precision) if plain_floats else number(x)
+            else:
+                text = by_id.get(id(x))
+                if text is None:
+                    text = by_id[id(x)] = number(x)
+            out.append(text)
+        return out
 
 
 _LATEX_NUMBERS: dict = {}  # (value key, precision) -> LaTeX text, as numfmt's cache of plain text
@@ -262,10 +288,36 @@ class _LatexPrinter(_Printer):
         return (r"\approx " if approx else "") + s.replace("inf", r"\infty")
 
     def array(self, v: tuple) -> str:
-        number = self.number
+        if type(self) is _LatexPrinter:
+            return remember(v, ("latex", self.precision), self._array)
+        return self._array(v)
+
+    def _array(self, v: tuple) -> str:
+        done: tuple[dict, dict] = ({}, {})
         nested = bool(v) and isinstance(v[0], tuple)
-        rows = [" & ".join(map(number, row)) for row in v] if nested else list(map(number, v))
+        rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
+        if type(self) is not _LatexPrinter:
+            return super().numbers(row, done)
+        number, precision = self.number, self.precision
+        by_value, by_id = done
+        out = []
+        for x in row:
+            if x.__class__ is float:
+                text = by_value.get(x)
+                if text is None:
+                    text = fmt_float(x, precision)
+                    if "e" in text or "i" in text:  # 1e-08 and inf are typeset: the general path
+                        text = self._number(x)
+                    by_value[x] = text
+            else:
+                text = by_id.get(id(x))
+                if text is None:
+                    text = by_id[id(x)] = number(x)
+            out.append(text)
+        return out
 
 
 # A right operand of the same precedence is bracketed: x + (y + z) is printed as built, so the text

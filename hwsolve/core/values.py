@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from hwsolve.core.bigarrays import BIG, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
 
 if TYPE_CHECKING:
@@ -26,15 +27,7 @@ if TYPE_CHECKING:
 
     Array = np.ndarray
 else:
-    class _Numpy:
-        """numpy, imported on first use: a small exact network (QMatrix values) never needs it."""
-
-        def __getattr__(self, name: str) -> Any:
-            import numpy
-
-            return getattr(numpy, name)
-
-    np = _Numpy()
+    from hwsolve.core.lazy_numpy import np
 
 # Inside `small_exact()`, exact values are QMatrix (pure Python) rather than numpy object arrays.
 _SMALL = {"on": False}
@@ -108,7 +101,9 @@ def is_exact(a: Array) -> bool:
 
 
 def to_float(a: Array) -> Array:
-    return a.astype(np.float64) if a.dtype == object else a
+    if a.dtype != object:
+        return a
+    return exact_to_float(a) if a.size >= BIG else a.astype(np.float64)
 
 
 def unify(*arrays: Array) -> list[Array]:
@@ -120,6 +115,10 @@ def unify(*arrays: Array) -> list[Array]:
 
 def matmul(a: Array, b: Array) -> Array:
     a, b = unify(a, b)
+    if is_exact(a) and not isinstance(a, QMatrix):   # QMatrix multiplies on integers itself
+        on_integers = exact_matmul(a, b)  # the same rationals, without a Fraction per product
+        if on_integers is not None:
+            return on_integers
     return a @ b
 
 
@@ -171,6 +170,12 @@ def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
 
 def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
+    if a.size >= BIG:  # a big array is printed several times: converted once
+        return memo(a, "plain matrix" if matrix else "plain", lambda x: _plain(x, matrix))
+    return _plain(a, matrix)
+
+
+def _plain(a: Array, matrix: bool):
     shape = math_shape(a, matrix)
     if isinstance(a, QMatrix):
         rows = a.plain_rows()
@@ -179,24 +184,25 @@ def plain(a: Array, matrix: bool = False):
         return tuple(row[0] for row in rows) if len(shape) == 1 else rows
     items = a.tolist()  # one C-level pass; then only exact entries need normalising
     if is_exact(a):
-        items = _map_nested(items, exact_scalar)
+        items = _map_rows(items, _exact_row)
     if shape == ():
         return items[0][0]
     if len(shape) == 1 and a.ndim == 2:
         return tuple(row[0] for row in items)
-    return _tuples(items)
+    return _map_rows(items, tuple)
 
 
-def _map_nested(items, fn):
-    if isinstance(items, list):
-        return [_map_nested(x, fn) for x in items]
+def _map_rows(items: list, fn):
+    """fn applied to each innermost list (a row of numbers), the nesting above it kept (as tuples
+    when fn is tuple, else lists)."""
+    if items and isinstance(items[0], list):
+        rows = [_map_rows(x, fn) for x in items]
+        return tuple(rows) if fn is tuple else rows
     return fn(items)
 
 
-def _tuples(items):
-    if isinstance(items, list):
-        return tuple(_tuples(x) for x in items)
-    return items
+def _exact_row(row: list) -> list:
+    return [(x.numerator if x.denominator == 1 else x) if type(x) is Fraction else exact_scalar(x) for x in row]
 
 
 def exact_scalar(x) -> int | Fraction:

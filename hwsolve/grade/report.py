@@ -18,9 +18,11 @@ from typing import Any
 
 from hwsolve.grade.answers import Value
 from hwsolve.grade.grader import VERDICTS, Key, Result, mistake_title
+from hwsolve.core.jsontext import dumps_compact_list
 from hwsolve.core.numfmt import fmt_number, json_number
 
 SCHEMA = "hwsolve/grade"
+COMPACT_ABOVE = 100  # submissions: a bigger report is written one submission per line
 SCHEMA_VERSION = 1
 LABEL = {"correct": "correct", "ecf": "ECF", "wrong": "wrong", "wrong_shape": "wrong shape",
          "missing": "missing"}
@@ -38,13 +40,13 @@ def value_text(v: Value | None, precision: int = 4) -> str:
 
 
 def _json_value(v: Value | None):
+    """The value in its math shape (`Value.plain`) as JSON numbers: a scalar, a list, a list of rows."""
     if v is None:
         return None
-    p = v.plain()
-
-    def conv(x):
-        return [conv(y) for y in x] if isinstance(x, tuple) else json_number(x)
-    return conv(p)
+    rows = v.rows
+    if len(rows[0]) == 1:
+        return json_number(rows[0][0]) if len(rows) == 1 else [json_number(r[0]) for r in rows]
+    return [[json_number(x) for x in r] for r in rows]
 
 
 def _pts(x: float) -> str:
@@ -66,11 +68,13 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
     from rich.markup import escape
     from rich.table import Table
 
-    for r in results:
-        head = f"{r.student}  ({r.path}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
-        if brief:
-            console.print(head + (f"  -- {r.error}" if r.error else ""))
-            continue
+    if brief and results:  # one line each, all printed at once (a console.print per line is slow)
+        from rich.text import Text
+
+        console.print(Text("\n").join(console.render_str(_head(r) + (f"  -- {r.error}" if r.error else ""))
+                                      for r in results))
+    for r in results if not brief else ():
+        head = _head(r)
         if r.error:
             console.print(head)
             console.print(f"  not graded: {r.error}")
@@ -92,6 +96,10 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         console.print()
     if len(results) > 1:
         print_class(key, results, console)
+
+
+def _head(r: Result) -> str:
+    return f"{r.student}  ({r.path}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
 
 
 def print_class(key: Key, results: list[Result], console) -> None:
@@ -193,6 +201,8 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
         "submissions": subs,
         "class": c,
     }
+    if len(subs) > COMPACT_ABOVE:  # a class's batch: one line per submission, in C (same JSON)
+        return dumps_compact_list(out, "submissions")
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

@@ -6,9 +6,12 @@ Step names are the interface: they are the keys student answer files use.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
+from hwsolve.core.jsontext import dumps_compact_list
 from hwsolve.core.numfmt import fmt_exact, json_number
 from hwsolve.core.records import Solution, Step
+from hwsolve.core.tuplememo import remember
 from hwsolve.render.latex import step_latex
 from hwsolve.core.sym import to_text
 
@@ -61,7 +64,7 @@ def step_dict(step: Step, precision: int) -> dict:
         "latex": step_latex(step, precision),
         "value": _value(step.value),
         "shape": list(step.shape),
-        "exact": _exact(step.value) if step.exact else None,
+        "exact": _exact_field(step.value),
     }
     if step.unit:
         out["unit"] = step.unit
@@ -78,36 +81,69 @@ def _value(v):
     if v is None:
         return None
     if isinstance(v, tuple):
-        return [_value(x) for x in v]
+        return remember(v, "json", _json_array)  # a big array is the value of several steps
     if isinstance(v, str):
         return v
     return json_number(v)
 
 
-def _exact(v):
+def _json_array(v: tuple) -> list:
+    if v and isinstance(v[0], tuple):
+        return [_json_array(x) for x in v]
+    out = []
+    done: dict[int, object] = {}  # id -> JSON number: a weight matrix repeats the same few Fractions
+    for x in v:
+        cls = x.__class__
+        if (cls is float and x - x == 0) or cls is int:  # JSON as they are (x - x is 0 only when finite)
+            out.append(x)
+            continue
+        if id(x) not in done:
+            done[id(x)] = _value(x)
+        out.append(done[id(x)])
+    return out
+
+
+def _exact_field(v):
+    """The exact text of a rational value (nested like it); None when any entry is not rational,
+    as `Step.exact` decides."""
+    if v is None:
+        return None
     if isinstance(v, tuple):
-        return [_exact(x) for x in v]
-    return fmt_exact(v)
+        return remember(v, "exact", _exact_array)
+    return fmt_exact(v) if _rational(v) else None
+
+
+def _rational(x) -> bool:
+    return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
+
+
+def _exact_array(v: tuple) -> list | None:
+    if any(type(x) is tuple for x in v):
+        parts = [_exact_field(x) for x in v]
+        return None if any(p is None for p in parts) else parts
+    done: dict[int, str] = {}  # id -> text: a weight matrix repeats the same few Fractions
+    out = []
+    for x in v:
+        text = done.get(id(x))
+        if text is None:
+            if not _rational(x):
+                return None
+            text = done[id(x)] = fmt_exact(x)
+        out.append(text)
+    return out
 
 
 # Above this many numbers in a solution's values, each step is written compactly on a line of its
 # own: json's C encoder runs only without `indent`, and the pure-Python one takes seconds on a
 # 512x512 network. Same JSON, other whitespace.
 COMPACT_ABOVE = 10_000
-_STEPS_MARK = "@@hwsolve-steps@@"
 
 
 def render(solution: Solution, precision: int) -> str:
     data = solution_dict(solution, precision)
     if _numbers(solution) <= COMPACT_ABOVE:
         return json.dumps(data, indent=2, ensure_ascii=False)
-    steps, data["steps"] = data["steps"], _STEPS_MARK
-    outline = json.dumps(data, indent=2, ensure_ascii=False)
-    if outline.count(json.dumps(_STEPS_MARK)) != 1:  # the mark also in a title or note: no shortcut
-        data["steps"] = steps
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    lines = ",\n    ".join(json.dumps(s, ensure_ascii=False) for s in steps)
-    return outline.replace(json.dumps(_STEPS_MARK), "[\n    " + lines + "\n  ]" if steps else "[]")
+    return dumps_compact_list(data, "steps")
 
 
 def _numbers(solution: Solution) -> int:

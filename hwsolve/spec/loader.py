@@ -7,6 +7,7 @@ numbers parsed by `numbers.parse_number`, never by eval.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -103,12 +104,19 @@ _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 class _Open:
-    """A mapping or list being built: its value, its path, and a pending key for mappings."""
+    """A mapping or list being built: its value, its path, its first line, and a pending key for mappings."""
 
-    __slots__ = ("value", "path", "key", "size", "anchor")
+    __slots__ = ("value", "path", "key", "size", "anchor", "line")
 
-    def __init__(self, value, path: tuple, anchor):
+    def __init__(self, value, path: tuple, anchor, line: int = 0):
         self.value, self.path, self.key, self.size, self.anchor = value, path, _MISSING, 1, anchor
+        self.line = line
+
+
+# Plain (unquoted, untagged) number texts that YAML's own resolver reads as a float or a decimal
+# int, and that `scalar` would turn into the same values: the fast path for big weight lists.
+_PLAIN_FLOAT = re.compile(r"-?[0-9]{1,30}\.[0-9]{1,30}").fullmatch
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})").fullmatch
 
 
 class _Builder:
@@ -143,6 +151,8 @@ class _Builder:
                     break
                 if result is not _MISSING and not stack:
                     raise self.error("more than one YAML document in the file", event)
+                if stack and type(event) is yaml.ScalarEvent and type(stack[-1].value) is list:
+                    event = self.list_numbers(parser, event, stack[-1])
                 done = self.step(event, stack)
                 if done is not _MISSING:
                     result = done
@@ -178,8 +188,37 @@ class _Builder:
         tag = event.tag if event.tag not in (None, "!") else self.constructor.resolve(kind, None, event.implicit)
         if tag not in _COLLECTION_TAGS:
             raise self.error(f"unsupported YAML tag {tag!r}", event, path)
-        stack.append(_Open({} if kind is yaml.MappingNode else [], path, event.anchor))
+        stack.append(_Open({} if kind is yaml.MappingNode else [], path, event.anchor, event.start_mark.line + 1))
         return _MISSING
+
+    def list_numbers(self, parser, event, top: _Open):
+        """Plain numbers inside a list, read without the general scalar path, from `event` on;
+        returns the first event that is not one (for `step`).
+
+        A 512x512 weight matrix is a quarter of a million of these: no YAML node, no resolver, and
+        no line entry when a number sits on its list's first line (`Field.line` finds that line
+        from the list's own), yet the same values, the same node budget and the same error lines.
+        """
+        items, lines = top.value, self.doc.lines
+        while type(event) is yaml.ScalarEvent and event.tag is None and not event.style and event.anchor is None:
+            text = event.value  # a plain scalar: style None (or "" from libyaml), no tag, no anchor
+            value: int | Fraction
+            if _PLAIN_FLOAT(text):
+                value = parse_number(text)
+            elif _PLAIN_INT(text):
+                value = int(text)
+            else:
+                break
+            self.count += 1
+            if self.count > self.max_nodes:
+                self.charge(0, event)
+            line = event.start_mark.line + 1 if event.start_mark is not None else top.line
+            if line != top.line:
+                lines.setdefault(top.path + (len(items),), line)
+            items.append(value)
+            top.size += 1
+            event = parser.get_event()
+        return event
 
     def on_scalar(self, event, stack: list[_Open]):
         self.count += 1

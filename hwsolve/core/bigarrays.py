@@ -1,0 +1,118 @@
+"""Big arrays made cheap: exact products on integers, and conversions made once per array.
+
+A network with a 512x512 weight matrix multiplies, converts and prints that matrix several times
+(its forward product, the float product of the backward pass, its value and the numbers
+substituted into two formulas). Two things keep that fast without changing one number:
+
+- An exact array is one integer array over a common denominator (its `scaled` form): the matrix
+  product of two exact arrays is the integer product over the product of the denominators, and
+  its float is the integers divided by that denominator. `Fraction(n, d)` normalises, so every
+  entry is the same rational the Fraction loop makes; a float is n / d rounded once, as
+  `float(Fraction)` rounds it.
+- A conversion of a big array (`memo`) is remembered with the array it came from and reused while
+  that array holds the same entries (checked by comparing its bytes: the values of a float array,
+  the addresses of an exact array's Fractions, kept alive by a copy).
+
+Small arrays take the plain path: the bookkeeping costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from hwsolve.core.lazy_numpy import np  # not imported by the small exact path that loads this module
+
+BIG = 1024          # entries: from this size on, conversions are remembered
+SMALL_PRODUCT = 4096  # multiplications: below this, the Fraction loop is as fast as the integers
+_MEMO_LIMIT = 48    # arrays remembered at once (a 512-wide network has about 20 big ones)
+_INT64_SAFE = 2**62
+_FLOAT_SAFE = 2**53  # integers up to this size are floats exactly
+
+R = TypeVar("R")
+_MEMO: dict[tuple[int, str], tuple[np.ndarray, bytes, Any, Any]] = {}
+
+
+def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
+    """make(a), remembered for a big array `a` while its entries stay the same."""
+    if a.size < BIG:
+        return make(a)
+    key = (id(a), what)
+    found = _MEMO.get(key)
+    data = a.tobytes()
+    if found is not None and found[0] is a and found[1] == data:
+        return found[3]
+    result = make(a)
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    # the copy keeps an exact array's Fractions alive, so their addresses cannot be reused
+    _MEMO[key] = (a, data, a.copy() if a.dtype == object else None, result)
+    return result
+
+
+def scaled(a: np.ndarray) -> tuple[list[int], int] | None:
+    """An exact array as (integer numerators in C order, common denominator); None if an entry is
+    not a Fraction."""
+    return memo(a, "scaled", _scaled)
+
+
+def _scaled(a: np.ndarray) -> tuple[list[int], int] | None:
+    flat = a.reshape(-1).tolist()
+    if not all(type(x) is Fraction for x in flat):
+        return None
+    dens = {x.denominator for x in flat}
+    common = math.lcm(*dens) if dens else 1
+    factor = {d: common // d for d in dens}
+    return [x.numerator * factor[x.denominator] for x in flat], common
+
+
+def _int_array(nums: list[int], shape: tuple[int, ...], as_int64: bool) -> np.ndarray:
+    if as_int64:
+        return np.array(nums, dtype=np.int64).reshape(shape)
+    out = np.empty(len(nums), dtype=object)  # Python integers of any size
+    out[:] = nums
+    return out.reshape(shape)
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """a @ b for two exact 2-d arrays, on integers; None when the plain Fraction product is the
+    better way (small, not 2-d, or an entry that is not a Fraction)."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or a.size * b.shape[1] < SMALL_PRODUCT \
+            or not a.size or not b.size:
+        return None
+    sa, sb = scaled(a), scaled(b)
+    if sa is None or sb is None:
+        return None
+    (na, da), (nb, db) = sa, sb
+    # int64 when no sum of products can overflow; otherwise Python integers, still far faster than Fractions
+    fits = max(map(abs, na)) * max(map(abs, nb)) * a.shape[1] < _INT64_SAFE
+    ia, ib = _int_array(na, a.shape, fits), _int_array(nb, b.shape, fits)
+    product = (ia @ ib).reshape(-1).tolist()
+    den = da * db
+    out = np.empty(len(product), dtype=object)
+    out[:] = [Fraction(int(n), den) for n in product]
+    return out.reshape(a.shape[0], b.shape[1])
+
+
+def exact_to_float(a: np.ndarray) -> np.ndarray:
+    """The float64 array of an exact one, each entry rounded once as float(Fraction) rounds it
+    (a copy of the remembered one: callers may change theirs)."""
+    return memo(a, "float", _to_float).copy(order="K")
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    found = scaled(a) if a.size >= BIG else None
+    if found is not None:
+        nums, den = found
+        if den < _FLOAT_SAFE and max(map(abs, nums), default=0) < _FLOAT_SAFE:
+            # both exact as floats, so one IEEE division rounds n / den correctly, as Fraction does
+            # laid out in memory as astype lays it out (a transpose stays one): BLAS sums in that order
+            out = np.empty_like(a, dtype=np.float64)
+            out[...] = (np.array(nums, dtype=np.float64) / den).reshape(a.shape)
+            return out
+    return a.astype(np.float64)
