@@ -188,7 +188,8 @@ class _Builder:
         tag = event.tag if event.tag not in (None, "!") else self.constructor.resolve(kind, None, event.implicit)
         if tag not in _COLLECTION_TAGS:
             raise self.error(f"unsupported YAML tag {tag!r}", event, path)
-        stack.append(_Open({} if kind is yaml.MappingNode else [], path, event.anchor, event.start_mark.line + 1))
+        # the line Field.line finds for the list's path: its numbers on that line need no entry of their own
+        stack.append(_Open({} if kind is yaml.MappingNode else [], path, event.anchor, self.doc.lines[path]))
         return _MISSING
 
     def list_numbers(self, parser, event, top: _Open):

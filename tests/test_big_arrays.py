@@ -1,0 +1,189 @@
+"""Big arrays made cheap (hwsolve/core/bigarrays.py, tuplememo.py, the YAML list fast path, grade's
+packed results): every shortcut gives exactly what the general path gives, checked against it."""
+
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwsolve.core import bigarrays
+from hwsolve.core import values as T
+from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.sym import Const, _LatexPrinter, to_latex, to_text
+from hwsolve.core.errors import SpecError
+from hwsolve.spec import loader
+from hwsolve.spec.loader import load_yaml_text
+
+def _array(rng: random.Random, rows: int, cols: int, huge: bool = False) -> np.ndarray:
+    top, den = (10**30, 10**20) if huge else (10**6, 400)
+    return T.exact([[Fraction(rng.randint(-top, top), rng.randint(1, den)) for _ in range(cols)]
+                    for _ in range(rows)])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32), st.booleans())
+def test_exact_matmul_on_integers_is_the_fraction_product(seed, huge):
+    rng = random.Random(seed)
+    m, k, n = rng.randint(40, 60), rng.randint(103, 130), rng.randint(1, 3)
+    a, b = _array(rng, m, k, huge), _array(rng, k, n, huge)
+    fast = bigarrays.exact_matmul(a, b)
+    assert fast is not None and fast.shape == (m, n)
+    slow = a @ b  # numpy's object loop: a Fraction per product
+    for x, y in zip(fast.flat, slow.flat, strict=True):
+        assert type(x) is Fraction and (x.numerator, x.denominator) == (y.numerator, y.denominator)
+    assert T.matmul(a, b).tolist() == slow.tolist()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32))
+def test_float_of_an_exact_array_is_rounded_as_float_of_each_fraction(seed):
+    a = _array(random.Random(seed), 40, 30)
+    for view in (a, a.T):   # a transpose keeps its memory order: BLAS then sums in the same order
+        want, got = view.astype(np.float64), T.to_float(view)
+        assert np.array_equal(want.view(np.int64), got.view(np.int64))  # bit for bit
+        assert want.strides == got.strides
+        got[0, 0] = 12345.0  # a caller's copy: changing it changes nothing remembered
+        assert T.to_float(view)[0, 0] == float(view[0, 0])
+
+
+def test_plain_is_remembered_only_while_the_array_is_unchanged():
+    a = np.arange(2000, dtype=np.float64).reshape(40, 50)
+    first = T.plain(a, True)
+    assert T.plain(a, True) is first
+    a[3, 4] = -1.5
+    again = T.plain(a, True)
+    assert again[3][4] == -1.5 and again is not first
+    assert T.plain(T.exact([[Fraction(3, 1)] * 1100]), True)[0][0] == 3
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([8, 70]))
+def test_float_path_agrees_with_the_exact_path_on_random_rational_networks(seed, width):
+    """The same network run on Fractions and on float64 (every leaf turned float): 1e-12 relative.
+    At width 70 the exact products run on integers."""
+    from hwsolve.topics.backprop.network_spec import parse_network
+    from hwsolve.topics.backprop.solve import compile_network
+
+    rng = random.Random(seed)
+
+    def rows(n: int, m: int) -> list:
+        return [[f"{rng.randint(-300, 300)}/{rng.randint(1, 40)}" for _ in range(m)] for _ in range(n)]
+
+    def column(n: int) -> list:
+        return [r[0] for r in rows(n, 1)]
+
+    layers = "".join(f"  - linear:\n      W: {rows(width, width)}\n      b: {column(width)}\n  - relu\n"
+                     for _ in range(2))
+    text = (f"kind: network\ninput: {column(width)}\ntarget: {column(width)}\n"
+            f"layers:\n{layers}loss: squared_error\n").replace("'", '"')
+    doc = load_yaml_text(text)
+    exact_net = compile_network(parse_network(doc))
+    float_net = compile_network(parse_network(doc))
+    for node in float_net.graph.nodes:
+        if node.op is None:
+            node.value = T.to_float(node.value)
+    results = []
+    for c in (exact_net, float_net):
+        c.graph.forward()
+        grads = c.graph.gradients(c.loss)
+        results.append({n.name: (n.value, grads.get(n)) for n in c.graph.nodes})
+    for name, (value, grad) in results[0].items():
+        f_value, f_grad = results[1][name]
+        assert T.is_exact(value) and not T.is_exact(f_value)
+        np.testing.assert_allclose(f_value, value.astype(float), rtol=1e-12, atol=1e-300)
+        if grad is not None:
+            np.testing.assert_allclose(T.to_float(f_grad), T.to_float(grad), rtol=1e-12, atol=1e-300)
+
+
+SPECIALS = (0.0, -0.0, 1e-8, -2.5e12, math.inf, -math.inf, math.nan, 1 / 3, 0.1 + 0.2, 7, 10**30,
+            Fraction(1, 3), Fraction(1, 20), Fraction(-7, 4), Fraction(10**25 + 1, 3), Fraction(5))
+
+
+@pytest.mark.parametrize("precision", [3, 6])
+def test_big_array_text_is_the_text_of_each_number(precision):
+    rng = np.random.default_rng(1)
+    cells = [SPECIALS[i % len(SPECIALS)] if i % 7 == 0 else float(x)
+             for i, x in enumerate(rng.normal(size=40 * 30) * 10.0 ** rng.integers(-9, 14, size=40 * 30))]
+    matrix = tuple(tuple(cells[r * 30:(r + 1) * 30]) for r in range(40))
+    column = tuple(cells)
+    latex = _LatexPrinter(precision)
+    for v in (matrix, column):
+        rows = v if isinstance(v[0], tuple) else (v,)
+        want_text = ", ".join("[" + ", ".join(fmt_number(x, precision) for x in r) + "]" for r in rows)
+        assert to_text(Const(v), precision) == (f"[{want_text}]" if v is matrix else want_text)
+        want_tex = r" \\ ".join(" & ".join(map(latex.number, r)) for r in rows) if v is matrix \
+            else r" \\ ".join(map(latex.number, v))
+        assert to_latex(Const(v), precision) == r"\begin{bmatrix} " + want_tex + r" \end{bmatrix}"
+        assert to_text(Const(v), precision) is to_text(Const(v), precision)  # made once
+
+
+# -- the YAML fast path for plain numbers in lists -----------------------------------------------
+
+YAML_CASES = [
+    "a: [0.25, -3, 012, 0x1f, 1_000, +3, .5, 1e3, 1.5e3, -0, 0.0, 00.5, 7.]\n",
+    "a: [[1, 2.5, '3'], [\"4\", !!str 5, ~, null, true, x]]\n",
+    "a: [1, 2,\n    3.25, -4]\nb: 2\n",
+    "a:\n  - 1\n  - 2.5\n  - [3, 4]\n",
+    "a: &w [1, 2, 3]\nb: *w\nc: [&x 4, *x, 5]\n",
+    "a: [1, 2, 3.]\n",
+    "a: [1, 2, 99999999999999999999999]\n",
+]
+
+
+def _general(text: str):
+    original = loader._Builder.list_numbers
+    loader._Builder.list_numbers = lambda self, parser, event, top: event  # every scalar the general way
+    try:
+        return load_yaml_text(text)
+    finally:
+        loader._Builder.list_numbers = original
+
+
+@pytest.mark.parametrize("text", YAML_CASES)
+def test_list_numbers_read_as_the_general_path_reads_them(text):
+    fast, general = load_yaml_text(text), _general(text)
+    assert repr(fast.data) == repr(general.data)  # same values and types (Fraction, int, str)
+
+    def paths(v, path=()):
+        yield path
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for k, x in items:
+            yield from paths(x, path + (k,))
+
+    for p in paths(fast.data):
+        assert fast.root.__class__(fast, p).line == general.root.__class__(general, p).line, p
+
+
+def test_list_numbers_keep_the_node_budget_and_the_error_lines():
+    text = "a: [" + ", ".join(["0.5"] * 50) + "]\n"
+    with pytest.raises(SpecError, match="too many values"):
+        load_yaml_text(text, max_nodes=20)
+    doc = load_yaml_text("a: [1, 2,\n  x, 3]\n")
+    assert doc.root["a"][2].line == 2 and doc.root["a"][3].line == 2 and doc.root["a"][0].line == 1
+
+
+# -- grade --jobs: results sent as tuples --------------------------------------------------------
+
+
+def test_packed_results_unpack_to_the_same_results(tmp_path):
+    from hwsolve.grade import run
+    from hwsolve.grade.grader import load_key
+
+    key = load_key("problems/cs4782_p1.yaml", None)
+    right = tmp_path / "a.yaml"
+    right.write_text("student: ann\nanswers:\n  a[1]: [2, 8, 9]\n  z[1]: [2, 8, 10]\n  dL/dW[3]: '1/3'\n")
+    broken = tmp_path / "b.yaml"
+    broken.write_text("answers: [1, 2\n")
+    for path in (right, broken):
+        result = run.grade_path(key, str(path))
+        packed = run._packed(result, key.values)
+        assert any(step[run._EXPECTED] == run._FROM_KEY for step in packed[1])  # the key's values stay home
+        back = run._unpacked(packed, key.values)
+        assert back == result
+        assert all(b.expected is s.expected for b, s in zip(back.steps, result.steps, strict=True))
