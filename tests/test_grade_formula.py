@@ -1,6 +1,9 @@
 """Issue 14, item 6: formula answers (hwsolve's own tokenizer, exact evaluation, no eval) and
 sizes written as "34x34"."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,14 @@ def test_conv_size_formula_in_a_sheets_conv_part():
     assert _verdicts(key, {"P4/p1.n_out": "floor((n + 2p - k)/s) + 1"})["P4/p1.n_out"].verdict == "correct"
     r = _verdicts(key, {"P4/p1.n_out": "(n + 2p - k)/s + 1"})["P4/p1.n_out"]
     assert r.verdict == "wrong" and " is due" in r.reason
+
+
+def test_placeholders_do_not_depend_on_set_order():
+    """The parsed text seeds the random points: names of one length (dL/dH5, dH5/dH4) get the same
+    placeholders in every process, whatever the hash seed, so a verdict never changes between runs."""
+    code = ("from hwsolve.grade.formula import parse_formula, _text\n"
+            "t, p = parse_formula('dL/dH5 * dH5/dH4 + dL/dH3', ['dL/dH5', 'dH5/dH4', 'dL/dH3', 'dH3/dX1', 'dL/dR'])\n"
+            "print(_text(t), sorted(p.items()))")
+    outs = {subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=seed),
+                           capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3", "4")}
+    assert len(outs) == 1, outs

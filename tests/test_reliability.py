@@ -79,6 +79,13 @@ with tempfile.TemporaryDirectory() as tmp:
                                   "--json", str(t / "g.json"), "--junit", str(t / "g.xml")])
     out["grade"] = [r.exit_code, hashlib.sha256(r.stdout_bytes + (t / "g.json").read_bytes()
                                                 + (t / "g.xml").read_bytes()).hexdigest()]
+    # formula answers: checked at random points seeded by the parsed formula (its placeholders too)
+    (t / "f.yaml").write_text('student: f\nanswers:\n  dL/dH4: "dL/dH5"\n  dL/dH3: "dL/dR * dR/dH3"\n'
+                              '  dL/dX1: "dL/dH1 * dH1/dX1 + dL/dH3 * dH3/dX1"\n')
+    r = CliRunner().invoke(main, ["grade", str(root / "problems/csci5922_q3b.yaml"), str(t / "f.yaml"),
+                                  "--json", str(t / "f.json")])
+    report = (r.stdout + (t / "f.json").read_text()).replace(str(t), "TMP")
+    out["grade formulas"] = [r.exit_code, hashlib.sha256(report.encode()).hexdigest()]
 print(json.dumps(out))
 """
 
@@ -93,7 +100,7 @@ def test_every_spec_in_every_format_gives_the_same_bytes_twice():
         assert proc.returncode == 0, proc.stderr[-2000:]
         runs.append(json.loads(proc.stdout))
     specs = len(list((ROOT / "problems").glob("*.yaml")))
-    assert len(runs[0]) == specs * 4 + 1   # every spec in problems/, four formats, and a grade run
+    assert len(runs[0]) == specs * 4 + 2   # every spec in problems/, four formats, and two grade runs
     assert all(code == 0 for code, _ in runs[0].values())
     assert runs[0] == runs[1]
 

@@ -68,7 +68,9 @@ def rewrite(text: str, names: list[str]) -> tuple[str, dict[str, str]]:
     t = text.replace("ᵀ", "^T").replace("^\\top", "^T").replace("^{T}", "^T").replace("^{\\top}", "^T")
     t = t.replace("·", "*").replace("⋅", "*").replace("@", " ")
     places: dict[str, str] = {}
-    for i, name in enumerate(sorted(set(names), key=len, reverse=True)):
+    # longest first (W[1] before W); ties by name, not set order: the placeholders, and so the
+    # random points seeded by the parsed text, are the same in every process
+    for i, name in enumerate(sorted(set(names), key=lambda n: (-len(n), n))):
         if not name or name.isidentifier() and "[" not in name:
             continue                           # plain names tokenize as they are
         pattern = r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_\[])"
