@@ -33,8 +33,11 @@ def test_exact_matmul_on_integers_is_the_fraction_product(seed, huge):
     m, k, n = rng.randint(40, 60), rng.randint(103, 130), rng.randint(1, 3)
     a, b = _array(rng, m, k, huge), _array(rng, k, n, huge)
     fast = bigarrays.exact_matmul(a, b)
-    assert fast is not None and fast.shape == (m, n)
     slow = a @ b  # numpy's object loop: a Fraction per product
+    if huge:   # 20-digit denominators: a common one has thousands of digits, slower than Fractions
+        assert fast is None and T.matmul(a, b).tolist() == slow.tolist()
+        return
+    assert fast is not None and fast.shape == (m, n)
     for x, y in zip(fast.flat, slow.flat, strict=True):
         assert type(x) is Fraction and (x.numerator, x.denominator) == (y.numerator, y.denominator)
     assert T.matmul(a, b).tolist() == slow.tolist()
@@ -96,9 +99,16 @@ def test_float_path_agrees_with_the_exact_path_on_random_rational_networks(seed,
     for name, (value, grad) in results[0].items():
         f_value, f_grad = results[1][name]
         assert T.is_exact(value) and not T.is_exact(f_value)
-        np.testing.assert_allclose(f_value, value.astype(float), rtol=1e-12, atol=1e-300)
+        _close(f_value, value.astype(float))
         if grad is not None:
-            np.testing.assert_allclose(T.to_float(f_grad), T.to_float(grad), rtol=1e-12, atol=1e-300)
+            _close(T.to_float(f_grad), T.to_float(grad))
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> None:
+    """1e-12 relative to the array's largest entry: an entry that is a difference of big terms
+    (16678533.36544 inside a gradient of 2e11s) carries the terms' rounding, not its own."""
+    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale + 1e-300)
 
 
 SPECIALS = (0.0, -0.0, 1e-8, -2.5e12, math.inf, -math.inf, math.nan, 1 / 3, 0.1 + 0.2, 7, 10**30,
