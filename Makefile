@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint texdeps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto   # every core: the suite's wall time halves on 2
 	PY=$(BIN)/python tools/check_package.sh   # wheel + sdist as users get them (docs/packaging.md)
 
 # The long fuzz run: 20,000 mutated inputs across every command, 10 s and 1 GB per input; the
