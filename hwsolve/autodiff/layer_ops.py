@@ -27,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from hwsolve.autodiff.ops import Op
+from hwsolve.autodiff.ops import Op, entry_list
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.numfmt import fmt_number
@@ -282,6 +282,24 @@ class MaxPool2d(_Pool2d):
 
     def formula(self, args):
         return call("maxpool", r"\operatorname{maxpool}", args[0])
+
+    def note(self, xs, out, names):
+        """The windows whose maximum is tied, and the entry that takes their gradient."""
+        x = xs[0]
+        x3 = self._x3(x)
+        three_d = len(x.shape) == 3
+        windows = dict(self.windows(x.shape))
+        told = []
+        for (c, i, j), (r, q) in self.argmax(x).items():
+            tied = sum(1 for a, b in windows[(i, j)] if x3[c, a, b] == x3[c, r, q])
+            if tied > 1:
+                at_out, at_in = ((c, i, j), (c, r, q)) if three_d else ((i, j), (r, q))
+                told.append(f"output {entry_list([at_out], out.shape, grid=True)}: {names[0]} entry "
+                            f"{entry_list([at_in], x.shape, grid=True)}, the first of {tied} tied")
+        if not told:
+            return ""
+        return ("tied maxima: the first in row-major order takes the gradient (PyTorch's CPU kernel): "
+                + "; ".join(told))
 
     def local(self, i, up, args, out, ctx):
         return call("route_to_argmax", r"\operatorname{route}_{\arg\max}", up)
