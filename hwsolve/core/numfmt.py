@@ -188,6 +188,20 @@ def json_number(x):
     return f + 0.0
 
 
+# The units of counts (hwsolve arch): their values print with thousands separators, as torchinfo
+# prints its totals and as the notes beside them write them; JSON keeps plain integers.
+COUNT_UNITS = frozenset({"parameters", "activations", "multiply-adds"})
+
+
+def grouped_count(value, unit: str) -> str | None:
+    """`3,152,384` for a whole-number count of a counting unit; None for any other value."""
+    if unit not in COUNT_UNITS or isinstance(value, bool):
+        return None
+    if isinstance(value, Fraction) and value.denominator == 1:
+        value = value.numerator
+    return f"{value:,}" if isinstance(value, int) else None
+
+
 def shape_text(shape: tuple) -> str:
     """A shape as readers write it: scalar, 3, 2×3."""
     if not shape:
