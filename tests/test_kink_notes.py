@@ -135,3 +135,33 @@ def test_a_maxpool_tie_note_names_output_and_winner(data, channels):
     told = [f"output {_named([o if channels else o[1:]])}: z entry {_named([w if channels else w[1:]])}, "
             f"the first of {n} tied" for o, w, n in ties]
     assert note.endswith(": " + "; ".join(told)), (note, told)
+
+
+def test_a_two_filter_network_prints_its_maps_as_nested_matrices_in_every_format():
+    """A conv layer with two filters makes C x H x W values: text prints them as nested lists of
+    numbers (not Python tuples), LaTeX as one bmatrix per channel (it failed on 1e-17 before)."""
+    from hwsolve.render import json_out, latex, markdown
+    from hwsolve.render.text import value_text
+
+    sol = _solve("""\
+        hwsolve: 1
+        kind: network
+        input: [[1, 0, 2, 1], [0, 1, 1, 0], [2, 1, 0, 1], [1, 3, 1, 2]]
+        layers:
+          - {type: conv, kernel: [[[[1, 0], [0, -1]]], [[[0, 1], [1, 0]]]], bias: [1, -1]}
+          - relu
+          - {type: maxpool, window: 2, stride: 1}
+          - flatten
+          - {type: linear, W: [[1, 0, -1, 1, 0, 1, 1, 0], [0, 1, 1, 0, 1, 0, 0, 1]], b: [0, 1]}
+          - softmax
+        target: {class: 1}
+        loss: cross_entropy
+        """)
+    assert value_text(sol.step("a[1]"), 4) == \
+        "[[[1, 0, 3], [0, 2, 1], [0, 1, -1]], [[-1, 2, 1], [2, 1, -1], [1, 2, 1]]]"
+    grad = sol.step("dL/da[1]")
+    assert "(" not in value_text(grad, 4) and value_text(grad, 4).startswith("[[[")
+    tex = latex.render(sol, 4)
+    assert r"\left[ \begin{bmatrix} 1 & 0 & 3 \\ 0 & 2 & 1 \\ 0 & 1 & -1 \end{bmatrix}, \begin{bmatrix}" in tex
+    assert "Fraction" not in tex and "(" not in latex.value_latex(grad, 4)
+    assert markdown.render(sol, 4) and json_out.render(sol, 4)
