@@ -283,3 +283,17 @@ def test_unmasked_attention_in_a_graph_spec_matches_finite_differences():
     assert np.isclose(float(comp.loss.val[0, 0]), total(q, k, v))
     want = _central(total, {"q": q, "k": k.astype(float), "v": v.astype(float)})
     _check(grads, want, {"q": "Q", "k": "K", "v": "V"})
+
+
+def test_grading_an_rnn_network_carries_a_wrong_step_forward():
+    """A student's wrong a<2> is carried forward: their h<2> = tanh(their a<2>) is ECF, computed by
+    the key's rules (the one backward loop and forward rules) at their values."""
+    from hwsolve.grade.answers import Submission, parse_value
+    from hwsolve.grade.grader import grade, load_key
+
+    key = load_key(str(PROBLEMS / "network_rnn.yaml"))
+    mine = [0.6, 0.4324]                          # the key's a<2> is [0.5396, 0.4324]
+    sub = Submission("s.yaml", "s", {"a<2>": parse_value(mine),
+                                     "h<2>": parse_value([round(float(np.tanh(v)), 4) for v in mine])})
+    steps = {s.name: s for s in grade(key, sub).steps}
+    assert steps["a<2>"].verdict == "wrong" and steps["h<2>"].verdict == "ecf", steps["h<2>"]
