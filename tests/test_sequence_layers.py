@@ -249,6 +249,9 @@ BAD = [
     (SEQ.replace("[[1, 0], [0, 1], [1, 1]]", "[[[1, 0], [0, 1]], [[1, 1], [0, 0]]]") + RNN % "",
      "layers[0]: an rnn layer reads a sequence (T x d: one step a row), and this layer's input is 2x2x2"),
     (SEQ + "  - rnn\n", "a rnn layer needs its settings"),
+    (SEQ.replace("[[1, 0], [0, 1], [1, 1]]", "[" + ", ".join(["1"] * 301) + "]")
+     + "  - {type: attention, W_q: [[1]], W_k: [[1]], W_v: [[1]]}\n",
+     "layers[0]: this layer's input has 301 steps (one a row); an attention layer takes at most 300"),
 ]
 
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 from hwsolve.spec.loader import Field
 
 MAX_ENTRIES = 100_000
+MAX_STEPS = {"rnn": 1000, "attention": 300}  # an rnn is 3 nodes a step; attention T x T scores, all printed
 
 
 def _dims(shape) -> str:
@@ -282,6 +283,9 @@ def _sequence_shape(item: Field, layer, shape) -> tuple[int, ...]:
         raise item.error(f"an {layer.kind} layer reads a sequence (T x d: one step a row), and this layer's "
                          f"input is {_dims(shape)}")
     steps, d = shape
+    if steps > MAX_STEPS[layer.kind]:
+        raise item.error(f"this layer's input has {steps} steps (one a row); an {layer.kind} layer takes at most "
+                         f"{MAX_STEPS[layer.kind]}, each printed")
     e["steps"] = steps
     if layer.kind == "rnn":
         if len(e["W_xh"][0]) != d:
