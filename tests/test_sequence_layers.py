@@ -167,9 +167,7 @@ def test_an_attention_layer_matches_finite_differences(data, masking):
     _check(grads, want, {"x": "x", "w_q": "W_q[1]", "w_k": "W_k[1]", "w_v": "W_v[1]", "w": "W[2]", "c": "b[2]"})
 
 
-def test_a_stacked_rnn_over_attention_names_its_rows_by_the_layer_below():
-    """attention then an rnn with output: all, then another rnn: one graph, one backward pass."""
-    comp, grads = _compiled("""\
+STACKED = """\
         hwsolve: 1
         kind: network
         input: [[1, 0], [0, 1]]
@@ -180,10 +178,19 @@ def test_a_stacked_rnn_over_attention_names_its_rows_by_the_layer_below():
           - {type: linear, W: [[2]]}
         target: [1]
         loss: half_squared_error
-        """)
+        """
+
+
+def test_a_stacked_rnn_over_attention_names_its_rows_by_the_layer_below():
+    """attention then an rnn with output: all, then another rnn: one graph, one backward pass."""
+    from hwsolve.topics.backprop.solve import solve
+
+    comp, grads = _compiled(STACKED)
     names = {n.name for n in comp.graph.nodes}
     assert {"att[1]<1>", "h<2>", "H[2]", "H[2]<1>", "a_g<2>", "g<2>", "W_hh[3]"} <= names
     assert "W_hh[3]" in grads and "x" in grads
+    tex = latex.render(solve(parse(load_yaml_text(textwrap.dedent(STACKED), "seq.yaml"))), 4)
+    assert r"{\mathrm{att}^{[1]}}^{\langle 2 \rangle}" in tex and "]}^{\\langle" not in tex   # one superscript each
 
 
 # -- the worked specs -----------------------------------------------------------------------------
