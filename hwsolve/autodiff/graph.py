@@ -39,8 +39,10 @@ from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of, to_latex
 
 MAX_EXPANDED = 80  # operations in a fully expanded chain-rule expression before we stop expanding
 
-# what a rule may raise on values it was not built for (a student's wrong-shaped matrix)
-FAILURES = (HwsolveError, ArithmeticError, ValueError, FloatingPointError, TypeError, OverflowError)
+# what a rule may raise on values it was not built for (a student's wrong-shaped matrix: numpy's
+# broadcasting raises ValueError, a rule that indexes cells (convolution, pooling) IndexError)
+FAILURES = (HwsolveError, ArithmeticError, ValueError, FloatingPointError, TypeError, OverflowError,
+            IndexError)
 
 
 @dataclass(eq=False)

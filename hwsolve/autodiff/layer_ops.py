@@ -27,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from hwsolve.autodiff.ops import Op
+from hwsolve.autodiff.ops import Op, entry_list
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.numfmt import fmt_number
@@ -282,6 +282,24 @@ class MaxPool2d(_Pool2d):
 
     def formula(self, args):
         return call("maxpool", r"\operatorname{maxpool}", args[0])
+
+    def note(self, xs, out, names):
+        """The windows whose maximum is tied, and the entry that takes their gradient."""
+        x = xs[0]
+        x3 = self._x3(x)
+        three_d = len(x.shape) == 3
+        windows = dict(self.windows(x.shape))
+        told = []
+        for (c, i, j), (r, q) in self.argmax(x).items():
+            tied = sum(1 for a, b in windows[(i, j)] if x3[c, a, b] == x3[c, r, q])
+            if tied > 1:
+                at_out, at_in = ((c, i, j), (c, r, q)) if three_d else ((i, j), (r, q))
+                told.append(f"output {entry_list([at_out], out.shape, grid=True)}: {names[0]} entry "
+                            f"{entry_list([at_in], x.shape, grid=True)}, the first of {tied} tied")
+        if not told:
+            return ""
+        return ("tied maxima: the first in row-major order takes the gradient (PyTorch's CPU kernel): "
+                + "; ".join(told))
 
     def local(self, i, up, args, out, ctx):
         return call("route_to_argmax", r"\operatorname{route}_{\arg\max}", up)
@@ -692,6 +710,71 @@ class RNNPreactivation(Op):
 
 
 # ---------------------------------------------------------------------------------------------
+# a sequence's steps: a network's RNN layer reads row t of its input and may give every hidden state
+
+
+def _from_rows(rows: list[list], exact: bool) -> np.ndarray:
+    return T.exact(rows) if exact else np.array(rows, dtype=np.float64)
+
+
+class SequenceRow(Op):
+    """x<t> = row t of a sequence X (T x d, one step a row), as a column (d x 1)
+
+    dL/dX is dL/dx<t>^T in row t and 0 in every other row (the rows are separate inputs)."""
+
+    key = "sequence_row"
+
+    def __init__(self, t: int):
+        self.t = t  # from 0
+
+    def forward(self, xs):
+        x = xs[0]
+        return _from_rows([[x[self.t, j]] for j in range(x.shape[1])], T.is_exact(x))
+
+    def vjp(self, i, g, xs, out):
+        steps, d = xs[0].shape
+        exact = T.is_exact(g) and T.is_exact(xs[0])
+        zero = Fraction(0) if exact else 0.0
+        rows = [[g[j, 0] for j in range(d)] if r == self.t else [zero] * d for r in range(steps)]
+        return _from_rows(rows, exact)
+
+    def formula(self, args):
+        return call(f"row_{self.t + 1}", rf"\operatorname{{row}}_{{{self.t + 1}}}", args[0])
+
+    def local(self, i, up, args, out, ctx):
+        return call(f"into_row_{self.t + 1}", rf"\operatorname{{into\,row}}_{{{self.t + 1}}}", up)
+
+    def note(self, xs, out, names):
+        return f"step {self.t + 1} of {names[0]}: its row {self.t + 1}, as a column"
+
+    def draw_label(self):
+        return f"row {self.t + 1}"
+
+
+class StackRows(Op):
+    """H = the columns h<1>, ..., h<T> laid down as rows (T x h), one step a row like the input
+
+    dL/dh<t> = row t of dL/dH, as a column."""
+
+    key = "stack_rows"
+
+    def forward(self, xs):
+        return _from_rows([[h[j, 0] for j in range(h.shape[0])] for h in xs], all(T.is_exact(h) for h in xs))
+
+    def vjp(self, i, g, xs, out):
+        return _from_rows([[g[i, j]] for j in range(g.shape[1])], T.is_exact(g))
+
+    def formula(self, args):
+        return call("stack_rows", r"\operatorname{stack}", *args)
+
+    def local(self, i, up, args, out, ctx):
+        return call(f"row_{i + 1}", rf"\operatorname{{row}}_{{{i + 1}}}", up)
+
+    def draw_label(self):
+        return "stack rows"
+
+
+# ---------------------------------------------------------------------------------------------
 # scaled dot-product attention
 
 
@@ -703,7 +786,7 @@ class ScaledDotProductAttention(Op):
 
     key = "attention"
     exact = False
-    backward_order = (0, 1, 2)
+    backward_order: tuple[int, ...] = (0, 1, 2)
 
     def __init__(self, mask: np.ndarray | None = None):
         self.mask = mask  # n x m of booleans (True: may attend), or None
@@ -771,11 +854,12 @@ class AttentionWeights(ScaledDotProductAttention):
     """
 
     key = "attention_weights"
-    backward_order = (0, 1, 2)
+    backward_order: tuple[int, ...] = (0, 1, 2)
 
     def __init__(self, masked: bool = False):
         super().__init__(None)
         self.masked = masked
+        self.backward_order = (0, 1, 2) if masked else (0, 1)   # the operands there are: Q, K[, M]
 
     def out_shape(self, q, k, m=None) -> tuple[int, ...]:
         if len(q) != 2 or len(k) != 2 or q[1] != k[1]:
@@ -830,6 +914,7 @@ class AttentionWeights(ScaledDotProductAttention):
 
 __all__ = ["Conv2d", "GivenUpstream", "MaxPool2d", "AvgPool2d", "Dropout", "BatchNorm", "LayerNorm",
            "RNNPreactivation", "ScaledDotProductAttention", "AttentionWeights", "Normalize", "ScaleShift", "dims",
+           "SequenceRow", "StackRows",
            "conv2d_reference", "exact_sqrt", "out_size"]
 
 

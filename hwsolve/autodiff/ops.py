@@ -373,11 +373,20 @@ class Activation(Op):
         if not hits:
             return ""
         at = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)
-        where = names[0] if xs[0].size == 1 else f"{names[0]} entries {', '.join(str(i[0] + 1) for i in hits)}"
+        where = names[0] if xs[0].size == 1 else f"{names[0]} entries {entry_list(hits, xs[0].shape)}"
         from hwsolve.core.numfmt import fmt_number
 
         kink = fmt_number(self.fn.kink)
         return f"{where} at the kink: {self.fn.text}'({kink}) taken as {fmt_number(at)} (convention)"
+
+
+def entry_list(indices, shape, grid: bool = False) -> str:
+    """Entries as every note names them, counting from 1: a column's by its row (`3`), any other
+    value's as (row, col) (`(2, 1)`), a C x H x W map's as (channel, row, col). `grid`: the value
+    is an image or feature map even when it is one column wide."""
+    column = len(shape) == 2 and shape[1] == 1 and not grid
+    return ", ".join(str(idx[0] + 1) if column else "(" + ", ".join(str(k + 1) for k in idx) + ")"
+                     for idx in indices)
 
 
 def _scaled(a: np.ndarray, c) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 
 from hwsolve.autodiff.functions import Elementwise, function_names, lookup
 from hwsolve.autodiff.ops import (POWER_FACTOR, SIGN_LOST, WEIGHT_NOT_TRANSPOSED, Activation, Function, GraphOp,
-                                  Mutant, _untransposed, sign_lost, signed_sum)
+                                  Mutant, _untransposed, entry_list, sign_lost, signed_sum)
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, hdiv
@@ -431,6 +431,17 @@ class Extreme(TensorOp):
 
     def formula(self, args):
         return call(self.which, rf"\operatorname{{{self.which}}}", *args)
+
+    def note(self, xs, out, names):
+        """The tied entries and who takes their gradient (the graph's min_max_tie convention)."""
+        a, b = np.broadcast_arrays(*T.unify(*xs))
+        ties = [idx for idx in np.ndindex(a.shape) if a[idx] == b[idx]]
+        if not ties:
+            return ""
+        who = (f"the gradient goes to the first operand, {names[0]}" if self.tie == "first"
+               else "the gradient is split equally between them")
+        return (f"tie {names[0]} = {names[1]} at entr{'y' if len(ties) == 1 else 'ies'} "
+                f"{entry_list(ties, a.shape)}: {who} (convention)")
 
     def local(self, i, up, args, out, ctx):
         sel = call(f"d{self.which}/d{'ab'[i]}", rf"\mathbb{{1}}_{{{'ab'[i]}}}", *args)

@@ -55,6 +55,11 @@ def latex_name(name: str) -> str:
     m = re.fullmatch(r"(.+)\^\(([^)]+)\)", name)
     if m:
         return f"{latex_base(m.group(1))}^{{({m.group(2)})}}"
+    m = re.fullmatch(r"(.+?)<([^<>]+)>", name)
+    if m:  # h<2>: an RNN's time step (deeplearning.ai's a^<t>), apart from the layer index a[2]
+        base = latex_name(m.group(1))
+        base = "{" + base + "}" if "^" in base else base   # att[1]<2>: {att^{[1]}}^{<2>}, one superscript each
+        return rf"{base}^{{\langle {m.group(2)} \rangle}}"
     return latex_base(name)
 
 

@@ -164,10 +164,13 @@ def _strip(s: str) -> str:
 
 
 def json_number(x):
-    """A JSON-ready scalar: int stays int, a rational or float becomes a float."""
+    """A JSON-ready scalar: int stays int, a rational or float becomes a float. Negative zero (a
+    ReLU's gradient -1.5 * 0.0) is 0.0: no format prints -0."""
     cls = x.__class__
-    if cls is int or (cls is float and math.isfinite(x)):  # the common cases first: big arrays
+    if cls is int:  # the common cases first: big arrays
         return x
+    if cls is float and math.isfinite(x):
+        return x + 0.0  # -0.0 + 0.0 is 0.0, every other float itself
     if isinstance(x, bool):
         return x
     if isinstance(x, int):
@@ -182,7 +185,21 @@ def json_number(x):
     f = float(x)
     if math.isnan(f) or math.isinf(f):
         return str(f)
-    return f
+    return f + 0.0
+
+
+# The units of counts (hwsolve arch): their values print with thousands separators, as torchinfo
+# prints its totals and as the notes beside them write them; JSON keeps plain integers.
+COUNT_UNITS = frozenset({"parameters", "activations", "multiply-adds"})
+
+
+def grouped_count(value, unit: str) -> str | None:
+    """`3,152,384` for a whole-number count of a counting unit; None for any other value."""
+    if unit not in COUNT_UNITS or isinstance(value, bool):
+        return None
+    if isinstance(value, Fraction) and value.denominator == 1:
+        value = value.numerator
+    return f"{value:,}" if isinstance(value, int) else None
 
 
 def shape_text(shape: tuple) -> str:

@@ -226,6 +226,8 @@ class _Printer:
         return self._array(v)
 
     def _array(self, v: tuple) -> str:
+        if _deeper_than_matrix(v):  # C x H x W (a conv layer's maps): one matrix per channel
+            return "[" + ", ".join(self._array(part) for part in v) + "]"
         done: tuple[dict, dict] = ({}, {})  # shared by the rows: an array repeats its numbers (weights, zeros)
         if v and isinstance(v[0], tuple):
             return "[" + ", ".join("[" + ", ".join(self.numbers(row, done)) + "]" for row in v) + "]"
@@ -250,6 +252,11 @@ class _Printer:
                     text = by_id[id(x)] = number(x)
             out.append(text)
         return out
+
+
+def _deeper_than_matrix(v: tuple) -> bool:
+    """Three or more levels of nesting (a C x H x W map, an F x C x kh x kw kernel)."""
+    return bool(v) and isinstance(v[0], tuple) and bool(v[0]) and isinstance(v[0][0], tuple)
 
 
 _LATEX_NUMBERS: dict = {}  # (value key, precision) -> LaTeX text, as numfmt's cache of plain text
@@ -293,6 +300,8 @@ class _LatexPrinter(_Printer):
         return self._array(v)
 
     def _array(self, v: tuple) -> str:
+        if _deeper_than_matrix(v):  # C x H x W: a bracketed list of one matrix per channel
+            return r"\left[ " + ", ".join(self._array(part) for part in v) + r" \right]"
         done: tuple[dict, dict] = ({}, {})
         nested = bool(v) and isinstance(v[0], tuple)
         rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)

@@ -75,10 +75,14 @@ class Value:
 
     @staticmethod
     def of(plain) -> Value:
-        """From a `Step.value` (nested tuples in math shape)."""
+        """From a `Step.value` (nested tuples in math shape). A value of three or more dimensions
+        (C x H x W feature maps, F x C x kh x kw kernels) is graded as its matrices stacked: the
+        rows of the first channel, then the second's, ... ((C H) x W), as answers write it."""
         if not isinstance(plain, (tuple, list)):
             return Value(((plain,),))
         if plain and isinstance(plain[0], (tuple, list)):
+            if plain[0] and isinstance(plain[0][0], (tuple, list)):
+                return Value(tuple(r for part in plain for r in Value.of(part).rows))
             return Value(tuple(tuple(r) for r in plain))
         return Value(tuple((x,) for x in plain))
 
@@ -168,7 +172,8 @@ def parse_value(raw) -> Answer:
                     raise ValueError(f"more than {MAX_ENTRIES} numbers")
                 for r in raw:
                     if any(isinstance(x, (list, dict)) for x in r):
-                        raise ValueError("nested deeper than a matrix")
+                        raise ValueError("nested deeper than a matrix (a C x H x W map is written as its "
+                                         "matrices stacked: C H rows)")
                 rows = tuple(tuple(_scalar(x) for x in r) for r in raw)
             elif any(isinstance(r, (list, dict)) for r in raw):
                 raise ValueError("mixes numbers and lists")

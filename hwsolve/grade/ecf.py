@@ -41,6 +41,14 @@ def to_array(v: Value) -> np.ndarray:
     return np.array([[float(x) for x in r] for r in v.rows], dtype=np.float64)
 
 
+def in_shape_of(a: np.ndarray, like: np.ndarray | None) -> np.ndarray:
+    """A student's value in the key's own shape: a C x H x W map (or a 4-D kernel) is answered with
+    its matrices stacked ((C H) x W, `Value.of`), and the rules need it back in C x H x W."""
+    if like is not None and like.ndim > 2 and a.shape != like.shape and a.size == like.size:
+        return a.reshape(like.shape)
+    return a
+
+
 def to_value(a: np.ndarray) -> Value:
     return Value.of(T.plain(a))
 
@@ -209,7 +217,7 @@ class EcfModel:
                     w.values[node.name] = v
                     w.sources[node.name] = s
             if node.show and node.name in used:
-                vals[node] = to_array(used[node.name])
+                vals[node] = in_shape_of(to_array(used[node.name]), self.key_fwd.get(node))
                 src[node] = frozenset([node.name])
         return vals, src
 
@@ -265,7 +273,7 @@ class EcfModel:
         carried, carried_src, mirrored = {}, {}, {}
         for name, node in self.grad_steps.items():
             if name in used:
-                carried[node] = self._to_layout(to_array(used[name]))
+                carried[node] = in_shape_of(self._to_layout(to_array(used[name])), self.key_grads.get(node))
                 carried_src[node] = frozenset([name])
         for name, c in self.mirrorable(used).items():
             if name in mirror:

@@ -325,6 +325,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
         r.verdict = "wrong_shape"
         if not found:
             r.reason = "wrong shape"
+        r.reason += _stacked_note(key, name, kv)
     else:
         r.verdict = "wrong"
         n = len(kv.entries())
@@ -342,6 +343,16 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
                         "no known mistake reproduces it")
     r.points = round(pts * credit, 6)
     return r
+
+
+def _stacked_note(key: Key, name: str, kv: Value) -> str:
+    """For a key of three or more dimensions (a C x H x W map), how its answer is written."""
+    shape = next((st.shape for st in key.solution.steps if st.name == name), ())
+    if len(shape) < 3:
+        return ""
+    m, n = kv.dims
+    return (f" (the key is {'x'.join(map(str, shape))}: write its {shape[-2]}x{shape[-1]} matrices stacked, "
+            f"one {m}x{n} matrix)")
 
 
 def sized(ans: Answer, kv: Value) -> Value:

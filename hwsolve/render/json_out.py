@@ -94,8 +94,11 @@ def _json_array(v: tuple) -> list:
     done: dict[int, object] = {}  # id -> JSON number: a weight matrix repeats the same few Fractions
     for x in v:
         cls = x.__class__
-        if (cls is float and x - x == 0) or cls is int:  # JSON as they are (x - x is 0 only when finite)
+        if cls is int:
             out.append(x)
+            continue
+        if cls is float and x - x == 0:  # finite (x - x is 0 only then); -0.0 + 0.0 is 0.0: never print -0
+            out.append(x + 0.0)
             continue
         if id(x) not in done:
             done[id(x)] = _value(x)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from hwsolve.core.notation import latex_text, step_label
+from hwsolve.core.numfmt import grouped_count
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 from hwsolve.core.texescape import escape_text
@@ -137,7 +138,9 @@ def value_latex(step: Step, precision: int) -> str | None:
         if step.value in shown:
             return None
         return rf"\text{{{note_latex(step.value, escape_text)}}}"   # its math typeset, as a note's
-    v = to_latex(Const(step.value), precision)
+    grouped = grouped_count(step.value, step.unit)
+    # {,} keeps TeX from spacing after the separator as after a list's comma
+    v = grouped.replace(",", "{,}") if grouped else to_latex(Const(step.value), precision)
     if step.unit:
         v += rf"\ \text{{{escape_text(step.unit)}}}"
     return v

@@ -24,7 +24,7 @@ _WORDS = {"yhat": r"\hat{y}", "sum": r"\sum", "log": r"\log", "exp": r"\exp", "d
           "floor": r"\operatorname{floor}", "id": r"\operatorname{id}", "sqrt": r"\operatorname{sqrt}", "mod": r"\bmod"}
 _FUNCTIONS = set(_WORDS) - {"yhat", "sigma", "eta"}   # named alone in prose they are words
 _HATS = {"ohat", "xhat", "zhat", "phat", "uhat", "vhat"}
-_NAME = r"[A-Za-z][A-Za-z0-9]*(?:\[[0-9A-Za-z,+\-]+\])?"
+_NAME = r"[A-Za-z][A-Za-z0-9]*(?:\[[0-9A-Za-z,+\-]+\]|<[0-9A-Za-z+\-]+>)?"   # W[2]; h<t>: an RNN's step t
 _SCRIPT = r"(?:\{[A-Za-z0-9+\-,]+\}|\([^()]*\)|[A-Za-z0-9]+)"
 _TOKEN = re.compile(
     rf"(?P<partial>d(?P<num>{_NAME}(?:_{_SCRIPT})?)/d(?P<den>{_NAME}(?:_{_SCRIPT})?))"
@@ -40,7 +40,7 @@ _CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]+)+")
 
 def _math_name(name: str) -> str | None:
     """The name's LaTeX if it is a math name, else None (an English word)."""
-    if "[" in name:
+    if "[" in name or "<" in name:
         return latex_name(name)
     if name in _WORDS:
         return _WORDS[name]

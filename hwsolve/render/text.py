@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from hwsolve.core.numfmt import shape_text
+from hwsolve.core.numfmt import grouped_count, shape_text
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, _Printer
 from hwsolve.render.plaintext import PlainTable, fits, render_line, render_table, table_fits
@@ -50,7 +50,8 @@ def value_text(step: Step, precision: int, printer: _Printer | None = None) -> s
     if step.value is None:
         return ""
     printer = printer or _Printer(precision)
-    text = step.value if isinstance(step.value, str) else printer.print(Const(step.value))
+    text = step.value if isinstance(step.value, str) else \
+        grouped_count(step.value, step.unit) or printer.print(Const(step.value))
     return f"{text} {step.unit}" if step.unit else text
 
 

@@ -1,10 +1,11 @@
 """The layer types of the later sheets in network specs: conv, maxpool, avgpool, flatten, batchnorm,
-dropout (docs/layers.md). Reading a layer's settings, and checking it against the shape that
+dropout, rnn, attention (docs/layers.md). Reading a layer's settings, and checking it against the shape that
 reaches it, so a kernel larger than the padded input or a mask of the wrong shape is one line at
 its own key. Pure Python: the rules themselves (autodiff/layer_ops.py) run in compile_network.
 
 Shapes are the stored values' shapes: (n, 1) a vector, (d, n) a batch of n examples as columns,
-(H, W) a one-channel image or feature map, (C, H, W) one with C channels.
+(H, W) a one-channel image or feature map, (C, H, W) one with C channels, (T, d) a sequence of T
+steps (tokens), one a row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fractions import Fraction
 from hwsolve.spec.loader import Field
 
 MAX_ENTRIES = 100_000
+MAX_STEPS = {"rnn": 1000, "attention": 300}  # an rnn is 3 nodes a step; attention T x T scores, all printed
 
 
 def _dims(shape) -> str:
@@ -61,7 +63,7 @@ def read_shaped(f: Field, kind: str, body: dict) -> dict:
     shapes): the layer's `extra`."""
     extra: dict = {}
     reader = {"conv": _read_conv, "maxpool": _read_pool, "avgpool": _read_pool, "batchnorm": _read_norm,
-              "dropout": _read_dropout}.get(kind)
+              "dropout": _read_dropout, "rnn": _read_rnn, "attention": _read_attention}.get(kind)
     if reader is not None:
         reader(f, kind, body, extra)
     return extra
@@ -116,6 +118,69 @@ def _read_dropout(f: Field, kind: str, body: dict, extra: dict) -> None:
         raise f["mask"].error("expected 0s (dropped) and 1s (kept)")
 
 
+def _matrix(f: Field, what: str) -> list:
+    """A matrix (a list of equal rows of numbers); a flat list is one row."""
+    m = _nested(f, 2)
+    if not isinstance(m, list):
+        raise f.error(f"expected {what} as a matrix, e.g. [[1, 0], [0, 1]]")
+    m = m if isinstance(m[0], list) else [m]
+    if _count(_shape(m)) > MAX_ENTRIES:
+        raise f.error(f"more than {MAX_ENTRIES} entries")
+    return m
+
+
+def _column(f: Field, size: int, what: str) -> list:
+    """`size` numbers (a flat list, a column, one row, or one number when size is 1)."""
+    v = _nested(f, 2)
+    flat = _flatten(v)
+    if isinstance(v, list) and isinstance(v[0], list) and len(v) > 1 and any(len(r) != 1 for r in v):
+        raise f.error(f"expected {what}: {size} numbers (a flat list or a column)")
+    if len(flat) != size:
+        raise f.error(f"{f.path[-1]} has {len(flat)} value{'s' if len(flat) != 1 else ''}: expected {size}, "
+                      f"{what}")
+    return flat
+
+
+def _read_rnn(f: Field, kind: str, body: dict, extra: dict) -> None:
+    """h<t> = tanh(W_hh h<t-1> + W_xh x<t> + b) over the rows of the layer's input."""
+    for key in ("W_hh", "W_xh"):
+        if key not in body:
+            raise f.error(f"an rnn layer needs W_hh (hidden x hidden) and W_xh (hidden x input); {key} is missing")
+    w_hh, w_xh = _matrix(f["W_hh"], "W_hh"), _matrix(f["W_xh"], "W_xh")
+    hidden = len(w_hh)
+    if len(w_hh[0]) != hidden:
+        raise f["W_hh"].error(f"W_hh is {_dims(_shape(w_hh))}: expected a square matrix (hidden x hidden)")
+    if len(w_xh) != hidden:
+        raise f["W_xh"].error(f"W_xh has {len(w_xh)} rows: expected {hidden}, one per hidden unit (W_hh is "
+                              f"{hidden}x{hidden})")
+    extra.update(W_hh=w_hh, W_xh=w_xh)
+    for key, what in (("b", "one bias per hidden unit"), ("h0", "the hidden state before step 1")):
+        extra[key] = _column(f[key], hidden, what) if key in body else [Fraction(0)] * hidden
+    extra["output"] = f["output"].text({"last", "all"}) if "output" in body else "last"
+
+
+def _read_attention(f: Field, kind: str, body: dict, extra: dict) -> None:
+    """One head over the rows (tokens) of the layer's input X: Q = X W_q, K = X W_k, V = X W_v."""
+    for key in ("W_q", "W_k", "W_v"):
+        if key not in body:
+            raise f.error(f"an attention layer needs W_q, W_k (d x d_k) and W_v (d x d_v); {key} is missing")
+        extra[key] = _matrix(f[key], key)
+    d, d_k = len(extra["W_q"]), len(extra["W_q"][0])
+    if _shape(extra["W_k"]) != (d, d_k):
+        raise f["W_k"].error(f"W_k is {_dims(_shape(extra['W_k']))}: expected {d}x{d_k}, the shape of W_q "
+                             "(queries and keys have one size d_k)")
+    if len(extra["W_v"]) != d:
+        raise f["W_v"].error(f"W_v has {len(extra['W_v'])} rows: expected {d}, as W_q (one per input feature)")
+    if "mask" in body:
+        mf = f["mask"]
+        if mf.value == "causal":
+            extra["mask"] = "causal"
+        else:
+            extra["mask"] = _matrix(mf, "mask")
+            if any(v not in (0, 1) for v in _flatten(extra["mask"])):
+                raise mf.error("expected 1s (may attend) and 0s (hidden), or mask: causal")
+
+
 def _flatten(v) -> list:
     if not isinstance(v, list):
         return [v]
@@ -125,8 +190,10 @@ def _flatten(v) -> list:
 def shaped_layer(item: Field, layer, shape: tuple[int, ...], batch: str | None) -> tuple[int, ...]:
     """Check the layer against the shape reaching it; return the shape it gives."""
     if batch and layer.kind not in ("batchnorm", "dropout"):
-        raise item.error(f"{layer.kind} takes one example (an image); batch: is for dense layers, batch norm "
-                         "and dropout")
+        raise item.error(f"{layer.kind} takes one example (an image or a sequence); batch: is for dense layers, "
+                         "batch norm and dropout")
+    if layer.kind in ("rnn", "attention"):
+        return _sequence_shape(item, layer, shape)
     if layer.kind == "flatten":
         return (_count(shape), 1)
     if layer.kind == "conv":
@@ -207,6 +274,39 @@ def _norm_shape(item: Field, layer, shape, batch: str | None) -> tuple[int, ...]
                                   f"{features}, one per feature (per {where})")
         e[key] = given
     return shape
+
+
+def _sequence_shape(item: Field, layer, shape) -> tuple[int, ...]:
+    """An rnn or attention layer reads a sequence: T x d, one step (token) a row."""
+    e = layer.extra
+    if len(shape) != 2:
+        raise item.error(f"an {layer.kind} layer reads a sequence (T x d: one step a row), and this layer's "
+                         f"input is {_dims(shape)}")
+    steps, d = shape
+    if steps > MAX_STEPS[layer.kind]:
+        raise item.error(f"this layer's input has {steps} steps (one a row); an {layer.kind} layer takes at most "
+                         f"{MAX_STEPS[layer.kind]}, each printed")
+    e["steps"] = steps
+    if layer.kind == "rnn":
+        if len(e["W_xh"][0]) != d:
+            raise item["W_xh"].error(f"W_xh has {len(e['W_xh'][0])} columns but each step of this layer's input "
+                                     f"has {d} value{'s' if d != 1 else ''} (the input is {_dims(shape)}: "
+                                     "one step a row)")
+        hidden = len(e["W_hh"])
+        return (hidden, 1) if e["output"] == "last" else (steps, hidden)
+    if len(e["W_q"]) != d:
+        raise item["W_q"].error(f"W_q has {len(e['W_q'])} rows but each token of this layer's input has {d} "
+                                f"value{'s' if d != 1 else ''} (the input is {_dims(shape)}: one token a row)")
+    if e.get("mask") == "causal":
+        e["mask"] = [[Fraction(int(j <= i)) for j in range(steps)] for i in range(steps)]
+    elif "mask" in e:
+        if _shape(e["mask"]) != (steps, steps):
+            raise item["mask"].error(f"the mask is {_dims(_shape(e['mask']))}: expected {steps}x{steps} "
+                                     "(queries x keys: one row and one column per token)")
+        for i, row in enumerate(e["mask"]):
+            if not any(row):
+                raise item["mask"].error(f"row {i + 1} of the mask hides every key: its softmax is undefined")
+    return (steps, len(e["W_v"][0]))
 
 
 def _dropout_shape(item: Field, layer, shape, batch: str | None) -> tuple[int, ...]:

@@ -31,9 +31,11 @@ LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each a
 # the keys of the layer types of the later sheets (docs/layers.md): which types take each
 SHAPED_KEYS = {"kernel": {"conv"}, "bias": {"conv"}, "stride": {"conv", "maxpool", "avgpool"},
                "padding": {"conv", "maxpool", "avgpool"}, "dilation": {"conv"}, "window": {"maxpool", "avgpool"},
-               "gamma": {"batchnorm"}, "beta": {"batchnorm"}, "epsilon": {"batchnorm"}, "mask": {"dropout"},
-               "p": {"dropout"}, "K_name": {"conv"}}
-SHAPED_TYPES = {"conv", "maxpool", "avgpool", "flatten", "batchnorm", "dropout"}
+               "gamma": {"batchnorm"}, "beta": {"batchnorm"}, "epsilon": {"batchnorm"},
+               "mask": {"dropout", "attention"}, "p": {"dropout"}, "K_name": {"conv"},
+               "W_hh": {"rnn"}, "W_xh": {"rnn"}, "h0": {"rnn"}, "output": {"rnn"},
+               "W_q": {"attention"}, "W_k": {"attention"}, "W_v": {"attention"}}
+SHAPED_TYPES = {"conv", "maxpool", "avgpool", "flatten", "batchnorm", "dropout", "rnn", "attention"}
 MAX_ENTRIES = 100_000  # numbers in one image or kernel
 
 
@@ -291,6 +293,9 @@ def _input(f: Field) -> tuple[list[Fraction], list | None]:
     a matrix H x W (one list per row, rows longer than 1) or a list of such matrices (C x H x W).
     An image's x is its entries row by row."""
     v = f.value
+    if _has_empty_list(v):
+        raise f.error("the input holds an empty list: expected a vector, an image, or a sequence of at least one "
+                      "step (one a row; a sequence of length 0 has nothing to unroll)")
     is_image = isinstance(v, list) and v and isinstance(v[0], list) and (len(v[0]) != 1 or isinstance(v[0][0], list))
     if not is_image:
         return _vector(f), None
@@ -307,6 +312,13 @@ def _input(f: Field) -> tuple[list[Fraction], list | None]:
         raise f.error(f"the image has {_count(shape)} entries; the limit is {MAX_ENTRIES}")
     flat = [x for row in (image if len(shape) == 2 else [r for c in image for r in c]) for x in row]
     return flat, image
+
+
+def _has_empty_list(v, depth: int = 0) -> bool:
+    """[] anywhere in the first levels of a value (the loader bounds the nesting)."""
+    if not isinstance(v, list):
+        return False
+    return not v or (depth < 4 and any(_has_empty_list(x, depth + 1) for x in v))
 
 
 def _shape_of(nested: list) -> tuple[int, ...]:
@@ -366,12 +378,7 @@ def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
         if key in SHAPED_KEYS and kind not in SHAPED_KEYS[key] and key not in activation_keys():
             raise f[key].error(f"'{key}' belongs to a {' or '.join(sorted(SHAPED_KEYS[key]))} layer, not {kind}")
     if kind in SHAPED_TYPES:
-        layer = Layer(kind, line, extra=read_shaped(f, kind, body))
-        if "K_name" in body:
-            layer.extra["K_name"] = _name(f["K_name"])
-        if "name" in body:
-            layer.name = _name(f["name"])
-        return layer
+        return _shaped_layer(f, kind, body, line)
     if kind == "linear":
         if "W" not in body:
             raise f.error("a linear layer needs W")
@@ -398,6 +405,20 @@ def _mapping_layer(f: Field, kind: str, body: dict, line) -> Layer:
     return layer
 
 
+def _shaped_layer(f: Field, kind: str, body: dict, line) -> Layer:
+    for key in body:
+        if key in LAYER_KEYS - {"name"} and not (key == "b" and kind == "rnn"):
+            raise f[key].error(f"'{key}' belongs to a linear layer, not {kind}" +
+                               (" (its weights are W_hh and W_xh)" if kind == "rnn" else
+                                " (its weights are W_q, W_k and W_v)" if kind == "attention" else ""))
+    layer = Layer(kind, line, extra=read_shaped(f, kind, body))
+    if "K_name" in body:
+        layer.extra["K_name"] = _name(f["K_name"])
+    if "name" in body:
+        layer.name = _name(f["name"])
+    return layer
+
+
 def _activation(f: Field, name: str, line) -> Layer:
     if name.lower() == "softmax":
         return Layer("softmax", line)
@@ -406,7 +427,9 @@ def _activation(f: Field, name: str, line) -> Layer:
     if name.lower() in SHAPED_TYPES:
         raise f.error(f"a {name} layer needs its settings: write it as a mapping, e.g. "
                       + {"conv": "{type: conv, kernel: [[1, 0], [0, 1]]}", "dropout": "{type: dropout, mask: "
-                         "[1, 0, 1], p: 1/2}"}.get(name.lower(), f"{{type: {name.lower()}, window: 2}}"))
+                         "[1, 0, 1], p: 1/2}", "rnn": "{type: rnn, W_hh: [[1, 0], [0, 1]], W_xh: [[1], [2]]}",
+                         "attention": "{type: attention, W_q: [[1, 0], [0, 1]], W_k: [[1, 0], [0, 1]], "
+                         "W_v: [[1], [0]]}"}.get(name.lower(), f"{{type: {name.lower()}, window: 2}}"))
     if name.lower() == "linear":
         raise f.error("a linear layer needs W (and usually b): write it as a mapping")
     fn = lookup(name)

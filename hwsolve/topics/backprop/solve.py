@@ -45,7 +45,8 @@ def compile_network(p) -> Compiled:
         if layer.kind in SHAPED_TYPES:
             from hwsolve.topics.backprop.network_layers_compile import add_shaped
 
-            linear_no += layer.kind == "conv"   # a conv layer has weights: it counts as a layer, as a dense one
+            # a layer with weights (conv, rnn, attention) counts as a layer, as a dense one
+            linear_no += layer.kind in ("conv", "rnn", "attention")
             current, new_params = add_shaped(g, p, layer, current, linear_no, i, names, where)
             params += new_params
             continue
