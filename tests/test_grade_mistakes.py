@@ -1,6 +1,7 @@
 """One test per entry of the mistakes table (hwsolve/grade/mistakes.py): the wrong value a
 student writes, and the name the grader gives it. A new entry without a case here fails."""
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -32,17 +33,30 @@ def _data(name: str):
     return lambda: load_key(str(DATA / name))
 
 
-def _with_loss(name: str, loss: str):
-    """A tests/data key with another loss (the 1/K conventions of the same network)."""
+def _edited(name: str, old: str, new: str, extra: str = ""):
+    """A tests/data key with `old` replaced by `new` and `extra` appended (same network, another
+    loss, activation or convention)."""
     def load():
         import tempfile
 
-        text = (DATA / name).read_text().replace("loss: mse", f"loss: {loss}")
+        text = (DATA / name).read_text()
+        assert old in text
         with tempfile.TemporaryDirectory() as d:
             spec = Path(d) / name
-            spec.write_text(text)
+            spec.write_text(text.replace(old, new) + extra)
             return load_key(str(spec))
     return load
+
+
+def _with_loss(name: str, loss: str):
+    """A tests/data key with another loss (the 1/K conventions of the same network)."""
+    return _edited(name, "loss: mse", f"loss: {loss}")
+
+
+def _kink(activation: str, relu_prime_at_zero: str | None = None):
+    """grade_relu_zero.yaml with another activation at the kink (a[1] = (2, 0)), and a convention."""
+    conv = f"conventions: {{relu_prime_at_zero: {relu_prime_at_zero}}}\n" if relu_prime_at_zero else ""
+    return _edited("grade_relu_zero.yaml", "  - relu\n", f"  - {activation}\n", conv)
 
 
 # mistake key -> (key loader, step, the student's wrong value, expected verdict)
@@ -68,6 +82,10 @@ CASES = {
     "other_branch": (lambda: load_key(str(ROOT / "problems" / "csci5922_q3b.yaml")), "dL/dX1", -0.6225, "wrong"),
     # a[1] = [2, 0]: ReLU'(0) = 0 gives dL/db[1] = dL/dz[1] * (1, 0) = (-6, 0); taken as 1, (-6, -6)
     "relu_prime_zero_one": (_data("grade_relu_zero.yaml"), "dL/db[1]", [-6, -6], "wrong"),
+    # the same key taking ReLU'(0) = 1 (conventions.relu_prime_at_zero: 1): dL/db[1] = (-6, -6); with 0, (-6, 0)
+    "relu_prime_one_zero": (_kink("relu", "1"), "dL/db[1]", [-6, 0], "wrong"),
+    # LeakyReLU'(0) = slope = 1/100 by convention: dL/db[1] = (-6, -6/100); from the right side (x > 0), 1
+    "kink_other_side": (_kink("leaky_relu"), "dL/db[1]", [-6, -6], "wrong"),
     # dL/dx = W[1]^T dL/da[1] = [[1, 1], [0, -2]] (-6, 0) = (-6, 0); W[1] (-6, 0) = (-6, -6)
     "weight_not_transposed": (_data("grade_relu_zero.yaml"), "dL/dx", [-6, -6], "wrong"),
     # the batch of 2 with the mean: summed over the examples, dL/dW[2] doubles
@@ -237,3 +255,58 @@ def test_mean_where_the_batch_sums(tmp_path):
     half = [[x / 2 for x in row] for row in key.values["dL/dW[2]"].rows]
     step = _step(key, {"dL/dW[2]": [[str(x) for x in row] for row in half]}, "dL/dW[2]")
     assert step.mistake == "mean_vs_sum" and "averaged over the 2 examples where the sum is due" in step.reason
+
+
+# -- kink conventions through `hwsolve grade` -------------------------------------------------------
+# grade_relu_zero.yaml: a[1] = W[1] x = (2, 0), z[1] = f(a[1]) = (2, 0) for ReLU, LeakyReLU and abs,
+# yhat = 2, dL/dyhat = 2 (2 - 5) = -6, dL/dz[1] = W[2]^T (-6) = (-6, -6), dL/db[1] = (-6 f'(2), -6 f'(0)).
+KINKS = [
+    # (activation, relu_prime_at_zero, f'(0) of the key, the student's f'(0), mistake)
+    ("relu", "1", 1, 0, "relu_prime_one_zero"),
+    ("relu", None, 0, 1, "relu_prime_zero_one"),
+    ("leaky_relu", None, Fraction(1, 100), 1, "kink_other_side"),        # the slope, taken as the right side's 1
+    ("leaky_relu:0.2", "1", 1, Fraction(1, 5), "kink_other_side"),       # the key takes 1: the left side's slope
+    ("abs", None, 0, 1, "kink_other_side"),                               # abs'(0) = sign(0) = 0; x > 0 gives 1
+    ("abs", None, 0, -1, "kink_other_side"),                              # ... x < 0 gives -1
+]
+
+
+@pytest.mark.parametrize("activation, convention, key_d0, student_d0, mistake", KINKS)
+def test_kink_slips_through_hwsolve_grade(tmp_path, activation, convention, key_d0, student_d0, mistake):
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from hwsolve.cli import main
+
+    text = (DATA / "grade_relu_zero.yaml").read_text().replace("  - relu\n", f"  - {activation}\n")
+    if convention:
+        text += f"conventions: {{relu_prime_at_zero: {convention}}}\n"
+    spec = tmp_path / "key.yaml"
+    spec.write_text(text)
+    assert load_key(str(spec)).values["dL/db[1]"].rows == ((-6,), (-6 * key_d0,))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "right.yaml").write_text(yaml.safe_dump({"dL/db[1]": [-6, str(-6 * key_d0)]}))
+    (subs / "slip.yaml").write_text(yaml.safe_dump({"dL/db[1]": [-6, str(-6 * student_d0)]}))
+    out = tmp_path / "grades.json"
+    res = CliRunner().invoke(main, ["grade", str(spec), str(subs), "--json", str(out), "--brief"])
+    assert res.exit_code == 0, res.output
+    steps = {s["student"]: {t["name"]: t for t in s["steps"]}["dL/db[1]"]
+             for s in json.loads(out.read_text())["submissions"]}
+    assert steps["right"]["verdict"] == "correct" and not steps["right"]["mistake"]
+    assert steps["slip"]["verdict"] == "wrong" and steps["slip"]["mistake"] == mistake, steps["slip"]["reason"]
+    assert f"'(0) taken as {float(student_d0):g}" in steps["slip"]["reason"]
+
+
+def test_the_docs_list_every_mistake_the_table_holds():
+    """docs/grading.md's table of mistakes is the grader's table: the same keys in the same order
+    (the first that reproduces a value names it), with the titles students see and the default credits."""
+    text = (ROOT / "docs" / "grading.md").read_text()
+    section = text[text.index("\n## Mistakes"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| `")]
+    documented = [(cells[0].strip("`"), cells[1], float(cells[-1])) for cells in rows]
+    assert documented == [(m.key, m.title, m.credit) for m in mistakes()]

@@ -333,9 +333,27 @@ class Activation(Op):
         x, name = values.get(node.parents[0]), node.parents[0].name
         if x is None:
             return []
-        return [(w.key, Mutant(self, _with_derivative(self, w.df)),
-                 f"at {node.name}: " + w.detail.format(f=self.fn.text, x=name))
-                for w in self.fn.all_mistakes() if w.changes(list(x.flat))]
+        xs = list(x.flat)
+        out = []
+        for w in self.fn.all_mistakes():
+            if not w.changes(xs) or self._same_derivative(w.df, xs):
+                continue       # the slip changes nothing here (a kink slip that is the key's own convention)
+            out.append((w.key, Mutant(self, _with_derivative(self, w.df)),
+                        f"at {node.name}: " + w.detail.format(f=self.fn.text, x=name, **self._kink_words(w.df))))
+        return out
+
+    def _same_derivative(self, df: Callable, xs: list) -> bool:
+        extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
+        return all(df(v, **self.params) == self.fn.df(v, **self.params, **extra) for v in xs)
+
+    def _kink_words(self, df: Callable) -> dict[str, str]:
+        """{at}: the wrong derivative `df` at the kink, {conv}: the key's convention there."""
+        if self.fn.kink is None:
+            return {}
+        from hwsolve.core.numfmt import fmt_number
+
+        conv = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)
+        return {"conv": fmt_number(conv), "at": fmt_number(df(self.fn.kink, **self.params))}
 
     def formula(self, args):
         return self.fn.apply(args[0], self.scale, **self.params)

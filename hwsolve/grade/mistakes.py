@@ -5,7 +5,8 @@ it. An entry either transforms a reference value (the key's, or the student's ow
 transposed, sign flip -- or looks up values prepared by re-running a topic's rule with the
 mistake built in. For backprop keys that is the one backward loop with a rule replaced by a
 wrong one its rule-table entry admits (`Op.mutants`: an activation's value for its derivative,
-ReLU'(0) = 1, a dead ReLU unit passed through, a loss's factor 2 or 1/K, the batch sum for the
+ReLU'(0) = 1 or 0 against the key's convention, a kink's derivative taken from the other side
+(LeakyReLU, ELU, abs), a dead ReLU unit passed through, a loss's factor 2 or 1/K, the batch sum for the
 mean, W for W^T, a lost minus sign, the power rule's factor, min/max's other branch) or softmax's
 p for p - y, run once per key at the key's values and, when the student has wrong values of their
 own, once per submission at those (so a slip made on carried-forward values is named too); for
