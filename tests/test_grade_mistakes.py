@@ -310,3 +310,69 @@ def test_the_docs_list_every_mistake_the_table_holds():
             if line.startswith("| `")]
     documented = [(cells[0].strip("`"), cells[1], float(cells[-1])) for cells in rows]
     assert documented == [(m.key, m.title, m.credit) for m in mistakes()]
+
+
+# -- min/max's other branch at the student's own values, and in combination (seed 004 Q3b) -------------
+
+
+def _q3b_by_hand() -> dict[str, dict[str, float]]:
+    """Seed 004 Q3b's graph computed here with plain floats, for the two hand-made answer files."""
+    import math
+
+    X1, X2, X3, W1, B1, W2, Y = 2, -1, 1, 1.5, 1, -3, 1
+    H1, H2 = W1 * (X1 + X2), X1 * X2 * X3 + B1
+    Q = H2 / H1
+    H3 = min(X1, H1)                       # takes H1 = 1.5
+    # a: H4 = 1 written (the key's W2 Q = 2), so max(H4, H1) takes H1; its gradient sent to H4 anyway
+    H5 = max(1, H1)
+    Yhat = 1 / (1 + math.exp(-(H3 - H5)))
+    dR = Yhat - Y                          # sigmoid + BCE
+    dH4 = -dR                              # dL/dH5 = -dL/dR, sent to H4
+    a = {"H4": 1, "H5": H5, "Yhat": Yhat, "dL/dH4": dH4, "dL/dW2": dH4 * Q, "dL/dB1": dH4 * W2 / H1,
+         "dL/dH1": dR + dH4 * W2 * (-H2 / H1 ** 2)}
+    # b: the key's values; min's gradient sent to X1, so dL/dH1 lacks its path through H3
+    dR = 1 / (1 + math.exp(-(H3 - W2 * Q))) - Y
+    dQ = -dR * W2                          # max takes H4 = W2 Q = 2
+    dH1, dH2 = dQ * (-H2 / H1 ** 2), dQ / H1
+    b = {"dL/dH1": dH1, "dL/dW1": dH1 * (X1 + X2), "dL/dX2": W1 * dH1 + X1 * X3 * dH2,
+         "dL/dX1": dR + W1 * dH1 + X2 * X3 * dH2}
+    return {"a": a, "b": b}
+
+
+def test_other_branch_at_the_students_own_values_and_in_combination(tmp_path):
+    """Through `hwsolve grade` on two hand-made answer files: (a) error carried forward, then the
+    other branch of max at the student's own values, then error carried forward from that; (b) the
+    other branch of min at the key's values, then error carried forward from it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hwsolve.cli import main
+    from hwsolve.grade.answers import load_submission
+
+    by_hand = _q3b_by_hand()
+    files = {part: DATA / f"seed004_q3b_other_branch_{part}.yaml" for part in ("a", "b")}
+    for part, path in files.items():       # the files hold what the comments say, to the figures written
+        for name, ans in load_submission(path).answers.items():
+            x = float(ans.value.rows[0][0])
+            assert abs(x - by_hand[part][name]) <= 5e-4 * max(1, abs(x)), (part, name, x)
+    out = tmp_path / "grades.json"
+    res = CliRunner().invoke(main, ["grade", str(ROOT / "problems" / "csci5922_q3b.yaml"), *map(str, files.values()),
+                                    "--json", str(out), "--brief"])
+    assert res.exit_code == 0, res.output
+    subs = {s["student"]: {t["name"]: t for t in s["steps"]} for s in json.loads(out.read_text())["submissions"]}
+    a, b = subs["ecf_then_other_branch"], subs["other_branch_then_ecf"]
+    assert a["H4"]["verdict"] == "wrong" and not a["H4"]["mistake"]
+    for name in ("H5", "Yhat"):
+        assert a[name]["verdict"] == "ecf", (name, a[name]["reason"])
+    for name in ("dL/dH4", "dL/dH1"):
+        assert a[name]["mistake"] == "other_branch", (name, a[name]["reason"])
+        assert "at H5: max's gradient sent to H4" in a[name]["reason"]
+        assert "your own earlier values" in a[name]["reason"]
+    for name in ("dL/dW2", "dL/dB1"):
+        assert a[name]["verdict"] == "ecf" and "dL/dH4" in a[name]["ecf_from"], (name, a[name]["reason"])
+    assert b["dL/dH1"]["mistake"] == "other_branch" and "at H3: min's gradient sent to X1" in b["dL/dH1"]["reason"]
+    assert "own earlier values" not in b["dL/dH1"]["reason"]
+    for name in ("dL/dW1", "dL/dX2"):
+        assert b[name]["verdict"] == "ecf" and b[name]["ecf_from"] == ["dL/dH1"], (name, b[name]["reason"])
+    assert b["dL/dX1"]["mistake"] == "other_branch"
