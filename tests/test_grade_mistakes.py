@@ -266,6 +266,7 @@ KINKS = [
     ("relu", None, 0, 1, "relu_prime_zero_one"),
     ("leaky_relu", None, Fraction(1, 100), 1, "kink_other_side"),        # the slope, taken as the right side's 1
     ("leaky_relu:0.2", "1", 1, Fraction(1, 5), "kink_other_side"),       # the key takes 1: the left side's slope
+    ("elu:0.5", None, Fraction(1, 2), 1, "kink_other_side"),              # ELU'(0) = alpha by convention
     ("abs", None, 0, 1, "kink_other_side"),                               # abs'(0) = sign(0) = 0; x > 0 gives 1
     ("abs", None, 0, -1, "kink_other_side"),                              # ... x < 0 gives -1
 ]
