@@ -70,6 +70,9 @@ CASES = {
     # dL/dyhat = 2 (yhat - y) = -4; without the 2 everything below halves
     "factor2_dropped": (_p1, "dL/dW[2]", [[8, 32, 36], [-12, -48, -54]], "wrong"),
     "factor2_doubled": (_p1, "dL/db[1]", [32, 24, -8], "wrong"),
+    # the reverse, in the forward pass: z[1] = ReLU'(a[1]) = (1, 1, 1), so a[2] = W[2] (1, 1, 1) + b[2] =
+    # (9 - 23, 4 - 11), named on a[2] even when z[1] is not written
+    "derivative_for_activation": (_p1, "a[2]", [-14, -7], "wrong"),
     # ReLU(a[3]) = 8 used for ReLU'(a[3]) = 1: dL/da[3] = -32, dL/db[2] = W[3]^T (-32)
     "activation_for_derivative": (_p1, "dL/db[2]", [64, -96], "wrong"),
     # a[1] = [1, -2]: the second unit is dead, its gradient must be 0
@@ -224,6 +227,18 @@ def test_a_mistake_then_ecf():
     w = _step(key, {"dL/db[3]": -32, "dL/db[2]": [64, -96], "dL/db[1]": [2 * 64, 6 * 64 - 3 * 96, 64 - 96]},
               "dL/db[1]")
     assert w.verdict == "ecf" and "dL/db[3]" in w.ecf_from, w.reason
+
+
+def test_derivative_for_the_activation_on_the_students_own_values():
+    """a[1] = (2, -8, 9) written (the key's is (2, 8, 9)), then ReLU'(a[1]) = (1, 0, 1) for z[1]: named on
+    their own values, and so is a[2] = W[2] (1, 0, 1) + b[2] = (2 + 1 - 23, 1 - 11) computed from it; a
+    z[1] that is ReLU of their a[1], (2, 0, 9), is error carried forward."""
+    key = _p1()
+    for name, value in (("z[1]", [1, 0, 1]), ("a[2]", [-20, -10])):
+        step = _step(key, {"a[1]": [2, -8, 9], name: value}, name)
+        assert step.mistake == "derivative_for_activation", step.reason
+        assert "at z[1]" in step.reason and "your own earlier values" in step.reason
+    assert _step(key, {"a[1]": [2, -8, 9], "z[1]": [2, 0, 9]}, "z[1]").verdict == "ecf"
 
 
 def test_a_bias_slip_alone_is_not_its_own_ecf():

@@ -68,6 +68,8 @@ class RuleMistake:
 
 
 Mutation = tuple[str, "Op", str]    # (mistake key, the wrong rule, detail for the student)
+# (mistake key, the wrong forward value from the operands' values, detail for the student)
+ForwardMutation = tuple[str, Callable, str]
 
 
 class Op:
@@ -82,6 +84,11 @@ class Op:
         """This rule with each slip it admits built in, at `node` with these forward values
         (node -> array), where the slip changes anything; grading re-runs the backward loop with
         each. `values` may be a student's own values, so a rule must not read `node.value`."""
+        return []
+
+    def forward_mutants(self, node, values: Mapping) -> list[ForwardMutation]:
+        """Slips in the forward pass (an activation's derivative for its value): each a wrong
+        forward value from the operands' values; grading recomputes what follows from it."""
         return []
 
     def grad_is_upstream(self, i: int) -> bool:
@@ -283,6 +290,11 @@ def _juxt(a: Expr, b: Expr, a_scalar: bool, b_scalar: bool) -> Expr:
     return a * b if (a_scalar or b_scalar) else a @ b
 
 
+DERIVATIVE_FOR_ACTIVATION = RuleMistake(
+    "derivative_for_activation", "derivative used instead of the activation",
+    "forward values at and after an activation (f'(a) where f(a) is due)")
+
+
 @dataclass
 class Activation(Op):
     """out = c f(x) entry by entry   (dL/dx = dL/dout ⊙ c f'(x))"""
@@ -293,9 +305,18 @@ class Activation(Op):
     at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
 
     key = "activation"
+    mistakes = (DERIVATIVE_FOR_ACTIVATION,)     # the backward slips are the table entry's (`mutants`)
 
     def draw_label(self):
         return self.fn.label(**self.params)
+
+    def forward_mutants(self, node, values):
+        """f'(x) computed where f(x) is due (the reverse of activation_for_derivative)."""
+        x, name = values.get(node.parents[0]), node.parents[0].name
+        if x is None or self._same_derivative(self.fn.f, list(x.flat)):
+            return []          # f = f' at these values (exp, or ReLU on 0s and 1s): nothing to see
+        return [(DERIVATIVE_FOR_ACTIVATION.key, lambda xs: self.derivative_values(xs[0]),
+                 f"at {node.name}: {self.fn.text}'({name}) used for {self.fn.text}({name})")]
 
     @property
     def exact(self):

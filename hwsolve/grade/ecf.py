@@ -358,6 +358,55 @@ class EcfModel:
                     out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
         return out
 
+    def forward_variants(self, point: Point | None = None) -> dict[str, dict[str, list[tuple[np.ndarray, str]]]]:
+        """{mistake key: {forward step: [(value, detail)]}} for the slips of the forward pass
+        (`Op.forward_mutants`: f'(a) for f(a)), each at one node and at every node that admits it,
+        with the rest of the forward pass recomputed by the graph's own rules from there."""
+        point = point or self.key_point
+        out: dict[str, dict[str, list]] = {}
+        everywhere: dict[str, dict] = {}
+        for node in self.nodes:
+            if node.op is None:
+                continue
+            try:
+                found = node.op.forward_mutants(node, point.vals)
+            except FAILURES:
+                continue
+            for key, wrong, detail in found:
+                self._add_forward(out, key, point.vals, {node: wrong}, detail)
+                everywhere.setdefault(key, {})[node] = wrong
+        for key, wrongs in everywhere.items():
+            if len(wrongs) > 1:
+                detail = "in every layer (" + ", ".join(n.name for n in wrongs) + ")"
+                self._add_forward(out, key, point.vals, wrongs, detail)
+        return out
+
+    def _add_forward(self, out: dict, key: str, vals: Mapping, wrongs: dict, detail: str) -> None:
+        new = self._forward_with(vals, wrongs)
+        # compared with the same nodes recomputed by their own rules: at a student's values a node
+        # they wrote holds their value, not what their inputs give
+        right = self._forward_with(vals, {n: n.op.forward for n in wrongs})
+        for name, node in self.forward_steps.items():
+            v = new.get(node)
+            if v is not None and not _same(v, right.get(node)):
+                out.setdefault(key, {}).setdefault(name, []).append((v, detail))
+
+    def _forward_with(self, vals: Mapping, wrongs: dict) -> dict:
+        """The forward values that change when the nodes in `wrongs` compute their wrong value
+        (node -> xs -> value) from their operands; only those (a failing rule gives None)."""
+        cur = dict(vals)
+        new: dict = {}
+        for node in self.nodes:
+            if node.op is None or not (node in wrongs or any(p in new for p in node.parents)):
+                continue
+            xs = [cur.get(p) for p in node.parents]
+            try:
+                v = None if any(x is None for x in xs) else wrongs.get(node, node.op.forward)(xs)
+            except FAILURES:
+                v = None
+            cur[node] = new[node] = v
+        return new
+
     def _mutants(self, node, point: Point) -> list:
         try:
             return node.op.mutants(node, point.vals)

@@ -52,6 +52,7 @@ class Site:
 
 OWN = " (applied to your own earlier values)"
 RULES = "rules"          # key.prepared[RULES]: the rule table's slips, {mistake: {step: [(Value, detail)]}}
+FORWARD = "forward"      # a student's world's cache: the forward pass's slips only
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,18 @@ def _prepared(key: str, group: str | None = None):
 def _at_own_values(site: Site, group: str) -> dict:
     """The preparation `group` re-run at the student's world, cached on it."""
     w = site.world
-    if w is None or w.point is None or not site.is_gradient or w.point.at_key:
-        return {}      # the loop's mistakes change gradients only; at the key's values they are prepared
+    if w is None or w.point is None or w.point.at_key:
+        return {}      # nothing of the student's differs from the key's: prepared at the key's values
+    prepare = _PREPARE_AT[group]
+    if not site.is_gradient:
+        if group != RULES:
+            return {}  # a forward value changes only with the forward pass's slips
+        group, prepare = FORWARD, _prep_forward
     if group not in w.cache:
         from hwsolve.grade.ecf import _FAIL
 
         try:
-            w.cache[group] = _PREPARE_AT[group](site.context, w.point)
+            w.cache[group] = prepare(site.context, w.point)
         except _FAIL:
             w.cache[group] = {}
     return w.cache[group]
@@ -164,12 +170,26 @@ def _to_value(a):
 
 def _prep_rules(key, point=None) -> dict:
     """{mistake key: {step: [(Value, detail)]}}: every slip the key graph's rules admit, re-run
-    through the backward loop at `point` (default: the key's values)."""
+    through the backward loop at `point` (default: the key's values), and the forward pass's."""
     m = key.model
     if m is None:
         return {}
+    out = _as_values(m.rule_variants(point))
+    for mk, steps in _prep_forward(key, point).items():
+        for name, cands in steps.items():
+            out.setdefault(mk, {}).setdefault(name, []).extend(cands)
+    return out
+
+
+def _prep_forward(key, point=None) -> dict:
+    """The forward pass's slips only (`Op.forward_mutants`), for a wrong forward value."""
+    m = key.model
+    return {} if m is None else _as_values(m.forward_variants(point))
+
+
+def _as_values(variants: dict) -> dict:
     return {mk: {name: [(_to_value(a), d) for a, d in cands] for name, cands in steps.items()}
-            for mk, steps in m.rule_variants(point).items()}
+            for mk, steps in variants.items()}
 
 
 def _prep_softmax(key, point=None) -> dict:
