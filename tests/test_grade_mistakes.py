@@ -241,6 +241,21 @@ def test_derivative_for_the_activation_on_the_students_own_values():
     assert _step(key, {"a[1]": [2, -8, 9], "z[1]": [2, 0, 9]}, "z[1]").verdict == "ecf"
 
 
+def test_softmax_without_y_is_a_rule_of_both_softmaxes_and_only_below_a_cross_entropy():
+    """The network softmax and the graph's tensor softmax both admit p for p - y, also on the
+    student's own values; an attention softmax (no cross-entropy above it) admits nothing."""
+    key = load_key(str(DATA / "grade_softmax.yaml"))
+    # a[1] = (1, 1) written: p = (1/2, 1/2), so dL/db[1] = p - y = (1/2, -1/2) is ECF and p itself the slip
+    assert _step(key, {"a[1]": [1, 1], "dL/db[1]": ["0.5", "-0.5"]}, "dL/db[1]").verdict == "ecf"
+    step = _step(key, {"a[1]": [1, 1], "dL/db[1]": ["0.5", "0.5"]}, "dL/db[1]")
+    assert step.mistake == "softmax_without_y" and "your own earlier values" in step.reason, step.reason
+    graph = load_key(str(ROOT / "problems" / "csc6022_softmax_graph.yaml"))    # seed 003's network as a graph
+    p = [f"{float(r[0]):.4g}" for r in graph.values["p"].rows]          # dL/dc = dL/dz2 = p - y; the slip: p
+    assert _step(graph, {"dL/dc": p}, "dL/dc").mistake == "softmax_without_y"
+    attention = load_key(str(ROOT / "problems" / "graph_norm_attention.yaml"))
+    assert "softmax_without_y" not in attention.prepared["rules"]
+
+
 def test_a_bias_slip_alone_is_not_its_own_ecf():
     """Carrying a student's dL/db as their dL/da never makes dL/db consistent with itself."""
     key = load_key(str(P1))

@@ -442,11 +442,32 @@ def _times_factor(rule: Op, factor) -> Callable:
     return wrong
 
 
+SOFTMAX_WITHOUT_Y = RuleMistake(
+    "softmax_without_y", "softmax gradient without the - y",
+    "gradients below softmax + cross-entropy (p where p - y is due)")
+
+
+def without_y(rule: Op, node, axis: int = 0) -> list[Mutation]:
+    """dL/da = p where p - y is due. Only below a cross-entropy: its dL/dp = -y / p gives y back
+    as -dL/dp p (distributions along `axis`); any other upstream gradient has no y to leave out."""
+    def wrong(i, g, xs, out):
+        y = -T.to_float(g) * out
+        if (y < -1e-9).any() or (abs(y.sum(axis=axis) - 1) > 1e-9).any():
+            return rule.vjp(i, g, xs, out)
+        return out
+    a = node.parents[0].name
+    return [(SOFTMAX_WITHOUT_Y.key, Mutant(rule, wrong), f"dL/d{a} taken as {node.name} instead of {node.name} - y")]
+
+
 class Softmax(Op):
     """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
 
     key = "softmax"
     exact = False
+    mistakes = (SOFTMAX_WITHOUT_Y,)
+
+    def mutants(self, node, values):
+        return without_y(self, node)
 
     def forward(self, xs):
         a = T.to_float(xs[0])

@@ -14,10 +14,11 @@ computed from, so feedback can say "consistent with your a[3] carried forward".
 
 Mistake variants use the same loop: the backward pass with one rule replaced by a wrong one that
 the rule table admits (`Op.mutants`: an activation's derivative by its value, ReLU'(0) = 1, a
-loss's factor 2 or 1/K dropped, the batch sum for the mean, W for W^T, ...) or one gradient
-overridden (softmax's p - y by p), at a `Point`: the key's values, or the student's own world
-(their wrong forward values, their own gradients carried forward). So "a mistake, then error
-carried forward" and "error carried forward, then a mistake" are both reproduced.
+loss's factor 2 or 1/K dropped, the batch sum for the mean, W for W^T, softmax's p - y by p, ...),
+and the forward pass with one rule's value replaced (`Op.forward_mutants`: f'(a) for f(a)), at a
+`Point`: the key's values, or the student's own world (their wrong forward values, their own
+gradients carried forward). So "a mistake, then error carried forward" and "error carried
+forward, then a mistake" are both reproduced.
 """
 
 from __future__ import annotations
