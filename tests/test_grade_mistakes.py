@@ -256,6 +256,25 @@ def test_softmax_without_y_is_a_rule_of_both_softmaxes_and_only_below_a_cross_en
     assert "softmax_without_y" not in attention.prepared["rules"]
 
 
+def test_local_derivatives_are_named_by_their_rules_slips():
+    """A local derivative is a step of its own (seed 004's two errors are local derivatives): the
+    slip of the rule at its node names it, as it names the gradients below."""
+    slips = load_key(str(DATA / "grade_graph_slips.yaml"))
+    slips.graded = [("dP/dD", 1.0)]
+    # P = D^3, D = 2: dP/dD = 3 D^2 = 12, written D^2 = 4
+    assert _step(slips, {"dP/dD": 4}, "dP/dD").mistake == "power_rule_factor_dropped"
+    q3b = load_key(str(ROOT / "problems" / "csci5922_q3b.yaml"))     # H3 = min(X1, H1) takes H1 = 1.5 < 2
+    for name, wrong in (("dH3/dX1", 1), ("dH3/dH1", 0)):
+        step = _step(q3b, {name: wrong}, name)
+        assert step.mistake == "other_branch" and "at H3: min's gradient sent to X1" in step.reason, step.reason
+    q3a = load_key(str(ROOT / "problems" / "csci5922_q3a_graph.yaml"))
+    sigma = f"{float(q3a.values['Yhat'].rows[0][0]):.3g}"            # sigmoid(z3) = Yhat for sigmoid'(z3)
+    assert _step(q3a, {"sigmoid'(z3)": sigma}, "sigmoid'(z3)").mistake == "activation_for_derivative"
+    relu = load_key(str(DATA / "grade_relu_zero.yaml"))               # a[1] = (2, 0): ReLU'(a[1]) = (1, 0)
+    relu.graded = [("ReLU'(a[1])", 1.0)]
+    assert _step(relu, {"ReLU'(a[1])": [1, 1]}, "ReLU'(a[1])").mistake == "relu_prime_zero_one"
+
+
 def test_a_bias_slip_alone_is_not_its_own_ecf():
     """Carrying a student's dL/db as their dL/da never makes dL/db consistent with itself."""
     key = load_key(str(P1))

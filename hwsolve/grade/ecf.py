@@ -23,6 +23,7 @@ forward, then a mistake" are both reproduced.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -127,6 +128,7 @@ class _Locals(Hooks):
         self.graph, self.vals = graph, vals
         self.terms: dict = {}
         self.locals: dict[str, Value] = {}
+        self.where: dict[str, tuple] = {}     # local step name -> (consumer, operand index)
 
     def term(self, term: Term, grads) -> None:
         from hwsolve.autodiff.ops import Identity, LossOp
@@ -140,6 +142,7 @@ class _Locals(Hooks):
             p = c.parents[i]
             name, _ = c.op.local_name(i, c, p, self.graph.partial_symbol(c, p))
             self.locals.setdefault(name, Value.of(T.plain(found[0], found[1])))
+            self.where.setdefault(name, (c, i))
 
 
 class EcfModel:
@@ -349,7 +352,8 @@ class EcfModel:
             if node.op is None or node not in self.key_grads:
                 continue        # a leaf, or a node that does not reach the loss
             for key, wrong, detail in self._mutants(node, point):
-                for name, arr in self.variant(ops={node: wrong}, point=point).items():
+                changed = {**self.variant(ops={node: wrong}, point=point), **self._local_variants(node, wrong, point)}
+                for name, arr in changed.items():
                     out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
                 everywhere.setdefault(key, {}).setdefault(node, wrong)
         for key, ops in everywhere.items():
@@ -407,6 +411,36 @@ class EcfModel:
                 v = None
             cur[node] = new[node] = v
         return new
+
+    @functools.cached_property
+    def local_steps(self) -> dict[str, tuple]:
+        """Local-derivative steps (dH3/dX1, ReLU'(a[2])) -> (consumer node, operand index), named
+        as the solver prints them."""
+        hooks = _Locals(self.graph, self.key_fwd)
+        try:
+            backward_pass(self.graph, self.loss, self.key_fwd, hooks=hooks)
+        except FAILURES:
+            return {}
+        return hooks.where
+
+    def _local_variants(self, node, wrong, point: Point) -> dict[str, np.ndarray]:
+        """`node`'s local-derivative steps under the wrong rule, where they differ from the rule's
+        own at `point` (dH3/dX1 = 1 when min's gradient is sent to X1)."""
+        xs = [point.vals.get(p) for p in node.parents]
+        out_v = point.vals.get(node)
+        if out_v is None or any(x is None for x in xs):
+            return {}
+        out = {}
+        for name, (c, i) in self.local_steps.items():
+            if c is not node:
+                continue
+            try:
+                got, right = wrong.local_factor(i, xs, out_v), node.op.local_factor(i, xs, out_v)
+            except FAILURES:
+                continue
+            if got is not None and right is not None and not _same(got[0], right[0]):
+                out[name] = got[0]
+        return out
 
     def _mutants(self, node, point: Point) -> list:
         try:

@@ -120,7 +120,7 @@ def _at_own_values(site: Site, group: str) -> dict:
     if w is None or w.point is None or w.point.at_key:
         return {}      # nothing of the student's differs from the key's: prepared at the key's values
     prepare = _PREPARE_AT[group]
-    if not site.is_gradient:
+    if not site.is_gradient and site.name not in site.context.model.local_steps:
         if group != RULES:
             return {}  # a forward value changes only with the forward pass's slips
         group, prepare = FORWARD, _prep_forward
