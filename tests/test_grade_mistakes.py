@@ -350,6 +350,16 @@ def test_kink_slips_through_hwsolve_grade(tmp_path, activation, convention, key_
     assert f"'(0) taken as {float(student_d0):g}" in steps["slip"]["reason"]
 
 
+def test_a_kink_slip_on_the_students_own_values():
+    """LeakyReLU network, a[1] = (0, 3) written (the key's is (2, 0)): z[1] = (0, 3), yhat = 3, dL/dz[1] =
+    2 (3 - 5) (1, 1) = (-4, -4), so dL/db[1] = (-4/100, -4) is ECF and (-4, -4) the kink taken from the
+    right on their own values (at the key's values the slip gives (-6, -6))."""
+    key = _kink("leaky_relu")()
+    assert _step(key, {"a[1]": [0, 3], "dL/db[1]": ["-0.04", -4]}, "dL/db[1]").verdict == "ecf"
+    step = _step(key, {"a[1]": [0, 3], "dL/db[1]": [-4, -4]}, "dL/db[1]")
+    assert step.mistake == "kink_other_side" and "your own earlier values" in step.reason, step.reason
+
+
 def test_the_docs_list_every_mistake_the_table_holds():
     """docs/grading.md's table of mistakes is the grader's table: the same keys in the same order
     (the first that reproduces a value names it), with the titles students see and the default credits."""
