@@ -164,3 +164,18 @@ def test_jobs_give_byte_identical_reports(tmp_path):
         outs[jobs] = (res.output, *(f.read_bytes() for f in files))
     assert outs["1"] == outs["2"] == outs["3"]
     assert b"s11" in outs["2"][1]
+
+
+def test_a_students_text_cannot_break_or_drive_the_terminal(tmp_path):
+    """A name that is rich markup (`[/x]` stopped the whole report with a traceback) and text with
+    escape sequences (ESC ] 0; retitles a terminal, ESC [ 2J clears it) are shown, not acted on."""
+    sub = tmp_path / "s.json"
+    sub.write_text(json.dumps({"student": "[/x] \x1b]0;owned\x07", "answers": {"yhat": "\x1b[2J[bold]", "a[3]": 9,
+                                                                              "z[3]\u202e": 9}}))
+    for flags in ([], ["--brief"], ["--fail-under", "50"]):
+        res = CliRunner().invoke(main, ["grade", P1, str(sub), SEED001, *flags])
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+        assert res.exit_code == (1 if flags[:1] == ["--fail-under"] else 0), res.output
+        out = res.output
+        assert "[/x] \\u001b]0;owned\\u0007" in out
+        assert not any(ch in out for ch in "\x1b\x07\u202e"), repr(out[:300])

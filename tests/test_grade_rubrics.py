@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBLEMS = ROOT / "problems"
 SEED_KEYS = ["cs4782_p1", "cs4782_p2", "cs4782_p4", "cs4782_p5", "csc6022_q1_numeric", "csc6022_q3",
              "csc6022_q4", "csci5922_q3a", "csci5922_ec_b", "csci5922_q3a_graph", "csci5922_q3b",
-             "nyu2572_1_2", "nyu2572_1_3a", "nyu2572_1_3b", "nyu2572_1_5b", "nyu2572_1_5c"]
+             "nyu2572_1_2", "nyu2572_1_3a", "nyu2572_1_3b", "nyu2572_1_5b", "nyu2572_1_5c", "cs4782_p1_template"]
 
 
 def _key(name):
@@ -55,6 +55,37 @@ def test_every_seed_key_has_a_rubric_and_a_perfect_submission_scores_100(name):
     assert r.percent == 100.0, [(s.name, s.verdict, s.reason) for s in r.steps if s.verdict != "correct"]
     rounded = grade(key, _sub({n: _raw(key.values[n], _round3) for n, _ in key.graded}))
     assert rounded.percent == 100.0, [(s.name, s.reason) for s in rounded.steps if s.verdict != "correct"]
+
+
+def test_every_rubric_in_problems_is_checked():
+    """The perfect-submission tests cover every spec in problems/ that carries a rubric (read from
+    the files, so a new one cannot be missed): the numeric ones above, the symbolic ones with formula
+    answers in tests/test_grade_formula.py, the whole sheet below."""
+    from test_grade_formula import SYMBOLIC
+
+    with_rubric = {p.stem for p in PROBLEMS.glob("*.yaml") if "\nrubric:" in p.read_text()}
+    assert with_rubric <= set(SEED_KEYS) | set(SYMBOLIC), with_rubric - set(SEED_KEYS) - set(SYMBOLIC)
+
+
+def test_arguments_are_refused_not_scored_zero():
+    """Seed keys whose answer is an argument (a proof, the loss derived from an update rule, the
+    GAN recursion in symbols) are refused with one line, exit 2, before solving: graded by value,
+    every student, right or not, would score 0."""
+    from click.testing import CliRunner
+
+    from hwsolve.cli import main
+    from hwsolve.core.errors import SpecError
+    from hwsolve.grade.grader import ARGUMENT_KINDS
+    from hwsolve.spec.loader import load_yaml
+    from hwsolve.topics import kind_of
+
+    arguments = [p for p in sorted(PROBLEMS.glob("*.yaml")) if kind_of(load_yaml(p)) in ARGUMENT_KINDS]
+    assert {p.stem for p in arguments} >= {"csci5922_ec_a", "nyu2572_1_4_adaline", "csc6022_q5"}
+    for p in arguments:
+        with pytest.raises(SpecError, match="grade it by hand"):
+            load_key(str(p))
+    res = CliRunner().invoke(main, ["grade", str(arguments[0]), str(ROOT / "tests" / "data" / "seed001_answers.yaml")])
+    assert res.exit_code == 2 and "grade it by hand" in res.output and "Traceback" not in res.output
 
 
 def test_graph_keys_grade_named_nodes_only():
@@ -162,6 +193,8 @@ def test_seed004_every_correctly_rounded_value_passes_and_its_two_local_derivati
         [(s.name, s.reason) for s in r.steps if s.verdict != "correct"]
     right = {s.name for s in r.steps if s.verdict == "correct"}
     assert (right >= {"dR/dH3", "dH5/dH4", "dH3/dH1"}) if part == "q3b" else "L" in right
+    if part == "q3b":       # dH3/dX1 = 1 is min's other branch (a rounding slip, 0.213, names nothing)
+        assert {s.name: s for s in r.steps}["dH3/dX1"].mistake == "other_branch"
 
 
 def test_seed004_a_wrong_fourth_figure_fails():

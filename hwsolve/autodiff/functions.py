@@ -66,6 +66,38 @@ DEAD_RELU = WrongDerivative(
     detail="the gradient was passed through units with {x} <= 0")
 
 
+def one_sided_at_kink(key: str, title: str, where: str, df: Callable, side: str,
+                      side_value: Callable[..., Number]) -> WrongDerivative:
+    """f'(0) taken as the derivative on one side of the kink at 0 (`side`: "x > 0" or "x < 0"),
+    f' itself elsewhere. Where the key's convention is that side's value the slip changes nothing
+    and the rule leaves it out (`Activation.mutants`), so one entry serves every convention."""
+    def wrong(x, **params):
+        if x == 0:
+            v = side_value(**params)
+            return v if isinstance(x, Fraction) else float(v)
+        return df(x, **params)
+    return WrongDerivative(key, title, where, wrong, changes=lambda xs: any(v == 0 for v in xs),
+                           detail="{f}'(0) taken as {at} (its derivative for " + side + ") at the units "
+                                  "with {x} = 0, where the convention gives {conv}")
+
+
+# ReLU'(0) = 0 where a key takes 1 (conventions.relu_prime_at_zero: 1): the reverse of relu_prime_zero_one
+RELU_PRIME_ONE_ZERO = one_sided_at_kink(
+    "relu_prime_one_zero", "ReLU'(0) taken as 0",
+    "gradients below a ReLU with an input exactly 0, in a key whose convention is ReLU'(0) = 1 "
+    "(conventions.relu_prime_at_zero: 1)",
+    lambda x, **_: _step(Fraction(0))(x), "x < 0", lambda **_: 0)
+
+_KINK_SIDE = ("kink_other_side", "derivative at the kink taken from the other side",
+              "gradients below a LeakyReLU, ELU or abs with an input exactly 0 (f'(0) taken as the "
+              "derivative for x > 0 or x < 0 where the convention gives another value)")
+
+
+def kink_sides(df: Callable, left: Callable[..., Number], right: Callable[..., Number]) -> tuple[WrongDerivative, ...]:
+    """The kink slips of a function with one-sided derivatives `left` and `right` at 0."""
+    return (one_sided_at_kink(*_KINK_SIDE, df, "x > 0", right), one_sided_at_kink(*_KINK_SIDE, df, "x < 0", left))
+
+
 @dataclass(frozen=True)
 class Elementwise:
     """One element-wise function f and its derivative f'."""
@@ -322,14 +354,16 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
     Elementwise("relu", "ReLU", r"\operatorname{ReLU}", lambda x, **_: x if x > 0 else 0 * x,
                 _step(Fraction(0)), True, kink=Fraction(0),
                 derivative_text="ReLU'(x) = 1 if x > 0, 0 if x < 0", written=_w_relu,
-                mistakes=(RELU_PRIME_AT_ZERO, DEAD_RELU), vectorized=lambda a: a * (a > 0),
+                mistakes=(RELU_PRIME_AT_ZERO, RELU_PRIME_ONE_ZERO, DEAD_RELU), vectorized=lambda a: a * (a > 0),
                 vectorized_d=lambda a: (a > 0) * 1.0),
     Elementwise("leaky_relu", "LeakyReLU", r"\operatorname{LeakyReLU}", _leaky, _leaky_d, True,
                 params={"slope": Fraction(1, 100)}, kink=Fraction(0), aliases=("leakyrelu",),
-                derivative_text="LeakyReLU'(x) = 1 if x > 0, slope if x < 0", written=_w_leaky),
+                derivative_text="LeakyReLU'(x) = 1 if x > 0, slope if x < 0", written=_w_leaky,
+                mistakes=kink_sides(_leaky_d, lambda slope=Fraction(1, 100), **_: slope, lambda **_: 1)),
     Elementwise("elu", "ELU", r"\operatorname{ELU}", _elu, _elu_d, False,
                 params={"alpha": Fraction(1)}, kink=Fraction(0), check_params=_positive("alpha"),
-                derivative_text="ELU'(x) = 1 if x > 0, alpha exp(x) if x < 0", written=_w_elu),
+                derivative_text="ELU'(x) = 1 if x > 0, alpha exp(x) if x < 0", written=_w_elu,
+                mistakes=kink_sides(_elu_d, lambda alpha=Fraction(1), **_: alpha, lambda **_: 1)),
     Elementwise("sigmoid", "sigmoid", r"\sigma", _sigmoid, _sigmoid_d, False,
                 derivative_text="sigmoid'(x) = sigmoid(x)(1 - sigmoid(x))", aliases=("logistic",),
                 written=_w_sigmoid, uses_output=True,
@@ -358,7 +392,8 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
     Elementwise("sqrt", "sqrt", r"\sqrt", _sqrt, _sqrt_d, True, domain=_sqrt_domain,
                 derivative_text="sqrt'(x) = 1 / (2 sqrt(x))"),
     Elementwise("abs", "abs", r"\operatorname{abs}", lambda x, **_: abs(x), _sign, True,
-                kink=Fraction(0), derivative_text="abs'(x) = sign(x), 0 at 0"),
+                kink=Fraction(0), derivative_text="abs'(x) = sign(x), 0 at 0",
+                mistakes=kink_sides(_sign, lambda **_: -1, lambda **_: 1)),
 )}
 
 

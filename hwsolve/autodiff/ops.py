@@ -68,6 +68,8 @@ class RuleMistake:
 
 
 Mutation = tuple[str, "Op", str]    # (mistake key, the wrong rule, detail for the student)
+# (mistake key, the wrong forward value from the operands' values, detail for the student)
+ForwardMutation = tuple[str, Callable, str]
 
 
 class Op:
@@ -82,6 +84,11 @@ class Op:
         """This rule with each slip it admits built in, at `node` with these forward values
         (node -> array), where the slip changes anything; grading re-runs the backward loop with
         each. `values` may be a student's own values, so a rule must not read `node.value`."""
+        return []
+
+    def forward_mutants(self, node, values: Mapping) -> list[ForwardMutation]:
+        """Slips in the forward pass (an activation's derivative for its value): each a wrong
+        forward value from the operands' values; grading recomputes what follows from it."""
         return []
 
     def grad_is_upstream(self, i: int) -> bool:
@@ -154,6 +161,14 @@ class Mutant(Op):
 
     def grads_wanted(self):
         return self.rule.grads_wanted()
+
+    def local_factor(self, i, xs, out):
+        """The wrong local derivative (dH3/dX1, sigmoid'(z3)), where the rule's is the vjp of
+        ones: a scalar output or an element-wise rule; None elsewhere."""
+        right = self.rule.local_factor(i, xs, out)
+        if right is None or not (out.shape == (1, 1) or isinstance(self.rule, Activation)):
+            return None
+        return self.vjp(i, T.ones(out.shape, T.is_exact(out)), xs, out), right[1]
 
 
 def _square_not_symmetric(W) -> bool:
@@ -283,6 +298,11 @@ def _juxt(a: Expr, b: Expr, a_scalar: bool, b_scalar: bool) -> Expr:
     return a * b if (a_scalar or b_scalar) else a @ b
 
 
+DERIVATIVE_FOR_ACTIVATION = RuleMistake(
+    "derivative_for_activation", "derivative used instead of the activation",
+    "forward values at and after an activation (f'(a) where f(a) is due)")
+
+
 @dataclass
 class Activation(Op):
     """out = c f(x) entry by entry   (dL/dx = dL/dout ⊙ c f'(x))"""
@@ -293,9 +313,18 @@ class Activation(Op):
     at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
 
     key = "activation"
+    mistakes = (DERIVATIVE_FOR_ACTIVATION,)     # the backward slips are the table entry's (`mutants`)
 
     def draw_label(self):
         return self.fn.label(**self.params)
+
+    def forward_mutants(self, node, values):
+        """f'(x) computed where f(x) is due (the reverse of activation_for_derivative)."""
+        x, name = values.get(node.parents[0]), node.parents[0].name
+        if x is None or self._same_derivative(self.fn.f, list(x.flat)):
+            return []          # f = f' at these values (exp, or ReLU on 0s and 1s): nothing to see
+        return [(DERIVATIVE_FOR_ACTIVATION.key, lambda xs: self.derivative_values(xs[0]),
+                 f"at {node.name}: {self.fn.text}'({name}) used for {self.fn.text}({name})")]
 
     @property
     def exact(self):
@@ -333,9 +362,27 @@ class Activation(Op):
         x, name = values.get(node.parents[0]), node.parents[0].name
         if x is None:
             return []
-        return [(w.key, Mutant(self, _with_derivative(self, w.df)),
-                 f"at {node.name}: " + w.detail.format(f=self.fn.text, x=name))
-                for w in self.fn.all_mistakes() if w.changes(list(x.flat))]
+        xs = list(x.flat)
+        out = []
+        for w in self.fn.all_mistakes():
+            if not w.changes(xs) or self._same_derivative(w.df, xs):
+                continue       # the slip changes nothing here (a kink slip that is the key's own convention)
+            out.append((w.key, Mutant(self, _with_derivative(self, w.df)),
+                        f"at {node.name}: " + w.detail.format(f=self.fn.text, x=name, **self._kink_words(w.df))))
+        return out
+
+    def _same_derivative(self, df: Callable, xs: list) -> bool:
+        extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
+        return all(df(v, **self.params) == self.fn.df(v, **self.params, **extra) for v in xs)
+
+    def _kink_words(self, df: Callable) -> dict[str, str]:
+        """{at}: the wrong derivative `df` at the kink, {conv}: the key's convention there."""
+        if self.fn.kink is None:
+            return {}
+        from hwsolve.core.numfmt import fmt_number
+
+        conv = self.at_zero if self.at_zero is not None else self.fn.df(self.fn.kink, **self.params)
+        return {"conv": fmt_number(conv), "at": fmt_number(df(self.fn.kink, **self.params))}
 
     def formula(self, args):
         return self.fn.apply(args[0], self.scale, **self.params)
@@ -412,11 +459,32 @@ def _times_factor(rule: Op, factor) -> Callable:
     return wrong
 
 
+SOFTMAX_WITHOUT_Y = RuleMistake(
+    "softmax_without_y", "softmax gradient without the - y",
+    "gradients below softmax + cross-entropy (p where p - y is due)")
+
+
+def without_y(rule: Op, node, axis: int = 0) -> list[Mutation]:
+    """dL/da = p where p - y is due. Only below a cross-entropy: its dL/dp = -y / p gives y back
+    as -dL/dp p (distributions along `axis`); any other upstream gradient has no y to leave out."""
+    def wrong(i, g, xs, out):
+        y = -T.to_float(g) * out
+        if (y < -1e-9).any() or (abs(y.sum(axis=axis) - 1) > 1e-9).any():
+            return rule.vjp(i, g, xs, out)
+        return out
+    a = node.parents[0].name
+    return [(SOFTMAX_WITHOUT_Y.key, Mutant(rule, wrong), f"dL/d{a} taken as {node.name} instead of {node.name} - y")]
+
+
 class Softmax(Op):
     """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
 
     key = "softmax"
     exact = False
+    mistakes = (SOFTMAX_WITHOUT_Y,)
+
+    def mutants(self, node, values):
+        return without_y(self, node)
 
     def forward(self, xs):
         a = T.to_float(xs[0])

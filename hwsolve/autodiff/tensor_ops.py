@@ -24,8 +24,9 @@ from fractions import Fraction
 import numpy as np
 
 from hwsolve.autodiff.functions import Elementwise, function_names, lookup
-from hwsolve.autodiff.ops import (POWER_FACTOR, SIGN_LOST, WEIGHT_NOT_TRANSPOSED, Activation, Function, GraphOp,
-                                  Mutant, _untransposed, entry_list, sign_lost, signed_sum)
+from hwsolve.autodiff.ops import (POWER_FACTOR, SIGN_LOST, SOFTMAX_WITHOUT_Y, WEIGHT_NOT_TRANSPOSED, Activation,
+                                  Function, GraphOp, Mutant, _untransposed, entry_list, sign_lost, signed_sum,
+                                  without_y)
 from hwsolve.core import values as T
 from hwsolve.core.errors import MathError
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, call, hdiv
@@ -584,6 +585,10 @@ class TensorSoftmax(_OverAxis):
     """p = softmax(z) over an axis (0: each column)   (dL/dz = p ⊙ (dL/dp - sum(p ⊙ dL/dp)))"""
 
     key = "softmax"
+    mistakes = (SOFTMAX_WITHOUT_Y,)
+
+    def mutants(self, node, values):
+        return without_y(self, node, self.axis)
 
     def forward(self, xs):
         return _softmax(xs[0], self.axis)

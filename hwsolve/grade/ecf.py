@@ -14,14 +14,16 @@ computed from, so feedback can say "consistent with your a[3] carried forward".
 
 Mistake variants use the same loop: the backward pass with one rule replaced by a wrong one that
 the rule table admits (`Op.mutants`: an activation's derivative by its value, ReLU'(0) = 1, a
-loss's factor 2 or 1/K dropped, the batch sum for the mean, W for W^T, ...) or one gradient
-overridden (softmax's p - y by p), at a `Point`: the key's values, or the student's own world
-(their wrong forward values, their own gradients carried forward). So "a mistake, then error
-carried forward" and "error carried forward, then a mistake" are both reproduced.
+loss's factor 2 or 1/K dropped, the batch sum for the mean, W for W^T, softmax's p - y by p, ...),
+and the forward pass with one rule's value replaced (`Op.forward_mutants`: f'(a) for f(a)), at a
+`Point`: the key's values, or the student's own world (their wrong forward values, their own
+gradients carried forward). So "a mistake, then error carried forward" and "error carried
+forward, then a mistake" are both reproduced.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -134,6 +136,7 @@ class _Locals(Hooks):
         self.graph, self.vals = graph, vals
         self.terms: dict = {}
         self.locals: dict[str, Value] = {}
+        self.where: dict[str, tuple] = {}     # local step name -> (consumer, operand index)
 
     def term(self, term: Term, grads) -> None:
         from hwsolve.autodiff.ops import Identity, LossOp
@@ -147,6 +150,7 @@ class _Locals(Hooks):
             p = c.parents[i]
             name, _ = c.op.local_name(i, c, p, self.graph.partial_symbol(c, p))
             self.locals.setdefault(name, Value.of(T.plain(found[0], found[1])))
+            self.where.setdefault(name, (c, i))
 
 
 class EcfModel:
@@ -356,7 +360,8 @@ class EcfModel:
             if node.op is None or node not in self.key_grads:
                 continue        # a leaf, or a node that does not reach the loss
             for key, wrong, detail in self._mutants(node, point):
-                for name, arr in self.variant(ops={node: wrong}, point=point).items():
+                changed = {**self.variant(ops={node: wrong}, point=point), **self._local_variants(node, wrong, point)}
+                for name, arr in changed.items():
                     out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
                 everywhere.setdefault(key, {}).setdefault(node, wrong)
         for key, ops in everywhere.items():
@@ -364,6 +369,85 @@ class EcfModel:
                 detail = "in every layer (" + ", ".join(n.name for n in ops) + ")"
                 for name, arr in self.variant(ops=ops, point=point).items():
                     out.setdefault(key, {}).setdefault(name, []).append((arr, detail))
+        return out
+
+    def forward_variants(self, point: Point | None = None) -> dict[str, dict[str, list[tuple[np.ndarray, str]]]]:
+        """{mistake key: {forward step: [(value, detail)]}} for the slips of the forward pass
+        (`Op.forward_mutants`: f'(a) for f(a)), each at one node and at every node that admits it,
+        with the rest of the forward pass recomputed by the graph's own rules from there."""
+        point = point or self.key_point
+        out: dict[str, dict[str, list]] = {}
+        everywhere: dict[str, dict] = {}
+        for node in self.nodes:
+            if node.op is None:
+                continue
+            try:
+                found = node.op.forward_mutants(node, point.vals)
+            except FAILURES:
+                continue
+            for key, wrong, detail in found:
+                self._add_forward(out, key, point.vals, {node: wrong}, detail)
+                everywhere.setdefault(key, {})[node] = wrong
+        for key, wrongs in everywhere.items():
+            if len(wrongs) > 1:
+                detail = "in every layer (" + ", ".join(n.name for n in wrongs) + ")"
+                self._add_forward(out, key, point.vals, wrongs, detail)
+        return out
+
+    def _add_forward(self, out: dict, key: str, vals: Mapping, wrongs: dict, detail: str) -> None:
+        new = self._forward_with(vals, wrongs)
+        # compared with the same nodes recomputed by their own rules: at a student's values a node
+        # they wrote holds their value, not what their inputs give
+        right = self._forward_with(vals, {n: n.op.forward for n in wrongs})
+        for name, node in self.forward_steps.items():
+            v = new.get(node)
+            if v is not None and not _same(v, right.get(node)):
+                out.setdefault(key, {}).setdefault(name, []).append((v, detail))
+
+    def _forward_with(self, vals: Mapping, wrongs: dict) -> dict:
+        """The forward values that change when the nodes in `wrongs` compute their wrong value
+        (node -> xs -> value) from their operands; only those (a failing rule gives None)."""
+        cur = dict(vals)
+        new: dict = {}
+        for node in self.nodes:
+            if node.op is None or not (node in wrongs or any(p in new for p in node.parents)):
+                continue
+            xs = [cur.get(p) for p in node.parents]
+            try:
+                v = None if any(x is None for x in xs) else wrongs.get(node, node.op.forward)(xs)
+            except FAILURES:
+                v = None
+            cur[node] = new[node] = v
+        return new
+
+    @functools.cached_property
+    def local_steps(self) -> dict[str, tuple]:
+        """Local-derivative steps (dH3/dX1, ReLU'(a[2])) -> (consumer node, operand index), named
+        as the solver prints them."""
+        hooks = _Locals(self.graph, self.key_fwd)
+        try:
+            backward_pass(self.graph, self.loss, self.key_fwd, hooks=hooks)
+        except FAILURES:
+            return {}
+        return hooks.where
+
+    def _local_variants(self, node, wrong, point: Point) -> dict[str, np.ndarray]:
+        """`node`'s local-derivative steps under the wrong rule, where they differ from the rule's
+        own at `point` (dH3/dX1 = 1 when min's gradient is sent to X1)."""
+        xs = [point.vals.get(p) for p in node.parents]
+        out_v = point.vals.get(node)
+        if out_v is None or any(x is None for x in xs):
+            return {}
+        out = {}
+        for name, (c, i) in self.local_steps.items():
+            if c is not node:
+                continue
+            try:
+                got, right = wrong.local_factor(i, xs, out_v), node.op.local_factor(i, xs, out_v)
+            except FAILURES:
+                continue
+            if got is not None and right is not None and not _same(got[0], right[0]):
+                out[name] = got[0]
         return out
 
     def _mutants(self, node, point: Point) -> list:

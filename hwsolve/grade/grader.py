@@ -24,6 +24,9 @@ from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, st
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
+# topics whose answer is an argument (a proof, a loss derived from an update rule, a recursion in
+# symbols), not a value or formula the grader can compare: grading them would score every student 0
+ARGUMENT_KINDS = ("prove", "update_rule", "recursive")
 VERDICTS = ("correct", "ecf", "wrong", "wrong_shape", "missing")
 
 
@@ -60,6 +63,7 @@ def load_key(path: str, rubric_path: str | None = None) -> Key:
 
     doc = load_yaml(path)
     kind = topics.kind_of(doc)
+    _check_gradable(kind, path)
     rubric = Rubric()
     if isinstance(doc.data, dict) and "rubric" in doc.data:
         rubric = parse_rubric(doc.root["rubric"])
@@ -107,6 +111,7 @@ def sheet_rubric(doc) -> Rubric | None:
 def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = None,
              rubric_path: str | None = None) -> Key:
     """A key from a parsed and solved problem (what `load_key` does after the topic registry)."""
+    _check_gradable(kind, path)
     rubric = rubric or Rubric()
     values = {s.name: Value.of(s.value) for s in solution.steps if s.value is not None}
     key = Key(path, kind, problem, solution, rubric, [], values)
@@ -137,6 +142,12 @@ def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = No
         raise SpecError("the rubric grades no steps", file=rubric_path or path)
     key.prepared = prepare_all(key)
     return key
+
+
+def _check_gradable(kind: str, path: str) -> None:
+    if kind in ARGUMENT_KINDS:
+        raise SpecError(f"a key of kind '{kind}' asks for an argument (a proof or derivation), which hwsolve does not "
+                        "grade: grade it by hand (`hwsolve solve` prints the worked derivation)", file=path)
 
 
 def default_steps(solution, kind: str) -> list[str]:

@@ -5,11 +5,13 @@ it. An entry either transforms a reference value (the key's, or the student's ow
 transposed, sign flip -- or looks up values prepared by re-running a topic's rule with the
 mistake built in. For backprop keys that is the one backward loop with a rule replaced by a
 wrong one its rule-table entry admits (`Op.mutants`: an activation's value for its derivative,
-ReLU'(0) = 1, a dead ReLU unit passed through, a loss's factor 2 or 1/K, the batch sum for the
-mean, W for W^T, a lost minus sign, the power rule's factor, min/max's other branch) or softmax's
-p for p - y, run once per key at the key's values and, when the student has wrong values of their
-own, once per submission at those (so a slip made on carried-forward values is named too); for
-conv output sizes, ceiling for floor and the padding counted on one side only.
+ReLU'(0) = 1 or 0 against the key's convention, a kink's derivative taken from the other side
+(LeakyReLU, ELU, abs), a dead ReLU unit passed through, a loss's factor 2 or 1/K, the batch sum for
+the mean, W for W^T, a lost minus sign, the power rule's factor, min/max's other branch, softmax's
+p for p - y), and the forward pass with an activation's derivative for its value
+(`Op.forward_mutants`), run once per key at the key's values and, when the student has wrong
+values of their own, once per submission at those (so a slip made on carried-forward values is
+named too); for conv output sizes, ceiling for floor and the padding counted on one side only.
 
 Adding a mistake: a rule's slip is an entry of its rule-table entry (autodiff/functions.py:
 `WrongDerivative`, `GradientFactorSlip`; autodiff/ops.py: `RuleMistake` in an `Op`'s `mistakes`
@@ -51,6 +53,7 @@ class Site:
 
 OWN = " (applied to your own earlier values)"
 RULES = "rules"          # key.prepared[RULES]: the rule table's slips, {mistake: {step: [(Value, detail)]}}
+FORWARD = "forward"      # a student's world's cache: the forward pass's slips only
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,18 @@ def _prepared(key: str, group: str | None = None):
 def _at_own_values(site: Site, group: str) -> dict:
     """The preparation `group` re-run at the student's world, cached on it."""
     w = site.world
-    if w is None or w.point is None or not site.is_gradient or w.point.at_key:
-        return {}      # the loop's mistakes change gradients only; at the key's values they are prepared
+    if w is None or w.point is None or w.point.at_key:
+        return {}      # nothing of the student's differs from the key's: prepared at the key's values
+    prepare = _PREPARE_AT[group]
+    if not site.is_gradient and site.name not in site.context.model.local_steps:
+        if group != RULES:
+            return {}  # a forward value changes only with the forward pass's slips
+        group, prepare = FORWARD, _prep_forward
     if group not in w.cache:
         from hwsolve.grade.ecf import _FAIL
 
         try:
-            w.cache[group] = _PREPARE_AT[group](site.context, w.point)
+            w.cache[group] = prepare(site.context, w.point)
         except _FAIL:
             w.cache[group] = {}
     return w.cache[group]
@@ -163,48 +171,26 @@ def _to_value(a):
 
 def _prep_rules(key, point=None) -> dict:
     """{mistake key: {step: [(Value, detail)]}}: every slip the key graph's rules admit, re-run
-    through the backward loop at `point` (default: the key's values)."""
+    through the backward loop at `point` (default: the key's values), and the forward pass's."""
     m = key.model
     if m is None:
         return {}
+    out = _as_values(m.rule_variants(point))
+    for mk, steps in _prep_forward(key, point).items():
+        for name, cands in steps.items():
+            out.setdefault(mk, {}).setdefault(name, []).extend(cands)
+    return out
+
+
+def _prep_forward(key, point=None) -> dict:
+    """The forward pass's slips only (`Op.forward_mutants`), for a wrong forward value."""
+    m = key.model
+    return {} if m is None else _as_values(m.forward_variants(point))
+
+
+def _as_values(variants: dict) -> dict:
     return {mk: {name: [(_to_value(a), d) for a, d in cands] for name, cands in steps.items()}
-            for mk, steps in m.rule_variants(point).items()}
-
-
-def _prep_softmax(key, point=None) -> dict:
-    """dL/da taken as p where p - y is due, below a softmax that feeds a cross-entropy."""
-    from hwsolve.autodiff.ops import LossOp, Softmax
-
-    m = key.model
-    if m is None:
-        return {}
-    point = point or m.key_point
-    out: dict = {}
-    for node in m.nodes:
-        if not isinstance(node.op, Softmax) or point.vals.get(node) is None:
-            continue
-        if not _feeds_cross_entropy(m, node, LossOp):
-            continue
-        a = node.parents[0]
-        detail = f"dL/d{a.name} taken as {node.name} instead of {node.name} - y"
-        for name, arr in m.variant(overrides={a: point.vals[node]}, point=point).items():
-            out.setdefault(name, []).append((_to_value(arr), detail))
-    return {"softmax_without_y": out}
-
-
-def _feeds_cross_entropy(m, node, LossOp) -> bool:
-    """Does `node` reach a cross-entropy loss directly or through renamings (yhat = p)?"""
-    from hwsolve.autodiff.ops import Identity
-
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        for c, _ in m.consumers[n]:
-            if isinstance(c.op, LossOp) and c.op.loss.key == "cross_entropy":
-                return True
-            if isinstance(c.op, Identity):
-                todo.append(c)
-    return False
+            for mk, steps in variants.items()}
 
 
 def _conv_sizes(key, rule):
@@ -313,9 +299,6 @@ def _table() -> tuple[Mistake, ...]:
         Mistake("wrong_shape", "wrong shape", "any matrix or vector", 0.0, _wrong_shape),
         Mistake("sign_flip", "sign flipped", "any value", 0.0, _sign_flipped),
         *_rule_mistakes(),
-        Mistake("softmax_without_y", "softmax gradient without the - y",
-                "gradients below softmax + cross-entropy (p where p - y is due)", 0.0,
-                _prepared("softmax_without_y", "softmax")),
         Mistake("ceil_for_floor", "ceiling used instead of floor",
                 "conv output sizes (floor((n + 2p - k)/s) + 1)", 0.0,
                 _prepared("ceil_for_floor"), _prep_conv(_ceil_rule, "ceil((n + 2p - k)/s) + 1")),
@@ -330,7 +313,7 @@ def by_key() -> dict[str, Mistake]:
 
 
 # preparations re-run at a student's own values: group -> (key, Point) -> {mistake: {step: [...]}}
-_PREPARE_AT = {RULES: _prep_rules, "softmax": _prep_softmax}
+_PREPARE_AT = {RULES: _prep_rules}
 
 
 def prepare_all(key) -> dict:

@@ -65,19 +65,18 @@ def feedback(s, show_key: bool) -> str:
 
 def print_results(key: Key, results: list[Result], console, show_key: bool = False, brief: bool = False) -> None:
     from rich import box
-    from rich.markup import escape
     from rich.table import Table
 
     if brief and results:  # one line each, all printed at once (a console.print per line is slow)
         from rich.text import Text
 
-        console.print(Text("\n").join(console.render_str(_head(r) + (f"  -- {r.error}" if r.error else ""))
+        console.print(Text("\n").join(console.render_str(_head(r) + (f"  -- {term_safe(r.error)}" if r.error else ""))
                                       for r in results))
     for r in results if not brief else ():
         head = _head(r)
         if r.error:
             console.print(head)
-            console.print(f"  not graded: {r.error}")
+            console.print(f"  not graded: {term_safe(r.error)}")
             continue
         console.print(head)
         t = Table(box=box.ASCII if not console.is_terminal else box.SIMPLE_HEAVY)
@@ -88,18 +87,36 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         t.add_column("feedback", overflow="fold")
         for s in r.steps:
             # escaped: a name such as w[t=1] (or a student's text) is not rich markup
-            t.add_row(escape(s.name), escape(s.formula or value_text(s.answer)), LABEL[s.verdict],
-                      f"{_pts(s.points)}/{_pts(s.max_points)}", escape(feedback(s, show_key)))
+            t.add_row(term_safe(s.name), term_safe(s.formula or value_text(s.answer)), LABEL[s.verdict],
+                      f"{_pts(s.points)}/{_pts(s.max_points)}", term_safe(feedback(s, show_key)))
         console.print(t)
         for w in r.warnings:
-            console.print(f"  note: {escape(w)}")
+            console.print(f"  note: {term_safe(w)}")
         console.print()
     if len(results) > 1:
         print_class(key, results, console)
 
 
 def _head(r: Result) -> str:
-    return f"{r.student}  ({r.path}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
+    return f"{term_safe(r.student)}  ({term_safe(r.path)}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
+
+
+# what a terminal would act on rather than show: C0 controls but tab and newline, DEL, C1 controls
+# (ESC sequences can clear or retitle the grader's terminal), and bidirectional overrides
+_TERM_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def control_safe(text: str) -> str:
+    """Characters a terminal acts on written as \\uXXXX (for plain stderr lines)."""
+    return _TERM_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def term_safe(text: str) -> str:
+    """A student's text for a rich console: `control_safe`, and markup escaped (`[/x]` is text,
+    not a closing tag that would stop the report)."""
+    from rich.markup import escape
+
+    return escape(control_safe(text))
 
 
 def print_class(key: Key, results: list[Result], console) -> None:

@@ -280,14 +280,16 @@ def _grade_and_report(source, paths: list[str], jobs: int, *, json_file, junit, 
 
 
 def _exit_code(results: list[Result], fail_under: float | None) -> int:
+    from hwsolve.grade.report import control_safe
+
     unreadable = [r for r in results if r.error]
     if unreadable:
-        names = ", ".join(f"{r.path}" for r in unreadable[:10])
+        names = ", ".join(control_safe(r.path) for r in unreadable[:10])
         more = f" and {len(unreadable) - 10} more" if len(unreadable) > 10 else ""
         print(f"could not read {len(unreadable)} submission(s): {names}{more}", file=sys.stderr)
     low = [r for r in results if fail_under is not None and r.percent < fail_under]
     if low:
-        names = ", ".join(f"{r.student} ({r.percent:.1f}%)" for r in low[:10])
+        names = ", ".join(f"{control_safe(r.student)} ({r.percent:.1f}%)" for r in low[:10])
         more = f" and {len(low) - 10} more" if len(low) > 10 else ""
         print(f"below --fail-under {fail_under:g}%: {names}{more}", file=sys.stderr)
     if unreadable:
