@@ -189,14 +189,23 @@ def _gelu_d(x, **_):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
+# beyond this |x| the tanh is +-1 to the last bit (its argument passes 19 near |x| = 10), and x ** 3
+# would overflow (OverflowError past 1e102): the tail is taken in closed form, as PyTorch's value is
+_GELU_TANH_TAIL = 100.0
+
+
 def _gelu_tanh(x, **_):
     # PyTorch's gelu(approximate='tanh'), Hendrycks and Gimpel's approximation (GPT-2, BERT)
     x = float(x)
+    if abs(x) > _GELU_TANH_TAIL:
+        return x if x > 0 else -0.0
     return 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
 
 
 def _gelu_tanh_d(x, **_):
     x = float(x)
+    if abs(x) > _GELU_TANH_TAIL:
+        return 1.0 if x > 0 else 0.0
     th = math.tanh(_GELU_C * (x + 0.044715 * x ** 3))
     return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
 

@@ -235,10 +235,7 @@ def _notes(run: _Run) -> list[str]:
     if opt.weight_decay:
         if opt.decoupled:
             notes.append("Weight decay is decoupled (AdamW): w <- (the rule's w) - alpha lambda w[t-1], "
-                         "not added to the gradient" + (
-                             "; for plain SGD this is the same step as L2 in the loss." if opt.type == "sgd"
-                             else "; with Adam this differs from L2 in the loss, whose lambda w is "
-                             "rescaled by 1 / sqrt(vhat)."))
+                         "not added to the gradient; " + DECOUPLED_VS_L2[opt.type])
         else:
             notes.append(f"L2 in the loss: {run.loss.name} + (lambda/2) ||w||^2, so g = dL/dw + lambda w; "
                          f"the {run.loss.name}[t] lines are the loss without the L2 term.")
@@ -248,6 +245,21 @@ def _notes(run: _Run) -> list[str]:
     notes += _momentum_agreement(run)
     notes.append(_trend(run))
     return notes
+
+
+# how decoupled decay differs from L2 in the loss, per rule (the note used to say "with Adam" for all)
+DECOUPLED_VS_L2 = {
+    "sgd": "for plain SGD this is the same step as L2 in the loss.",
+    "momentum": "with momentum this differs from L2 in the loss, whose lambda w enters the velocity and "
+                "is carried into later steps (SGDW, Loshchilov and Hutter 2019).",
+    "nesterov": "with momentum this differs from L2 in the loss, whose lambda w enters the velocity and "
+                "is carried into later steps (SGDW, Loshchilov and Hutter 2019).",
+    "adagrad": "with AdaGrad this differs from L2 in the loss, whose lambda w is divided by sqrt(G) "
+               "with the rest of the gradient (and adds to G).",
+    "rmsprop": "with RMSProp this differs from L2 in the loss, whose lambda w is divided by sqrt(s) "
+               "with the rest of the gradient (and adds to s).",
+    "adam": "with Adam this differs from L2 in the loss, whose lambda w is rescaled by 1 / sqrt(vhat).",
+}
 
 
 def _settings(run: _Run) -> list[str]:

@@ -1,0 +1,90 @@
+"""What the second round against PyTorch found (tools/torch_audit2.py), pinned with numbers worked by hand.
+
+The agreeing cases themselves are fixtures (tests/data/torch_reference/audit2_*.json), replayed by
+tests/test_torch_reference.py with the first round's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from hwsolve.cli import main
+
+
+def solve_json(argv: list[str], tmp_path: Path, text: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    if text is not None:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(text)
+        argv = [argv[0], str(spec), *argv[1:]]
+    result = CliRunner().invoke(main, [*argv, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    return {s["name"]: s["value"] for s in out["steps"]}, out["notes"]
+
+
+def test_gelu_tanh_at_large_inputs_is_its_limit_not_an_error(tmp_path):
+    # x ** 3 overflowed past |x| ~ 1e102 ("out of float range"); PyTorch gives x and 0 there, and the
+    # tail is exact to double precision well before: tanh(sqrt(2/pi)(x + 0.044715 x^3)) is 1.0 from x ~ 10
+    got, _ = solve_json(["activations", "gelu_tanh", "--at", "-1e120,-150,-20,20,150,1e120", "--function",
+                         "--derivative"], tmp_path)
+    assert got["GELU_tanh(x)"] == [-0.0, -0.0, -0.0, 20, 150, 1e120]
+    assert got["GELU_tanh'(x)"] == [0, 0, 0, 1, 1, 1]
+    # the formula and the tail meet: at 20 (formula) the value is already 20 to the last bit
+    assert 0.5 * 20 * (1 + math.tanh(math.sqrt(2 / math.pi) * (20 + 0.044715 * 20 ** 3))) == 20
+
+
+GRADFLOW = """hwsolve: 1
+kind: gradflow
+parts:
+  - name: p
+    upstream: 0.5
+    local: [2, -0.25, 4]
+  - name: r
+    structure: residual
+    block: 1
+    upstream: 0.5
+    local: [2, -0.25, 4]
+"""
+
+
+def test_a_list_of_local_derivatives_fixes_the_depth(tmp_path):
+    # docs/hparam-gradflow.md: "a list fixes the depth"; the parser still asked for 'layers'
+    got, _ = solve_json(["gradflow", "--no-chart"], tmp_path, GRADFLOW)
+    assert got["p:dL/dx"] == 0.5 * 2 * -0.25 * 4                  # -1
+    assert got["r:dL/dx"] == 0.5 * (1 + 2) * (1 - 0.25) * (1 + 4)   # 5.625
+
+
+def test_a_list_that_disagrees_with_layers_is_still_refused(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    first = "    local: [2, -0.25, 4]\n  - name: r"
+    spec.write_text(GRADFLOW.replace(first, "    layers: 2\n" + first, 1))
+    result = CliRunner().invoke(main, ["gradflow", str(spec), "--no-chart"])
+    assert result.exit_code == 2 and "fixes the depth at 3 layers" in result.output
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("sgd", "same step as L2"), ("momentum", "enters the velocity"), ("nesterov", "enters the velocity"),
+    ("adagrad", "divided by sqrt(G)"), ("rmsprop", "divided by sqrt(s)"), ("adam", "1 / sqrt(vhat)")])
+def test_the_decoupled_decay_note_names_the_optimizer_in_use(tmp_path, kind, says):
+    # the note said "with Adam this differs ..." for momentum, AdaGrad and RMSProp too
+    text = f"""hwsolve: 1
+kind: train
+objective: {{params: {{w: 1}}, f: "w^2"}}
+optimizer: {{type: {kind}, lr: 0.1, weight_decay: 0.5, decoupled: true}}
+steps: 2
+"""
+    got, notes = solve_json(["train"], tmp_path, text)
+    note = next(n for n in notes if n.startswith("Weight decay is decoupled"))
+    assert says in note
+    assert ("with Adam " in note) == (kind == "adam")
+    if kind == "sgd":    # w <- w - 0.1 (2 w) - 0.1 (0.5 w) = 0.75 w, twice
+        assert got["w[t=2]"] == pytest.approx(0.5625, rel=1e-15)
+    if kind == "momentum":   # sheet: m1 = -0.2, w1 = 1 - 0.2 - 0.05 = 0.75; m2 = 0.9 m1 - 0.1 (1.5) = -0.33,
+        # w2 = 0.75 - 0.33 - 0.0375 = 0.3825 (the decay outside the velocity: SGDW)
+        assert got["w[t=2]"] == pytest.approx(0.3825, rel=1e-12)
