@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -88,3 +89,62 @@ steps: 2
     if kind == "momentum":   # sheet: m1 = -0.2, w1 = 1 - 0.2 - 0.05 = 0.75; m2 = 0.9 m1 - 0.1 (1.5) = -0.33,
         # w2 = 0.75 - 0.33 - 0.0375 = 0.3825 (the decay outside the velocity: SGDW)
         assert got["w[t=2]"] == pytest.approx(0.3825, rel=1e-12)
+
+
+BATCH_CE = """hwsolve: 1
+kind: network
+batch: rows
+reduction: {reduction}
+input: [[0, 0], [1, 0]]
+target: {target}
+layers:
+  - linear: {{W: [[1, 0], [0, 1]]}}
+  - softmax
+loss: cross_entropy
+"""
+
+
+@pytest.mark.parametrize("target", ["{class: [0, 1]}", "[[1, 0], [0, 1]]"])
+def test_softmax_cross_entropy_on_a_batch_with_integer_or_one_hot_targets(tmp_path, target):
+    # was refused ("softmax with a batch is not supported yet"): PyTorch's F.cross_entropy(logits, [0, 1])
+    # averages -log p_class over the examples. Example 1: logits [0, 0], p = [1/2, 1/2], loss ln 2;
+    # example 2: logits [1, 0], p = [e, 1] / (e + 1), loss ln(e + 1) (class 1)
+    e = math.e
+    got, notes = solve_json(["backprop"], tmp_path, BATCH_CE.format(reduction="mean", target=target))
+    assert got["L"] == pytest.approx((math.log(2) + math.log(e + 1)) / 2, rel=1e-12)
+    # dL/dA = (P - Y) / 2, one column per example; dL/dW = dL/dA X^T: only example 2 has x != 0
+    assert np.allclose(got["dL/da[1]"], [[-1 / 4, e / (e + 1) / 2], [1 / 4, (1 / (e + 1) - 1) / 2]], rtol=1e-12)
+    assert np.allclose(got["dL/dW[1]"], [[e / (e + 1) / 2, 0], [(1 / (e + 1) - 1) / 2, 0]], rtol=1e-12, atol=0)
+    summed, _ = solve_json(["backprop"], tmp_path, BATCH_CE.format(reduction="sum", target=target))
+    assert summed["L"] == pytest.approx(2 * got["L"], rel=1e-12)
+
+
+def test_the_batch_softmax_prints_column_by_column(tmp_path):
+    text = BATCH_CE.format(reduction="mean", target="{class: [0, 1]}")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    steps = {s["name"]: s for s in json.loads(CliRunner().invoke(
+        main, ["backprop", str(spec), "--format", "json"]).output)["steps"]}
+    # not (diag(P) - P P^T) dL/dP, which is one example's Jacobian applied to a matrix
+    assert "sum_axis0" in steps["dL/da[1]"]["formula"] and "diag" not in steps["dL/da[1]"]["formula"]
+    spec.write_text(text + "notation: {output: null}\n")
+    steps = {s["name"]: s for s in json.loads(CliRunner().invoke(
+        main, ["backprop", str(spec), "--format", "json"]).output)["steps"]}
+    assert steps["dL/da[1]"]["formula"].replace(" ", "") == "1/2*(z[1]-y)"    # the mean's 1/n in front of P - Y
+
+
+@pytest.mark.parametrize(("target", "says"), [
+    ("{class: [0, 2]}", "class 2 does not exist"), ("{class: [0]}", "1 class indices for 2 examples"),
+    ("{class: 1}", "one class index per example")])
+def test_bad_class_targets_of_a_batch_are_one_line_errors(tmp_path, target, says):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BATCH_CE.format(reduction="mean", target=target))
+    result = CliRunner().invoke(main, ["backprop", str(spec)])
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+
+
+def test_cross_entropy_on_a_batch_needs_the_softmax(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BATCH_CE.format(reduction="mean", target="{class: [0, 1]}").replace("  - softmax\n", ""))
+    result = CliRunner().invoke(main, ["backprop", str(spec)])
+    assert result.exit_code == 2 and "needs a softmax" in result.output

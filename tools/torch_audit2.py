@@ -140,10 +140,13 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
 
 def batch2_case(rng: random.Random, i: int) -> Case | None:
     """n examples, 2-3 layers (some without bias), every intermediate matrix, mean or sum."""
-    losses = ["smooth_l1", "svm_hinge", "huber", "mse", "bce", "half_mse", "squared_error", "half_squared_error"]
+    losses = ["smooth_l1", "svm_hinge", "huber", "mse", "bce", "half_mse", "squared_error", "half_squared_error",
+              "cross_entropy"]
     loss_name = losses[i % len(losses)]
     reduction = "sum" if i % 3 == 0 else "mean"
     n, d, K = rng.randint(2, 4), rng.randint(1, 3), rng.randint(1, 3)
+    if loss_name == "cross_entropy":
+        K = rng.randint(2, 4)
     depth = rng.randint(2, 3)
     widths = [rng.randint(1, 3) for _ in range(depth - 1)] + [K]
     X = mat(rng, n, d)
@@ -158,44 +161,26 @@ def batch2_case(rng: random.Random, i: int) -> Case | None:
         if li < len(widths) - 1:
             name = ACTS[(i * 5 + li) % len(ACTS)]
         else:
-            name = "sigmoid" if loss_name == "bce" else rng.choice(["identity", "tanh"])
-        spec_a, fn = _act(rng, name)
+            name = {"bce": "sigmoid", "cross_entropy": "softmax"}.get(loss_name) or rng.choice(["identity", "tanh"])
+        if name == "softmax":    # over each example: a column of the d x n batch
+            spec_a, fn = "softmax", (lambda a: torch.softmax(a, 0))
+        else:
+            spec_a, fn = _act(rng, name)
         layers.append(spec_a)
         acts.append((name, fn))
         if name in R.KINKED:
             kinked.append(li)
         fan_in = m
-    if loss_name == "bce":
-        Y = [[rng.choice([0, 1, 0.5]) for _ in range(K)] for _ in range(n)]
-    elif loss_name == "svm_hinge":
-        Y = [[rng.choice([-1, 1]) for _ in range(K)] for _ in range(n)]
-    else:
-        Y = mat(rng, n, K)
+    Y, labels = _batch2_targets(rng, loss_name, n, K)
     Xt = t(X)
     keep = _forward_steps(layers, Xt.T, params, acts, batch=True)     # columns are examples
     if R.near_kink(*(keep[li][0] for li in kinked)):
         return None
     P, Yt = keep[-1][1], ft(Y).T
-    loss_spec: Any = loss_name
-    if loss_name == "huber":
-        delta = rng.choice([0.5, 1, 2])
-        loss_spec = {"type": "huber", "delta": delta}
-        per = F.huber_loss(P, Yt, delta=delta, reduction="none").mean(0)
-    elif loss_name == "smooth_l1":
-        beta = rng.choice([0.5, 1, 2])
-        loss_spec = {"type": "smooth_l1", "beta": beta}
-        per = F.smooth_l1_loss(P, Yt, beta=beta, reduction="none").mean(0)
-    elif loss_name == "svm_hinge":
-        margin = rng.choice([0.5, 1, 2])
-        loss_spec = {"type": "svm_hinge", "margin": margin}
-        if R.near_kink(margin - Yt * P):
-            return None
-        per = F.relu(margin - Yt * P).mean(0)
-    else:
-        per = {"squared_error": lambda: ((P - Yt) ** 2).sum(0),
-               "half_squared_error": lambda: ((P - Yt) ** 2).sum(0) / 2,
-               "mse": lambda: ((P - Yt) ** 2).mean(0), "half_mse": lambda: ((P - Yt) ** 2).mean(0) / 2,
-               "bce": lambda: F.binary_cross_entropy(P, Yt, reduction="none").mean(0)}[loss_name]()
+    found = _batch2_loss(rng, loss_name, P, Yt, keep[-1][0], labels)
+    if found is None:
+        return None
+    loss_spec, per = found
     L = per.mean() if reduction == "mean" else per.sum()
     L.backward()
     exp: dict[str, Any] = {"L": L.item(), "yhat": P.tolist(), "dL/dyhat": P.grad.tolist(), "dL/dx": Xt.grad.T.tolist()}
@@ -210,10 +195,50 @@ def batch2_case(rng: random.Random, i: int) -> Case | None:
     Ys: Any = [list(c) for c in zip(*Y, strict=True)] if columns else Y
     if K == 1:
         Ys = [r[0] for r in Y]
+    if loss_name == "cross_entropy" and (i // 9) % 2 == 0:     # else one-hot rows or columns
+        Ys = {"class": labels}
     spec = {"hwsolve": 1, "kind": "network", "title": f"audit2 batch {i}", "batch": "columns" if columns else "rows",
             "reduction": reduction, "input": Xs, "target": Ys, "layers": layers, "loss": loss_spec}
     return {"name": f"audit2-batch-{i}-{loss_name}-{reduction}", "area": "batch2", "command": "backprop",
             "spec": spec, "expected": exp}
+
+
+def _batch2_targets(rng: random.Random, loss_name: str, n: int, K: int) -> tuple[list[list[Any]], list[int]]:
+    """Y as rows (n x K), and the class of each example for cross-entropy (one-hot rows)."""
+    if loss_name == "bce":
+        return [[rng.choice([0, 1, 0.5]) for _ in range(K)] for _ in range(n)], []
+    if loss_name == "svm_hinge":
+        return [[rng.choice([-1, 1]) for _ in range(K)] for _ in range(n)], []
+    if loss_name == "cross_entropy":
+        labels = [rng.randrange(K) for _ in range(n)]
+        return [[int(k == c) for c in range(K)] for k in labels], labels
+    return mat(rng, n, K), []
+
+
+def _batch2_loss(rng: random.Random, loss_name: str, P, Yt, logits, labels: list[int]):
+    """(the spec's loss, the per-example losses on torch), or None near the hinge's kink."""
+    loss_spec: Any = loss_name
+    if loss_name == "huber":
+        delta = rng.choice([0.5, 1, 2])
+        return {"type": "huber", "delta": delta}, F.huber_loss(P, Yt, delta=delta, reduction="none").mean(0)
+    if loss_name == "smooth_l1":
+        beta = rng.choice([0.5, 1, 2])
+        return {"type": "smooth_l1", "beta": beta}, F.smooth_l1_loss(P, Yt, beta=beta, reduction="none").mean(0)
+    if loss_name == "svm_hinge":
+        margin = rng.choice([0.5, 1, 2])
+        if R.near_kink(margin - Yt * P):
+            return None
+        return {"type": "svm_hinge", "margin": margin}, F.relu(margin - Yt * P).mean(0)
+    if loss_name == "cross_entropy":     # -sum y log p per example (so yhat has a gradient) ...
+        per = -(Yt * torch.log(P)).sum(0)
+        # ... which is PyTorch's integer-target cross_entropy on the logits (the softmax's input)
+        assert torch.allclose(per, F.cross_entropy(logits.T, torch.tensor(labels), reduction="none"))
+        return loss_spec, per
+    per = {"squared_error": lambda: ((P - Yt) ** 2).sum(0),
+           "half_squared_error": lambda: ((P - Yt) ** 2).sum(0) / 2,
+           "mse": lambda: ((P - Yt) ** 2).mean(0), "half_mse": lambda: ((P - Yt) ** 2).mean(0) / 2,
+           "bce": lambda: F.binary_cross_entropy(P, Yt, reduction="none").mean(0)}[loss_name]()
+    return loss_spec, per
 
 
 # -- train: long runs, every optimizer state --------------------------------------------------------------
@@ -637,7 +662,7 @@ def conv_shape2_case(rng: random.Random, i: int) -> Case | None:
 AREAS = {"network2": network2_case, "batch2": batch2_case, "train2": train2_case, "arch2": arch2_case,
          "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
          "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 9, "batch2": 8, "train2": 12, "arch2": 4, "activations2": 3, "hparam2": 3,
+FREEZE_COUNTS = {"network2": 9, "batch2": 18, "train2": 12, "arch2": 4, "activations2": 3, "hparam2": 3,
                  "gradflow2": 3, "conv_shape2": 3}
 
 

@@ -404,19 +404,25 @@ def _times_factor(rule: Op, factor) -> Callable:
 
 
 class Softmax(Op):
-    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
+    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)
+
+    Over each column: one example's vector, or each example of a batch (the examples as columns).
+    """
 
     key = "softmax"
     exact = False
 
+    def __init__(self, batch: bool = False):
+        self.batch = batch      # the examples of a batch as columns: the rule prints column by column
+
     def forward(self, xs):
         a = T.to_float(xs[0])
-        e = np.exp(a - a.max())
-        return e / e.sum()
+        e = np.exp(a - a.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
 
     def vjp(self, i, g, xs, out):
         g = T.to_float(g)
-        return out * (g - (out * g).sum())
+        return out * (g - (out * g).sum(axis=0, keepdims=True))
 
     def formula(self, args):
         from hwsolve.core.sym import call
@@ -429,19 +435,28 @@ class Softmax(Op):
             # -y ⊘ p through the softmax Jacobian is p - y (y sums to 1): what courses call u2
             target = origin.parents[1]
             y = const_of(target.value) if isinstance(out, Const) else target.label
-            e = out - y
+            e = origin.op.scaled_expr(out - y)     # a batch's mean: 1/n (P - Y)
             return e.T if ctx.numerator else e
+        if self.batch:   # each column's (diag(p) - p p^T) g, written for all columns at once
+            from hwsolve.core.sym import call
+
+            return out.odot(up - call("sum_axis0", r"\sum_{\text{axis }0}", out.odot(up)))
         jac = diag(out) - out @ out.T
         return up @ jac if ctx.numerator else jac @ up
 
     def local_factor(self, i, xs, out):
         p = T.to_float(out)
+        if p.shape[1] != 1:
+            return None     # a batch: one Jacobian per example, no single matrix to print
         return np.diagflat(p) - p @ p.T, True
 
     def partial(self, i, args, out, ctx):
-        return diag(out) - out @ out.T
+        return None if self.batch else diag(out) - out @ out.T
 
     def local_note(self, i, names):
+        if self.batch:
+            return ("the softmax Jacobian diag(p) - p p^T of each example (column): "
+                    "p ⊙ (g - sum over the column of p ⊙ g)")
         return "the softmax Jacobian diag(p) - p p^T"
 
 
@@ -502,6 +517,10 @@ class LossOp(Op):
 
     def grads_wanted(self):
         return (True, False)
+
+    def scaled_expr(self, e: Expr) -> Expr:
+        """e times the factor this loss puts in front of its per-example loss (1 here; a batch's 1/n)."""
+        return e
 
     def mutants(self, node, values):
         """The loss's gradient off by the factors its table entry admits (MSE's 2, its 1/K)."""

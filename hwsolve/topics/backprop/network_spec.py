@@ -135,12 +135,14 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
     X = _examples(root["input"], batch)
     layers, out_shape = _layers(root["layers"], (len(X), len(X[0])), batch=batch)
     width = out_shape[0]
-    for layer in layers:
-        if layer.kind == "softmax":
-            raise root["layers"].error("softmax with a batch is not supported yet (issue 11); "
-                                       "give one example at a time")
     n = len(X[0])
-    Y = _examples(root["target"], batch, flat_ok=width == 1)
+    loss = read_loss(root["loss"])
+    if loss.key == "cross_entropy" and layers[-1].kind != "softmax":
+        raise root["loss"].error("cross_entropy needs a softmax as the last layer (add '- softmax')")
+    if isinstance(root["target"].value, dict):
+        Y = _class_targets(root["target"], width, n)
+    else:
+        Y = _examples(root["target"], batch, flat_ok=width == 1)
     if len(Y) != width or len(Y[0]) != n:
         raise root["target"].error(f"target is {len(Y)}x{len(Y[0])} as columns but the network gives "
                                    f"{width} output{'s' if width != 1 else ''} for each of {n} examples")
@@ -148,7 +150,7 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
     layout = root["layout"].text({"gradient"}) if root.has("layout") else "gradient"
     title = root["title"].text() if root.has("title") else doc.file
     p = NetworkProblem(doc.file, title, [row[0] for row in X], [row[0] for row in Y], "batch", layers,
-                       read_loss(root["loss"]), notation, layout, None, doc, batch=batch, X=X, Y=Y,
+                       loss, notation, layout, None, doc, batch=batch, X=X, Y=Y,
                        reduction=reduction,
                        per_example=root["per_example"].boolean() if root.has("per_example") else False)
     if p.per_example and any(layer.kind in ("batchnorm", "dropout") for layer in layers):
@@ -160,6 +162,22 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
         if conv.has("relu_prime_at_zero"):
             p.relu_at_zero = conv["relu_prime_at_zero"].number()
     return p
+
+
+def _class_targets(f: Field, width: int, n: int) -> list[list[Fraction]]:
+    """`target: {class: [2, 0, 1]}`: one class index per example (0-based, PyTorch's integer targets),
+    as the one-hot columns of Y (width x n)."""
+    f.mapping({"class"})
+    cf = f["class"]
+    if not isinstance(cf.value, list):
+        raise cf.error(f"expected one class index per example (a list of {n}), e.g. [2, 0, 1]")
+    ks = [item.integer(minimum=0) for item in cf.items()]
+    if len(ks) != n:
+        raise cf.error(f"{len(ks)} class indices for {n} examples")
+    for item, k in zip(cf.items(), ks, strict=True):
+        if k >= width:
+            raise item.error(f"class {k} does not exist: the output has {width} entries (classes 0 to {width - 1})")
+    return [[Fraction(int(k == c)) for k in ks] for c in range(width)]
 
 
 def _examples(f: Field, batch: str, flat_ok: bool = False) -> list[list[Fraction]]:

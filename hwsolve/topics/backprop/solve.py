@@ -57,7 +57,7 @@ def compile_network(p) -> Compiled:
             parents.insert(1, current)
             default = indexed(n.pre, linear_no, n.index) if n.style == "layered" else indexed(n.post, i + 1, n.index)
         else:
-            op = Softmax() if layer.kind == "softmax" else Activation(
+            op = Softmax(batch=bool(batch)) if layer.kind == "softmax" else Activation(
                 layer.fn, dict(layer.params), layer.scale, p.relu_at_zero if layer.fn.kink is not None else None)
             parents = [current]
             default = indexed(n.post, linear_no if n.style == "layered" else i + 1, n.index)
