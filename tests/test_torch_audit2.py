@@ -148,3 +148,32 @@ def test_cross_entropy_on_a_batch_needs_the_softmax(tmp_path):
     spec.write_text(BATCH_CE.format(reduction="mean", target="{class: [0, 1]}").replace("  - softmax\n", ""))
     result = CliRunner().invoke(main, ["backprop", str(spec)])
     assert result.exit_code == 2 and "needs a softmax" in result.output
+
+
+LOGITS = """hwsolve: 1
+kind: network
+input: [1]
+target: {target}
+layers:
+  - linear: {{W: {W}}}
+loss: {loss}
+"""
+
+
+def test_bce_with_logits_is_pytorchs_and_finite_where_a_sigmoid_saturates(tmp_path):
+    # z = [0, 0], y = [1, 1/4]: Softplus(0) - y 0 = ln 2 each, mean ln 2; dL/dz = (sigmoid(0) - y) / 2
+    got, notes = solve_json(["backprop"], tmp_path, LOGITS.format(target="[1, 0.25]", W="[[0], [0]]",
+                                                                   loss="bce_with_logits"))
+    assert got["L"] == pytest.approx(math.log(2), rel=1e-15)
+    assert got["dL/dyhat"] == [-0.25, 0.125]
+    assert any("BCEWithLogitsLoss" in n for n in notes)
+    # z = 40, y = 0: the loss is 40 + log(1 + e^-40), the gradient sigmoid(40); bce after a sigmoid layer
+    # sees yhat = 1.0 in floats and is refused (PyTorch's BCELoss clamps its log at -100 and returns 100, 0)
+    got, _ = solve_json(["backprop"], tmp_path, LOGITS.format(target="0", W="[[40]]", loss="bce_with_logits"))
+    assert got["L"] == pytest.approx(40 + math.log1p(math.exp(-40)), rel=1e-15)
+    assert got["dL/dW[1]"] == [[pytest.approx(1 / (1 + math.exp(-40)), rel=1e-15)]]
+    spec = tmp_path / "sig.yaml"
+    sat = LOGITS.format(target="0", W="[[40]]", loss="bce").replace("loss: bce", "  - sigmoid\nloss: bce")
+    spec.write_text(sat)
+    result = CliRunner().invoke(main, ["backprop", str(spec)])
+    assert result.exit_code == 2 and "strictly between 0 and 1" in result.output

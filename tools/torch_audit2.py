@@ -36,7 +36,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch_reference as R  # noqa: E402
 
-from torch_reference import Case, dec, ft, mat, plain, t, vec  # noqa: E402
+from torch_reference import Case, dec, ft, grad_of, mat, plain, t, vec  # noqa: E402
 
 # -- network: one example, every intermediate value ------------------------------------------------------
 
@@ -66,7 +66,7 @@ def _forward_steps(layer_specs, x_or_X, params, acts, batch: bool):
 def network2_case(rng: random.Random, i: int) -> Case | None:
     """One example, 2-4 layers, no-bias layers, every intermediate value and gradient."""
     losses = ["cross_entropy", "cross_entropy_onehot", "bce", "mse", "half_squared_error", "huber", "smooth_l1",
-              "svm_hinge", "squared_error"]
+              "svm_hinge", "squared_error", "bce_with_logits"]
     loss_name = losses[i % len(losses)]
     depth = rng.randint(2, 4)
     d = rng.randint(1, 3)
@@ -88,6 +88,8 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
             name = "softmax"
         elif loss_name == "bce":
             name = "sigmoid"
+        elif loss_name == "bce_with_logits":
+            name = "identity"
         else:
             name = rng.choice(["identity", "tanh", "softplus", "elu"])
         if name == "softmax":
@@ -111,11 +113,11 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
         target: Any = {"class": k} if loss_name == "cross_entropy" else [int(v) for v in y.tolist()]
         L = F.cross_entropy(keep[-1][0][None], torch.tensor([k]))
         spec_loss: Any = "cross_entropy"
-    elif loss_name == "bce":
+    elif loss_name in ("bce", "bce_with_logits"):
         yl = [rng.choice([0, 1, 0.25]) for _ in range(K)]
         target, y = (yl[0] if K == 1 else yl), ft(yl)
-        L = F.binary_cross_entropy(yhat, y)
-        spec_loss = "bce"
+        L = F.binary_cross_entropy(yhat, y) if loss_name == "bce" else F.binary_cross_entropy_with_logits(yhat, y)
+        spec_loss = loss_name
     else:
         spec_loss, target, loss_fn, y, _ = R._loss(rng, loss_name, K)
         L = loss_fn(yhat, y)
@@ -141,7 +143,7 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
 def batch2_case(rng: random.Random, i: int) -> Case | None:
     """n examples, 2-3 layers (some without bias), every intermediate matrix, mean or sum."""
     losses = ["smooth_l1", "svm_hinge", "huber", "mse", "bce", "half_mse", "squared_error", "half_squared_error",
-              "cross_entropy"]
+              "cross_entropy", "bce_with_logits"]
     loss_name = losses[i % len(losses)]
     reduction = "sum" if i % 3 == 0 else "mean"
     n, d, K = rng.randint(2, 4), rng.randint(1, 3), rng.randint(1, 3)
@@ -205,7 +207,7 @@ def batch2_case(rng: random.Random, i: int) -> Case | None:
 
 def _batch2_targets(rng: random.Random, loss_name: str, n: int, K: int) -> tuple[list[list[Any]], list[int]]:
     """Y as rows (n x K), and the class of each example for cross-entropy (one-hot rows)."""
-    if loss_name == "bce":
+    if loss_name in ("bce", "bce_with_logits"):
         return [[rng.choice([0, 1, 0.5]) for _ in range(K)] for _ in range(n)], []
     if loss_name == "svm_hinge":
         return [[rng.choice([-1, 1]) for _ in range(K)] for _ in range(n)], []
@@ -237,7 +239,9 @@ def _batch2_loss(rng: random.Random, loss_name: str, P, Yt, logits, labels: list
     per = {"squared_error": lambda: ((P - Yt) ** 2).sum(0),
            "half_squared_error": lambda: ((P - Yt) ** 2).sum(0) / 2,
            "mse": lambda: ((P - Yt) ** 2).mean(0), "half_mse": lambda: ((P - Yt) ** 2).mean(0) / 2,
-           "bce": lambda: F.binary_cross_entropy(P, Yt, reduction="none").mean(0)}[loss_name]()
+           "bce": lambda: F.binary_cross_entropy(P, Yt, reduction="none").mean(0),
+           "bce_with_logits": lambda: F.binary_cross_entropy_with_logits(P, Yt, reduction="none").mean(0),
+           }[loss_name]()
     return loss_spec, per
 
 
@@ -659,10 +663,28 @@ def conv_shape2_case(rng: random.Random, i: int) -> Case | None:
             "expected": exp}
 
 
-AREAS = {"network2": network2_case, "batch2": batch2_case, "train2": train2_case, "arch2": arch2_case,
-         "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
+def graph2_case(rng: random.Random, i: int) -> Case | None:
+    """Library losses on matrix logits in a graph spec: bce_with_logits with large logits (where a sigmoid
+    rounds to 1 and bce is refused), averaged over every entry as PyTorch's mean."""
+    m, n = rng.randint(1, 3), rng.randint(1, 4)
+    A, W = mat(rng, m, n), mat(rng, m, m, lo=-20, hi=20, places=1)
+    Y = [[rng.choice([0, 1, 0.5, 0.25]) for _ in range(n)] for _ in range(m)]
+    At, Wt = t(A), t(W)
+    Z = Wt @ At
+    L = F.binary_cross_entropy_with_logits(Z, ft(Y))
+    L.backward()
+    spec = {"hwsolve": 1, "kind": "graph", "title": f"audit2 graph {i}: bce_with_logits", "inputs": {"A": A},
+            "params": {"W": W}, "targets": {"Y": Y}, "nodes": {"Z": "W @ A"},
+            "loss": {"type": "bce_with_logits", "prediction": "Z", "target": "Y"}}
+    exp = {"Z": plain(Z), "L": L.item(), "dL/dW": grad_of(Wt), "dL/dA": grad_of(At)}
+    return {"name": f"audit2-graph-{i}-bce_with_logits", "area": "graph2", "command": "backprop", "spec": spec,
+            "expected": exp}
+
+
+AREAS = {"network2": network2_case, "graph2": graph2_case, "batch2": batch2_case, "train2": train2_case,
+         "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
          "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 9, "batch2": 18, "train2": 12, "arch2": 4, "activations2": 3, "hparam2": 3,
+FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 12, "arch2": 4, "activations2": 3, "hparam2": 3,
                  "gradflow2": 3, "conv_shape2": 3}
 
 
