@@ -330,6 +330,9 @@ def _run_manual(kind: str, ps: list[torch.Tensor], f, h, steps: int):
             new.append((w2, m))
             state = {"sgdw": {}, "adagradw": {"G": m.clone()}, "rmspropw": {"s": m.clone()}}.get(kind, {"m": m.clone()})
             rec.append({"g": g.clone(), "w": w2.clone(), **state})
+        if kind == "nesterov-sheet":     # the look-ahead point where this step's gradient was taken
+            for r, a in zip(rec, at, strict=True):
+                r["w_ahead"] = a.clone()
         ws, st = [a for a, _ in new], [b for _, b in new]
         traj.append(rec)
     return traj
@@ -377,7 +380,7 @@ def _train_expected(kind, traj, names, matrix_names, h) -> dict[str, Any]:
             val = R.hw if name in matrix_names else plain
             exp[f"{name}[t={k}]"] = val(r["w"])
             exp[f"g({name})[t={k}]"] = val(r["g"])
-            for key in ("m", "v", "mhat", "vhat", "s", "G"):
+            for key in ("m", "v", "mhat", "vhat", "s", "G", "w_ahead"):
                 if key in r:
                     state = STATE_NAMES.get(kind, key) if key in ("m", "v") and kind in STATE_NAMES else key
                     exp[f"{state}({name})[t={k}]"] = val(r[key])
@@ -394,7 +397,7 @@ def train2_case(rng: random.Random, i: int) -> Case | None:
     h, opt_spec = _hyper2(rng, kind)
     steps = rng.randint(4, 7)
     manual = kind in MANUAL
-    if i % 2 == 1:
+    if i % 3 == 1:
         return _train2_network(rng, i, kind, h, opt_spec, steps, manual)
     text, f = TRAIN_OBJECTIVES[i % len(TRAIN_OBJECTIVES)]
     w0 = [dec(rng, -1.5, 1.5, 1), dec(rng, -1.5, 1.5, 1)]
@@ -420,15 +423,28 @@ def _train2_network(rng, i, kind, h, opt_spec, steps, manual) -> Case | None:
         return ((P - Yt) ** 2).mean(1).mean()
 
     ps = [t(v) for v in (W1, b1, W2)]
+    show = i % 2 == 0     # the forward and backward pass before step 1, the forward pass after the last
+    if show:
+        first = [t(v) for v in (W1, b1, W2)]
+        L0 = f(*first)
+        L0.backward()
+        before = {"L": L0.item(), "dL/dW[1]": first[0].grad.tolist(), "dL/db[1]": plain(first[1].grad),
+                  "dL/dW[2]": first[2].grad.tolist()}
     traj = _run_manual(kind, ps, f, h, steps) if manual else _run_torch(kind, ps, f, h, steps)
     exp = _train_expected(kind, traj, ["W[1]", "b[1]", "W[2]"], {"W[1]", "W[2]"}, h)
     with torch.no_grad():
         exp[f"L[t={steps}]"] = f(*(r["w"] for r in traj[-1])).item()
+        if show:
+            Wl, bl, W2l = (r["w"] for r in traj[-1])
+            A1 = Wl @ Xt.T + bl[:, None]
+            exp.update(before)
+            exp[f"a[1][t={steps}]"] = A1.tolist()
+            exp[f"yhat[t={steps}]"] = (W2l @ F.softplus(A1)).tolist()
     model = {"hwsolve": 1, "kind": "network", "batch": "rows", "reduction": "mean", "input": X,
              "target": [r[0] for r in Y] if K == 1 else Y,
              "layers": [{"linear": {"W": W1, "b": b1}}, "softplus", {"linear": {"W": W2}}], "loss": "mse"}
     spec = {"hwsolve": 1, "kind": "train", "title": f"audit2 train network {i}: {kind}", "model": model,
-            "optimizer": opt_spec, "steps": steps, "show_forward": False}
+            "optimizer": opt_spec, "steps": steps, "show_forward": show}
     return {"name": f"audit2-train-{i}-{kind}-network", "area": "train2", "command": "train", "spec": spec,
             "expected": exp}
 
@@ -684,7 +700,7 @@ def graph2_case(rng: random.Random, i: int) -> Case | None:
 AREAS = {"network2": network2_case, "graph2": graph2_case, "batch2": batch2_case, "train2": train2_case,
          "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
          "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 12, "arch2": 4, "activations2": 3, "hparam2": 3,
+FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 4, "activations2": 3, "hparam2": 3,
                  "gradflow2": 3, "conv_shape2": 3}
 
 
