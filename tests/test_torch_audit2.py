@@ -177,3 +177,29 @@ def test_bce_with_logits_is_pytorchs_and_finite_where_a_sigmoid_saturates(tmp_pa
     spec.write_text(sat)
     result = CliRunner().invoke(main, ["backprop", str(spec)])
     assert result.exit_code == 2 and "strictly between 0 and 1" in result.output
+
+
+def test_depthwise_separable_convolution_counts(tmp_path):
+    # MobileNet's block on 32x32x16: depthwise 3x3 (groups = 16, no bias) then pointwise 1x1 to 32.
+    # nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False) has 16 * 1 * 3 * 3 = 144 weights and
+    # 32 * 32 * 16 * 9 = 147,456 multiply-adds; nn.Conv2d(16, 32, 1): 512 + 32 parameters, 524,288 MACs
+    text = """hwsolve: 1
+kind: arch
+layers:
+  - INPUT 32x32x16
+  - {type: conv, kernel: 3, filters: 16, padding: 1, groups: 16, bias: false}
+  - {type: conv, kernel: 1, filters: 32}
+"""
+    got, _ = solve_json(["arch"], tmp_path, text)
+    assert (got["params[1]"], got["macs[1]"], got["params[2]"], got["macs[2]"]) == (144, 147456, 544, 524288)
+    assert got["total_params"] == 688
+    flags, _ = solve_json(["conv-shape", "--n", "32", "--k", "3", "--p", "1", "--channels", "16", "--filters", "16",
+                           "--groups", "16"], tmp_path)
+    assert (flags["weights"], flags["biases"], flags["params"]) == (144, 16, 160)
+
+
+@pytest.mark.parametrize("argv", [["--channels", "6", "--filters", "4", "--groups", "3"],
+                                  ["--pool", "max", "--channels", "4", "--groups", "2"]])
+def test_groups_that_cannot_be_are_one_line_errors(argv):
+    result = CliRunner().invoke(main, ["conv-shape", "--n", "8", "--k", "3", *argv])
+    assert result.exit_code == 2 and "groups" in result.output and "Traceback" not in result.output

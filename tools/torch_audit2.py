@@ -481,10 +481,14 @@ def arch2_case(rng: random.Random, i: int) -> Case | None:
         if kind == "conv":
             k, nf, s = rng.randint(1, 5), rng.randint(1, 6), rng.randint(1, 2)
             p, dl = rng.randint(0, 2), rng.randint(1, 3)
-            mod: torch.nn.Module = torch.nn.Conv2d(ch, nf, k, s, p, dl)
-            g = torch.nn.Conv2d(ch, nf, k, s, p, dl, bias=False)
+            G = rng.choice([gg for gg in (1, 1, 2, 3, ch) if ch % gg == 0])     # grouped, depthwise
+            nf = G * max(1, nf // G)
+            mod: torch.nn.Module = torch.nn.Conv2d(ch, nf, k, s, p, dl, groups=G)
+            g = torch.nn.Conv2d(ch, nf, k, s, p, dl, bias=False, groups=G)
             torch.nn.init.constant_(g.weight, 1.0)
-            layers.append({"type": "conv", "kernel": k, "filters": nf, "stride": s, "padding": p, "dilation": dl})
+            layers.append({"type": "conv", "kernel": k, "filters": nf, "stride": s, "padding": p, "dilation": dl,
+                           **({"groups": G} if G > 1 else {})})
+            exp[f"params[{li}]"] = R.nparams(mod)
         else:
             k, s = rng.randint(2, 3), rng.randint(1, 3)
             p = rng.randint(0, k // 2)
@@ -647,7 +651,7 @@ def conv_shape2_case(rng: random.Random, i: int) -> Case | None:
     """Pooling with padding and stride != window; dilated convolutions of HxW kernels; conv + 'same'."""
     H, W = rng.randint(5, 64), rng.randint(5, 64)
     C, Lf = rng.randint(1, 8), rng.randint(1, 16)
-    mode = ["pool-avg", "conv-hw", "conv-same"][i % 3]
+    mode = ["pool-avg", "conv-hw", "conv-same", "conv-groups"][i % 4]
     x = torch.zeros(1, C, H, W)
     if mode == "pool-avg":
         k, s = rng.randint(2, 5), rng.randint(1, 4)
@@ -661,6 +665,17 @@ def conv_shape2_case(rng: random.Random, i: int) -> Case | None:
         mod = torch.nn.Conv2d(C, Lf, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
         args = ["--n", f"{H}x{W}", "--k", f"{kh}x{kw}", "--s", f"{sh}x{sw}", "--p", f"{ph}x{pw}", "--d", f"{dh}x{dw}",
                 "--channels", str(C), "--filters", str(Lf)]
+    elif mode == "conv-groups":      # grouped, depthwise (G = C = L) or transposed
+        G = rng.choice([1, 2, 3, 4])
+        C, Lf = G * rng.randint(1, 4), G * rng.randint(1, 4)
+        if rng.random() < 0.3:
+            C = Lf = G
+        k, s_, p = rng.randint(1, 5), rng.randint(1, 3), rng.randint(0, 2)
+        x = torch.zeros(1, C, H, W)
+        transposed = rng.random() < 0.3
+        mod = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(C, Lf, k, s_, p, groups=G)
+        args = ["--n", f"{H}x{W}", "--k", str(k), "--s", str(s_), "--p", str(p), "--channels", str(C),
+                "--filters", str(Lf), "--groups", str(G)] + (["--transposed"] if transposed else [])
     else:
         k, dl = rng.randint(1, 6), rng.randint(1, 3)
         mod = torch.nn.Conv2d(C, Lf, k, 1, "same", dl)
@@ -700,8 +715,8 @@ def graph2_case(rng: random.Random, i: int) -> Case | None:
 AREAS = {"network2": network2_case, "graph2": graph2_case, "batch2": batch2_case, "train2": train2_case,
          "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
          "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 4, "activations2": 3, "hparam2": 3,
-                 "gradflow2": 3, "conv_shape2": 3}
+FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 6, "activations2": 3, "hparam2": 3,
+                 "gradflow2": 3, "conv_shape2": 8}
 
 
 def main(argv: list[str] | None = None) -> int:
