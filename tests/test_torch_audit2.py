@@ -203,3 +203,47 @@ layers:
 def test_groups_that_cannot_be_are_one_line_errors(argv):
     result = CliRunner().invoke(main, ["conv-shape", "--n", "8", "--k", "3", *argv])
     assert result.exit_code == 2 and "groups" in result.output and "Traceback" not in result.output
+
+
+SCHEDULED = """hwsolve: 1
+kind: train
+objective: {{params: {{w: 1}}, f: "{f}"}}
+optimizer: {{type: {type}, lr: {lr}, {extra}schedule: {schedule}}}
+steps: {steps}
+"""
+
+
+def test_a_step_schedule_with_momentum_is_pytorchs(tmp_path):
+    # torch.optim.SGD([w], lr=0.1, momentum=0.5) + StepLR(step_size=2, gamma=0.5), scheduler.step() after each
+    # update, on f = w^2 from w = 1: w = 0.8, 0.54, 0.421, 0.3194 (v = 2, 2.6, 2.38, 2.032)
+    text = SCHEDULED.format(f="w^2", type="momentum", lr=0.1, extra="momentum: 0.5, ",
+                            schedule="{type: step, step_size: 2, gamma: 0.5}", steps=4)
+    got, notes = solve_json(["train"], tmp_path, text)
+    assert [got[f"lr[t={t}]"] for t in range(1, 5)] == [0.1, 0.1, 0.05, 0.05]
+    assert [got[f"w[t={t}]"] for t in range(1, 5)] == [0.8, 0.54, 0.421, 0.3194]     # exact decimals
+    assert [got[f"v(w)[t={t}]"] for t in range(1, 5)] == [2, 2.6, 2.38, 2.032]
+    assert any("PyTorch's is used" in n for n in notes)          # the convention the spec left open
+    assert any("do NOT agree" in n and "learning rate changes" in n for n in notes)
+    assert any("alpha = 0.1," in n for n in notes)               # the base rate, not the last one
+    # the sheet's form, asked for, keeps each step's rate in m: m3 = 0.5 m2 - 0.05 g3 (w differs from step 3)
+    sheet, _ = solve_json(["train"], tmp_path, text.replace("momentum: 0.5, ", "momentum: 0.5, convention: sheet, "))
+    assert [sheet[f"w[t={t}]"] for t in (1, 2, 3)] == [0.8, 0.54, 0.356]     # 0.54 + (0.5 (-0.26) - 0.05 (1.08))
+
+
+def test_a_cosine_schedule_stays_exact_where_the_cosine_is_rational(tmp_path):
+    # CosineAnnealingLR(T_max=2, eta_min=0): alpha, alpha/2, 0 at t = 1, 2, 3 (cos 0, cos pi/2, cos pi)
+    text = SCHEDULED.format(f="w^2/4", type="sgd", lr="1/2", extra="", schedule="{type: cosine, T_max: 2}", steps=3)
+    got, _ = solve_json(["train"], tmp_path, text)
+    assert [got[f"lr[t={t}]"] for t in (1, 2, 3)] == [0.5, 0.25, 0]
+    # g = w/2: w1 = 1 - 1/4 = 3/4, w2 = 3/4 - (1/4)(3/8) = 21/32, w3 = w2 (a rate of 0)
+    assert (got["w[t=1]"], got["w[t=2]"], got["w[t=3]"]) == (0.75, 21 / 32, 21 / 32)
+
+
+@pytest.mark.parametrize(("schedule", "says"), [
+    ("{type: step, gamma: 0.5}", "step_size"), ("{type: exponential, step_size: 2, gamma: 0.5}", "'step_size' is not"),
+    ("{type: linear}", "expected one of"), ("{type: exponential, gamma: 0}", "gamma must be > 0")])
+def test_bad_schedules_are_one_line_errors(tmp_path, schedule, says):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SCHEDULED.format(f="w^2", type="sgd", lr=0.1, extra="", schedule=schedule, steps=2))
+    result = CliRunner().invoke(main, ["train", str(spec)])
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output

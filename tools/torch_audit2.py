@@ -274,7 +274,36 @@ def _hyper2(rng: random.Random, kind: str) -> tuple[dict, dict]:
         h["weight_decay"] = spec["weight_decay"] = rng.choice([0.01, 0.1, 0.5])
         if kind in DECOUPLED:
             spec["decoupled"] = True
+    if rng.random() < 0.5:      # a learning-rate schedule, as torch.optim.lr_scheduler stepped after each update
+        sched = rng.choice([{"type": "step", "step_size": rng.randint(1, 3), "gamma": rng.choice([0.5, 0.1, 0.9])},
+                            {"type": "exponential", "gamma": rng.choice([0.5, 0.9, 0.99])},
+                            {"type": "cosine", "T_max": rng.randint(2, 8), "eta_min": rng.choice([0, 0.001])}])
+        h["schedule"] = spec["schedule"] = sched
     return h, spec
+
+
+def _lr_at(h: dict, t: int) -> float:
+    """PyTorch's closed forms at epoch t - 1 (the scheduler stepped after every update)."""
+    sched, e = h.get("schedule"), t - 1
+    if sched is None:
+        return h["lr"]
+    if sched["type"] == "step":
+        return h["lr"] * sched["gamma"] ** (e // sched["step_size"])
+    if sched["type"] == "exponential":
+        return h["lr"] * sched["gamma"] ** e
+    return sched["eta_min"] + (h["lr"] - sched["eta_min"]) * (1 + math.cos(math.pi * e / sched["T_max"])) / 2
+
+
+def _torch_scheduler(opt, h: dict):
+    sched = h.get("schedule")
+    if sched is None:
+        return None
+    S = torch.optim.lr_scheduler
+    if sched["type"] == "step":
+        return S.StepLR(opt, sched["step_size"], sched["gamma"])
+    if sched["type"] == "exponential":
+        return S.ExponentialLR(opt, sched["gamma"])
+    return S.CosineAnnealingLR(opt, sched["T_max"], sched["eta_min"])
 
 
 def _torch_opt(kind: str, ps, h):
@@ -301,7 +330,9 @@ def _run_manual(kind: str, ps: list[torch.Tensor], f, h, steps: int):
     ws = [p.detach().clone() for p in ps]
     st = [torch.zeros_like(w) for w in ws]
     traj = []
-    for _ in range(steps):
+    base = h
+    for step in range(1, steps + 1):
+        h = {**base, "lr": _lr_at(base, step)}
         at = [(w + h["momentum"] * m) if kind == "nesterov-sheet" else w for w, m in zip(ws, st, strict=True)]
         leaves = [a.detach().requires_grad_(True) for a in at]
         f(*leaves).backward()
@@ -333,6 +364,8 @@ def _run_manual(kind: str, ps: list[torch.Tensor], f, h, steps: int):
         if kind == "nesterov-sheet":     # the look-ahead point where this step's gradient was taken
             for r, a in zip(rec, at, strict=True):
                 r["w_ahead"] = a.clone()
+        for r in rec:
+            r["lr"] = h["lr"]
         ws, st = [a for a, _ in new], [b for _, b in new]
         traj.append(rec)
     return traj
@@ -340,8 +373,10 @@ def _run_manual(kind: str, ps: list[torch.Tensor], f, h, steps: int):
 
 def _run_torch(kind: str, ps: list[torch.Tensor], f, h, steps: int):
     opt = _torch_opt(kind, ps, h)
+    scheduler = _torch_scheduler(opt, h)
     traj = []
     for _ in range(steps):
+        lr_now = opt.param_groups[0]["lr"]
         opt.zero_grad()
         f(*ps).backward()
         gs = [p.grad.clone() for p in ps]
@@ -364,8 +399,11 @@ def _run_torch(kind: str, ps: list[torch.Tensor], f, h, steps: int):
                 r["s"] = s["square_avg"].clone()
             if "sum" in s:
                 r["G"] = s["sum"].clone()
+            r["lr"] = lr_now
             rec.append(r)
         traj.append(rec)
+        if scheduler is not None:
+            scheduler.step()
     return traj
 
 
@@ -380,6 +418,8 @@ def _train_expected(kind, traj, names, matrix_names, h) -> dict[str, Any]:
             val = R.hw if name in matrix_names else plain
             exp[f"{name}[t={k}]"] = val(r["w"])
             exp[f"g({name})[t={k}]"] = val(r["g"])
+            if "schedule" in h:
+                exp[f"lr[t={k}]"] = r["lr"]
             for key in ("m", "v", "mhat", "vhat", "s", "G", "w_ahead"):
                 if key in r:
                     state = STATE_NAMES.get(kind, key) if key in ("m", "v") and kind in STATE_NAMES else key
