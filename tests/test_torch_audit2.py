@@ -247,3 +247,19 @@ def test_bad_schedules_are_one_line_errors(tmp_path, schedule, says):
     spec.write_text(SCHEDULED.format(f="w^2", type="sgd", lr=0.1, extra="", schedule=schedule, steps=2))
     result = CliRunner().invoke(main, ["train", str(spec)])
     assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output
+
+
+def test_nesterov_without_a_convention_is_pytorchs_and_says_so(tmp_path):
+    # torch.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=True) on w^2 from 1: v = 2, w = 1 - 0.1 (2 + 1.8) = 0.62;
+    # g = 1.24, v = 3.04, w = 0.62 - 0.1 (1.24 + 2.736) = 0.2224. The look-ahead form (the old default) gives 0.8
+    text = """hwsolve: 1
+kind: train
+objective: {params: {w: 1}, f: "w^2"}
+optimizer: {type: nesterov, lr: 0.1, momentum: 0.9}
+steps: 2
+"""
+    got, notes = solve_json(["train"], tmp_path, text)
+    assert (got["w[t=1]"], got["w[t=2]"]) == (0.62, 0.2224)
+    assert any("convention was not given, so PyTorch's is used" in n for n in notes)
+    sheet, notes = solve_json(["train"], tmp_path, text.replace("momentum: 0.9}", "momentum: 0.9, convention: sheet}"))
+    assert sheet["w[t=1]"] == 0.8 and not any("was not given" in n for n in notes)

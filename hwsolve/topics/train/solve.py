@@ -285,9 +285,13 @@ def _notes(run: _Run) -> list[str]:
                          f"the {run.loss.name}[t] lines are the loss without the L2 term.")
     if opt.schedule:
         notes.append(_schedule_note(opt.schedule))
-        if opt.type in ("momentum", "nesterov") and "convention" not in opt.given:
-            notes.append("With a schedule the momentum conventions give different weights; the convention was not "
-                         "given, so PyTorch's is used (convention: sheet for m <- mu m - alpha_t g, w <- w + m).")
+    if "convention" not in opt.given and (opt.type == "nesterov" or (opt.type == "momentum" and opt.schedule)):
+        why = ("Nesterov's two forms give different weights" if opt.type == "nesterov"
+               else "With a schedule the momentum conventions give different weights")
+        other = ("the look-ahead form, g at w + mu m" if opt.type == "nesterov"
+                 else "m <- mu m - alpha_t g, w <- w + m")
+        notes.append(f"{why}; the convention was not given, so PyTorch's is used (torch.optim.SGD"
+                     f"{'(nesterov=True)' if opt.type == 'nesterov' else ''}); convention: sheet for {other}.")
     if opt.type in ("adagrad", "rmsprop", "adam"):
         notes.append("Square roots are taken in floating point; the other states stay exact while "
                      "the inputs are rational.")

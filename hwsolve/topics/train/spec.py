@@ -53,7 +53,7 @@ class Optimizer:
     type: str
     lr: Fraction | float
     momentum: Fraction | float = DEFAULTS["momentum"]
-    convention: str = "sheet"            # momentum/nesterov: sheet (m <- mu m - lr g) or pytorch
+    convention: str = "sheet"            # momentum: sheet (m <- mu m - lr g) or pytorch; nesterov: pytorch unless given
     beta1: Fraction | float = DEFAULTS["beta1"]
     beta2: Fraction | float = DEFAULTS["beta2"]
     rho: Fraction | float = DEFAULTS["rho"]
@@ -191,9 +191,10 @@ def _optimizer(f: Field) -> Optimizer:
         opt.convention = f["convention"].text({"sheet", "pytorch"})
     if "schedule" in v:
         opt.schedule = _schedule(f["schedule"])
-        if kind in ("momentum", "nesterov") and "convention" not in v:
-            # with a changing rate the conventions differ; the schedule is PyTorch's, so is the default
-            opt.convention = "pytorch"
+    if "convention" not in v and (kind == "nesterov" or (kind == "momentum" and opt.schedule)):
+        # where the two forms give different weights (Nesterov's always; momentum's once the rate changes) and
+        # the spec does not say, PyTorch's default is used (and a note says so); no sheet writes the look-ahead
+        opt.convention = "pytorch"
     return opt
 
 
