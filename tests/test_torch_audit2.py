@@ -263,3 +263,40 @@ steps: 2
     assert any("convention was not given, so PyTorch's is used" in n for n in notes)
     sheet, notes = solve_json(["train"], tmp_path, text.replace("momentum: 0.9}", "momentum: 0.9, convention: sheet}"))
     assert sheet["w[t=1]"] == 0.8 and not any("was not given" in n for n in notes)
+
+
+DECAYED = """hwsolve: 1
+kind: network
+input: [2, 1]
+target: 10
+weight_decay: {decay}
+layers:
+  - linear: {{W: [[1, 0], [3, 4]], b: [0, -2]}}
+  - relu
+  - linear: {{W: [[-2, 3]], b: [1]}}
+loss: half_squared_error
+"""
+
+
+def test_weight_decay_in_a_network_loss(tmp_path):
+    # a[1] = [2, 8], yhat = -4 + 24 + 1 = 21, L_data = (21 - 10)^2 / 2 = 60.5; with every W and b (PyTorch's
+    # weight_decay): R = 0.1/2 (1 + 9 + 16 + 0 + 4 + 4 + 9 + 1) = 2.2. dL/dW[2] = 11 z[1]^T + 0.1 W[2]
+    got, notes = solve_json(["backprop"], tmp_path, DECAYED.format(decay="0.1"))
+    assert (got["L_data"], got["R"], got["L"]) == (60.5, 2.2, 62.7)           # exact
+    assert got["dL/dW[2]"] == [[21.8, 88.3]] and got["dL/db[2]"] == 11.1
+    assert got["dL/dW[1] via R"] == [[0.1, 0], [0.3, 0.4]]
+    assert got["dL/db[1]"] == [-22, 32.8] and got["dL/dx"] == [77, 132]       # the input is not decayed
+    assert any("as PyTorch's weight_decay" in n for n in notes)
+    # the weights only: R = 0.05 (26 + 13) = 1.95, the biases' gradients are the data loss's
+    got, notes = solve_json(["backprop"], tmp_path, DECAYED.format(decay="{lambda: 0.1, biases: false}"))
+    assert (got["R"], got["L"], got["dL/db[2]"], got["dL/db[1]"]) == (1.95, 62.45, 11, [-22, 33])
+    assert got["dL/dW[2]"] == [[21.8, 88.3]] and any("the weights only" in n for n in notes)
+
+
+@pytest.mark.parametrize(("decay", "says"), [("-0.1", "must be >= 0"), ("{biases: false}", "'lambda'"),
+                                             ("{lambda: 0.1, bias: false}", "bias")])
+def test_bad_weight_decay_is_a_one_line_error(tmp_path, decay, says):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(DECAYED.format(decay=decay))
+    result = CliRunner().invoke(main, ["backprop", str(spec)])
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output

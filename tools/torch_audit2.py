@@ -84,14 +84,8 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
         params.append((t(W), t(b) if has_b else None))
         if li < len(widths) - 1:
             name = ACTS[(i * 3 + li) % len(ACTS)]
-        elif loss_name.startswith("cross"):
-            name = "softmax"
-        elif loss_name == "bce":
-            name = "sigmoid"
-        elif loss_name == "bce_with_logits":
-            name = "identity"
-        else:
-            name = rng.choice(["identity", "tanh", "softplus", "elu"])
+        else:   # what the loss reads: probabilities, a sigmoid's output, logits, or any activation
+            name = LAST_LAYER.get(loss_name.split("_onehot")[0]) or rng.choice(["identity", "tanh", "softplus", "elu"])
         if name == "softmax":
             spec_a, fn = "softmax", (lambda a: torch.softmax(a, 0))
         else:
@@ -106,21 +100,11 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
     if R.near_kink(*(keep[li][0] for li in kinked)):
         return None
     yhat = keep[-1][1]
-    if loss_name.startswith("cross"):
-        k = rng.randrange(K)
-        y = torch.zeros(K)
-        y[k] = 1
-        target: Any = {"class": k} if loss_name == "cross_entropy" else [int(v) for v in y.tolist()]
-        L = F.cross_entropy(keep[-1][0][None], torch.tensor([k]))
-        spec_loss: Any = "cross_entropy"
-    elif loss_name in ("bce", "bce_with_logits"):
-        yl = [rng.choice([0, 1, 0.25]) for _ in range(K)]
-        target, y = (yl[0] if K == 1 else yl), ft(yl)
-        L = F.binary_cross_entropy(yhat, y) if loss_name == "bce" else F.binary_cross_entropy_with_logits(yhat, y)
-        spec_loss = loss_name
-    else:
-        spec_loss, target, loss_fn, y, _ = R._loss(rng, loss_name, K)
-        L = loss_fn(yhat, y)
+    spec_loss, target, L = _network2_loss(rng, loss_name, K, keep[-1][0], yhat)
+    decay = _maybe_decay(rng, i, params)
+    if decay is not None:
+        lam, biases, R_ = decay
+        L = L + R_
     L.backward()
     exp: dict[str, Any] = {"L": L.item(), "yhat": plain(yhat), "dL/dx": plain(xt.grad)}
     if not loss_name.startswith("cross"):
@@ -136,8 +120,38 @@ def network2_case(rng: random.Random, i: int) -> Case | None:
             exp[f"dL/db[{li}]"] = plain(b.grad)
     spec = {"hwsolve": 1, "kind": "network", "title": f"audit2 network {i}: {loss_name}", "input": x,
             "target": target, "layers": layers, "loss": spec_loss}
+    if decay is not None:
+        spec["weight_decay"] = lam if biases else {"lambda": lam, "biases": False}
     return {"name": f"audit2-network-{i}-{loss_name}", "area": "network2", "command": "backprop", "spec": spec,
             "expected": exp}
+
+
+LAST_LAYER = {"cross_entropy": "softmax", "bce": "sigmoid", "bce_with_logits": "identity"}
+
+
+def _network2_loss(rng: random.Random, loss_name: str, K: int, logits, yhat) -> tuple[Any, Any, torch.Tensor]:
+    """(the spec's loss, the spec's target, the loss on torch) of one example."""
+    if loss_name.startswith("cross"):
+        k = rng.randrange(K)
+        target: Any = {"class": k} if loss_name == "cross_entropy" else [int(c == k) for c in range(K)]
+        return "cross_entropy", target, F.cross_entropy(logits[None], torch.tensor([k]))
+    if loss_name in ("bce", "bce_with_logits"):
+        yl = [rng.choice([0, 1, 0.25]) for _ in range(K)]
+        y = ft(yl)
+        L = F.binary_cross_entropy(yhat, y) if loss_name == "bce" else F.binary_cross_entropy_with_logits(yhat, y)
+        return loss_name, (yl[0] if K == 1 else yl), L
+    spec_loss, target, loss_fn, y, _ = R._loss(rng, loss_name, K)
+    return spec_loss, target, loss_fn(yhat, y)
+
+
+def _maybe_decay(rng: random.Random, i: int, params) -> tuple[float, bool, torch.Tensor] | None:
+    """In some cases, L2 in the loss: lambda/2 times the sum of the squared W (and b, as PyTorch's
+    weight_decay adds lambda p to every parameter's gradient)."""
+    if i % 3 != 2:
+        return None
+    lam, biases = rng.choice([0.01, 0.1, 0.5]), rng.random() < 0.5
+    R_ = sum((W ** 2).sum() + ((b ** 2).sum() if biases and b is not None else 0) for W, b in params)
+    return lam, biases, lam / 2 * R_
 
 
 def batch2_case(rng: random.Random, i: int) -> Case | None:
@@ -184,6 +198,10 @@ def batch2_case(rng: random.Random, i: int) -> Case | None:
         return None
     loss_spec, per = found
     L = per.mean() if reduction == "mean" else per.sum()
+    decay = _maybe_decay(rng, i, params)
+    if decay is not None:
+        lam, biases, R_ = decay
+        L = L + R_
     L.backward()
     exp: dict[str, Any] = {"L": L.item(), "yhat": P.tolist(), "dL/dyhat": P.grad.tolist(), "dL/dx": Xt.grad.T.tolist()}
     for li, ((W, b), (a, z)) in enumerate(zip(params, keep, strict=True), 1):
@@ -201,6 +219,8 @@ def batch2_case(rng: random.Random, i: int) -> Case | None:
         Ys = {"class": labels}
     spec = {"hwsolve": 1, "kind": "network", "title": f"audit2 batch {i}", "batch": "columns" if columns else "rows",
             "reduction": reduction, "input": Xs, "target": Ys, "layers": layers, "loss": loss_spec}
+    if decay is not None:
+        spec["weight_decay"] = lam if biases else {"lambda": lam, "biases": False}
     return {"name": f"audit2-batch-{i}-{loss_name}-{reduction}", "area": "batch2", "command": "backprop",
             "spec": spec, "expected": exp}
 

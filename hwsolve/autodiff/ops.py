@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from hwsolve.core import values as T
 from hwsolve.autodiff.functions import Elementwise, Loss
 from hwsolve.core.errors import MathError
-from hwsolve.core.sym import Apply, Const, Expr, Symbol, diag
+from hwsolve.core.sym import Apply, Const, Expr, Symbol, diag, norm2
 
 
 @dataclass
@@ -528,11 +528,52 @@ class LossOp(Op):
                 for s in self.loss.mistakes if (f := s.factor_at(self.K)) != 1]
 
 
+class L2Penalty(Op):
+    """R = lambda/2 (||P1||^2 + ||P2||^2 + ...), the sum of every entry squared   (dR/dPi = lambda Pi)
+
+    The L2 term of a regularised loss (weight decay in the loss): exact on rational parameters.
+    """
+
+    key = "l2"
+
+    def __init__(self, lam):
+        self.lam = lam
+        self.exact = isinstance(lam, Fraction)
+
+    def forward(self, xs):
+        exact_ = self.exact and all(T.is_exact(x) for x in xs)
+        total = Fraction(0) if exact_ else 0.0
+        for x in xs:
+            for v in x.flat:
+                total = total + (v * v if exact_ else float(v) ** 2)
+        half = self.lam / 2 if exact_ else float(self.lam) / 2
+        return T.exact([[half * total]]) if exact_ else np.array([[half * total]])
+
+    def vjp(self, i, g, xs, out):
+        x, g = T.unify(xs[i], g)
+        lam = self.lam if T.is_exact(x) and self.exact else float(self.lam)
+        return x * (lam * g[0, 0])
+
+    def formula(self, args):
+        total = norm2(args[0])
+        for a in args[1:]:
+            total = total + norm2(a)
+        return Const(self.lam / 2) * total
+
+    def local(self, i, up, args, out, ctx):
+        return Const(self.lam) * args[i] if isinstance(up, Const) and up.value == 1 else \
+            up * (Const(self.lam) * args[i])
+
+    def local_note(self, i, names):
+        return "the L2 term's gradient: lambda times the parameter"
+
+
 def const_of(a: np.ndarray) -> Const:
     return Const(T.plain(a))
 
 
-__all__ = ["Op", "Ctx", "RuleMistake", "Mutant", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
+__all__ = ["Op", "Ctx", "RuleMistake", "Mutant", "Identity", "Linear", "Activation", "Softmax", "LossOp", "L2Penalty",
+           "Apply",
            "emul", "tr", "const_of"]
 
 

@@ -24,7 +24,7 @@ MAX_PARAMETERS = 2_000_000
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "input", "target",
             "layers", "loss", "rubric", "notes", "batch", "reduction",
-            "per_example"}
+            "per_example", "weight_decay"}
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
 LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
@@ -87,6 +87,8 @@ class NetworkProblem:
     reduction: str = "mean"                    # the batch loss: mean or sum over the examples
     per_example: bool = False                  # also each example's output, loss and gradients alone
     image: list | None = None                  # an image input (H x W rows, or C x H x W) for conv layers
+    weight_decay: Fraction | float | None = None   # L2 in the loss: L = loss + lambda/2 sum ||P||^2
+    decay_biases: bool = True                  # ... over the biases too (PyTorch's weight_decay), or W only
 
 
 def parse_network(doc: Doc) -> NetworkProblem:
@@ -123,7 +125,31 @@ def parse_network(doc: Doc) -> NetworkProblem:
         if conv.has("relu_prime_at_zero"):
             relu0 = conv["relu_prime_at_zero"].number()
     title = root["title"].text() if root.has("title") else doc.file
-    return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc, image=image)
+    p = NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc, image=image)
+    _weight_decay(root, p)
+    return p
+
+
+def _weight_decay(root: Field, p: NetworkProblem) -> None:
+    """`weight_decay: 0.01` (every W and b, as PyTorch's weight_decay) or `{lambda: 0.01, biases: false}`."""
+    if not root.has("weight_decay"):
+        return
+    f = root["weight_decay"]
+    if isinstance(f.value, dict):
+        f.mapping({"lambda", "biases"})
+        if not f.has("lambda"):
+            raise f.error("missing required key 'lambda' (the L2 coefficient, >= 0)")
+        lam_f = f["lambda"]
+        p.decay_biases = f["biases"].boolean() if f.has("biases") else True
+    else:
+        lam_f = f
+    lam = lam_f.number()
+    if lam < 0:
+        raise lam_f.error(f"weight_decay must be >= 0, got {lam}")
+    if p.per_example:
+        raise f.error("per_example runs each example alone; with weight_decay its L2 term would count once "
+                      "per example")
+    p.weight_decay = lam
 
 
 def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
@@ -161,6 +187,7 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
         conv.mapping({"relu_prime_at_zero"})
         if conv.has("relu_prime_at_zero"):
             p.relu_at_zero = conv["relu_prime_at_zero"].number()
+    _weight_decay(root, p)
     return p
 
 

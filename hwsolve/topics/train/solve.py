@@ -123,6 +123,7 @@ class _Run:
     def scheduled_lr(self, t: int, section: str) -> None:
         """alpha for step t, as PyTorch's scheduler gives it when stepped after every update: step t
         sees the schedule at t - 1 (step 1 uses the base rate). The update formulas then read lr[t=t]."""
+        assert self.opt.schedule is not None    # step() calls this only with a schedule
         value, formula, substituted = schedule_value(self.opt.schedule, self.base_lr, t)
         sym = Symbol(f"lr[t={t}]", rf"\alpha_{{{t}}}")
         self.add(sym, section, T.exact([[value]]) if isinstance(value, Fraction) else np.array([[value]]),
