@@ -300,3 +300,36 @@ def test_bad_weight_decay_is_a_one_line_error(tmp_path, decay, says):
     spec.write_text(DECAYED.format(decay=decay))
     result = CliRunner().invoke(main, ["backprop", str(spec)])
     assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output, result.output
+
+
+CNN_2CH = """hwsolve: 1
+kind: network
+input: [[[1, 2], [3, 4]], [[0, 1/2], [1, 0]]]
+layers:
+  - {type: conv, kernel: [[[1]], [[2]]], bias: 1}
+  - flatten
+  - {type: linear, W: [[1, 0, 0, -1]]}
+target: 0
+loss: half_squared_error
+"""
+
+
+@pytest.mark.parametrize("fmt", ["rich", "json", "markdown", "latex"])
+def test_a_multichannel_image_prints_in_every_format(tmp_path, fmt):
+    # a 2 x 2 x 2 input: 3-axis values printed as Python reprs cut at 80 characters ("(Fraction(-59, 100), ...")
+    # in text, and LaTeX (so JSON and markdown) crashed with a traceback
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(CNN_2CH)
+    result = CliRunner().invoke(main, ["backprop", str(spec), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert "Fraction(" not in result.output and "(1," not in result.output
+    if fmt == "rich":
+        assert "[[[1, 2], [3, 4]], [[0, 0.5], [1, 0]]]" in result.output.replace("\n|          | ", " ")
+    if fmt == "latex":
+        assert r"\left[\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}, \begin{bmatrix}" in result.output
+    if fmt == "json":
+        got = {s["name"]: s["value"] for s in json.loads(result.output)["steps"]}
+        # a[1] = x0 + 2 x1 + 1 = [[2, 4], [6, 5]]; yhat = 2 - 5 = -3; dL/da[1] = -3 [[1, 0], [0, -1]]
+        assert got["a[1]"] == [[2, 4], [6, 5]] and got["yhat"] == -3
+        assert got["dL/dx"] == [[[-3, 0], [0, 3]], [[-6, 0], [0, 6]]]
+        assert got["dL/dK[1]"] == [[[-3 * 1 + 3 * 4]], [[-3 * 0 + 3 * 0]]]

@@ -778,11 +778,73 @@ def graph2_case(rng: random.Random, i: int) -> Case | None:
             "expected": exp}
 
 
-AREAS = {"network2": network2_case, "graph2": graph2_case, "batch2": batch2_case, "train2": train2_case,
-         "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case, "gradflow2": gradflow2_case,
-         "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 10, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 6, "activations2": 3, "hparam2": 3,
-                 "gradflow2": 3, "conv_shape2": 8}
+def cnn2_case(rng: random.Random, i: int) -> Case | None:
+    """A small CNN as one network spec: conv (channels, filters, stride, padding, dilation) -> activation ->
+    max or average pooling (padding) -> [batch norm over the map] -> flatten -> dense -> loss; every value."""
+    C, Fn = rng.randint(1, 2), rng.randint(1, 2)
+    H = rng.randint(4, 7)
+    k, s_, p, dl = rng.randint(2, 3), rng.randint(1, 2), rng.randint(0, 1), rng.choice([1, 1, 2])
+    X = [mat(rng, H, H) for _ in range(C)]
+    Kf = [[mat(rng, k, k) for _ in range(C)] for _ in range(Fn)]
+    bf = vec(rng, Fn)
+    Xt, Kt, bt = t([X]), t(Kf), t(bf)
+    if H + 2 * p < dl * (k - 1) + 1:
+        return None
+    A1 = F.conv2d(Xt, Kt, bt, stride=s_, padding=p, dilation=dl)
+    if min(A1.shape[2:]) < 2:
+        return None
+    act = rng.choice(["relu", "tanh", "leaky_relu", "elu"])
+    spec_a, fn = _act(rng, act)
+    if act in R.KINKED and R.near_kink(A1):
+        return None
+    Z1 = fn(A1)
+    pool = rng.choice(["maxpool", "avgpool"])
+    w, ps = 2, rng.randint(1, 2)
+    P1 = (F.max_pool2d if pool == "maxpool" else F.avg_pool2d)(Z1, w, ps)
+    if pool == "maxpool" and _max_ties(Z1, w, ps):
+        return None
+    use_bn = i % 3 == 1 and P1.shape[2] * P1.shape[3] > 1
+    gamma, beta = vec(rng, Fn), vec(rng, Fn)
+    gt, bet = t(gamma), t(beta)
+    B = F.batch_norm(P1, None, None, gt, bet, training=True, eps=1e-5) if use_bn else P1
+    flat = B.reshape(-1)
+    K = rng.randint(2, 3)
+    W2, b2 = mat(rng, K, flat.numel()), vec(rng, K)
+    W2t, b2t = t(W2), t(b2)
+    a2 = W2t @ flat + b2t
+    cls = rng.randrange(K)
+    L = F.cross_entropy(a2[None], torch.tensor([cls]))
+    L.backward()
+    layers: list[Any] = [{"type": "conv", "kernel": Kf if Fn > 1 else (Kf[0] if C > 1 else Kf[0][0]),
+                          "bias": bf if Fn > 1 else bf[0], "stride": s_, "padding": p, "dilation": dl},
+                         spec_a, {"type": pool, "window": w, "stride": ps}]
+    if use_bn:
+        layers.append({"type": "batchnorm", "gamma": gamma, "beta": beta})
+    layers += ["flatten", {"type": "linear", "W": W2, "b": b2}, "softmax"]
+    spec = {"hwsolve": 1, "kind": "network", "title": f"audit2 cnn {i}", "input": X if C > 1 else X[0],
+            "layers": layers, "target": {"class": cls}, "loss": "cross_entropy"}
+    exp: dict[str, Any] = {"L": L.item(), "dL/dK[1]": Kt.grad.tolist() if Fn > 1 else
+                           (Kt.grad[0].tolist() if C > 1 else Kt.grad[0, 0].tolist()),
+                           "dL/db[1]": bt.grad.tolist() if Fn > 1 else bt.grad[0].item(),
+                           "dL/dW[2]": W2t.grad.tolist(), "dL/db[2]": plain(b2t.grad),
+                           "dL/dx": Xt.grad[0].tolist() if C > 1 else Xt.grad[0, 0].tolist()}
+    if use_bn:
+        exp["dL/dgamma[1]"], exp["dL/dbeta[1]"] = plain(gt.grad), plain(bet.grad)
+    return {"name": f"audit2-cnn-{i}", "area": "cnn2", "command": "backprop", "spec": spec, "expected": exp}
+
+
+def _max_ties(Z: torch.Tensor, w: int, s: int) -> bool:
+    """Two equal maxima in one pooling window (within 1e-9) could be routed either way in float64."""
+    win = Z.unfold(2, w, s).unfold(3, w, s).reshape(*Z.shape[:2], -1, w * w) if Z.dim() == 4 else None
+    top = win.topk(2, dim=-1).values
+    return bool(((top[..., 0] - top[..., 1]).abs() < 1e-9).any())
+
+
+AREAS = {"network2": network2_case, "cnn2": cnn2_case, "graph2": graph2_case, "batch2": batch2_case,
+         "train2": train2_case, "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case,
+         "gradflow2": gradflow2_case, "conv_shape2": conv_shape2_case}
+FREEZE_COUNTS = {"network2": 10, "cnn2": 4, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 6, "activations2": 3,
+                 "hparam2": 3, "gradflow2": 3, "conv_shape2": 8}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -227,9 +227,12 @@ class _Printer:
 
     def _array(self, v: tuple) -> str:
         done: tuple[dict, dict] = ({}, {})  # shared by the rows: an array repeats its numbers (weights, zeros)
-        if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(self.numbers(row, done)) + "]" for row in v) + "]"
-        return "[" + ", ".join(self.numbers(v, done)) + "]"
+
+        def nest(x: tuple) -> str:   # any depth: C x H x W maps and F x C x k x k kernels are lists of matrices
+            if x and isinstance(x[0], tuple):
+                return "[" + ", ".join(nest(sub) for sub in x) + "]"
+            return "[" + ", ".join(self.numbers(x, done)) + "]"
+        return nest(v)
 
     def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
         """self.number of each entry of a row, each different number formatted once (`done`: texts
@@ -293,6 +296,9 @@ class _LatexPrinter(_Printer):
         return self._array(v)
 
     def _array(self, v: tuple) -> str:
+        if v and isinstance(v[0], tuple) and v[0] and isinstance(v[0][0], tuple):
+            # three axes or more (a C x H x W map, F x C x k x k kernels): a bracketed list of matrices
+            return r"\left[" + ", ".join(self._array(sub) for sub in v) + r"\right]"
         done: tuple[dict, dict] = ({}, {})
         nested = bool(v) and isinstance(v[0], tuple)
         rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)
