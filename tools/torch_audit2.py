@@ -800,9 +800,15 @@ def cnn2_case(rng: random.Random, i: int) -> Case | None:
     Z1 = fn(A1)
     pool = rng.choice(["maxpool", "avgpool"])
     w, ps = 2, rng.randint(1, 2)
-    P1 = (F.max_pool2d if pool == "maxpool" else F.avg_pool2d)(Z1, w, ps)
+    pp = rng.randint(0, 1) if pool == "avgpool" else 0      # zeros counted, PyTorch's count_include_pad
+    P1 = F.max_pool2d(Z1, w, ps) if pool == "maxpool" else F.avg_pool2d(Z1, w, ps, pp)
     if pool == "maxpool" and _max_ties(Z1, w, ps):
         return None
+    drop = i % 4 == 3       # inverted dropout with a given mask, after the pooling
+    mask = [[[rng.choice([0, 1]) for _ in range(P1.shape[3])] for _ in range(P1.shape[2])] for _ in range(Fn)]
+    pdrop = rng.choice([0.5, 0.25])
+    if drop:
+        P1 = P1 * ft([mask]) / (1 - pdrop)
     use_bn = i % 3 == 1 and P1.shape[2] * P1.shape[3] > 1
     gamma, beta = vec(rng, Fn), vec(rng, Fn)
     gt, bet = t(gamma), t(beta)
@@ -817,7 +823,9 @@ def cnn2_case(rng: random.Random, i: int) -> Case | None:
     L.backward()
     layers: list[Any] = [{"type": "conv", "kernel": Kf if Fn > 1 else (Kf[0] if C > 1 else Kf[0][0]),
                           "bias": bf if Fn > 1 else bf[0], "stride": s_, "padding": p, "dilation": dl},
-                         spec_a, {"type": pool, "window": w, "stride": ps}]
+                         spec_a, {"type": pool, "window": w, "stride": ps, **({"padding": pp} if pp else {})}]
+    if drop:
+        layers.append({"type": "dropout", "mask": mask if Fn > 1 else mask[0], "p": pdrop})
     if use_bn:
         layers.append({"type": "batchnorm", "gamma": gamma, "beta": beta})
     layers += ["flatten", {"type": "linear", "W": W2, "b": b2}, "softmax"]
@@ -843,7 +851,7 @@ def _max_ties(Z: torch.Tensor, w: int, s: int) -> bool:
 AREAS = {"network2": network2_case, "cnn2": cnn2_case, "graph2": graph2_case, "batch2": batch2_case,
          "train2": train2_case, "arch2": arch2_case, "activations2": activations2_case, "hparam2": hparam2_case,
          "gradflow2": gradflow2_case, "conv_shape2": conv_shape2_case}
-FREEZE_COUNTS = {"network2": 10, "cnn2": 4, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 6, "activations2": 3,
+FREEZE_COUNTS = {"network2": 10, "cnn2": 8, "graph2": 3, "batch2": 20, "train2": 14, "arch2": 6, "activations2": 3,
                  "hparam2": 3, "gradflow2": 3, "conv_shape2": 8}
 
 
