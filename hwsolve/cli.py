@@ -289,8 +289,10 @@ def _number_list(text, flag, count=None):
 @click.option("--transposed", is_flag=True, help="A transposed convolution (PyTorch's ConvTranspose2d).")
 @click.option("--output-padding", "output_padding", default="0", show_default=True,
               help="Extra rows/columns on one side of a transposed convolution's output.")
+@click.option("--groups", type=str, default=None,
+              help="Grouped convolution G (PyTorch's groups; depthwise: G = C = L). [default: 1]")
 @output_options
-def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_padding):
+def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_padding, groups):
     """Output size, volume and parameter count of a convolution or pooling layer, step by step.
 
     \b
@@ -304,7 +306,8 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
         n=parse_pair(n, "n"), k=parse_pair(k, "k"), p=parse_pair(p, "p", allow_same=True, minimum=0),
         s=None if s is None else parse_pair(s, "s"), d=parse_pair(d, "d"),
         filters=parse_count(filters, "filters"), channels=parse_count(channels, "channels"), pool=pool,
-        transposed=transposed, output_padding=parse_pair(output_padding, "output_padding", minimum=0)))
+        transposed=transposed, output_padding=parse_pair(output_padding, "output_padding", minimum=0),
+        groups=parse_count(groups, "groups") or 1))
 
 
 @main.command()

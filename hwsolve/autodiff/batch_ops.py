@@ -124,6 +124,9 @@ class BatchLoss(LossOp):
         total = Apply("call", (per,), ("sum_j", r"\sum_j"))
         return self._scaled(total)
 
+    def scaled_expr(self, e):
+        return self._scaled(e)
+
     def _scaled(self, e):
         """1/n * e for the mean (the factor printed as a fraction: it is the point of the note)."""
         if self.reduction != "mean":

@@ -221,14 +221,23 @@ def _gelu_d(x, **_):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
+# beyond this |x| the tanh is +-1 to the last bit (its argument passes 19 near |x| = 10), and x ** 3
+# would overflow (OverflowError past 1e102): the tail is taken in closed form, as PyTorch's value is
+_GELU_TANH_TAIL = 100.0
+
+
 def _gelu_tanh(x, **_):
     # PyTorch's gelu(approximate='tanh'), Hendrycks and Gimpel's approximation (GPT-2, BERT)
     x = float(x)
+    if abs(x) > _GELU_TANH_TAIL:
+        return x if x > 0 else -0.0
     return 0.5 * x * (1.0 + math.tanh(_GELU_C * (x + 0.044715 * x ** 3)))
 
 
 def _gelu_tanh_d(x, **_):
     x = float(x)
+    if abs(x) > _GELU_TANH_TAIL:
+        return 1.0 if x > 0 else 0.0
     th = math.tanh(_GELU_C * (x + 0.044715 * x ** 3))
     return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
 
@@ -584,6 +593,41 @@ def _ce_grad_formula(yh, y, K, scalar, **_):
     return -(y / yh) if scalar else -hdiv(y, yh)
 
 
+def _bce_logits_value(z, y, **_):
+    # PyTorch's BCEWithLogitsLoss: log(1 + e^z) - y z, written without overflow (max(z, 0) + log1p(e^-|z|))
+    total = 0.0
+    for a, t in zip(z, y, strict=True):
+        a, t = float(a), float(t)
+        total += max(a, 0.0) + math.log1p(math.exp(-abs(a))) - t * a
+    return total / len(z)
+
+
+def _bce_logits_grad(z, y, **_):
+    K = len(z)
+    return [(_sigmoid(a) - float(t)) / K for a, t in zip(z, y, strict=True)]
+
+
+def _bce_logits_formula(yh, y, K, scalar, **_):
+    sp = call("Softplus", r"\operatorname{Softplus}", yh)
+    core = sp - y * yh if scalar else sumover(sp - y.odot(yh))
+    return core if K == 1 else Const(_k(K)) * core
+
+
+def _bce_logits_grad_formula(yh, y, K, scalar, **_):
+    g = call("sigmoid", r"\sigma", yh) - y
+    return g if K == 1 else Const(_k(K)) * g
+
+
+def _bce_logits_functions(**_) -> dict[str, Callable]:
+    return {"Softplus": _np_softplus, "sigmoid": _np_sigmoid}
+
+
+def _np_softplus(a):
+    import numpy as np
+
+    return np.logaddexp(0.0, a)
+
+
 def _huber_value(yh, y, delta=Fraction(1), **_):
     total: Any = 0
     for a, b in zip(yh, y, strict=True):
@@ -783,6 +827,13 @@ LOSSES: dict[str, Loss] = {loss.key: loss for loss in (
     Loss("bce", "binary cross-entropy averaged over the K outputs", False,
          _bce_value, _bce_grad, _bce_formula, _bce_grad_formula, _prob_domain, True,
          aliases=("binary_cross_entropy",), mistakes=(MEAN_DROPPED,)),
+    # the logits' form (PyTorch's BCEWithLogitsLoss, the usual training loss): yhat is z, no sigmoid layer;
+    # finite where bce on a saturated sigmoid (yhat rounded to 1) is refused
+    Loss("bce_with_logits", "binary cross-entropy on logits z (PyTorch's BCEWithLogitsLoss) averaged over the K "
+         "outputs: Softplus(z) - y z = -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))]", False,
+         _bce_logits_value, _bce_logits_grad, _bce_logits_formula, _bce_logits_grad_formula,
+         aliases=("bce_logits", "binary_cross_entropy_with_logits", "bcewithlogits"),
+         functions=_bce_logits_functions, mistakes=(MEAN_DROPPED,)),
     Loss("cross_entropy", "cross-entropy -sum y_i log p_i (p from a softmax layer)", False,
          lambda yh, y, **_: -sum(float(t) * math.log(float(p)) for p, t in zip(yh, y, strict=True) if t),
          lambda yh, y, **_: [(-float(t) / float(p)) if t else 0.0 for p, t in zip(yh, y, strict=True)],

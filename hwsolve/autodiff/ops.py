@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from hwsolve.core import values as T
 from hwsolve.autodiff.functions import Elementwise, Loss
 from hwsolve.core.errors import MathError
-from hwsolve.core.sym import Apply, Const, Expr, Symbol, diag
+from hwsolve.core.sym import Apply, Const, Expr, Symbol, diag, norm2
 
 
 @dataclass
@@ -477,7 +477,10 @@ def without_y(rule: Op, node, axis: int = 0) -> list[Mutation]:
 
 
 class Softmax(Op):
-    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)"""
+    """p = softmax(a), p_i = exp(a_i) / sum_j exp(a_j)   (dL/da = (diag(p) - p p^T) dL/dp)
+
+    Over each column: one example's vector, or each example of a batch (the examples as columns).
+    """
 
     key = "softmax"
     exact = False
@@ -486,14 +489,17 @@ class Softmax(Op):
     def mutants(self, node, values):
         return without_y(self, node)
 
+    def __init__(self, batch: bool = False):
+        self.batch = batch      # the examples of a batch as columns: the rule prints column by column
+
     def forward(self, xs):
         a = T.to_float(xs[0])
-        e = np.exp(a - a.max())
-        return e / e.sum()
+        e = np.exp(a - a.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
 
     def vjp(self, i, g, xs, out):
         g = T.to_float(g)
-        return out * (g - (out * g).sum())
+        return out * (g - (out * g).sum(axis=0, keepdims=True))
 
     def formula(self, args):
         from hwsolve.core.sym import call
@@ -506,19 +512,28 @@ class Softmax(Op):
             # -y ⊘ p through the softmax Jacobian is p - y (y sums to 1): what courses call u2
             target = origin.parents[1]
             y = const_of(target.value) if isinstance(out, Const) else target.label
-            e = out - y
+            e = origin.op.scaled_expr(out - y)     # a batch's mean: 1/n (P - Y)
             return e.T if ctx.numerator else e
+        if self.batch:   # each column's (diag(p) - p p^T) g, written for all columns at once
+            from hwsolve.core.sym import call
+
+            return out.odot(up - call("sum_axis0", r"\sum_{\text{axis }0}", out.odot(up)))
         jac = diag(out) - out @ out.T
         return up @ jac if ctx.numerator else jac @ up
 
     def local_factor(self, i, xs, out):
         p = T.to_float(out)
+        if p.shape[1] != 1:
+            return None     # a batch: one Jacobian per example, no single matrix to print
         return np.diagflat(p) - p @ p.T, True
 
     def partial(self, i, args, out, ctx):
-        return diag(out) - out @ out.T
+        return None if self.batch else diag(out) - out @ out.T
 
     def local_note(self, i, names):
+        if self.batch:
+            return ("the softmax Jacobian diag(p) - p p^T of each example (column): "
+                    "p ⊙ (g - sum over the column of p ⊙ g)")
         return "the softmax Jacobian diag(p) - p p^T"
 
 
@@ -580,17 +595,62 @@ class LossOp(Op):
     def grads_wanted(self):
         return (True, False)
 
+    def scaled_expr(self, e: Expr) -> Expr:
+        """e times the factor this loss puts in front of its per-example loss (1 here; a batch's 1/n)."""
+        return e
+
     def mutants(self, node, values):
         """The loss's gradient off by the factors its table entry admits (MSE's 2, its 1/K)."""
         return [(s.key, Mutant(self, _times_factor(self, f)), "")
                 for s in self.loss.mistakes if (f := s.factor_at(self.K)) != 1]
 
 
+class L2Penalty(Op):
+    """R = lambda/2 (||P1||^2 + ||P2||^2 + ...), the sum of every entry squared   (dR/dPi = lambda Pi)
+
+    The L2 term of a regularised loss (weight decay in the loss): exact on rational parameters.
+    """
+
+    key = "l2"
+
+    def __init__(self, lam):
+        self.lam = lam
+        self.exact = isinstance(lam, Fraction)
+
+    def forward(self, xs):
+        exact_ = self.exact and all(T.is_exact(x) for x in xs)
+        total = Fraction(0) if exact_ else 0.0
+        for x in xs:
+            for v in x.flat:
+                total = total + (v * v if exact_ else float(v) ** 2)
+        half = self.lam / 2 if exact_ else float(self.lam) / 2
+        return T.exact([[half * total]]) if exact_ else np.array([[half * total]])
+
+    def vjp(self, i, g, xs, out):
+        x, g = T.unify(xs[i], g)
+        lam = self.lam if T.is_exact(x) and self.exact else float(self.lam)
+        return x * (lam * g[0, 0])
+
+    def formula(self, args):
+        total = norm2(args[0])
+        for a in args[1:]:
+            total = total + norm2(a)
+        return Const(self.lam / 2) * total
+
+    def local(self, i, up, args, out, ctx):
+        return Const(self.lam) * args[i] if isinstance(up, Const) and up.value == 1 else \
+            up * (Const(self.lam) * args[i])
+
+    def local_note(self, i, names):
+        return "the L2 term's gradient: lambda times the parameter"
+
+
 def const_of(a: np.ndarray) -> Const:
     return Const(T.plain(a))
 
 
-__all__ = ["Op", "Ctx", "RuleMistake", "Mutant", "Identity", "Linear", "Activation", "Softmax", "LossOp", "Apply",
+__all__ = ["Op", "Ctx", "RuleMistake", "Mutant", "Identity", "Linear", "Activation", "Softmax", "LossOp", "L2Penalty",
+           "Apply",
            "emul", "tr", "const_of"]
 
 

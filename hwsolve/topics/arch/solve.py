@@ -35,6 +35,7 @@ class Layer:
     padding: tuple[int, int] | str = (0, 0)
     stride: tuple[int, int] | None = None
     dilation: tuple[int, int] = (1, 1)
+    groups: int = 1  # conv: grouped convolution (PyTorch's groups; depthwise when groups = channels = filters)
     mode: str = "max"  # pooling
     bias: bool = True
     rate: Fraction | float | None = None  # dropout
@@ -129,24 +130,30 @@ def _window_volume(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) 
 
 def _conv_steps(sol: Solution, tally: _Tally, i: int, ly: Layer, vol: tuple) -> tuple:
     shp, new = _window_volume(sol, tally, i, ly, vol)
-    D, depth = vol[2], new[2]
-    tally.macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * D
+    D, depth, G = vol[2], new[2], ly.groups
+    if D % G or depth % G:
+        raise _err(ly, f"{ly.label}: groups = {G} must divide the input depth {D} and the filters {depth}")
+    Dg = D // G      # each filter sees the D / G channels of its group
+    tally.macs[i] = new[0] * new[1] * depth * shp.k[0] * shp.k[1] * Dg
     pre, sec = f"L{i}.", f"L{i}"
     k = ly.kernel
     ks = (Symbol("k"), Symbol("k")) if k[0] == k[1] else (_s("k_h"), _s("k_w"))
-    w = k[0] * k[1] * D * depth
+    dsym = Symbol("D") if G == 1 else Symbol("D") / Symbol("G")
+    w = k[0] * k[1] * Dg * depth
     b = depth if ly.bias else 0
-    sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * Symbol("D") * Symbol("N"),
-                 substituted=Const(k[0]) * Const(k[1]) * Const(D) * Const(depth), value=w,
-                 unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {D}, D = the "
-                                         "depth of the previous volume"))
+    group_note = "" if G == 1 else (f"; groups G = {G}: each filter sees D/G = {Dg} channel{'s' if Dg > 1 else ''}"
+                                    + (" (depthwise)" if G == D == depth else ""))
+    sol.add(Step(pre + "weights", sec, formula=ks[0] * ks[1] * dsym * Symbol("N"),
+                 substituted=Const(k[0]) * Const(k[1]) * Const(Dg) * Const(depth), value=w,
+                 unit="parameters", note=f"{depth} filters of {k[0]} x {k[1]} x {Dg}, D = the "
+                                         "depth of the previous volume" + group_note))
     sol.add(Step(pre + "biases", sec, formula=Symbol("N") if ly.bias else None,
                  substituted=Const(depth) if ly.bias else None, value=b,
                  unit="parameters", note="one per filter" if ly.bias else "bias: false"))
-    pexpr = (Const(k[0]) * Const(k[1]) * Const(D) + 1) * Const(depth) if ly.bias \
-        else Const(k[0]) * Const(k[1]) * Const(D) * Const(depth)
-    pform = (ks[0] * ks[1] * Symbol("D") + 1) * Symbol("N") if ly.bias \
-        else ks[0] * ks[1] * Symbol("D") * Symbol("N")
+    pexpr = (Const(k[0]) * Const(k[1]) * Const(Dg) + 1) * Const(depth) if ly.bias \
+        else Const(k[0]) * Const(k[1]) * Const(Dg) * Const(depth)
+    pform = (ks[0] * ks[1] * dsym + 1) * Symbol("N") if ly.bias \
+        else ks[0] * ks[1] * dsym * Symbol("N")
     tally.rows.append(_Row(i, ly, new, w + b, pexpr, pform, f"{w} weights + {b} biases"))
     return new
 
@@ -306,6 +313,7 @@ def _describe(ly: Layer) -> str:
     if ly.type == "conv":
         pad = ly.padding if ly.padding == "same" else pair(ly.padding)
         extra = f", dilation {pair(ly.dilation)}" if ly.dilation != (1, 1) else ""
+        extra += f", groups {ly.groups}" if ly.groups != 1 else ""
         return (f"{ly.filters} filters {ly.kernel[0]}x{ly.kernel[1]}, padding {pad}, "
                 f"stride {pair(ly.stride or (1, 1))}{extra}")
     if ly.type == "pool":

@@ -23,7 +23,7 @@ DEFAULT_KEYS = {"conv": {"padding", "stride", "dilation", "bias"},
                 "fc": {"bias"}}
 LAYER_KEYS = {
     "input": {"size"},
-    "conv": {"kernel", "filters", "padding", "stride", "dilation", "bias"},
+    "conv": {"kernel", "filters", "padding", "stride", "dilation", "bias", "groups"},
     "pool": {"size", "stride", "padding", "mode"},
     "fc": {"units", "bias"},
     "flatten": set(), "batchnorm": set(), "relu": set(), "dropout": {"rate"},
@@ -150,7 +150,8 @@ def _conv_layer(f: Field, name: str, d: dict) -> Layer:
                  else d.get("padding", (0, 0)),
                  stride=_pair(f["stride"], "stride") if f.has("stride") else d.get("stride", (1, 1)),
                  dilation=_pair(f["dilation"], "dilation") if f.has("dilation") else d.get("dilation", (1, 1)),
-                 bias=f["bias"].boolean() if f.has("bias") else d.get("bias", True), where=f.error)
+                 bias=f["bias"].boolean() if f.has("bias") else d.get("bias", True),
+                 groups=f["groups"].integer(minimum=1) if f.has("groups") else 1, where=f.error)
 
 
 def _pool_layer(f: Field, name: str, d: dict) -> Layer:

@@ -24,7 +24,7 @@ MAX_PARAMETERS = 2_000_000
 
 TOP_KEYS = {"hwsolve", "kind", "title", "notation", "layout", "conventions", "input", "target",
             "layers", "loss", "rubric", "notes", "batch", "reduction",
-            "per_example"}
+            "per_example", "weight_decay"}
 NOTATION_KEYS = {"style", "pre", "post", "index", "input", "output", "target", "loss", "weight",
                  "bias", "z0"}
 LAYER_KEYS = {"type", "W", "b", "name", "W_name", "b_name", "scale"}  # + each activation's parameters
@@ -89,6 +89,8 @@ class NetworkProblem:
     reduction: str = "mean"                    # the batch loss: mean or sum over the examples
     per_example: bool = False                  # also each example's output, loss and gradients alone
     image: list | None = None                  # an image input (H x W rows, or C x H x W) for conv layers
+    weight_decay: Fraction | float | None = None   # L2 in the loss: L = loss + lambda/2 sum ||P||^2
+    decay_biases: bool = True                  # ... over the biases too (PyTorch's weight_decay), or W only
 
 
 def parse_network(doc: Doc) -> NetworkProblem:
@@ -125,7 +127,31 @@ def parse_network(doc: Doc) -> NetworkProblem:
         if conv.has("relu_prime_at_zero"):
             relu0 = conv["relu_prime_at_zero"].number()
     title = root["title"].text() if root.has("title") else doc.file
-    return NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc, image=image)
+    p = NetworkProblem(doc.file, title, x, y, given_as, layers, loss, notation, layout, relu0, doc, image=image)
+    _weight_decay(root, p)
+    return p
+
+
+def _weight_decay(root: Field, p: NetworkProblem) -> None:
+    """`weight_decay: 0.01` (every W and b, as PyTorch's weight_decay) or `{lambda: 0.01, biases: false}`."""
+    if not root.has("weight_decay"):
+        return
+    f = root["weight_decay"]
+    if isinstance(f.value, dict):
+        f.mapping({"lambda", "biases"})
+        if not f.has("lambda"):
+            raise f.error("missing required key 'lambda' (the L2 coefficient, >= 0)")
+        lam_f = f["lambda"]
+        p.decay_biases = f["biases"].boolean() if f.has("biases") else True
+    else:
+        lam_f = f
+    lam = lam_f.number()
+    if lam < 0:
+        raise lam_f.error(f"weight_decay must be >= 0, got {lam}")
+    if p.per_example:
+        raise f.error("per_example runs each example alone; with weight_decay its L2 term would count once "
+                      "per example")
+    p.weight_decay = lam
 
 
 def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
@@ -137,12 +163,14 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
     X = _examples(root["input"], batch)
     layers, out_shape = _layers(root["layers"], (len(X), len(X[0])), batch=batch)
     width = out_shape[0]
-    for layer in layers:
-        if layer.kind == "softmax":
-            raise root["layers"].error("softmax with a batch is not supported yet (issue 11); "
-                                       "give one example at a time")
     n = len(X[0])
-    Y = _examples(root["target"], batch, flat_ok=width == 1)
+    loss = read_loss(root["loss"])
+    if loss.key == "cross_entropy" and layers[-1].kind != "softmax":
+        raise root["loss"].error("cross_entropy needs a softmax as the last layer (add '- softmax')")
+    if isinstance(root["target"].value, dict):
+        Y = _class_targets(root["target"], width, n)
+    else:
+        Y = _examples(root["target"], batch, flat_ok=width == 1)
     if len(Y) != width or len(Y[0]) != n:
         raise root["target"].error(f"target is {len(Y)}x{len(Y[0])} as columns but the network gives "
                                    f"{width} output{'s' if width != 1 else ''} for each of {n} examples")
@@ -150,7 +178,7 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
     layout = root["layout"].text({"gradient"}) if root.has("layout") else "gradient"
     title = root["title"].text() if root.has("title") else doc.file
     p = NetworkProblem(doc.file, title, [row[0] for row in X], [row[0] for row in Y], "batch", layers,
-                       read_loss(root["loss"]), notation, layout, None, doc, batch=batch, X=X, Y=Y,
+                       loss, notation, layout, None, doc, batch=batch, X=X, Y=Y,
                        reduction=reduction,
                        per_example=root["per_example"].boolean() if root.has("per_example") else False)
     if p.per_example and any(layer.kind in ("batchnorm", "dropout") for layer in layers):
@@ -161,7 +189,24 @@ def _parse_batch(doc: Doc, root: Field, notation: Notation) -> NetworkProblem:
         conv.mapping({"relu_prime_at_zero"})
         if conv.has("relu_prime_at_zero"):
             p.relu_at_zero = conv["relu_prime_at_zero"].number()
+    _weight_decay(root, p)
     return p
+
+
+def _class_targets(f: Field, width: int, n: int) -> list[list[Fraction]]:
+    """`target: {class: [2, 0, 1]}`: one class index per example (0-based, PyTorch's integer targets),
+    as the one-hot columns of Y (width x n)."""
+    f.mapping({"class"})
+    cf = f["class"]
+    if not isinstance(cf.value, list):
+        raise cf.error(f"expected one class index per example (a list of {n}), e.g. [2, 0, 1]")
+    ks = [item.integer(minimum=0) for item in cf.items()]
+    if len(ks) != n:
+        raise cf.error(f"{len(ks)} class indices for {n} examples")
+    for item, k in zip(cf.items(), ks, strict=True):
+        if k >= width:
+            raise item.error(f"class {k} does not exist: the output has {width} entries (classes 0 to {width - 1})")
+    return [[Fraction(int(k == c)) for k in ks] for c in range(width)]
 
 
 def _examples(f: Field, batch: str, flat_ok: bool = False) -> list[list[Fraction]]:

@@ -39,6 +39,7 @@ def compile_network(p) -> Compiled:
         current = g.apply(Identity(), (x,), *_named(indexed(n.post, 0, n.index)))
     params: list[Node] = []
     names = {n.input, n.target, n.loss}
+    biases: set[str] = set()     # left out of weight decay's L2 term with biases: false
     linear_no = 0
     for i, layer in enumerate(p.layers):
         where = p.doc.lines.get(("layers", i))
@@ -49,16 +50,20 @@ def compile_network(p) -> Compiled:
             linear_no += layer.kind in ("conv", "rnn", "attention")
             current, new_params = add_shaped(g, p, layer, current, linear_no, i, names, where)
             params += new_params
+            if layer.kind == "conv" and len(new_params) == 2:
+                biases.add(new_params[1].name)
             continue
         if layer.kind == "linear":
             linear_no += 1
             parents = _linear_params(g, p, layer, linear_no, where)
             params += parents
+            if layer.b is not None:
+                biases.add(parents[1].name)
             op: Op = (BatchLinear if batch else Linear)(has_bias=layer.b is not None)
             parents.insert(1, current)
             default = indexed(n.pre, linear_no, n.index) if n.style == "layered" else indexed(n.post, i + 1, n.index)
         else:
-            op = Softmax() if layer.kind == "softmax" else Activation(
+            op = Softmax(batch=bool(batch)) if layer.kind == "softmax" else Activation(
                 layer.fn, dict(layer.params), layer.scale, p.relu_at_zero if layer.fn.kink is not None else None)
             parents = [current]
             default = indexed(n.post, linear_no if n.style == "layered" else i + 1, n.index)
@@ -72,13 +77,35 @@ def compile_network(p) -> Compiled:
         current = g.apply(Identity(), (current,), *_named(symbol(n.output)))
     loss_op = (BatchLoss(p.loss, y.label, len(p.Y), len(p.X[0]), p.reduction) if batch
                else LossOp(p.loss, y.label, K=len(p.y)))
-    loss = g.apply(loss_op, (current, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
+    if getattr(p, "weight_decay", None) is not None:
+        loss = _with_weight_decay(g, p, loss_op, current, y, [q for q in params if p.decay_biases or
+                                                              q.name not in biases], names)
+    else:
+        loss = g.apply(loss_op, (current, y), n.loss, symbol(n.loss), line=p.doc.lines.get(("loss",)))
     seen: set[str] = set()
     for prm in params:
         if prm.name in seen or prm.name in names:
             raise SpecError(f"two parameters are both called '{prm.name}'", file=p.file, line=prm.line)
         seen.add(prm.name)
     return Compiled(g, loss, [*params, x], _network_notes(p), p.layout)
+
+
+def _with_weight_decay(g: Graph, p, loss_op: Op, current: Node, y: Node, decayed: list[Node],
+                       names: set[str]) -> Node:
+    """L = L_data + R, R = lambda/2 (the sum of the squared parameters): L2 in the loss (weight decay).
+    Each decayed parameter then has two paths to L, through its layer and through R: dL/dW = ... + lambda W."""
+    from hwsolve.autodiff.ops import L2Penalty, Sum
+
+    n, where = p.notation, p.doc.lines.get(("loss",))
+    data_sym, r_sym = symbol(f"{n.loss}_data"), symbol("R")
+    for sym in (data_sym, r_sym):
+        if sym.text in names:
+            raise SpecError(f"'{sym.text}' is the name of the data loss or the L2 term with weight_decay: "
+                            "rename the layer", file=p.file, line=where)
+        names.add(sym.text)
+    data = g.apply(loss_op, (current, y), data_sym.text, data_sym, line=where)
+    penalty = g.apply(L2Penalty(p.weight_decay), decayed, r_sym.text, r_sym, line=p.doc.lines.get(("weight_decay",)))
+    return g.apply(Sum((1, 1)), (data, penalty), n.loss, symbol(n.loss), line=where)
 
 
 def _linear_params(g: Graph, p, layer, number: int, where) -> list[Node]:
@@ -94,6 +121,14 @@ def _linear_params(g: Graph, p, layer, number: int, where) -> list[Node]:
 
 def _network_notes(p) -> list[str]:
     notes = [f"Loss: {p.loss.description}."]
+    if getattr(p, "weight_decay", None) is not None:
+        from hwsolve.core.numfmt import fmt_number
+
+        over = ("every weight and bias (as PyTorch's weight_decay)" if p.decay_biases
+                else "the weights only (biases: false)")
+        notes.append(f"Weight decay as L2 in the loss: {p.notation.loss} = {p.notation.loss}_data + R, R = lambda/2 "
+                     f"(sum of squares) over {over}, lambda = {fmt_number(p.weight_decay)}; so each decayed "
+                     f"parameter's gradient gains lambda times itself (the path through R).")
     if getattr(p, "batch", None):
         notes += _batch_notes(p)
     shaped = {layer.kind for layer in p.layers if layer.kind in SHAPED_TYPES}

@@ -48,6 +48,7 @@ class ShapeProblem:
     pool: str | None = None  # "max" | "avg"
     transposed: bool = False
     output_padding: tuple[int, int] = (0, 0)
+    groups: int = 1  # grouped convolution: each filter sees C / groups channels (depthwise: groups = C = L)
 
 
 @dataclass
@@ -87,7 +88,7 @@ def validate(prob: ShapeProblem, blame: Blame = flag_blame) -> ShapeProblem:
         elif prob.p != "same":
             _check_window_fits(prob, i, blame)
     return ShapeProblem(prob.n, prob.k, prob.p, s, prob.d, prob.filters, prob.channels, prob.pool,
-                        prob.transposed, prob.output_padding)
+                        prob.transposed, prob.output_padding, prob.groups)
 
 
 def _check_combination(prob: ShapeProblem, blame: Blame) -> None:
@@ -102,6 +103,12 @@ def _check_combination(prob: ShapeProblem, blame: Blame) -> None:
         raise blame("p", "'same' padding is defined here for ordinary convolutions only")
     if prob.output_padding != (0, 0) and not prob.transposed:
         raise blame("output_padding", "output padding applies to transposed convolutions only")
+    if prob.groups != 1:
+        if prob.pool:
+            raise blame("groups", "pooling has no filters to group")
+        c, f = prob.channels or 1, prob.filters or 1
+        if prob.groups < 1 or c % prob.groups or f % prob.groups:
+            raise blame("groups", f"must divide the channels ({c}) and the filters ({f}), got {prob.groups}")
 
 
 def _check_ranges(prob: ShapeProblem, s: tuple[int, int], blame: Blame) -> None:
@@ -378,16 +385,21 @@ def _volume_steps(sol: Solution, prob: ShapeProblem, axs: list[Axis], pre: str, 
         sol.add(Step(pre + "params", psec, value=0, unit="parameters",
                      note=f"{prob.pool} pooling has no weights and no biases"))
         return
-    ch, kh, kw = prob.channels or 1, prob.k[0], prob.k[1]
+    G = prob.groups
+    # a grouped convolution's filter spans the C / G channels of its group (a transposed one likewise)
+    ch, kh, kw = (prob.channels or 1) // G, prob.k[0], prob.k[1]
+    csym = C if G == 1 else C / _s("G")
     ksyms = (K, K) if kh == kw else (_s("k_h"), _s("k_w"))
-    sol.add(Step(pre + "weights", psec, formula=ksyms[0] * ksyms[1] * C * L,
+    gnote = "" if G == 1 else (f"; groups G = {G}: each filter sees C/G = {ch} channel{'s' if ch > 1 else ''}"
+                               + (" (depthwise)" if G == (prob.channels or 1) == depth else ""))
+    sol.add(Step(pre + "weights", psec, formula=ksyms[0] * ksyms[1] * csym * L,
                  substituted=Const(kh) * Const(kw) * Const(ch) * Const(depth), value=kh * kw * ch * depth,
                  unit="parameters",
-                 note=f"each of the {depth} filters is {kh} x {kw} x {ch}" if depth > 1
-                 else f"the filter is {kh} x {kw} x {ch}"))
+                 note=(f"each of the {depth} filters is {kh} x {kw} x {ch}" if depth > 1
+                       else f"the filter is {kh} x {kw} x {ch}") + gnote))
     sol.add(Step(pre + "biases", psec, formula=L, substituted=Const(depth), value=depth,
                  unit="parameters", note="one bias per filter"))
-    sol.add(Step(pre + "params", psec, formula=(ksyms[0] * ksyms[1] * C + 1) * L,
+    sol.add(Step(pre + "params", psec, formula=(ksyms[0] * ksyms[1] * csym + 1) * L,
                  substituted=(Const(kh) * Const(kw) * Const(ch) + 1) * Const(depth),
                  value=(kh * kw * ch + 1) * depth, unit="parameters",
                  note=f"{kh * kw * ch * depth} weights + {depth} bias{'es' if depth > 1 else ''}"))
@@ -401,9 +413,10 @@ def shape_title(prob: ShapeProblem) -> str:
     kind = "transposed convolution" if prob.transposed else \
         (f"{prob.pool} pooling" if prob.pool else "convolution")
     what = f"window {prob.k[0]}x{prob.k[1]}" if prob.pool else \
-        f"{prob.filters or 1} filter(s) {prob.k[0]}x{prob.k[1]}x{prob.channels or 1}"
+        f"{prob.filters or 1} filter(s) {prob.k[0]}x{prob.k[1]}x{(prob.channels or 1) // max(prob.groups, 1)}"
     p = prob.p if prob.p == "same" else _pair(prob.p)
     extra = f", d={_pair(prob.d)}" if prob.d != (1, 1) else ""
+    extra += f", groups {prob.groups}" if prob.groups != 1 else ""
     if prob.transposed and prob.output_padding != (0, 0):
         extra += f", output padding {_pair(prob.output_padding)}"
     return (f"Output size of a {kind}: input {prob.n[0]}x{prob.n[1]}x{prob.channels or 1}, {what}, "

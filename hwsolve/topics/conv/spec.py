@@ -12,7 +12,7 @@ from hwsolve.spec.loader import Doc, Field, check_header, load_yaml
 from hwsolve.topics.conv.sizes import parse_count, parse_pair
 from hwsolve.topics.conv.solve import OPERATIONS, ApplyProblem, ConvSheet, ShapeProblem, check_apply, validate
 
-SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding"}
+SHAPE_KEYS = {"n", "k", "p", "s", "d", "filters", "channels", "pool", "transposed", "output_padding", "groups"}
 APPLY_KEYS = {"image", "kernel", "bias", "filters", "operation", "window", "stride", "padding",
               "dilation"}
 PART_COMMON = {"id", "question", "task"}
@@ -106,7 +106,8 @@ def read_shape(f: Field) -> ShapeProblem:
         filters=parse_count(data.get("filters"), "filters", blame),
         channels=parse_count(data.get("channels"), "channels", blame), pool=pool,
         transposed=f["transposed"].boolean() if "transposed" in data else False,
-        output_padding=pair("output_padding", (0, 0), minimum=0))
+        output_padding=pair("output_padding", (0, 0), minimum=0),
+        groups=parse_count(data.get("groups"), "groups", blame) or 1)
 
 
 def read_number(f: Field):

@@ -132,8 +132,12 @@ def _depths(f) -> tuple[list[int], Any]:
     elif f.has("layers"):
         depths = [f["layers"].integer(minimum=1)]
         where = f["layers"]
+    elif f.has("local") and isinstance(f["local"].value, list) and f["local"].value:
+        # a list of local derivatives fixes the depth (docs/hparam-gradflow.md): no need to repeat it
+        depths = [len(f["local"].value)]
+        where = f["local"]
     else:
-        raise f.error("missing required key 'layers' (or 'depths')")
+        raise f.error("missing required key 'layers' (or 'depths', or a list of local derivatives)")
     if max(depths) > MAX_DEPTH:
         raise where.error(f"depth {max(depths)} is over the limit of {MAX_DEPTH} layers")
     return depths, where

@@ -9,7 +9,9 @@ stable name: ``W[1][t=2]`` (a parameter after step 2), ``g(W[1])[t=2]`` (the gra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -66,6 +68,8 @@ class _Run:
         self.sol.source, self.sol.question = p.source, p.question
         self.losses: list[Any] = []
         self.grads_seen: list[dict[str, np.ndarray]] = []
+        self.lrs: list[Any] = []     # the learning rate each step used (a schedule changes it)
+        self.base_lr = self.h["lr"]
 
     # -- records ------------------------------------------------------------------------------
 
@@ -96,6 +100,9 @@ class _Run:
     def step(self, t: int) -> None:
         section = f"t{t}"
         self.sol.sections[section] = f"Step {t}"
+        if self.opt.schedule:
+            self.scheduled_lr(t, section)
+        self.lrs.append(self.h["lr"])
         if self.opt.type == "nesterov" and self.convention == "sheet":
             self.look_ahead(t, section)
         self.g.forward()
@@ -112,6 +119,16 @@ class _Run:
             prm.node.value = value
         self.g.forward()
         self.loss_step(t, section)
+
+    def scheduled_lr(self, t: int, section: str) -> None:
+        """alpha for step t, as PyTorch's scheduler gives it when stepped after every update: step t
+        sees the schedule at t - 1 (step 1 uses the base rate). The update formulas then read lr[t=t]."""
+        assert self.opt.schedule is not None    # step() calls this only with a schedule
+        value, formula, substituted = schedule_value(self.opt.schedule, self.base_lr, t)
+        sym = Symbol(f"lr[t={t}]", rf"\alpha_{{{t}}}")
+        self.add(sym, section, T.exact([[value]]) if isinstance(value, Fraction) else np.array([[value]]),
+                 formula=formula, substituted=substituted, note=f"the learning rate of step {t}")
+        self.h["lr"], self.h_sym["lr"], self.h_const["lr"] = value, sym, Const(value)
 
     def look_ahead(self, t: int, section: str) -> None:
         """Nesterov (Sutskever et al. 2013): the gradient is taken at w + mu m, not at w."""
@@ -184,6 +201,33 @@ class _Run:
         return w_new
 
 
+# cos(pi q) for the q where it is rational: a cosine schedule stays exact there (no 6e-17 for 0)
+_EXACT_COS = {Fraction(0): Fraction(1), Fraction(1, 3): Fraction(1, 2), Fraction(1, 2): Fraction(0),
+              Fraction(2, 3): Fraction(-1, 2), Fraction(1): Fraction(-1)}
+
+
+def schedule_value(sched: dict, base, t: int) -> tuple[Any, Any, Any]:
+    """(alpha_t, its formula, the numbers substituted) of a schedule at step t (PyTorch's closed forms
+    of StepLR, ExponentialLR and CosineAnnealingLR at epoch t - 1)."""
+    alpha = Symbol("alpha", r"\alpha")
+    kind, e = sched["type"], t - 1
+    if kind in ("step", "exponential"):
+        k = e // sched["step_size"] if kind == "step" else e
+        gamma = sched["gamma"]
+        value = base * gamma ** k
+        gsym = Symbol("gamma", r"\gamma")
+        return value, alpha * gsym ** Const(k), Const(base) * Const(gamma) ** Const(k)
+    T_max, eta = sched["T_max"], sched["eta_min"]
+    q = Fraction(e, T_max) % 2
+    exact = isinstance(base, Fraction) and isinstance(eta, Fraction) and q in _EXACT_COS
+    cos = _EXACT_COS[q] if exact else math.cos(math.pi * e / T_max)
+    value = eta + (base - eta) * (1 + cos) / 2 if exact else float(eta) + (float(base) - float(eta)) * (1 + cos) / 2
+    pi_term = Symbol(f"cos(pi * {e}/{T_max})", rf"\cos(\pi \cdot {e}/{T_max})")
+    eta_sym = Symbol("eta_min", r"\eta_{\min}")
+    formula = eta_sym + (alpha - eta_sym) * (Const(1) + pi_term) / Const(2)
+    return value, formula, Const(eta) + (Const(base) - Const(eta)) * (Const(1) + Const(cos)) / Const(2)
+
+
 def solve(p: TrainProblem) -> Solution:
     run = _Run(p)
     sol = run.sol
@@ -226,6 +270,7 @@ def _forward_after(run: _Run) -> None:
 
 def _notes(run: _Run) -> list[str]:
     opt, h = run.opt, run.h
+    h = {**h, "lr": run.base_lr}     # a schedule changes h["lr"] step by step: the setting is the base rate
     settings = ", ".join(f"{HYPER[k][0]} = {fmt_number(h[k])}" for k in _settings(run))
     notes = [f"Optimizer: {NAMES[opt.type]}" + _convention_text(run) + f"; {settings}."]
     for (kind, key), theirs in TORCH_DEFAULTS.items():
@@ -235,19 +280,54 @@ def _notes(run: _Run) -> list[str]:
     if opt.weight_decay:
         if opt.decoupled:
             notes.append("Weight decay is decoupled (AdamW): w <- (the rule's w) - alpha lambda w[t-1], "
-                         "not added to the gradient" + (
-                             "; for plain SGD this is the same step as L2 in the loss." if opt.type == "sgd"
-                             else "; with Adam this differs from L2 in the loss, whose lambda w is "
-                             "rescaled by 1 / sqrt(vhat)."))
+                         "not added to the gradient; " + DECOUPLED_VS_L2[opt.type])
         else:
             notes.append(f"L2 in the loss: {run.loss.name} + (lambda/2) ||w||^2, so g = dL/dw + lambda w; "
                          f"the {run.loss.name}[t] lines are the loss without the L2 term.")
+    if opt.schedule:
+        notes.append(_schedule_note(opt.schedule))
+    if "convention" not in opt.given and (opt.type == "nesterov" or (opt.type == "momentum" and opt.schedule)):
+        why = ("Nesterov's two forms give different weights" if opt.type == "nesterov"
+               else "With a schedule the momentum conventions give different weights")
+        other = ("the look-ahead form, g at w + mu m" if opt.type == "nesterov"
+                 else "m <- mu m - alpha_t g, w <- w + m")
+        notes.append(f"{why}; the convention was not given, so PyTorch's is used (torch.optim.SGD"
+                     f"{'(nesterov=True)' if opt.type == 'nesterov' else ''}); convention: sheet for {other}.")
     if opt.type in ("adagrad", "rmsprop", "adam"):
         notes.append("Square roots are taken in floating point; the other states stay exact while "
                      "the inputs are rational.")
     notes += _momentum_agreement(run)
     notes.append(_trend(run))
     return notes
+
+
+# how decoupled decay differs from L2 in the loss, per rule (the note used to say "with Adam" for all)
+DECOUPLED_VS_L2 = {
+    "sgd": "for plain SGD this is the same step as L2 in the loss.",
+    "momentum": "with momentum this differs from L2 in the loss, whose lambda w enters the velocity and "
+                "is carried into later steps (SGDW, Loshchilov and Hutter 2019).",
+    "nesterov": "with momentum this differs from L2 in the loss, whose lambda w enters the velocity and "
+                "is carried into later steps (SGDW, Loshchilov and Hutter 2019).",
+    "adagrad": "with AdaGrad this differs from L2 in the loss, whose lambda w is divided by sqrt(G) "
+               "with the rest of the gradient (and adds to G).",
+    "rmsprop": "with RMSProp this differs from L2 in the loss, whose lambda w is divided by sqrt(s) "
+               "with the rest of the gradient (and adds to s).",
+    "adam": "with Adam this differs from L2 in the loss, whose lambda w is rescaled by 1 / sqrt(vhat).",
+}
+
+
+def _schedule_note(sched: dict) -> str:
+    kind = sched["type"]
+    if kind == "step":
+        what = (f"StepLR(step_size={sched['step_size']}, gamma={fmt_number(sched['gamma'])}): "
+                "alpha_t = alpha gamma^floor((t - 1) / step_size)")
+    elif kind == "exponential":
+        what = f"ExponentialLR(gamma={fmt_number(sched['gamma'])}): alpha_t = alpha gamma^(t - 1)"
+    else:
+        what = (f"CosineAnnealingLR(T_max={sched['T_max']}, eta_min={fmt_number(sched['eta_min'])}): alpha_t = "
+                "eta_min + (alpha - eta_min)(1 + cos(pi (t - 1) / T_max)) / 2")
+    return ("Learning-rate schedule: PyTorch's " + what + ", the scheduler stepped once after every update "
+            "(step 1 uses alpha itself); lr[t] is the rate step t used.")
 
 
 def _settings(run: _Run) -> list[str]:
@@ -273,11 +353,11 @@ def _momentum_agreement(run: _Run) -> list[str]:
     """Run the other momentum convention on the same gradients and say whether the weights agree."""
     if run.opt.type != "momentum":
         return []
-    mu, lr = run.h["momentum"], run.h["lr"]
+    mu = run.h["momentum"]
     agree = True
     for prm in run.params:
         m = v = T.zeros_like(_val(prm.node))
-        for grads in run.grads_seen:
+        for lr, grads in zip(run.lrs, run.grads_seen, strict=True):
             g = grads[prm.node.name]
             m = O.Numbers.sub(O.Numbers.mul(mu, m), O.Numbers.mul(lr, g))
             v = O.Numbers.add(O.Numbers.mul(mu, v), g)
@@ -285,7 +365,10 @@ def _momentum_agreement(run: _Run) -> list[str]:
     if agree:
         return ["The two momentum conventions agree at every step: the sheet's m is PyTorch's "
                 "-alpha v (constant alpha, both starting at 0), so the weights are the same."]
-    return ["The two momentum conventions do NOT agree here (m differs from -alpha v)."]
+    why = (": the learning rate changes, and m keeps each step's own rate while -alpha v applies the new "
+           "rate to the whole velocity" if len(set(map(str, run.lrs))) > 1 else " (m differs from -alpha v)")
+    return [f"The two momentum conventions do NOT agree here{why}; the weights above follow the "
+            f"{'sheet' if run.convention == 'sheet' else 'PyTorch'} convention."]
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -24,7 +24,11 @@ OBJECTIVE_KEYS = {"params", "f", "name"}
 MODEL_KEYS_FILE = {"file"}
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 OPTIMIZER_KEYS = {"type", "lr", "momentum", "convention", "beta1", "beta2", "rho", "eps",
-                  "weight_decay", "decoupled", "initial_accumulator"}
+                  "weight_decay", "decoupled", "initial_accumulator", "schedule"}
+# learning-rate schedules, as PyTorch's schedulers stepped once after every update: key -> its settings
+SCHEDULES: dict[str, set[str]] = {"step": {"step_size", "gamma"}, "exponential": {"gamma"},
+                                  "cosine": {"T_max", "eta_min"}}
+ANY_OPTIMIZER = {"type", "lr", "weight_decay", "decoupled", "schedule"}
 # which hyper-parameters each optimizer reads (the others are refused, so a typo cannot pass silently)
 USES: dict[str, set[str]] = {
     "sgd": set(),
@@ -49,7 +53,7 @@ class Optimizer:
     type: str
     lr: Fraction | float
     momentum: Fraction | float = DEFAULTS["momentum"]
-    convention: str = "sheet"            # momentum/nesterov: sheet (m <- mu m - lr g) or pytorch
+    convention: str = "sheet"            # momentum: sheet (m <- mu m - lr g) or pytorch; nesterov: pytorch unless given
     beta1: Fraction | float = DEFAULTS["beta1"]
     beta2: Fraction | float = DEFAULTS["beta2"]
     rho: Fraction | float = DEFAULTS["rho"]
@@ -57,6 +61,7 @@ class Optimizer:
     weight_decay: Fraction | float = DEFAULTS["weight_decay"]
     decoupled: bool = False              # weight decay in the update (AdamW) instead of L2 in the loss
     initial_accumulator: Fraction | float = DEFAULTS["initial_accumulator"]   # AdaGrad's G at t = 0
+    schedule: dict | None = None         # {"type": "step" | "exponential" | "cosine", and its settings}
     given: set[str] = field(default_factory=set)
 
 
@@ -164,10 +169,10 @@ def _optimizer(f: Field) -> Optimizer:
     if "lr" not in v:
         raise f.error("missing required key 'lr' (the learning rate, > 0)")
     opt = Optimizer(kind, _rate(f["lr"], "the learning rate lr"), given=set(v))
-    for key in sorted(set(v) - {"type", "lr", "weight_decay", "decoupled"}):
+    for key in sorted(set(v) - ANY_OPTIMIZER):
         if key not in USES[kind]:
             raise f[key].error(f"'{key}' is not a setting of {kind} (it takes: "
-                               + ", ".join(sorted(USES[kind] | {'lr', 'weight_decay', 'decoupled'})) + ")")
+                               + ", ".join(sorted(USES[kind] | (ANY_OPTIMIZER - {'type'}))) + ")")
     for key in ("momentum", "beta1", "beta2", "rho"):
         if key in v:
             x = f[key].number()
@@ -184,7 +189,41 @@ def _optimizer(f: Field) -> Optimizer:
         opt.decoupled = f["decoupled"].boolean()
     if "convention" in v:
         opt.convention = f["convention"].text({"sheet", "pytorch"})
+    if "schedule" in v:
+        opt.schedule = _schedule(f["schedule"])
+    if "convention" not in v and (kind == "nesterov" or (kind == "momentum" and opt.schedule)):
+        # where the two forms give different weights (Nesterov's always; momentum's once the rate changes) and
+        # the spec does not say, PyTorch's default is used (and a note says so); no sheet writes the look-ahead
+        opt.convention = "pytorch"
     return opt
 
 
-__all__ = ["parse_train", "TrainProblem", "Optimizer", "OPTIMIZERS", "TOP_KEYS"]
+def _schedule(f: Field) -> dict:
+    """`schedule: {type: step, step_size: 2, gamma: 1/2}` (StepLR), `{type: exponential, gamma: 0.9}`
+    (ExponentialLR) or `{type: cosine, T_max: 10, eta_min: 0}` (CosineAnnealingLR)."""
+    v = f.mapping({"type"} | set().union(*SCHEDULES.values()))
+    if "type" not in v:
+        raise f.error("missing required key 'type' (" + " | ".join(SCHEDULES) + ")")
+    kind = f["type"].text(set(SCHEDULES))
+    for key in sorted(set(v) - {"type"} - SCHEDULES[kind]):
+        raise f[key].error(f"'{key}' is not a setting of the {kind} schedule (it takes: "
+                           + ", ".join(sorted(SCHEDULES[kind])) + ")")
+    out: dict = {"type": kind}
+    if kind == "step":
+        if "step_size" not in v:
+            raise f.error("missing required key 'step_size' (the learning rate is multiplied by gamma every "
+                          "step_size steps)")
+        out["step_size"] = f["step_size"].integer(minimum=1)
+    if kind in ("step", "exponential"):
+        if "gamma" not in v:
+            raise f.error("missing required key 'gamma' (the factor of each decay, > 0)")
+        out["gamma"] = _rate(f["gamma"], "gamma")
+    if kind == "cosine":
+        if "T_max" not in v:
+            raise f.error("missing required key 'T_max' (the steps of the half cosine)")
+        out["T_max"] = f["T_max"].integer(minimum=1)
+        out["eta_min"] = _rate(f["eta_min"], "eta_min", low_open=False) if "eta_min" in v else Fraction(0)
+    return out
+
+
+__all__ = ["parse_train", "TrainProblem", "Optimizer", "OPTIMIZERS", "TOP_KEYS", "SCHEDULES"]
