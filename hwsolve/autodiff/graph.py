@@ -96,6 +96,8 @@ class Hooks:
 
 @dataclass
 class Graph:
+    """The computation graph: its nodes in the order they were added (parents first)."""
+
     nodes: list[Node] = field(default_factory=list)
     loss_name: str = "L"
     loss_latex: str = "L"
