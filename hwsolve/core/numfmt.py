@@ -168,6 +168,8 @@ def json_number(x):
     cls = x.__class__
     if cls is int or (cls is float and math.isfinite(x)):  # the common cases first: big arrays
         return x
+    if cls is Fraction and x.denominator == 1 and x.numerator.bit_length() < 3000:  # a graded answer's whole number
+        return x.numerator
     if isinstance(x, bool):
         return x
     if isinstance(x, int):
