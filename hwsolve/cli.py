@@ -122,7 +122,7 @@ def backprop(spec, dot_file, svg_file, png_file):
 
         require_dot()  # before any work: without Graphviz, fail fast and write nothing
     problem = load_backprop(spec)
-    solution = solve(problem)
+    solution = solve(problem, picture=bool(dot_file or svg_file or png_file))
     if dot_file or svg_file or png_file:
         from hwsolve.render.dot import write_drawings
 
