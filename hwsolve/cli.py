@@ -26,6 +26,14 @@ class _Path(click.Path):
         return super().convert(value, param, ctx)
 
 
+# One instance per kind, shared by every option: click.Path's constructor looks its name up in
+# gettext's catalogues (about 20 us a call, and 30 file options are built on every start-up).
+# A ParamType holds no per-use state, so sharing it changes nothing.
+_FILE = _Path(dir_okay=False)
+_FOLDER = _Path(file_okay=False)
+_ANY_PATH = _Path()
+
+
 class _Group(click.Group):
     """Turns user-input errors into one line on stderr and exit code 2, without a traceback."""
 
@@ -61,7 +69,7 @@ def output_options(f):
                   show_default=True, help="Output format.")
     @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION,
                   show_default=True, help="Significant digits for values that are not exact.")
-    @click.option("-o", "--output", type=_Path(dir_okay=False), default=None,
+    @click.option("-o", "--output", type=_FILE, default=None,
                   help="Write to this file instead of standard output.")
     @click.option("--fragment", is_flag=True, help="With --format latex: the body only, no preamble.")
     @click.option("--full", "whole", is_flag=True,
@@ -91,12 +99,12 @@ def main():
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
-@click.option("--dot", "dot_file", type=_Path(dir_okay=False), default=None,
+@click.argument("spec", type=_FILE)
+@click.option("--dot", "dot_file", type=_FILE, default=None,
               help="Also write the graph as Graphviz DOT, each node with its value and gradient.")
-@click.option("--svg", "svg_file", type=_Path(dir_okay=False), default=None,
+@click.option("--svg", "svg_file", type=_FILE, default=None,
               help="Also draw the graph as SVG (needs Graphviz's 'dot').")
-@click.option("--png", "png_file", type=_Path(dir_okay=False), default=None,
+@click.option("--png", "png_file", type=_FILE, default=None,
               help="Also draw the graph as PNG (needs Graphviz's 'dot').")
 @output_options
 def backprop(spec, dot_file, svg_file, png_file):
@@ -114,7 +122,7 @@ def backprop(spec, dot_file, svg_file, png_file):
 
         require_dot()  # before any work: without Graphviz, fail fast and write nothing
     problem = load_backprop(spec)
-    solution = solve(problem)
+    solution = solve(problem, picture=bool(dot_file or svg_file or png_file))
     if dot_file or svg_file or png_file:
         from hwsolve.render.dot import write_drawings
 
@@ -130,7 +138,7 @@ def _plot_options(f):
     """--plot FILE (PNG or SVG by suffix) and --chart/--no-chart (the terminal chart)."""
     f = click.option("--no-chart", "no_chart", is_flag=True,
                      help="Leave out the text chart section.")(f)
-    return click.option("--plot", "plot", type=_Path(dir_okay=False), default=None,
+    return click.option("--plot", "plot", type=_FILE, default=None,
                         help="Also draw the figure into this .png or .svg file.")(f)
 
 
@@ -153,7 +161,7 @@ def _finish_figure(solution, plot, no_chart):
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False), required=False)
+@click.argument("spec", type=_FILE, required=False)
 @click.option("--counts", help="Grid: values per hyper-parameter, e.g. 10,6,5.")
 @click.option("--epochs", type=int, help="Grid: epochs per configuration.")
 @click.option("--epoch-time", help="Grid: time of one epoch (see --unit).")
@@ -198,7 +206,7 @@ def hparam(spec, counts, epochs, epoch_time, unit, p, q, table, workers, plot, n
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @_plot_options
 @output_options
 def gradflow(spec, plot, no_chart):
@@ -311,7 +319,7 @@ def conv_shape(n, k, p, s, d, filters, channels, pool, transposed, output_paddin
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @output_options
 def conv(spec):
     """Apply kernels (or pooling) to a small image from SPEC (YAML): every output cell as its sum
@@ -323,7 +331,7 @@ def conv(spec):
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @output_options
 def arch(spec):
     """Layer table of a CNN from SPEC (YAML): activation volume, memory, weights and biases per
@@ -336,7 +344,7 @@ def arch(spec):
 
 
 @main.command("vit-patches")
-@click.argument("spec", type=_Path(dir_okay=False), required=False)
+@click.argument("spec", type=_FILE, required=False)
 @click.option("--image", default=None, help="Image size: 224, or HxW.")
 @click.option("--patch", default=None, help="Patch size: 16, or HxW.")
 @click.option("--channels", default=None, help="Image channels (3 for RGB). [default: 3]")
@@ -362,7 +370,7 @@ def vit_patches(spec, image, patch, channels, dim, no_cls):
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @output_options
 def layer(spec):
     """Forward and backward pass of one layer from SPEC (YAML, kind: layer, type: conv | pool |
@@ -382,7 +390,7 @@ def layer(spec):
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @output_options
 def train(spec):
     """Training steps on SPEC (YAML, kind: train): gradients from the backward pass, then SGD,
@@ -402,19 +410,19 @@ def train(spec):
 
 
 @main.command()
-@click.argument("key_spec", type=_Path(dir_okay=False))
-@click.argument("submissions", nargs=-1, required=True, type=_Path())
-@click.option("--rubric", "rubric", type=_Path(dir_okay=False), default=None,
+@click.argument("key_spec", type=_FILE)
+@click.argument("submissions", nargs=-1, required=True, type=_ANY_PATH)
+@click.option("--rubric", "rubric", type=_FILE, default=None,
               help="Rubric YAML (overrides the key spec's `rubric:`).")
-@click.option("--json", "json_file", type=_Path(dir_okay=False), default=None,
+@click.option("--json", "json_file", type=_FILE, default=None,
               help="Write every verdict and the class statistics as JSON.")
-@click.option("--junit", type=_Path(dir_okay=False), default=None,
+@click.option("--junit", type=_FILE, default=None,
               help="Write JUnit XML: one test case per graded step.")
-@click.option("--gradescope", type=_Path(dir_okay=False), default=None,
+@click.option("--gradescope", type=_FILE, default=None,
               help="Write Gradescope's results.json (one submission).")
 @click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
               default="visible", show_default=True, help="Gradescope visibility of the results.")
-@click.option("--csv", "csv_file", type=_Path(dir_okay=False), default=None,
+@click.option("--csv", "csv_file", type=_FILE, default=None,
               help="Write a CSV gradebook: student, score, points per step.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Grade in N processes (reports are the same byte for byte).")
@@ -422,9 +430,9 @@ def train(spec):
               help="Exit 1 when a submission scores below this percentage.")
 @click.option("--show-key", "show_key", is_flag=True, help="Include the key's values in feedback.")
 @click.option("--brief", is_flag=True, help="One line per submission, then the class table.")
-@click.option("--roster", type=_Path(dir_okay=False), default=None,
+@click.option("--roster", type=_FILE, default=None,
               help="KEY_SPEC is a template: grade each student against their own variant (with --secret-file).")
-@click.option("--secret-file", "secret_file", type=_Path(dir_okay=False), default=None,
+@click.option("--secret-file", "secret_file", type=_FILE, default=None,
               help="The course secret the variants were drawn with.")
 def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibility, csv_file, jobs, fail_under,
           show_key, brief, roster, secret_file):
@@ -456,8 +464,8 @@ def grade(key_spec, submissions, rubric, json_file, junit, gradescope, visibilit
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
-@click.argument("other", type=_Path(dir_okay=False), required=False)
+@click.argument("spec", type=_FILE)
+@click.argument("other", type=_FILE, required=False)
 @output_options
 def derive(spec, other):
     """General gradients of a layered network from SPEC (YAML, kind: derive): dimensions and layer
@@ -489,7 +497,7 @@ def derive(spec, other):
 
 
 @main.command()
-@click.argument("sheet", type=_Path(dir_okay=False))
+@click.argument("sheet", type=_FILE)
 @output_options
 def solve(sheet):
     """Every part of a homework SHEET (YAML, kind: sheet), each by its topic, in one report with
@@ -525,7 +533,7 @@ def examples():
 
 @main.command()
 @click.argument("kind")
-@click.argument("file", type=_Path(dir_okay=False), required=False)
+@click.argument("file", type=_FILE, required=False)
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 def init(kind, file, force):
     """Write a commented template spec of KIND to FILE (default: standard output).
@@ -553,7 +561,7 @@ def init(kind, file, force):
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("-o", "--output", type=_Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=_FILE, default=None,
               help="Write to this file instead of standard output.")
 def schema(name, output):
     """Print the JSON Schema (draft 2020-12) NAME: a spec kind (network, graph, ...), `solution`
@@ -603,7 +611,7 @@ def prove(identity):
 
 
 @main.command()
-@click.argument("spec", type=_Path(dir_okay=False))
+@click.argument("spec", type=_FILE)
 @output_options
 def question(spec):
     """The problem statement of SPEC without its solution: what is given (weights, inputs, the
@@ -620,12 +628,12 @@ def question(spec):
 
 
 @main.command()
-@click.argument("template", type=_Path(dir_okay=False))
-@click.option("--roster", required=True, type=_Path(dir_okay=False),
+@click.argument("template", type=_FILE)
+@click.option("--roster", required=True, type=_FILE,
               help="CSV of students: a column student (or id, netid, email), optionally name.")
-@click.option("--secret-file", "secret_file", required=True, type=_Path(dir_okay=False),
+@click.option("--secret-file", "secret_file", required=True, type=_FILE,
               help="The course secret (16+ bytes); without it no one can recompute a variant.")
-@click.option("-o", "--output", "out_dir", required=True, type=_Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", required=True, type=_FOLDER,
               help="Folder for the sheets, keys and manifest.json (created if missing).")
 @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION, show_default=True,
               help="Significant digits for values that are not exact.")

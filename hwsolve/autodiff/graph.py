@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from hwsolve.core.records_graph import GraphPicture
 else:
     from hwsolve.core.values import np  # numpy, imported on first use (a small exact network never needs it)
 
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from hwsolve.autodiff.ops import Ctx, Identity, LossOp, Op, const_of
 from hwsolve.core import values as T
 from hwsolve.core.errors import HwsolveError, MathError
-from hwsolve.core.records import GraphPicture, PictureNode, Solution, Step
+from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Apply, Const, Expr, Symbol, sum_of, to_latex
 
 MAX_EXPANDED = 80  # operations in a fully expanded chain-rule expression before we stop expanding
@@ -98,6 +100,8 @@ class Hooks:
 
 @dataclass
 class Graph:
+    """The computation graph: its nodes in the order they were added (parents first)."""
+
     nodes: list[Node] = field(default_factory=list)
     loss_name: str = "L"
     loss_latex: str = "L"
@@ -221,6 +225,8 @@ class Graph:
         """The graph as a drawing record: each node's role, its rule's label, its value and the
         gradient printed for it (`printed`: step name -> value). `loss_drawn`: the last node is
         a loss (red box), not a plain output."""
+        from hwsolve.core.records_graph import GraphPicture, PictureNode  # only when a drawing is made
+
         index = {n: k for k, n in enumerate(self.nodes)}
         out = []
         for n in self.nodes:

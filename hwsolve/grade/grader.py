@@ -42,6 +42,9 @@ class Key:
     model: Any = None                     # ecf.EcfModel for backprop kinds
     prepared: dict = field(default_factory=dict)
     ecf_names: set = field(default_factory=set)   # steps ECF can recompute
+    # the student's world by the wrong values it is built from (`_world`): in a class, many
+    # submissions carry the same slip forward, and rebuilding it is most of grading one
+    worlds: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def max_score(self) -> float:
@@ -272,13 +275,37 @@ def grade(key: Key, sub: Submission) -> Result:
         if (not ok and rub.ecf and name in key.ecf_names and v.dims == kv.dims
                 and not _trivial(v, kv)):
             used[name] = v
-    world = student_world(key, used) if (used and key.model is not None) else None
+    world = _world(key, used) if (used and key.model is not None) else None
 
     steps = []
     for name, pts in key.graded:
         steps.append(_judge(key, name, pts, sub.answers.get(name), turned.get(name), right.get(name, False),
                             world))
     return Result(sub.path, sub.student, steps, warnings=warnings)
+
+
+WORLDS_KEPT = 512  # distinct worlds remembered per key (a batch of any size stays bounded)
+
+
+def _world(key: Key, used: dict[str, Value]):
+    """`student_world(key, used)`, built once per distinct `used` in a batch.
+
+    A world depends on the key and `used` only, and grading only reads it (its `cache` holds
+    mistake variants computed at its own values), so submissions with the same wrong values can
+    share it. The same values means the same names in the same order with entries of the same
+    types: 8 and 8.0, or 0.0 and -0.0, are equal but not computed alike, so they never share."""
+    found = key.worlds.get(signature := _values_signature(used))
+    if found is None:
+        if len(key.worlds) >= WORLDS_KEPT:
+            key.worlds.clear()
+        found = key.worlds[signature] = student_world(key, used)
+    return found
+
+
+def _values_signature(used: dict[str, Value]) -> tuple:
+    """Each name with its entries as (type, value), a float by its exact bits (float.hex)."""
+    return tuple((name, tuple((x.__class__, x.hex() if x.__class__ is float else x) for row in v.rows for x in row),
+                  v.dims) for name, v in used.items())
 
 
 def _trivial(v: Value, key: Value) -> bool:

@@ -68,10 +68,14 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
     from rich.table import Table
 
     if brief and results:  # one line each, all printed at once (a console.print per line is slow)
-        from rich.text import Text
+        lines = [_head(r) + (f"  -- {term_safe(r.error)}" if r.error else "") for r in results]
+        plain = _plain_lines(lines, console)
+        if plain is not None:
+            console.print(plain, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        else:
+            from rich.text import Text
 
-        console.print(Text("\n").join(console.render_str(_head(r) + (f"  -- {term_safe(r.error)}" if r.error else ""))
-                                      for r in results))
+            console.print(Text("\n").join(console.render_str(line) for line in lines))
     for r in results if not brief else ():
         head = _head(r)
         if r.error:
@@ -95,6 +99,23 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
         console.print()
     if len(results) > 1:
         print_class(key, results, console)
+
+
+# rich reads these in a line as markup or an emoji code
+_MARKUP_LIKE = re.compile(r"\[|:\S*:")
+
+
+def _plain_lines(lines: list[str], console) -> str | None:
+    """The lines as `console.print(console.render_str(line))` would lay them out, wrapped here, for
+    a console that prints no styles (piped, no colour) and lines without markup or emoji codes,
+    made of one-cell characters; else None. Rich's markup parser and wrapper cost a 5,000-student
+    batch a fifth of a second."""
+    from hwsolve.render.plaintext import fits, render_line
+
+    if console.is_terminal or console.color_system is not None or not fits(lines) \
+            or any(_MARKUP_LIKE.search(line) for line in lines):
+        return None
+    return "\n".join(piece for line in lines for piece in render_line(line, console.width))
 
 
 def _head(r: Result) -> str:

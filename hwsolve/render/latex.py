@@ -18,7 +18,6 @@ from hwsolve.core.numfmt import grouped_count
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, to_latex, to_text
 from hwsolve.core.texescape import escape_text
-from hwsolve.render.notemath import note_latex
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
 LONG = 60
@@ -28,6 +27,16 @@ SHORT = 40
 BESIDE = 45
 # summary rows at most this long are set two to a line
 PAIRED = 30
+
+
+def note_latex(note: str, escape, code=None, heading: bool = False) -> str:
+    """`notemath.note_latex`, imported on first use: a JSON run typesets every step's LaTeX but
+    no note (a step's value in words is the only note-like text in `step_latex`), and the note
+    tokenizer's regular expressions cost a small run 1-2 ms to build."""
+    from hwsolve.render.notemath import note_latex as typeset
+
+    return typeset(note, escape, code, heading)
+
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[margin=2cm,top=1.3cm,bottom=1.4cm]{geometry}

@@ -74,6 +74,41 @@ def _divide_line(text: str, width: int) -> list[int]:
     """Offsets where a line breaks to fit `width` (rich's divide_line with fold=True)."""
     if len(text) <= width:  # every word fits where it is
         return []
+    breaks = _divide_at_line_ends(text, width)
+    return breaks if breaks is not None else _divide_word_by_word(text, width)
+
+
+def _divide_at_line_ends(text: str, width: int) -> list[int] | None:
+    """`_divide_word_by_word`'s breaks found a line at a time: a line from `start` holds every word
+    that ends by start + width, so it breaks at the start of the word over that mark. None when a
+    word must be folded or the text begins with a space (its first word then includes the spaces).
+    The only space a text that `fits` can hold is " ". A long derivation is hundreds of words."""
+    if text[0] == " ":
+        return None
+    breaks: list[int] = []
+    start, n = 0, len(text)
+    while start + width < n:
+        mark = start + width
+        if text[mark] == " ":  # every word before the mark fits; the next one starts the next line
+            word = mark + 1
+            while word < n and text[word] == " ":
+                word += 1
+            if word == n:
+                break
+        else:
+            word = text.rfind(" ", start, mark) + 1
+            if word <= start:
+                return None
+        end = text.find(" ", word)
+        if (n if end < 0 else end) - word > width:
+            return None
+        breaks.append(word)
+        start = word
+    return breaks
+
+
+def _divide_word_by_word(text: str, width: int) -> list[int]:
+    """rich's divide_line, word by word."""
     breaks: list[int] = []
     offset = 0
     for match in _WORD.finditer(text):  # words are contiguous from the line's first non-space

@@ -41,6 +41,8 @@ MAX_ENTRIES = 100_000  # numbers in one image or kernel
 
 @dataclass
 class Notation:
+    """The names a course gives a network's values (a[l], z[l], W[l], yhat, ...)."""
+
     style: str = "layered"     # layered: pre[l] / post[l] per layer; sequential: post_k per layer
     pre: str = "a"
     post: str = "z"
@@ -56,6 +58,8 @@ class Notation:
 
 @dataclass
 class Layer:
+    """One entry of `layers:`: a linear layer's W and b, an activation or softmax, or a shaped layer."""
+
     kind: str                                  # "linear" | "activation" | "softmax"
     line: int | None
     W: list[list[Fraction]] | None = None
@@ -71,6 +75,8 @@ class Layer:
 
 @dataclass
 class NetworkProblem:
+    """A layered network spec, read: input, target, layers, loss and notation."""
+
     file: str
     title: str
     x: list[Fraction]

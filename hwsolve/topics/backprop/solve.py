@@ -183,12 +183,14 @@ def small_exact(problem) -> bool:
     return max(widths) <= SMALL_EXACT_WIDTH
 
 
-def solve(problem) -> Solution:
+def solve(problem, picture: bool = True) -> Solution:
+    """The solution; `picture`: also the graph's drawing record (`Solution.graph`, read only by
+    render/dot). The command line asks for it only with --dot, --svg or --png."""
     with T.small_exact(small_exact(problem)):
-        return _solve(problem)
+        return _solve(problem, picture)
 
 
-def _solve(problem) -> Solution:
+def _solve(problem, picture: bool = True) -> Solution:
     c = compile_problem(problem)
     g = c.graph
     g.forward()
@@ -203,9 +205,10 @@ def _solve(problem) -> Solution:
     for node in g.unreachable(c.loss):
         sol.notes.append(f"'{node.name}' does not reach the loss: its gradient is 0.")
     sol.notes[:0] = c.notes
-    output_mode = getattr(getattr(problem, "loss", None), "output", False)
-    printed = {s.name: s.value for s in sol.in_section("backward")}
-    sol.graph = g.picture(sol.title, c.loss, printed, loss_drawn=not output_mode)
+    if picture:
+        output_mode = getattr(getattr(problem, "loss", None), "output", False)
+        printed = {s.name: s.value for s in sol.in_section("backward")}
+        sol.graph = g.picture(sol.title, c.loss, printed, loss_drawn=not output_mode)
     grad_names = [g.grad_symbol(n).text for n in c.summary]
     sol.summary = [name for name in grad_names if _has(sol, name)]
     sol.summary_title = "Gradients"
