@@ -478,3 +478,15 @@ def test_ecf_on_a_graph_spec():
     assert v["b"].verdict == "wrong"        # nothing upstream of b was attempted
     assert v["w"].verdict == "wrong"        # from the key's a = 5 and their b = 12, w would be 60
     assert _grade(key, {"b": 12, "w": 60})["w"].verdict == "ecf"
+
+
+def test_a_forward_value_of_zero_from_wrong_earlier_values_is_ecf():
+    """Seed 004 Q3b's graph: H4 = 1 (the key has 2) makes H5 = max(1, 1.5) = 1.5 and R = H3 - H5 =
+    1.5 - 1.5 = 0; that 0 is what the student's values give, so it earns ECF. (An all-zero gradient
+    still never does: test_no_ecf_for_a_trivial_value.)"""
+    key = load_key(str(Path(__file__).resolve().parents[1] / "problems" / "csci5922_q3b.yaml"))
+    answers = {"H1": 1.5, "H2": -1, "H3": 1.5, "H4": 1, "H5": 1.5, "R": 0, "Yhat": 0.5}
+    sub = Submission("s.yaml", "s", {k: parse_value(v) for k, v in answers.items()})
+    got = {s.name: s for s in grade(key, sub).steps}
+    assert got["H4"].verdict == "wrong"
+    assert got["H5"].verdict == "ecf" and got["R"].verdict == "ecf" and got["Yhat"].verdict == "ecf"

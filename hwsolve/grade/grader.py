@@ -313,14 +313,16 @@ def _trivial(v: Value, key: Value) -> bool:
     return all(x == 0 for x in v.entries()) and any(x != 0 for x in key.entries())
 
 
-def _ecf_value(world, name: str, kv: Value, match) -> Value | None:
-    """The step's value in the student's world, when it differs from the key's (and is not trivial)."""
+def _ecf_value(world, key: Key, name: str, kv: Value, match) -> Value | None:
+    """The step's value in the student's world, when it differs from the key's (and, for a gradient,
+    is not trivial: dead units from a wrong forward value would make every gradient below 0 and
+    easy). A forward value of 0 is simply what the student's values give (R = 1.5 - 1.5)."""
     from hwsolve.grade.ecf import to_value
 
     if world is None or world.values.get(name) is None:
         return None
     ecf_v = to_value(world.values[name])
-    if same(ecf_v, kv, match) or _trivial(ecf_v, kv):
+    if same(ecf_v, kv, match) or (_trivial(ecf_v, kv) and is_gradient_step(key, name)):
         return None
     return ecf_v
 
@@ -343,7 +345,7 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
     if right:
         r.verdict, r.points, r.reason = "correct", pts, layout_note if "accepted" in layout_note else ""
         return r
-    ecf_v = _ecf_value(world, name, kv, match)
+    ecf_v = _ecf_value(world, key, name, kv, match)
     if ecf_v is not None and same(v, ecf_v, match):
         r.verdict = "ecf"
         r.points = pts * (1 - rub.ecf_penalty)
