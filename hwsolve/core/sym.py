@@ -237,21 +237,25 @@ class _Printer:
         """self.number of each entry of a row, each different number formatted once (`done`: texts
         so far): a float by its value (equal floats print alike, 0.0 and -0.0 as 0), anything else
         by its identity (a weight matrix repeats a few Fractions: the spec's number cache shares them)."""
-        number, precision = self.number, self.precision
+        number, float_text = self.number, self.float_text
         by_value, by_id = done
-        plain_floats = type(self) is _Printer
         out = []
         for x in row:
             if x.__class__ is float:
                 text = by_value.get(x)
-                if text is None:  # what fmt_number makes of a float, without its cache
-                    text = by_value[x] = fmt_float(x, precision) if plain_floats else number(x)
+                if text is None:
+                    text = by_value[x] = float_text(x)
             else:
                 text = by_id.get(id(x))
                 if text is None:
                     text = by_id[id(x)] = number(x)
             out.append(text)
         return out
+
+    def float_text(self, x: float) -> str:
+        """self.number of a float, for `numbers`: what fmt_number makes of it, without its cache (a
+        subclass that prints differently goes through its own number)."""
+        return fmt_float(x, self.precision) if type(self) is _Printer else self.number(x)
 
 
 def _deeper_than_matrix(v: tuple) -> bool:
@@ -307,26 +311,11 @@ class _LatexPrinter(_Printer):
         rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
-    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
+    def float_text(self, x: float) -> str:
         if type(self) is not _LatexPrinter:
-            return super().numbers(row, done)
-        number, precision = self.number, self.precision
-        by_value, by_id = done
-        out = []
-        for x in row:
-            if x.__class__ is float:
-                text = by_value.get(x)
-                if text is None:
-                    text = fmt_float(x, precision)
-                    if "e" in text or "i" in text:  # 1e-08 and inf are typeset: the general path
-                        text = self._number(x)
-                    by_value[x] = text
-            else:
-                text = by_id.get(id(x))
-                if text is None:
-                    text = by_id[id(x)] = number(x)
-            out.append(text)
-        return out
+            return self.number(x)
+        text = fmt_float(x, self.precision)
+        return self._number(x) if "e" in text or "i" in text else text  # 1e-08 and inf are typeset
 
 
 # A right operand of the same precedence is bracketed: x + (y + z) is printed as built, so the text
