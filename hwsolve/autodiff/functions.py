@@ -645,12 +645,19 @@ def _huber_grad(yh, y, delta=Fraction(1), **_):
     return out
 
 
-def _huber_formula(yh, y, K, scalar, delta=Fraction(1), **_):
+def _per_entry_loss_formula(name: str, parameter, yh, y, K, scalar):
+    """name_parameter(yhat - y), summed over the entries and scaled by 1/K: Huber's and Smooth L1's
+    formula (one function applied to each residual)."""
     from hwsolve.core.numfmt import fmt_number
 
-    h = call(f"Huber_{fmt_number(delta)}", rf"\operatorname{{Huber}}_{{{fmt_number(delta)}}}", yh - y)
+    tag = fmt_number(parameter)
+    h = call(f"{name}_{tag}", rf"\operatorname{{{name}}}_{{{tag}}}", yh - y)
     core = h if scalar else sumover(h)
     return core if K == 1 else Const(_k(K)) * core
+
+
+def _huber_formula(yh, y, K, scalar, delta=Fraction(1), **_):
+    return _per_entry_loss_formula("Huber", delta, yh, y, K, scalar)
 
 
 def _huber_grad_formula(yh, y, K, scalar, delta=Fraction(1), **_):
@@ -698,11 +705,7 @@ def _smooth_l1_grad(yh, y, beta=Fraction(1), **_):
 
 
 def _smooth_l1_formula(yh, y, K, scalar, beta=Fraction(1), **_):
-    from hwsolve.core.numfmt import fmt_number
-
-    h = call(f"SmoothL1_{fmt_number(beta)}", rf"\operatorname{{SmoothL1}}_{{{fmt_number(beta)}}}", yh - y)
-    core = h if scalar else sumover(h)
-    return core if K == 1 else Const(_k(K)) * core
+    return _per_entry_loss_formula("SmoothL1", beta, yh, y, K, scalar)
 
 
 def _smooth_l1_grad_formula(yh, y, K, scalar, beta=Fraction(1), **_):
