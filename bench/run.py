@@ -108,14 +108,6 @@ def _secs(t: float) -> str:
     return f"{t * 1000:.0f} ms" if t < 10 else f"{t:.1f} s"
 
 
-def _grade_cmd(folder: Path, out: Path) -> list[str]:
-    cmd = [HWSOLVE, "grade", P1, str(folder), "--brief", "--json", str(out)]
-    # TODO(issue 17, grading --jobs): the target is for both cores. Until `grade --jobs` lands this
-    # measures one core; once `hwsolve grade --help` offers --jobs it is used automatically.
-    help_text = subprocess.run([HWSOLVE, "grade", "--help"], capture_output=True, text=True).stdout
-    return cmd + ["--jobs", "2"] if "--jobs" in help_text else cmd
-
-
 def _submissions(folder: Path) -> None:
     sys.path.insert(0, str(HERE))
     from grade_bench import generate, key_values
@@ -145,9 +137,8 @@ def measure(tmp: Path) -> list[Row]:
             [HWSOLVE, "backprop", str(tmp / "deep_relu.yaml")], one_p1, 1.5, max(3, REPEAT_LONG)),
     ]
     _submissions(tmp / "subs")
-    grade = _grade_cmd(tmp / "subs", tmp / "grades.json")
-    cores = "both cores" if "--jobs" in grade else "ONE core (TODO: --jobs)"
-    rows.append(row(f"grading {N_SUBMISSIONS:,} P1 submissions, {cores}", "one P1 run", grade, one_p1, 20.0,
+    grade = [HWSOLVE, "grade", P1, str(tmp / "subs"), "--brief", "--json", str(tmp / "grades.json"), "--jobs", "2"]
+    rows.append(row(f"grading {N_SUBMISSIONS:,} P1 submissions, both cores", "one P1 run", grade, one_p1, 20.0,
                     REPEAT_LONG))
     return rows
 
