@@ -179,3 +179,30 @@ def test_a_students_text_cannot_break_or_drive_the_terminal(tmp_path):
         out = res.output
         assert "[/x] \\u001b]0;owned\\u0007" in out
         assert not any(ch in out for ch in "\x1b\x07\u202e"), repr(out[:300])
+
+
+def test_a_class_report_is_the_same_with_workers_writing_its_lines(tmp_path):
+    """Over COMPACT_ABOVE submissions the JSON report is one line per submission, and with --jobs
+    the workers write those lines: the same bytes as one process, duplicate names (renamed after
+    grading) and --show-key included."""
+    from hwsolve.grade.report import COMPACT_ABOVE
+
+    d = tmp_path / "subs"
+    d.mkdir()
+    base = Path(SEED001).read_text()
+    for i in range(COMPACT_ABOVE + 5):
+        name = "twin" if i in (3, 70) else f"s{i}"
+        (d / f"s{i:03d}.yaml").write_text(base.replace("student: seed001", f"student: {name}")
+                                          .replace("a[3]: 9 ", f"a[3]: {i % 11} "))
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"{jobs}.json"
+        res = CliRunner().invoke(main, ["grade", P1, str(d), "--jobs", jobs, "--brief", "--show-key",
+                                        "--json", str(out)])
+        assert res.exit_code == 0, res.output
+        outs[jobs] = out.read_bytes()
+    assert outs["1"] == outs["2"]
+    report = json.loads(outs["2"])
+    assert len(report["submissions"]) == COMPACT_ABOVE + 5
+    assert sum(s["student"].startswith("twin (") for s in report["submissions"]) == 2
+    assert outs["2"].count(b"\n    {") == COMPACT_ABOVE + 5    # one line each

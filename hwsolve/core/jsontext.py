@@ -7,17 +7,25 @@ json's C encoder runs only without `indent`; with it, the pure-Python encoder ta
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 _MARK = "@@hwsolve-compact-list@@"
 
 
-def dumps_compact_list(data: dict[str, Any], key: str) -> str:
-    """json.dumps(data, indent=2), except that data[key], a list, has each item on one compact line."""
-    items = data[key]
-    outline = json.dumps({**data, key: _MARK}, indent=2, ensure_ascii=False)
-    mark = json.dumps(_MARK)
-    if outline.count(mark) != 1:  # the mark also in a title or a name: no shortcut
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    lines = ",\n    ".join(json.dumps(item, ensure_ascii=False) for item in items)
-    return outline.replace(mark, "[\n    " + lines + "\n  ]" if items else "[]")
+def dumps_compact_list(data: dict[str, Any], key: str, texts: Iterable[str] | None = None) -> str:
+    """json.dumps(data, indent=2), except that data[key], a list, has each item on one compact line;
+    `texts`, when given, are those lines already made (each json.dumps(item, ensure_ascii=False)),
+    and data[key] is not read."""
+    n = 0
+    while True:   # a mark that nothing else in the outline spells (a title could)
+        mark_text = f"{_MARK}{n}"
+        mark = json.dumps(mark_text)
+        outline = json.dumps({**data, key: mark_text}, indent=2, ensure_ascii=False)
+        if outline.count(mark) == 1:
+            break
+        n += 1
+    if texts is None:
+        texts = (json.dumps(item, ensure_ascii=False) for item in data[key])
+    lines = ",\n    ".join(texts)
+    return outline.replace(mark, "[\n    " + lines + "\n  ]" if lines else "[]")

@@ -231,6 +231,8 @@ class Result:
     error: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0           # time spent grading it (Gradescope's execution_time only)
+    # its line of a class's JSON report, when a grade --jobs worker wrote it (report.to_json)
+    json_line: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def score(self) -> float:
@@ -242,7 +244,8 @@ class Result:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+        top = self.max_score
+        return 100.0 * self.score / top if top else 0.0
 
 
 def grade(key: Key, sub: Submission) -> Result:

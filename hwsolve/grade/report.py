@@ -115,7 +115,8 @@ def _plain_lines(lines: list[str], console) -> str | None:
     if console.is_terminal or console.color_system is not None or not fits(lines) \
             or any(_MARKUP_LIKE.search(line) for line in lines):
         return None
-    return "\n".join(piece for line in lines for piece in render_line(line, console.width))
+    width = console.width   # a property that asks the terminal each time
+    return "\n".join(piece for line in lines for piece in render_line(line, width))
 
 
 def _head(r: Result) -> str:
@@ -210,22 +211,29 @@ def class_stats(key: Key, results: list[Result]) -> dict:
 # -- JSON ------------------------------------------------------------------------------------------
 
 
+def submission_json(r: Result, show_key: bool = False) -> dict:
+    """One submission's entry in the JSON report."""
+    steps = []
+    for s in r.steps:
+        d = {"name": s.name, "verdict": s.verdict, "points": round(s.points, 6),
+             "max_points": s.max_points, "reason": s.reason, "mistake": s.mistake or None,
+             "answer": s.formula or _json_value(s.answer), "ecf_from": list(s.ecf_from)}
+        if show_key:
+            d["expected"] = _json_value(s.expected)
+        steps.append(d)
+    return {"path": r.path, "student": r.student, "score": r.score, "max_score": r.max_score,
+            "percent": round(r.percent, 4), "error": r.error or None,
+            "warnings": r.warnings, "steps": steps}
+
+
+def submission_json_line(r: Result, show_key: bool = False) -> str:
+    """`submission_json` as the one line a class's report gives it (grade --jobs workers write it)."""
+    return json.dumps(submission_json(r, show_key), ensure_ascii=False)
+
+
 def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
     rub = key.rubric
     t = rub.tolerance
-    subs = []
-    for r in results:
-        steps = []
-        for s in r.steps:
-            d = {"name": s.name, "verdict": s.verdict, "points": round(s.points, 6),
-                 "max_points": s.max_points, "reason": s.reason, "mistake": s.mistake or None,
-                 "answer": s.formula or _json_value(s.answer), "ecf_from": list(s.ecf_from)}
-            if show_key:
-                d["expected"] = _json_value(s.expected)
-            steps.append(d)
-        subs.append({"path": r.path, "student": r.student, "score": r.score, "max_score": r.max_score,
-                     "percent": round(r.percent, 4), "error": r.error or None,
-                     "warnings": r.warnings, "steps": steps})
     c = class_stats(key, results)
     c["mean"], c["median"] = round(c["mean"], 4), round(c["median"], 4)
     out = {
@@ -236,11 +244,13 @@ def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
                                      for n, o in rub.overrides.items()},
                    "partial": rub.partial, "ecf": rub.ecf, "ecf_penalty": rub.ecf_penalty,
                    "mistake_credit": rub.mistake_credit},
-        "submissions": subs,
+        "submissions": [],
         "class": c,
     }
-    if len(subs) > COMPACT_ABOVE:  # a class's batch: one line per submission, in C (same JSON)
-        return dumps_compact_list(out, "submissions")
+    if len(results) > COMPACT_ABOVE:  # a class's batch: one line per submission, in C (same JSON)
+        lines = (r.json_line if r.json_line is not None else submission_json_line(r, show_key) for r in results)
+        return dumps_compact_list(out, "submissions", lines)
+    out["submissions"] = [submission_json(r, show_key) for r in results]
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

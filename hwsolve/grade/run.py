@@ -30,6 +30,7 @@ EXIT_UNREADABLE = 3
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 _WORKER_KEY: Any = None  # the key a forked worker grades against (inherited, never pickled)
+_WORKER_JSON: dict[str, bool | None] = {"show_key": None}  # a worker writes JSON lines unless None
 
 
 class KeySource(Protocol):
@@ -82,9 +83,15 @@ def _encodable(r: Result) -> None:
 
 
 def _grade_in_worker(path: str) -> tuple:
-    """One submission graded in a worker, sent back as plain tuples (`_packed`)."""
+    """One submission graded in a worker, sent back as plain tuples (`_packed`), with its line of
+    the JSON report when one is written (the parent would otherwise make 5,000 of them alone)."""
     assert _WORKER_KEY is not None
-    return _packed(grade_path(_WORKER_KEY, path), report_key(_WORKER_KEY).values)
+    result = grade_path(_WORKER_KEY, path)
+    if _WORKER_JSON["show_key"] is not None:
+        from hwsolve.grade.report import submission_json_line
+
+        result.json_line = submission_json_line(result, _WORKER_JSON["show_key"])
+    return _packed(result, report_key(_WORKER_KEY).values)
 
 
 _FROM_KEY = "key"  # a packed step's `expected` that is the report key's own value
@@ -123,12 +130,17 @@ def _unpacked(packed: tuple, key_values: dict) -> Result:
     return Result(steps=out, **dict(zip(_RESULT_FIELDS, head, strict=True)))
 
 
-def grade_all(key, paths: list[str], jobs: int = 1, progress=None) -> list[Result]:
+def grade_all(key, paths: list[str], jobs: int = 1, progress=None, json_show_key: bool | None = None) -> list[Result]:
     """Every submission, in the order given. jobs > 1: forked worker processes, each grading
-    whole files against the key it inherited; results come back in order, so every report is
-    byte for byte the same as with one job."""
+    whole files against the key it inherited (and, unless json_show_key is None, writing each
+    result's line of the JSON report); results come back in order, so every report is byte for
+    byte the same as with one job."""
     if jobs > 1 and len(paths) > 1:
-        results = _grade_parallel(key, paths, jobs, progress)
+        _WORKER_JSON["show_key"] = json_show_key
+        try:
+            results = _grade_parallel(key, paths, jobs, progress)
+        finally:
+            _WORKER_JSON["show_key"] = None
     else:
         results = []
         for path in paths:
@@ -172,6 +184,7 @@ def disambiguate(results: list[Result]) -> None:
     for r in results:
         if counts[r.student] > 1:
             r.student = f"{r.student} ({r.path})"
+            r.json_line = None   # it named the student as they were
 
 
 class Progress:
@@ -255,7 +268,7 @@ def _grade_and_report(source, paths: list[str], jobs: int, *, json_file, junit, 
                       visibility, fail_under, show_key, brief, console) -> int:
     key = report_key(source)
     start = time.perf_counter()
-    results = grade_all(source, paths, jobs, Progress())
+    results = grade_all(source, paths, jobs, Progress(), json_show_key=show_key if json_file else None)
     elapsed = time.perf_counter() - start
 
     from hwsolve.core.fileio import write_atomic
