@@ -10,7 +10,7 @@ needs gradients goes through it with its own hooks:
   expression in the problem's own symbols, the numbers substituted, the value), one `Step` per
   gradient, one per path term, and one per local derivative (``ReLU'(a[2])``, ``dH3/dX1``);
 - grading's error carried forward runs it on a student's values (`values`, `carried`), with a
-  rule replaced to reproduce a named mistake (`ops`, `overrides`);
+  rule replaced to reproduce a named mistake (`ops`);
 - `Graph.gradients` runs it with no hooks, for solvers that need numbers only.
 
 Operands are tuples and ready nodes are taken first in, first out: the output is the same on
@@ -252,21 +252,19 @@ class Graph:
 
 def backward_pass(graph: Graph, loss: Node, values: Mapping[Node, np.ndarray | None] | None = None, *,
                   ops: Mapping[Node, Op] | None = None,
-                  overrides: Mapping[Node, np.ndarray] | None = None,
                   carried: Mapping[Node, np.ndarray] | None = None,
                   hooks: Hooks | None = None, tolerant: bool = False) -> dict[Node, np.ndarray | None]:
     """THE backward loop: dL/d(node) for every node on a path to the loss.
 
     values:    the forward values to differentiate at (default: the graph's own).
     ops:       a rule replaced for some nodes (grading's named mistakes).
-    overrides: a node's gradient replaced by a given one (softmax's p - y taken as p).
     carried:   a node's gradient replaced *below* it by a given one, after its own total is
                reported (a student's own gradient, carried forward).
     tolerant:  a rule that fails on these values gives None instead of raising, and None
                propagates (a student's value of the wrong shape).
     """
     values = values if values is not None else {n: n.value for n in graph.nodes}
-    ops, overrides, carried = ops or {}, overrides or {}, carried or {}
+    ops, carried = ops or {}, carried or {}
     hooks = hooks or Hooks()
     consumers = graph.consumers()
     grads: dict[Node, np.ndarray | None] = {loss: T.ones((1, 1))}
@@ -284,7 +282,7 @@ def backward_pass(graph: Graph, loss: Node, values: Mapping[Node, np.ndarray | N
             terms.append(term)
         if not terms:
             continue
-        total = overrides[node] if node in overrides else _sum([t.value for t in terms], tolerant)
+        total = _sum([t.value for t in terms], tolerant)
         grads[node] = total
         hooks.total(node, terms, total)
         if node in carried:

@@ -325,21 +325,21 @@ class EcfModel:
 
     # -- mistake variants ----------------------------------------------------------------------
 
-    def _totals(self, point: Point, ops=None, overrides=None) -> dict:
+    def _totals(self, point: Point, ops=None) -> dict:
         if not point.carried:
-            return backward_pass(self.graph, self.loss, point.vals, ops=ops, overrides=overrides, tolerant=True)
+            return backward_pass(self.graph, self.loss, point.vals, ops=ops, tolerant=True)
         hooks = _Totals()
-        backward_pass(self.graph, self.loss, point.vals, ops=ops, overrides=overrides, carried=point.carried,
+        backward_pass(self.graph, self.loss, point.vals, ops=ops, carried=point.carried,
                       hooks=hooks, tolerant=True)
         return hooks.totals
 
-    def variant(self, ops=None, overrides=None, point: Point | None = None) -> dict[str, np.ndarray]:
-        """Gradient steps (in the step's layout) that change when rules are replaced or one
-        gradient is overridden, at `point` (default: the key's values)."""
+    def variant(self, ops=None, point: Point | None = None) -> dict[str, np.ndarray]:
+        """Gradient steps (in the step's layout) that change when rules are replaced, at `point`
+        (default: the key's values)."""
         point = point or self.key_point
         if point.totals is None:
             point.totals = self._totals(point)
-        grads = self._totals(point, ops, overrides)
+        grads = self._totals(point, ops)
         out = {}
         for name, node in self.grad_steps.items():
             at = point.mirrored.get(node, node)     # a bias's own value comes from above its layer
