@@ -17,3 +17,19 @@ os.environ.pop("LINES", None)
 @pytest.fixture
 def problems_dir() -> Path:
     return PROBLEMS
+
+
+def backprop_error_line(tmp_path: Path, body: str) -> str:
+    """`hwsolve backprop` on a spec with this text: the one error line it must give (exit 2,
+    naming the file and a line, nothing else)."""
+    from click.testing import CliRunner
+
+    from hwsolve.cli import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(body)
+    r = CliRunner().invoke(main, ["backprop", str(path)])
+    assert r.exit_code == 2, r.output
+    line = r.output.strip()
+    assert "\n" not in line and line.startswith(f"error: {path}:"), line
+    return line

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
+from conftest import backprop_error_line
 from hwsolve.autodiff.layer_ops import AttentionWeights, Dropout, Normalize, RNNPreactivation, ScaleShift
 from hwsolve.cli import main
 from hwsolve.spec.loader import load_yaml_text
@@ -447,12 +448,7 @@ BAD = [
 
 @pytest.mark.parametrize("body, message", BAD)
 def test_bad_layer_input_in_specs_is_one_line(tmp_path, body, message):
-    path = tmp_path / "bad.yaml"
-    path.write_text(body)
-    r = CliRunner().invoke(main, ["backprop", str(path)])
-    assert r.exit_code == 2, r.output
-    line = r.output.strip()
-    assert "\n" not in line and line.startswith(f"error: {path}:"), line
+    line = backprop_error_line(tmp_path, body)
     assert message in line, (message, line)
 
 
