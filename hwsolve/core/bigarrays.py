@@ -67,16 +67,25 @@ def scaled(a: np.ndarray) -> tuple[list[int], int] | None:
 
 def _scaled(a: np.ndarray) -> tuple[list[int], int] | None:
     flat = a.reshape(-1).tolist()
-    if not all(type(x) is Fraction for x in flat):
+    ids, distinct = by_identity(flat)
+    if not all(type(x) is Fraction for x in distinct.values()):
         return None
-    dens = {x.denominator for x in flat}
     common = 1
-    for d in dens:
+    for d in {x.denominator for x in distinct.values()}:
         common = math.lcm(common, d)
         if common.bit_length() > _COMMON_BITS:
             return None
-    factor = {d: common // d for d in dens}
-    return [x.numerator * factor[x.denominator] for x in flat], common
+    scaled_by_id = {i: x.numerator * (common // x.denominator) for i, x in distinct.items()}
+    return list(map(scaled_by_id.__getitem__, ids)), common
+
+
+def by_identity(items: list) -> tuple[list[int], dict[int, Any]]:
+    """The id of each entry, and each distinct object once, by id. A weight matrix read from a
+    spec repeats a few shared Fractions (the spec's number cache), and Fraction's numerator and
+    denominator are Python properties: work on the distinct ones, then map the ids back
+    (`list(map(done.__getitem__, ids))`). The ids stay valid while `items` keeps the entries alive."""
+    ids = list(map(id, items))
+    return ids, dict(zip(ids, items, strict=True))
 
 
 def _int_array(nums: list[int], shape: tuple[int, ...], as_int64: bool) -> np.ndarray:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from hwsolve.core.bigarrays import BIG, exact_matmul, exact_to_float, memo
+from hwsolve.core.bigarrays import BIG, by_identity, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
 
 if TYPE_CHECKING:
@@ -80,10 +80,11 @@ def exact(rows: Any) -> Array:
     a = at_least_2d(a)
     if not a.size:
         return a
+    items = a.reshape(-1).tolist()
+    if all(type(x) is Fraction for x in items):
+        return a  # a new array already (np.array copies)
     out = np.empty(a.shape, dtype=object)
-    flat = out.reshape(-1)
-    for i, x in enumerate(a.reshape(-1)):
-        flat[i] = x if type(x) is Fraction else Fraction(x)
+    out.reshape(-1)[:] = [x if type(x) is Fraction else Fraction(x) for x in items]
     return out
 
 
@@ -182,9 +183,7 @@ def _plain(a: Array, matrix: bool):
         if shape == ():
             return rows[0][0]
         return tuple(row[0] for row in rows) if len(shape) == 1 else rows
-    items = a.tolist()  # one C-level pass; then only exact entries need normalising
-    if is_exact(a):
-        items = _map_rows(items, _exact_row)
+    items = (_whole_as_int(a) if is_exact(a) else a).tolist()
     if shape == ():
         return items[0][0]
     if len(shape) == 1 and a.ndim == 2:
@@ -201,8 +200,16 @@ def _map_rows(items: list, fn):
     return fn(items)
 
 
-def _exact_row(row: list) -> list:
-    return [(x.numerator if x.denominator == 1 else x) if type(x) is Fraction else exact_scalar(x) for x in row]
+def _whole_as_int(a: Array) -> Array:
+    """The exact array with each entry as `exact_scalar` makes it (a whole Fraction an int),
+    each distinct object converted once (`by_identity`)."""
+    ids, distinct = by_identity(a.reshape(-1).tolist())
+    normal = {i: exact_scalar(x) for i, x in distinct.items()}
+    if all(normal[i] is x for i, x in distinct.items()):
+        return a
+    out = np.empty(a.shape, dtype=object)
+    out.reshape(-1)[:] = list(map(normal.__getitem__, ids))
+    return out
 
 
 def exact_scalar(x) -> int | Fraction:

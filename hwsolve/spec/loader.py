@@ -7,7 +7,6 @@ numbers parsed by `numbers.parse_number`, never by eval.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +17,7 @@ from hwsolve.spec import yaml_startup  # before yaml: it skips a start-up cost o
 import yaml
 
 from hwsolve.core.errors import SpecError
+from hwsolve.spec import number_lists
 from hwsolve.spec.numbers import MAX_EXPONENT, parse_number
 
 yaml_startup.forget()
@@ -81,9 +81,23 @@ def load_yaml_text(text: str, file: str = "<string>", max_bytes: int = MAX_BYTES
     if "\x00" in text:
         raise SpecError(f"contains a NUL character (line {text.count(chr(10), 0, text.index(chr(0))) + 1})",
                         file=file)
+    short = number_lists.shorten(text)
+    if short is not None:
+        try:
+            return _load(short.text, file, max_nodes, short.lists)
+        except (SpecError, _NotWhole):
+            pass  # the original text is read the ordinary way, and says what is wrong, if anything
+    return _load(text, file, max_nodes)
+
+
+class _NotWhole(Exception):
+    """A placeholder of `number_lists.shorten` did not come back as a whole value."""
+
+
+def _load(text: str, file: str, max_nodes: int, lists: dict[str, list] | None = None) -> Doc:
     doc = Doc(file, None)
     try:
-        doc.data = _Builder(doc, max_nodes).build(_COMPOSER(text))
+        doc.data = _Builder(doc, max_nodes, lists).build(_COMPOSER(text))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -115,8 +129,8 @@ class _Open:
 
 # Plain (unquoted, untagged) number texts that YAML's own resolver reads as a float or a decimal
 # int, and that `scalar` would turn into the same values: the fast path for big weight lists.
-_PLAIN_FLOAT = re.compile(r"-?[0-9]{1,30}\.[0-9]{1,30}").fullmatch
-_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})").fullmatch
+_PLAIN_FLOAT = number_lists.PLAIN_FLOAT
+_PLAIN_INT = number_lists.PLAIN_INT
 
 
 class _Builder:
@@ -128,8 +142,9 @@ class _Builder:
     it stands for the moment it is met, so an alias bomb stops at the budget, before any copying.
     """
 
-    def __init__(self, doc: Doc, max_nodes: int = MAX_NODES):
+    def __init__(self, doc: Doc, max_nodes: int = MAX_NODES, lists: dict[str, list] | None = None):
         self.doc = doc
+        self.lists = dict(lists or {})  # placeholder -> its numbers, until it is met (number_lists)
         self.max_nodes = max_nodes
         self.count = 0
         self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (value, number of values in it)
@@ -158,6 +173,8 @@ class _Builder:
                     result = done
         finally:
             parser.dispose()
+        if self.lists:
+            raise _NotWhole  # a list was cut from inside a string or a comment
         return result
 
     def step(self, event, stack: list[_Open]):
@@ -222,6 +239,8 @@ class _Builder:
         return event
 
     def on_scalar(self, event, stack: list[_Open]):
+        if self.lists and event.value in self.lists:
+            return self.on_number_list(event, stack)
         self.count += 1
         if self.count > self.max_nodes:
             self.charge(0, event)
@@ -235,6 +254,22 @@ class _Builder:
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)
         return self.place(stack, value, 1)
+
+    def on_number_list(self, event, stack: list[_Open]):
+        """A list `number_lists.shorten` cut out, back in its place, counted and placed as `step`
+        and `list_numbers` would have; _NotWhole where it is not a whole value (the ordinary path
+        then reads the original text, and says what is wrong with it)."""
+        numbers = self.lists.pop(event.value)
+        in_key = bool(stack) and stack[-1].key is _MISSING and type(stack[-1].value) is dict
+        if event.style != '"' or event.tag is not None or in_key or len(stack) >= MAX_DEPTH:
+            raise _NotWhole
+        size = len(numbers) + 1  # the list and its numbers, as the event path counts them
+        self.charge(size, event)
+        path = self.child_path(stack)
+        self.doc.lines.setdefault(path, event.start_mark.line + 1)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (numbers, size)
+        return self.place(stack, numbers, size)
 
     def charge(self, size: int, event) -> None:
         self.count += size
