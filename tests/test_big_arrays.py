@@ -3,6 +3,7 @@ packed results): every shortcut gives exactly what the general path gives, check
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from fractions import Fraction
@@ -131,6 +132,54 @@ def test_big_array_text_is_the_text_of_each_number(precision):
             else r" \\ ".join(map(latex.number, v))
         assert to_latex(Const(v), precision) == r"\begin{bmatrix} " + want_tex + r" \end{bmatrix}"
         assert to_text(Const(v), precision) is to_text(Const(v), precision)  # made once
+
+
+def _big_values() -> dict[str, tuple]:
+    """Big values of every kind a step can hold: floats with every special, exact with shared and
+    whole Fractions and one beyond a float, ints, mixed floats and Fractions, 3-D, ragged."""
+    rng = random.Random(7)
+    floats = [SPECIALS[i % 8] if i % 5 == 0 else rng.uniform(-1e3, 1e3) for i in range(40 * 30)]
+    shared = [Fraction(rng.randint(-5, 5), 20) for _ in range(11)]
+    exact = [shared[rng.randrange(11)] if i % 3 else Fraction(rng.randint(-10**6, 10**6), rng.randint(1, 99))
+             for i in range(40 * 30)]
+    exact[5] = Fraction(10**400, 3)  # beyond a float: JSON prints it as text
+    exact[6] = 7
+
+    def matrix(cells: list) -> tuple:
+        return tuple(tuple(cells[r * 30:(r + 1) * 30]) for r in range(40))
+
+    mixed = exact[:]
+    mixed[0] = 0.5
+    return {"floats": matrix(floats), "float column": tuple(floats), "exact": matrix(exact),
+            "exact column": tuple(exact), "mixed": matrix(mixed),
+            "3-d": tuple(matrix(exact)[r:r + 10] for r in range(0, 40, 10)),
+            "ragged": matrix(exact)[:-1] + (tuple(exact[:29]),),
+            "ints": matrix([rng.randint(-9, 9) for _ in range(1200)])}
+
+
+@pytest.mark.parametrize("kind", _big_values().keys())
+def test_a_big_arrays_json_line_is_json_dumps_of_its_step(kind):
+    """step_line writes a big array's numbers itself, once per distinct number: the same bytes as
+    json.dumps of the step's dict."""
+    from hwsolve.core.records import Step
+    from hwsolve.render import json_out
+
+    value = _big_values()[kind]
+    step = Step("W[1]", "given", value=value, shape=(40, 30))
+    assert json_out.step_line(step, 4) == json.dumps(json_out.step_dict(step, 4), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("kind", ["floats", "float column", "exact", "exact column", "mixed", "ints"])
+@pytest.mark.parametrize("precision", [3, 6])
+def test_a_big_arrays_text_and_latex_are_those_of_each_number(kind, precision):
+    v = _big_values()[kind]
+    latex = _LatexPrinter(precision)
+    rows = v if isinstance(v[0], tuple) else (v,)
+    want_text = ", ".join("[" + ", ".join(fmt_number(x, precision) for x in r) + "]" for r in rows)
+    assert to_text(Const(v), precision) == (f"[{want_text}]" if rows is v else want_text)
+    want_tex = r" \\ ".join(" & ".join(map(latex.number, r)) for r in rows) if rows is v \
+        else r" \\ ".join(map(latex.number, v))
+    assert to_latex(Const(v), precision) == r"\begin{bmatrix} " + want_tex + r" \end{bmatrix}"
 
 
 # -- the YAML fast path for plain numbers in lists -----------------------------------------------

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hwsolve.core.tuplememo import by_identity
+
 if TYPE_CHECKING:
     import numpy as np
 else:
@@ -77,15 +79,6 @@ def _scaled(a: np.ndarray) -> tuple[list[int], int] | None:
             return None
     scaled_by_id = {i: x.numerator * (common // x.denominator) for i, x in distinct.items()}
     return list(map(scaled_by_id.__getitem__, ids)), common
-
-
-def by_identity(items: list) -> tuple[list[int], dict[int, Any]]:
-    """The id of each entry, and each distinct object once, by id. A weight matrix read from a
-    spec repeats a few shared Fractions (the spec's number cache), and Fraction's numerator and
-    denominator are Python properties: work on the distinct ones, then map the ids back
-    (`list(map(done.__getitem__, ids))`). The ids stay valid while `items` keeps the entries alive."""
-    ids = list(map(id, items))
-    return ids, dict(zip(ids, items, strict=True))
 
 
 def _int_array(nums: list[int], shape: tuple[int, ...], as_int64: bool) -> np.ndarray:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_float, fmt_number
-from hwsolve.core.tuplememo import remember
+from hwsolve.core.tuplememo import entries, remember
 
 # Binding strength: larger binds tighter.
 ATOM, POSTFIX, POW, NEG, MUL, ADD, REL = 100, 90, 80, 70, 60, 50, 10
@@ -228,29 +228,25 @@ class _Printer:
     def _array(self, v: tuple) -> str:
         if _deeper_than_matrix(v):  # C x H x W (a conv layer's maps): one matrix per channel
             return "[" + ", ".join(self._array(part) for part in v) + "]"
-        done: tuple[dict, dict] = ({}, {})  # shared by the rows: an array repeats its numbers (weights, zeros)
         if v and isinstance(v[0], tuple):
-            return "[" + ", ".join("[" + ", ".join(self.numbers(row, done)) + "]" for row in v) + "]"
-        return "[" + ", ".join(self.numbers(v, done)) + "]"
+            return "[" + ", ".join("[" + ", ".join(row) + "]" for row in self.rows(v)) + "]"
+        return "[" + ", ".join(self.rows(v)[0]) + "]"
 
-    def numbers(self, row: tuple, done: tuple[dict, dict]) -> list[str]:
-        """self.number of each entry of a row, each different number formatted once (`done`: texts
-        so far): a float by its value (equal floats print alike, 0.0 and -0.0 as 0), anything else
-        by its identity (a weight matrix repeats a few Fractions: the spec's number cache shares them)."""
-        number, float_text = self.number, self.float_text
-        by_value, by_id = done
-        out = []
-        for x in row:
-            if x.__class__ is float:
-                text = by_value.get(x)
-                if text is None:
-                    text = by_value[x] = float_text(x)
-            else:
-                text = by_id.get(id(x))
-                if text is None:
-                    text = by_id[id(x)] = number(x)
-            out.append(text)
-        return out
+    def rows(self, value: tuple) -> list[list[str]]:
+        """self.number of each entry of a vector (one row) or a matrix, row by row, each different
+        number formatted once: a float by its value (0.0 and -0.0 print as 0), anything else by
+        identity (a weight matrix repeats a few Fractions: the spec's number cache shares them).
+        The analysis is shared with the other printers of the same big value (`tuplememo.entries`)."""
+        nested = bool(value) and isinstance(value[0], tuple)
+        found = entries(value)
+        if found is None:  # ragged, or floats among Fractions: entry by entry
+            return [[self.float_text(x) if x.__class__ is float else self.number(x) for x in row]
+                    for row in (value if nested else (value,))]
+        texts = found.map(self.float_text if found.ids is None else self.number)
+        if not nested:
+            return [texts]
+        n = found.shape[-1]
+        return [texts[start:start + n] for start in range(0, len(texts), n)]
 
     def float_text(self, x: float) -> str:
         """self.number of a float, for `numbers`: what fmt_number makes of it, without its cache (a
@@ -306,9 +302,8 @@ class _LatexPrinter(_Printer):
     def _array(self, v: tuple) -> str:
         if _deeper_than_matrix(v):  # C x H x W: a bracketed list of one matrix per channel
             return r"\left[ " + ", ".join(self._array(part) for part in v) + r" \right]"
-        done: tuple[dict, dict] = ({}, {})
         nested = bool(v) and isinstance(v[0], tuple)
-        rows = [" & ".join(self.numbers(row, done)) for row in v] if nested else self.numbers(v, done)
+        rows = [" & ".join(row) for row in self.rows(v)] if nested else self.rows(v)[0]
         return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
     def float_text(self, x: float) -> str:

@@ -10,6 +10,7 @@ No numpy: renderers use this.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from itertools import chain
 from typing import Any, TypeVar
 
 BIG = 1024     # numbers: smaller values are simply recomputed
@@ -43,3 +44,64 @@ def remember(value: tuple, what: Hashable, make: Callable[[Any], R]) -> R:
         _MEMO.clear()
     _MEMO[key] = (value, result)
     return result
+
+
+def by_identity(items: list) -> tuple[list[int], dict[int, Any]]:
+    """The id of each entry, and each distinct object once, by id. A weight matrix read from a
+    spec repeats a few shared Fractions (the spec's number cache), and Fraction's numerator and
+    denominator are Python properties: work on the distinct ones, then map the ids back
+    (`list(map(done.__getitem__, ids))`). The ids stay valid while `items` keeps the entries alive."""
+    ids = list(map(id, items))
+    return ids, dict(zip(ids, items, strict=True))
+
+
+class Entries:
+    """The numbers of a rectangular nested tuple, in order, with each distinct one once: a float
+    by its value (equal floats print alike), anything else by identity (`by_identity`). Made once
+    per big value (`entries`) and shared by its text, its LaTeX and its JSON."""
+
+    __slots__ = ("flat", "shape", "kinds", "ids", "distinct")
+
+    def __init__(self, value: tuple):
+        shape, x = [], value
+        while type(x) is tuple and x:
+            shape.append(len(x))
+            x = x[0]
+        flat: list = list(value)
+        for n in shape[1:]:
+            if any(type(part) is not tuple or len(part) != n for part in flat):
+                raise ValueError("not a rectangular array")
+            flat = list(chain.from_iterable(flat))
+        self.flat, self.shape = flat, shape
+        self.kinds = frozenset(map(type, flat))
+        self.ids: list[int] | None = None
+        self.distinct: Any
+        if self.kinds == {float}:
+            self.distinct = set(flat)
+        else:
+            self.ids, self.distinct = by_identity(flat)
+
+    def map(self, fn: Callable[[Any], R]) -> list[R]:
+        """fn of each entry, in order, computed once per distinct entry (the mapping back runs in C)."""
+        if self.ids is None:
+            by_value = {x: fn(x) for x in self.distinct}
+            return list(map(by_value.__getitem__, self.flat))
+        by_id = {i: fn(x) for i, x in self.distinct.items()}
+        return list(map(by_id.__getitem__, self.ids))
+
+
+def entries(value: tuple) -> Entries | None:
+    """The `Entries` of a rectangular array of numbers (remembered for a big one); None for
+    anything else (ragged, nested unevenly, or floats mixed with other numbers), which its
+    printers print entry by entry."""
+    return remember(value, "entries", _entries)
+
+
+def _entries(value: tuple) -> Entries | None:
+    try:
+        found = Entries(value)
+    except ValueError:
+        return None
+    if tuple in found.kinds or list in found.kinds or (found.ids is not None and float in found.kinds):
+        return None
+    return found

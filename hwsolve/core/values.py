@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from hwsolve.core.bigarrays import BIG, by_identity, exact_matmul, exact_to_float, memo
+from hwsolve.core.bigarrays import BIG, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
+from hwsolve.core.tuplememo import by_identity
 
 if TYPE_CHECKING:
     import numpy as np

@@ -6,12 +6,13 @@ Step names are the interface: they are the keys student answer files use.
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 from hwsolve.core.jsontext import dumps_compact_list
 from hwsolve.core.numfmt import fmt_exact, json_number
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.tuplememo import remember
+from hwsolve.core.tuplememo import BIG, count, entries, remember
 from hwsolve.render.latex import step_latex
 from hwsolve.core.sym import to_text
 
@@ -19,7 +20,8 @@ SCHEMA = "hwsolve/solution"
 SCHEMA_VERSION = 1
 
 
-def solution_dict(solution: Solution, precision: int) -> dict:
+def solution_dict(solution: Solution, precision: int, steps: bool = True) -> dict:
+    """The solution as JSON-ready data; without `steps`, its steps list is left empty."""
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -27,7 +29,7 @@ def solution_dict(solution: Solution, precision: int) -> dict:
         "kind": solution.kind,
         "sections": [{"key": k, "title": v} for k, v in solution.sections.items()],
         "notes": list(solution.notes),
-        "steps": [step_dict(s, precision) for s in solution.steps],
+        "steps": [step_dict(s, precision) for s in solution.steps] if steps else [],
         "summary": {"title": solution.summary_title, "steps": list(solution.summary)},
         **({"meta": meta} if (meta := _meta(solution)) else {}),
     }
@@ -53,7 +55,9 @@ def _meta(solution: Solution) -> dict:
     return out
 
 
-def step_dict(step: Step, precision: int) -> dict:
+def step_dict(step: Step, precision: int, arrays: bool = True) -> dict:
+    """One step as JSON-ready data; without `arrays`, its value and exact fields are left None
+    (`step_line` writes them as text)."""
     out = {
         "name": step.name,
         "section": step.section,
@@ -62,9 +66,9 @@ def step_dict(step: Step, precision: int) -> dict:
         "chain": _t(step.chain, precision),
         "substituted": _t(step.substituted, precision),
         "latex": step_latex(step, precision),
-        "value": _value(step.value),
+        "value": _value(step.value) if arrays else None,
         "shape": list(step.shape),
-        "exact": _exact_field(step.value),
+        "exact": _exact_field(step.value) if arrays else None,
     }
     if step.unit:
         out["unit"] = step.unit
@@ -143,10 +147,59 @@ COMPACT_ABOVE = 10_000
 
 
 def render(solution: Solution, precision: int) -> str:
-    data = solution_dict(solution, precision)
     if _numbers(solution) <= COMPACT_ABOVE:
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    return dumps_compact_list(data, "steps")
+        return json.dumps(solution_dict(solution, precision), indent=2, ensure_ascii=False)
+    return dumps_compact_list(solution_dict(solution, precision, steps=False), "steps",
+                              texts=[step_line(s, precision) for s in solution.steps])
+
+
+_VALUE_MARK, _EXACT_MARK = '"@@hwsolve-value-6f1c@@"', '"@@hwsolve-exact-6f1c@@"'
+
+
+def step_line(step: Step, precision: int) -> str:
+    """json.dumps(step_dict(step, precision), ensure_ascii=False), with a big array's numbers
+    written as JSON text directly: each distinct number once, where the encoder would format every
+    entry of a 784x128 matrix (and its value is that of two steps: W[1] and da[1]/dz[0])."""
+    value = step.value
+    texts = None
+    if type(value) is tuple and count(value) >= BIG:
+        texts = remember(value, "json texts", _array_texts)
+    if texts is None:
+        return json.dumps(step_dict(step, precision), ensure_ascii=False)
+    line = json.dumps({**step_dict(step, precision, arrays=False), "value": _VALUE_MARK[1:-1],
+                       "exact": _EXACT_MARK[1:-1]}, ensure_ascii=False)
+    if line.count(_VALUE_MARK) != 1 or line.count(_EXACT_MARK) != 1:  # a title spelling a mark
+        return json.dumps(step_dict(step, precision), ensure_ascii=False)
+    return line.replace(_EXACT_MARK, texts[1]).replace(_VALUE_MARK, texts[0])
+
+
+def _array_texts(v: tuple) -> tuple[str, str] | None:
+    """The JSON texts of a big array's value and exact fields, as json.dumps writes `_value(v)`
+    and `_exact_field(v)`, each distinct number written once; None for an array its `Entries`
+    do not describe (written entry by entry)."""
+    found = entries(v)
+    if found is None:
+        return None
+    if found.ids is None:  # floats
+        value = found.map(_float_json)
+        return _nest(value, found.shape), "null"
+    value = found.map(lambda x: json.dumps(_value(x), ensure_ascii=False))
+    if not all(_rational(x) for x in found.distinct.values()):
+        return _nest(value, found.shape), "null"
+    exact = found.map(lambda x: json.dumps(fmt_exact(x), ensure_ascii=False))
+    return _nest(value, found.shape), _nest(exact, found.shape)
+
+
+def _float_json(x: float) -> str:
+    """json.dumps(_value(x)) of a float: -0.0 as 0.0, inf and nan as strings."""
+    return float.__repr__(x + 0.0) if math.isfinite(x) else json.dumps(_value(x))
+
+
+def _nest(texts: list[str], shape: list[int]) -> str:
+    """The texts as JSON nested lists of that shape, items separated as json.dumps separates them."""
+    for n in reversed(shape[1:]):
+        texts = ["[" + ", ".join(texts[i:i + n]) + "]" for i in range(0, len(texts), n)]
+    return "[" + ", ".join(texts) + "]"
 
 
 def _numbers(solution: Solution) -> int:
