@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -129,3 +130,31 @@ def test_brackets_in_names_are_printed_not_taken_as_markup():
     buf = io.StringIO()
     render(sol, 4, console=make_console(buf, width=80, plain=True))
     assert "W[l]" in buf.getvalue() and "1[z > 0]" in buf.getvalue()
+
+
+def _console_script(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
+    """`hwsolve ARGS` as the installed console script runs it (cli.run, which ends the process
+    with os._exit after flushing)."""
+    code = "import sys\nfrom hwsolve.cli import run\nsys.argv[1:] = " + repr(list(args)) + "\nrun()\n"
+    return subprocess.run([sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE)
+
+
+def test_the_console_script_writes_everything_and_keeps_the_exit_codes(tmp_path):
+    whole = _console_script("backprop", P1, "--format", "json")
+    assert whole.returncode == 0 and json.loads(whole.stdout)["steps"]  # flushed before the process ends
+    assert whole.stdout.decode() == CliRunner().invoke(main, ["backprop", P1, "--format", "json"]).output
+    out = tmp_path / "p1.json"
+    assert _console_script("backprop", P1, "--format", "json", "-o", str(out)).returncode == 0
+    assert json.loads(out.read_text()) == json.loads(whole.stdout)
+    missing = _console_script("backprop", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and missing.stderr.decode().startswith("error: ") and not missing.stdout
+    assert _console_script("--help").returncode == 0
+    assert _console_script("no-such-command").returncode == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_a_full_disk_is_one_line_not_a_traceback():
+    with open("/dev/full", "w") as full:
+        result = _console_script("backprop", P1, "--format", "json", stdout=full)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "error: cannot write the output: No space left on device"
