@@ -124,8 +124,9 @@ def test_both_paths_give_the_same_solution(spec):
 @pytest.mark.parametrize("args", [["backprop", "problems/cs4782_p1.yaml"],
                                   ["backprop", "problems/cs4782_p1.yaml", "--format", "json"]])
 def test_p1_never_imports_numpy(args):
-    code = ("import sys, runpy; sys.argv = ['hwsolve', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_module('hwsolve', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    # cli.main, not the console script: that one ends the process before anything can be printed
+    code = ("import sys\nfrom hwsolve.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print('NUMPY' if 'numpy' in sys.modules else 'NO NUMPY', file=sys.stderr)")
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
     assert res.stderr.strip().splitlines()[-1] == "NO NUMPY", res.stderr[-2000:]

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _modules_after(args: list[str]) -> set[str]:
-    code = ("import sys, runpy; sys.argv = ['hwsolve', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_module('hwsolve', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    # cli.main, not the console script: that one ends the process before anything can be printed
+    code = ("import sys\nfrom hwsolve.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print(' '.join(sorted(sys.modules)), file=sys.stderr)")
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
     return set(res.stderr.strip().splitlines()[-1].split())
