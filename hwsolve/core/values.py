@@ -46,6 +46,12 @@ def small_exact(on: bool = True) -> Iterator[None]:
         _SMALL["on"] = before
 
 
+# 0, 1 and other small whole numbers as shared Fractions (immutable, like the spec's number cache):
+# identities, ones and zeros are made of them, a 16x16 identity per layer of a deep network
+_WHOLE_MAX = 64
+_WHOLE = {i: Fraction(i) for i in range(-_WHOLE_MAX, _WHOLE_MAX + 1)}
+
+
 def _small_rows(rows: Any) -> list[list[Fraction]] | None:
     """Rows of Fractions when `rows` is a scalar, a flat list (a column) or a list of equal-length
     lists of ints and Fractions; None when it is anything else (numpy then decides)."""
@@ -64,7 +70,7 @@ def _small_rows(rows: Any) -> list[list[Fraction]] | None:
             if type(x) is Fraction:
                 row.append(x)
             elif type(x) is int:
-                row.append(Fraction(x))
+                row.append(_WHOLE[x] if -_WHOLE_MAX <= x <= _WHOLE_MAX else Fraction(x))
             else:
                 return None
         out.append(row)

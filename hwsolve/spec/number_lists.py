@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from hwsolve.spec.numbers import parse_number
 
-MIN_NUMBERS = 64  # shorter lists cost libyaml little: they take the ordinary path
+MIN_NUMBERS = 8  # shorter lists cost libyaml little: they take the ordinary path
 
 # `[` then only what a list of plain decimals is made of, up to its `]`, on one line
 _CANDIDATE = re.compile(r"\[([-0-9., ]*)\]")
