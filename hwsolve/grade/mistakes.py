@@ -70,7 +70,8 @@ class Mistake:
 
 
 def same(a: Value, b: Value, match) -> bool:
-    return a.dims == b.dims and all(match(x, y) for x, y in zip(a.entries(), b.entries(), strict=False))
+    return a.dims == b.dims and all(match(x, y) for ra, rb in zip(a.rows, b.rows, strict=True)
+                                    for x, y in zip(ra, rb, strict=True))
 
 
 def mapped(v: Value, f) -> Value:

@@ -63,7 +63,10 @@ def feedback(s, show_key: bool) -> str:
 # -- terminal ------------------------------------------------------------------------------------
 
 
-def print_results(key: Key, results: list[Result], console, show_key: bool = False, brief: bool = False) -> None:
+def print_results(key: Key, results: list[Result], console, show_key: bool = False, brief: bool = False,
+                  stats: dict | None = None) -> None:
+    """Each submission's results (a line each with `brief`), then the class's (`stats`: its
+    class_stats, when the caller has made them already)."""
     from rich import box
     from rich.table import Table
 
@@ -98,7 +101,7 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
             console.print(f"  note: {term_safe(w)}")
         console.print()
     if len(results) > 1:
-        print_class(key, results, console)
+        print_class(key, results, console, stats)
 
 
 # rich reads these in a line as markup or an emoji code
@@ -141,12 +144,12 @@ def term_safe(text: str) -> str:
     return escape(control_safe(text))
 
 
-def print_class(key: Key, results: list[Result], console) -> None:
+def print_class(key: Key, results: list[Result], console, stats: dict | None = None) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    c = class_stats(key, results)
+    c = stats if stats is not None else class_stats(key, results)
     console.print(f"Class: {c['count']} submissions, mean {c['mean']:.1f}%, median {c['median']:.1f}%"
                   + (f", {c['unreadable']} unreadable" if c['unreadable'] else ""))
     bx = box.ASCII if not console.is_terminal else box.SIMPLE
@@ -231,10 +234,11 @@ def submission_json_line(r: Result, show_key: bool = False) -> str:
     return json.dumps(submission_json(r, show_key), ensure_ascii=False)
 
 
-def to_json(key: Key, results: list[Result], show_key: bool = False) -> str:
+def to_json(key: Key, results: list[Result], show_key: bool = False, stats: dict | None = None) -> str:
+    """The class's JSON report (`stats`: its class_stats, when the caller has made them already)."""
     rub = key.rubric
     t = rub.tolerance
-    c = class_stats(key, results)
+    c = dict(stats) if stats is not None else class_stats(key, results)
     c["mean"], c["median"] = round(c["mean"], 4), round(c["median"], 4)
     out = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION, "key": key.path, "kind": key.kind,

@@ -157,9 +157,17 @@ class Rubric:
     layout: str | None = None                   # gradient | numerator | either; None: the key's
     overrides: dict[str, dict] = field(default_factory=dict)   # step -> {layout, tolerance}
 
+    # the policy of every step without an override, made once (a batch asks for it per answer)
+    _default: StepPolicy | None = field(default=None, init=False, repr=False, compare=False)
+
     def policy(self, name: str) -> StepPolicy:
-        o = self.overrides.get(name, {})
-        return StepPolicy(o.get("tolerance", self.tolerance), o.get("layout", self.layout))
+        o = self.overrides.get(name)
+        if o is not None:
+            return StepPolicy(o.get("tolerance", self.tolerance), o.get("layout", self.layout))
+        found = self._default
+        if found is None or found.tolerance is not self.tolerance or found.layout != self.layout:
+            found = self._default = StepPolicy(self.tolerance, self.layout)
+        return found
 
     def graded(self, solution, default_names: list[str]) -> list[tuple[str, float]]:
         """(step name, points) in the solution's order, then any listed names it lacks."""

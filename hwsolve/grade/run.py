@@ -274,9 +274,11 @@ def _grade_and_report(source, paths: list[str], jobs: int, *, json_file, junit, 
     from hwsolve.core.fileio import write_atomic
     from hwsolve.grade import report
 
+    # made once for the JSON report and the printout (5,000 results by 15 steps)
+    stats = report.class_stats(key, results) if json_file or len(results) > 1 else None
     # every result file first: stdout may be a pipe that closes early
     if json_file:
-        write_atomic(json_file, report.to_json(key, results, show_key) + "\n")
+        write_atomic(json_file, report.to_json(key, results, show_key, stats) + "\n")
     if junit:
         write_atomic(junit, report.to_junit(key, results, show_key))
     if gradescope:
@@ -288,7 +290,7 @@ def _grade_and_report(source, paths: list[str], jobs: int, *, json_file, junit, 
         from hwsolve.render.text import make_console
 
         console = make_console()
-    report.print_results(key, results, console, show_key=show_key, brief=brief)
+    report.print_results(key, results, console, show_key=show_key, brief=brief, stats=stats)
     return _exit_code(results, fail_under)
 
 
