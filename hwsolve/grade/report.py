@@ -123,7 +123,9 @@ def _plain_lines(lines: list[str], console) -> str | None:
 
 
 def _head(r: Result) -> str:
-    return f"{term_safe(r.student)}  ({term_safe(r.path)}):  {_pts(r.score)} / {_pts(r.max_score)}  ({r.percent:.0f}%)"
+    score, top = r.score, r.max_score  # each a sum over the steps: once, not again for the percent
+    percent = 100.0 * score / top if top else 0.0  # Result.percent
+    return f"{term_safe(r.student)}  ({term_safe(r.path)}):  {_pts(score)} / {_pts(top)}  ({percent:.0f}%)"
 
 
 # what a terminal would act on rather than show: C0 controls but tab and newline, DEL, C1 controls
