@@ -116,24 +116,6 @@ SPECIALS = (0.0, -0.0, 1e-8, -2.5e12, math.inf, -math.inf, math.nan, 1 / 3, 0.1 
             Fraction(1, 3), Fraction(1, 20), Fraction(-7, 4), Fraction(10**25 + 1, 3), Fraction(5))
 
 
-@pytest.mark.parametrize("precision", [3, 6])
-def test_big_array_text_is_the_text_of_each_number(precision):
-    rng = np.random.default_rng(1)
-    cells = [SPECIALS[i % len(SPECIALS)] if i % 7 == 0 else float(x)
-             for i, x in enumerate(rng.normal(size=40 * 30) * 10.0 ** rng.integers(-9, 14, size=40 * 30))]
-    matrix = tuple(tuple(cells[r * 30:(r + 1) * 30]) for r in range(40))
-    column = tuple(cells)
-    latex = _LatexPrinter(precision)
-    for v in (matrix, column):
-        rows = v if isinstance(v[0], tuple) else (v,)
-        want_text = ", ".join("[" + ", ".join(fmt_number(x, precision) for x in r) + "]" for r in rows)
-        assert to_text(Const(v), precision) == (f"[{want_text}]" if v is matrix else want_text)
-        want_tex = r" \\ ".join(" & ".join(map(latex.number, r)) for r in rows) if v is matrix \
-            else r" \\ ".join(map(latex.number, v))
-        assert to_latex(Const(v), precision) == r"\begin{bmatrix} " + want_tex + r" \end{bmatrix}"
-        assert to_text(Const(v), precision) is to_text(Const(v), precision)  # made once
-
-
 def _big_values() -> dict[str, tuple]:
     """Big values of every kind a step can hold: floats with every special, exact with shared and
     whole Fractions and one beyond a float, ints, mixed floats and Fractions, 3-D, ragged."""
@@ -150,7 +132,11 @@ def _big_values() -> dict[str, tuple]:
 
     mixed = exact[:]
     mixed[0] = 0.5
+    spread = np.random.default_rng(1)  # every magnitude from 1e-9 to 1e14, with every special among them
+    wide = [SPECIALS[i % len(SPECIALS)] if i % 7 == 0 else float(x)
+            for i, x in enumerate(spread.normal(size=1200) * 10.0 ** spread.integers(-9, 14, size=1200))]
     return {"floats": matrix(floats), "float column": tuple(floats), "exact": matrix(exact),
+            "every magnitude": matrix(wide), "every magnitude column": tuple(wide),
             "exact column": tuple(exact), "mixed": matrix(mixed),
             "3-d": tuple(matrix(exact)[r:r + 10] for r in range(0, 40, 10)),
             "ragged": matrix(exact)[:-1] + (tuple(exact[:29]),),
@@ -169,7 +155,8 @@ def test_a_big_arrays_json_line_is_json_dumps_of_its_step(kind):
     assert json_out.step_line(step, 4) == json.dumps(json_out.step_dict(step, 4), ensure_ascii=False)
 
 
-@pytest.mark.parametrize("kind", ["floats", "float column", "exact", "exact column", "mixed", "ints"])
+@pytest.mark.parametrize("kind", ["floats", "float column", "exact", "exact column", "mixed", "ints",
+                                  "every magnitude", "every magnitude column"])
 @pytest.mark.parametrize("precision", [3, 6])
 def test_a_big_arrays_text_and_latex_are_those_of_each_number(kind, precision):
     v = _big_values()[kind]
@@ -180,6 +167,7 @@ def test_a_big_arrays_text_and_latex_are_those_of_each_number(kind, precision):
     want_tex = r" \\ ".join(" & ".join(map(latex.number, r)) for r in rows) if rows is v \
         else r" \\ ".join(map(latex.number, v))
     assert to_latex(Const(v), precision) == r"\begin{bmatrix} " + want_tex + r" \end{bmatrix}"
+    assert to_text(Const(v), precision) is to_text(Const(v), precision)  # made once
 
 
 # -- the YAML fast path for plain numbers in lists -----------------------------------------------
