@@ -195,16 +195,14 @@ def _plain(a: Array, matrix: bool):
         return items[0][0]
     if len(shape) == 1 and a.ndim == 2:
         return tuple(row[0] for row in items)
-    return _map_rows(items, tuple)
+    return _as_tuples(items)
 
 
-def _map_rows(items: list, fn):
-    """fn applied to each innermost list (a row of numbers), the nesting above it kept (as tuples
-    when fn is tuple, else lists)."""
+def _as_tuples(items: list) -> tuple:
+    """Nested lists as nested tuples, at every level."""
     if items and isinstance(items[0], list):
-        rows = [_map_rows(x, fn) for x in items]
-        return tuple(rows) if fn is tuple else rows
-    return fn(items)
+        return tuple(_as_tuples(x) for x in items)
+    return tuple(items)
 
 
 def _whole_as_int(a: Array) -> Array:
