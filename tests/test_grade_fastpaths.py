@@ -8,10 +8,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from hwsolve.grade.answers import Submission, parse_value
+from hwsolve.grade.answers import MAX_JSON_DEPTH, AnswerError, Submission, _check_depth, parse_value
 from hwsolve.grade.grader import _values_signature, grade, load_key
 from hwsolve.grade.report import _plain_lines
 
@@ -81,3 +83,60 @@ def test_brief_lines_as_rich_lays_them_out(width):
 def test_brief_lines_rich_must_read_go_to_rich(line):
     console = Console(file=io.StringIO(), width=80, color_system=None, force_terminal=False)
     assert _plain_lines([line], console) is None
+
+
+def _walked_depth_check(data) -> str:
+    """The answer files' depth and size check as a plain walk of every value: what `_check_depth`
+    (level by level, containers only) must agree with."""
+    stack, count = [(data, 0)], 0
+    while stack:
+        v, d = stack.pop()
+        count += 1
+        if d > MAX_JSON_DEPTH:
+            return "deep"
+        if count > 300_000:
+            return "many"
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return "ok"
+
+
+def _checked(data) -> str:
+    try:
+        _check_depth(data)
+    except AnswerError as e:
+        return "deep" if "nested" in e.message else "many"
+    return "ok"
+
+
+def _nested(depth: int, leaf) -> object:
+    for i in range(depth):
+        leaf = [leaf] if i % 2 else {"k": leaf}
+    return leaf
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1])
+@pytest.mark.parametrize("leaf", [1, [], {}, [1, 2], "s"])
+def test_depth_check_at_the_limit(depth, leaf):
+    data = _nested(depth, leaf)
+    assert _checked(data) == _walked_depth_check(data)
+
+
+@pytest.mark.parametrize("n", [299_999, 300_000])
+def test_depth_check_counts_values(n):
+    for data in ([0] * n, {"a": [[0] * (n // 2), [0] * (n - n // 2)]}):
+        assert _checked(data) == _walked_depth_check(data)
+
+
+json_values = st.recursive(st.one_of(st.integers(), st.text(max_size=3), st.none()),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=2), inner,
+                                                                                       max_size=3),
+                           max_leaves=60)
+
+
+@given(json_values, st.integers(0, 40))
+def test_depth_check_agrees_with_a_walk(data, depth):
+    data = _nested(depth, data)
+    assert _checked(data) == _walked_depth_check(data)

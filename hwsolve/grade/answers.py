@@ -20,7 +20,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +47,12 @@ class Value:
     """
 
     rows: tuple[tuple[Any, ...], ...]
+    # (rows, columns): read a few times for every Value a batch makes, so set once here (a
+    # cached_property's first read costs several times this)
+    dims: tuple[int, int] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def dims(self) -> tuple[int, int]:  # read a few dozen times per answer by the grader
-        return len(self.rows), len(self.rows[0])
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dims", (len(self.rows), len(self.rows[0])))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -139,8 +140,15 @@ def _scalars(items: list) -> list:
     out = []
     for x in items:
         cls = x.__class__
-        out.append(x if cls is Fraction else Fraction(x) if cls is int else _scalar(x))
+        if cls is int:
+            out.append(_SMALL_WHOLE[x] if -256 <= x <= 256 else Fraction(x))
+        else:
+            out.append(x if cls is Fraction else _scalar(x))
     return out
+
+
+# Fractions are immutable: the small whole numbers most answers hold are made once and shared
+_SMALL_WHOLE = {i: Fraction(i) for i in range(-256, 257)}
 
 
 _SIZE_TEXT = re.compile(r"^\s*\d{1,9}(\s*[x×X*]\s*\d{1,9}){1,3}\s*$")
@@ -249,18 +257,21 @@ def _load_json(text: str):
 
 
 def _check_depth(data) -> None:
-    stack, count = [(data, 0)], 0
-    while stack:
-        v, d = stack.pop()
-        count += 1
-        if d > MAX_JSON_DEPTH:
-            raise AnswerError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    """At most MAX_JSON_DEPTH levels and 300,000 values. Level by level through the containers
+    (JSON's dicts and lists): the numbers of a list are counted, never visited one by one."""
+    level = [data] if data.__class__ is dict or data.__class__ is list else []
+    count, depth = 1, 0
+    while level:
+        inner = []
+        for v in level:
+            items = v.values() if v.__class__ is dict else v
+            if items and depth >= MAX_JSON_DEPTH:  # its items lie one level deeper
+                raise AnswerError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            count += len(items)
+            inner += [x for x in items if x.__class__ is dict or x.__class__ is list]
         if count > 300_000:
             raise AnswerError("too many values")
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v)
+        level, depth = inner, depth + 1
 
 
 def _load_yaml(text: str, file: str):

@@ -196,12 +196,12 @@ def oriented(key: Key, name: str, layout: str | None, ans: Value | None) -> tupl
         return ans, ""
     kv = key.values[name]
     if layout == "either":
-        t = transpose(ans)
-        if ans.dims != kv.dims and t.dims == kv.dims:
-            return t, "in the other layout (accepted)"
-        if ans.dims == kv.dims and kv.dims[0] == kv.dims[1] and kv.dims != (1, 1):
+        m, n = ans.dims   # the transpose is made only when it is what decides
+        if (m, n) != kv.dims and (n, m) == kv.dims:
+            return transpose(ans), "in the other layout (accepted)"
+        if (m, n) == kv.dims and m == n and m != 1:
             match = lambda a, b: a == b  # noqa: E731 -- exact test for a square matrix
-            if not same(ans, kv, match) and same(t, kv, match):
+            if not same(ans, kv, match) and same(t := transpose(ans), kv, match):
                 return t, "in the other layout (accepted)"
         return ans, ""
     if layout != key_layout(key):

@@ -70,6 +70,10 @@ class Mistake:
 
 
 def same(a: Value, b: Value, match) -> bool:
+    # most answers are right: every entry equal (answers are finite numbers, never nan), and every
+    # match passes an equal pair
+    if a.rows == b.rows:
+        return True
     return a.dims == b.dims and all(match(x, y) for ra, rb in zip(a.rows, b.rows, strict=True)
                                     for x, y in zip(ra, rb, strict=True))
 

@@ -9,6 +9,7 @@ scores 0 in every result file); 2 a bad key, rubric or command line (raised, nev
 from __future__ import annotations
 
 import gc
+import operator
 import sys
 import time
 from contextlib import contextmanager
@@ -106,14 +107,15 @@ def _packed(r: Result, key_values: dict) -> tuple:
     sent at all: the parent holds the same key and puts its value back."""
     steps = []
     for s in r.steps:
-        d = {f: getattr(s, f) for f in _STEP_FIELDS}
-        d["answer"] = None if s.answer is None else s.answer.rows
-        d["expected"] = (_FROM_KEY if s.expected is not None and s.expected is key_values.get(s.name)
-                         else None if s.expected is None else s.expected.rows)
-        steps.append(tuple(d.values()))
+        step = list(_step_fields(s))
+        step[_ANSWER] = None if s.answer is None else s.answer.rows
+        step[_EXPECTED] = (_FROM_KEY if s.expected is not None and s.expected is key_values.get(s.name)
+                           else None if s.expected is None else s.expected.rows)
+        steps.append(tuple(step))
     return tuple(getattr(r, f) for f in _RESULT_FIELDS), tuple(steps)
 
 
+_step_fields = operator.attrgetter(*_STEP_FIELDS)
 _ANSWER, _EXPECTED = _STEP_FIELDS.index("answer"), _STEP_FIELDS.index("expected")
 
 
