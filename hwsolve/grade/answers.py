@@ -137,7 +137,7 @@ def _scalar(v) -> Fraction | float:
 def _scalars(items: list) -> list:
     """`_scalar` of each entry, in order; the numbers JSON and YAML give (int, Fraction) without
     its checks (a batch reads a hundred thousand of them)."""
-    out = []
+    out: list[Fraction | float] = []
     for x in items:
         cls = x.__class__
         if cls is int:
