@@ -36,14 +36,16 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
             mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
             plain = buf.getvalue()
         text = plain.rstrip("\n")
+    elif fmt == "json":  # as UTF-8 bytes: a big network's 10 MB are never one wide string
+        text = mod.render_utf8(solution, precision)
     else:
         text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \
             else mod.render(solution, precision)
     if output:
         from hwsolve.core.fileio import write_atomic
 
-        write_atomic(output, text + "\n")
+        write_atomic(output, text + ("\n" if isinstance(text, str) else b"\n"))
     else:
         import click
 
-        click.echo(text)
+        click.echo(text)  # bytes go to the binary stream, with the same newline

@@ -9,7 +9,7 @@ import json
 import math
 from fractions import Fraction
 
-from hwsolve.core.jsontext import dumps_compact_list
+from hwsolve.core.jsontext import compact_list_utf8
 from hwsolve.core.numfmt import fmt_exact, json_number
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.tuplememo import BIG, count, entries, remember
@@ -147,10 +147,15 @@ COMPACT_ABOVE = 10_000
 
 
 def render(solution: Solution, precision: int) -> str:
+    return render_utf8(solution, precision).decode("utf-8")
+
+
+def render_utf8(solution: Solution, precision: int) -> bytes:
+    """`render` as UTF-8, what the command line writes: a big solution's text is never made."""
     if _numbers(solution) <= COMPACT_ABOVE:
-        return json.dumps(solution_dict(solution, precision), indent=2, ensure_ascii=False)
-    return dumps_compact_list(solution_dict(solution, precision, steps=False), "steps",
-                              texts=[step_line(s, precision) for s in solution.steps])
+        return json.dumps(solution_dict(solution, precision), indent=2, ensure_ascii=False).encode("utf-8")
+    return compact_list_utf8(solution_dict(solution, precision, steps=False), "steps",
+                             texts=[step_line(s, precision) for s in solution.steps])
 
 
 _VALUE_MARK, _EXACT_MARK = '"@@hwsolve-value-6f1c@@"', '"@@hwsolve-exact-6f1c@@"'
