@@ -335,10 +335,18 @@ def to_layout(g: np.ndarray, layout: str) -> np.ndarray:
     return g.T if layout == "numerator" else g
 
 
-def _size(e) -> int:
-    if isinstance(e, Apply):
-        return 1 + sum(_size(a) for a in e.args)
-    return 1
+def _too_big(e) -> bool:
+    """Has the expression more than MAX_EXPANDED nodes? Counted only that far: a deep network's
+    expansion, once too big, grows with every layer below."""
+    stack, seen = [e], 0
+    while stack:
+        seen += 1
+        if seen > MAX_EXPANDED:
+            return True
+        x = stack.pop()
+        if isinstance(x, Apply):
+            stack.extend(x.args)
+    return False
 
 
 @dataclass
@@ -380,7 +388,7 @@ class StepRecorder(Hooks):
         above = self.expanded.get(c)
         if above is not None:
             exp = rule.local(i, above, args, c.label, ctx)
-            if _size(exp) > MAX_EXPANDED:
+            if _too_big(exp):
                 exp = None
         chain = (self.g.grad_symbol(c) * self.g.partial_symbol(c, term.node)) if c is not self.loss \
             else self.g.partial_symbol(c, term.node)
@@ -395,7 +403,7 @@ class StepRecorder(Hooks):
             self._path_steps(node, ws)
         exps = [w.expanded for w in ws]
         expanded = sum_of(exps) if all(e is not None for e in exps) else None
-        if expanded is not None and _size(expanded) > MAX_EXPANDED:
+        if expanded is not None and _too_big(expanded):
             expanded = None
         self.expanded[node] = expanded
         value = to_layout(_given(total), self.layout)

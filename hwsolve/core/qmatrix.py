@@ -108,6 +108,8 @@ class QMatrix:
             raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not align")
         if not k:  # an empty inner dimension: numpy's zeros
             return self.to_numpy() @ other.to_numpy()
+        if k == 1:
+            return QMatrix(_outer([row[0] for row in self.rows], other.rows[0]))
         rows = [_integers(row) for row in self.rows]
         cols = [_integers(col) for col in zip(*other.rows, strict=True)]
         return QMatrix([[_dot(row, col) for col in cols] for row in rows] if n else [[] for _ in range(m)])
@@ -179,6 +181,26 @@ def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
     """The dot product of two vectors over common denominators: integer products, one Fraction at
     the end (in lowest terms, so the same rational as summing Fraction products one by one)."""
     return Fraction(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
+
+
+def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
+    """column @ row, the outer product (dL/dW = delta a^T, once per layer): the row over one
+    common denominator, each entry one Fraction of integer products, and a zero column entry
+    (a ReLU's dead unit) a row of shared zeros."""
+    numerators, denominator = _integers(row)
+    zeros = [_ZERO] * len(row)
+    out = []
+    for x in column:
+        n = x.numerator
+        if n == 0:
+            out.append(zeros.copy())
+            continue
+        d = x.denominator * denominator
+        out.append([Fraction(n * y, d) if y else _ZERO for y in numerators])
+    return out
+
+
+_ZERO = Fraction(0)  # immutable: shared by every zero an outer product makes
 
 
 def _add(a, b):
