@@ -26,7 +26,7 @@ from typing import Any
 class QMatrix:
     """An m x n matrix of Fractions (rows: lists of Fractions), with numpy's array interface in part."""
 
-    __slots__ = ("rows", "shape", "base", "_plain")
+    __slots__ = ("rows", "shape", "base", "_plain", "_column")
     dtype = object          # what `values.is_exact` reads: exact, like an object array
     ndim = 2
     __array_ufunc__ = None  # numpy defers `ndarray + QMatrix` to our reflected methods
@@ -39,6 +39,7 @@ class QMatrix:
         # float copy of it keeps that order, which decides how BLAS sums (the last bit of a float)
         self.base = base
         self._plain: tuple | None = None
+        self._column: tuple | None = None
 
     # -- numpy interoperability ----------------------------------------------------------
 
@@ -84,8 +85,16 @@ class QMatrix:
         """The rows as tuples of ints (whole entries) and Fractions, made once: printing a step
         reads the same value several times (its value, its operands, the graph drawing)."""
         if self._plain is None:
-            self._plain = tuple(tuple(v.numerator if v.denominator == 1 else v for v in row) for row in self.rows)
+            # Fraction's slots read directly: its numerator and denominator properties are
+            # Python calls, a third of this for a deep network's hundred 16x16 matrices
+            self._plain = tuple(tuple(v._numerator if v._denominator == 1 else v for v in row) for row in self.rows)
         return self._plain
+
+    def plain_column(self) -> tuple:
+        """An n x 1 matrix's plain rows as one flat tuple (a vector's math shape), made once."""
+        if self._column is None:
+            self._column = tuple(row[0] for row in self.plain_rows())
+        return self._column
 
     def __len__(self) -> int:
         return self.shape[0]

@@ -186,10 +186,10 @@ def plain(a: Array, matrix: bool = False):
 def _plain(a: Array, matrix: bool):
     shape = math_shape(a, matrix)
     if isinstance(a, QMatrix):
+        if len(shape) == 1:
+            return a.plain_column()
         rows = a.plain_rows()
-        if shape == ():
-            return rows[0][0]
-        return tuple(row[0] for row in rows) if len(shape) == 1 else rows
+        return rows[0][0] if shape == () else rows
     items = (_whole_as_int(a) if is_exact(a) else a).tolist()
     if shape == ():
         return items[0][0]

@@ -235,12 +235,21 @@ class ElidingPrinter(_Printer):
     def __init__(self, precision: int):
         super().__init__(precision)
         self.elided = 0  # how many arrays were shortened: the renderer then says how to see them whole
+        # id -> (array, its text): a deep network prints each layer's values in several steps
+        # (the value, the numbers substituted, the next layer's operands), the same tuples
+        self._shortened: dict[int, tuple[tuple, str]] = {}
 
     def array(self, v: tuple) -> str:
         if not is_big(v):
             return super().array(v)
         self.elided += 1
+        found = self._shortened.get(id(v))
+        if found is not None and found[0] is v:
+            return found[1]
         if isinstance(v[0], tuple):
             body = _corners(v, lambda row: _corners(row, self.number))
-            return f"{body} ({len(v)}×{len(v[0])})"
-        return f"{_corners(v, self.number)} ({len(v)})"
+            text = f"{body} ({len(v)}×{len(v[0])})"
+        else:
+            text = f"{_corners(v, self.number)} ({len(v)})"
+        self._shortened[id(v)] = (v, text)
+        return text
