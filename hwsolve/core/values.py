@@ -228,7 +228,7 @@ def ones(shape, exact_: bool = True) -> Array:
     if exact_ and _SMALL["on"] and len(shape) == 2:
         return exact([[1] * shape[1] for _ in range(shape[0])])
     if exact_:
-        return exact(np.ones(shape, dtype=int).tolist())
+        return at_least_2d(np.full(shape, _WHOLE[1], dtype=object))  # one shared Fraction (immutable)
     return np.ones(shape)
 
 
@@ -236,14 +236,18 @@ def zeros_like(a: Array) -> Array:
     if is_exact(a) and _SMALL["on"] and len(a.shape) == 2:
         return exact([[0] * a.shape[1] for _ in range(a.shape[0])])
     if is_exact(a):
-        return exact(np.zeros(a.shape, dtype=int).tolist())
+        return np.full(a.shape, _WHOLE[0], dtype=object)
     return np.zeros(a.shape)
 
 
 def eye(n: int, exact_: bool = True) -> Array:
     """The n x n identity: exact (Fractions) or float64."""
-    if exact_:
+    if exact_ and _SMALL["on"]:
         return exact([[1 if i == j else 0 for j in range(n)] for i in range(n)])
+    if exact_:  # a linear layer's db Jacobian, 128 x 128 in an MNIST-shaped network: no Fraction per entry
+        out = np.full((n, n), _WHOLE[0], dtype=object)
+        np.fill_diagonal(out, _WHOLE[1])
+        return out
     return np.eye(n)
 
 
