@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from hwsolve.core import bigarrays
 from hwsolve.core import values as T
 from hwsolve.core.numfmt import fmt_number
-from hwsolve.core.sym import Const, _LatexPrinter, to_latex, to_text
+from hwsolve.core.records import Solution, Step
+from hwsolve.core.sym import Const, Symbol, _LatexPrinter, to_latex, to_text
 from hwsolve.core.errors import SpecError
 from hwsolve.spec import loader
 from hwsolve.spec.loader import load_yaml_text
@@ -64,6 +65,30 @@ def test_plain_is_remembered_only_while_the_array_is_unchanged():
     again = T.plain(a, True)
     assert again[3][4] == -1.5 and again is not first
     assert T.plain(T.exact([[Fraction(3, 1)] * 1100]), True)[0][0] == 3
+
+
+def test_a_view_taken_again_finds_what_was_made_for_its_entries():
+    a = _array(random.Random(3), 40, 30)
+    first = T.plain(a.T)
+    assert T.plain(a.T) is first  # W.T is a new view each time: remembered by where its entries lie
+    a[0, 0] = Fraction(7, 3)      # the same memory with other entries: made again
+    assert T.plain(a.T)[0][0] == Fraction(7, 3)
+    assert T.plain(a[:20].T) is not first and len(T.plain(a[:20].T)) == 30
+
+
+def test_big_json_printed_to_a_text_only_stdout(monkeypatch, capsys):
+    import io
+
+    from hwsolve.render import emit
+    from hwsolve.render.json_out import render
+
+    sol = Solution("big", "backprop")
+    sol.add(Step("W", "given", value=tuple(tuple(Fraction(i * j, 7) for j in range(120)) for i in range(100)),
+                 shape=(100, 120), formula=Symbol("W ⊙ 1")))
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    emit(sol, "json", 4)
+    assert out.getvalue() == render(sol, 4) + "\n"
 
 
 @settings(max_examples=15, deadline=None)

@@ -41,17 +41,22 @@ _FLOAT_SAFE = 2**53  # integers up to this size are floats exactly
 _COMMON_BITS = 1024
 
 R = TypeVar("R")
-_MEMO: dict[tuple[int, str], tuple[np.ndarray, bytes, Any, Any]] = {}
+_MEMO: dict[tuple, tuple[np.ndarray, bytes, Any, Any]] = {}
 
 
 def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
-    """make(a), remembered for a big array `a` while its entries stay the same."""
+    """make(a), remembered for a big array `a` while its entries stay the same.
+
+    Kept by where the entries lie (address, shape, strides, type), not by the array object: a
+    transpose is a new view each time it is taken (W.T in every backward step), and views of the
+    same memory laid out alike hold the same entries. The array is kept alive with its result, so
+    its memory is not handed to another array; equal bytes are then equal entries."""
     if a.size < BIG:
         return make(a)
-    key = (id(a), what)
+    key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str, what)
     found = _MEMO.get(key)
     data = a.tobytes()
-    if found is not None and found[0] is a and found[1] == data:
+    if found is not None and found[1] == data:
         return found[3]
     result = make(a)
     if len(_MEMO) >= _MEMO_LIMIT:
@@ -116,6 +121,10 @@ def exact_to_float(a: np.ndarray) -> np.ndarray:
 
 
 def _to_float(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous:
+        # a transpose (W.T in dL/dz = W^T delta): its floats are W's, transposed, laid out as
+        # astype lays out W.T's (column-major); W's own are often made already
+        return memo(a.T, "float", _to_float).T
     found = scaled(a) if a.size >= BIG else None
     if found is not None:
         nums, den = found

@@ -46,6 +46,10 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
 
         write_atomic(output, text + ("\n" if isinstance(text, str) else b"\n"))
     else:
+        import sys
+
         import click
 
+        if isinstance(text, bytes) and getattr(sys.stdout, "buffer", None) is None:
+            text = text.decode("utf-8")  # a text-only stdout (a StringIO put in its place)
         click.echo(text)  # bytes go to the binary stream, with the same newline
