@@ -85,9 +85,11 @@ class QMatrix:
         """The rows as tuples of ints (whole entries) and Fractions, made once: printing a step
         reads the same value several times (its value, its operands, the graph drawing)."""
         if self._plain is None:
-            # Fraction's slots read directly: its numerator and denominator properties are
-            # Python calls, a third of this for a deep network's hundred 16x16 matrices
-            self._plain = tuple(tuple(v._numerator if v._denominator == 1 else v for v in row) for row in self.rows)
+            # Fraction's slots read directly (CPython's fractions.py since 2.6; typeshed leaves them
+            # out): its numerator and denominator properties are Python calls, two thirds of this
+            # for a deep network's hundred 16x16 matrices
+            self._plain = tuple(tuple(v._numerator if v._denominator == 1 else v  # type: ignore[attr-defined]
+                                      for v in row) for row in self.rows)
         return self._plain
 
     def plain_column(self) -> tuple:
