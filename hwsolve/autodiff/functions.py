@@ -242,14 +242,23 @@ def _gelu_tanh_d(x, **_):
     return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
 
 
+_ONE, _ZERO = Fraction(1), Fraction(0)  # immutable: shared by every exact step's 1s and 0s
+
+
 def _step(at_zero):
     def d(x, at_zero_value=None, **_):
         if x > 0:
-            return Fraction(1) if isinstance(x, Fraction) else 1.0
+            return _ONE if isinstance(x, Fraction) else 1.0
         if x < 0:
-            return Fraction(0) if isinstance(x, Fraction) else 0.0
+            return _ZERO if isinstance(x, Fraction) else 0.0
         return at_zero_value if at_zero_value is not None else at_zero
     return d
+
+
+def _relu(x, **_):
+    if x > 0:
+        return x
+    return _ZERO if x.__class__ is Fraction else 0 * x  # a float keeps its sign: ReLU(-1.5) is -0.0
 
 
 def _leaky(x, slope=Fraction(1, 100), **_):
@@ -360,7 +369,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.key: e for e in (
     Elementwise("identity", "id", r"\operatorname{id}", lambda x, **_: x, _one, True,
                 derivative_text="id'(x) = 1", aliases=("linear_act", "none"), written=_w_identity,
                 vectorized=lambda a: a, vectorized_d=lambda a: a * 0 + 1),
-    Elementwise("relu", "ReLU", r"\operatorname{ReLU}", lambda x, **_: x if x > 0 else 0 * x,
+    Elementwise("relu", "ReLU", r"\operatorname{ReLU}", _relu,
                 _step(Fraction(0)), True, kink=Fraction(0),
                 derivative_text="ReLU'(x) = 1 if x > 0, 0 if x < 0", written=_w_relu,
                 mistakes=(RELU_PRIME_AT_ZERO, RELU_PRIME_ONE_ZERO, DEAD_RELU), vectorized=lambda a: a * (a > 0),

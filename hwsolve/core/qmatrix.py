@@ -183,9 +183,10 @@ class QMatrix:
 
 
 def _integers(vector) -> tuple[list[int], int]:
-    """A vector of Fractions as whole numbers over one common denominator: (numerators, denominator)."""
-    common = math.lcm(*(v.denominator for v in vector))
-    return [v.numerator * (common // v.denominator) for v in vector], common
+    """A vector of Fractions as whole numbers over one common denominator: (numerators, denominator).
+    Fraction's slots are read directly, as in `plain_rows`: a third of the time of its properties."""
+    common = math.lcm(*[v._denominator for v in vector])
+    return [v._numerator * (common // v._denominator) for v in vector], common
 
 
 def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
