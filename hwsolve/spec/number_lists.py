@@ -64,7 +64,7 @@ def shorten(text: str, min_numbers: int = MIN_NUMBERS) -> Shortened | None:
             else:
                 return match.group(0)  # `[1.5, 2., -]`: not all plain numbers; YAML reads it
         name = f"hwsolve-numbers-{nonce}-{len(lists)}"
-        lists[name] = [values[t] for t in parts]
+        lists[name] = list(map(values.__getitem__, parts))
         return f'"{name}"'
 
     short = _CANDIDATE.sub(cut, text)

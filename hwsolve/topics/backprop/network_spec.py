@@ -286,7 +286,10 @@ def _matrix(f: Field) -> list[list[Fraction]]:
         row = r.value
         if not isinstance(row, list):
             raise r.error("expected a row (a list of numbers); every row of a matrix must be a list")
-        if all(type(c) is Fraction or type(c) is int for c in row):  # already numbers: the fast path
+        kinds = set(map(type, row))
+        if kinds == {Fraction}:  # already numbers (a loader's number list): the fast paths
+            rows.append(list(row))
+        elif kinds <= {Fraction, int}:
             rows.append([c if type(c) is Fraction else Fraction(c) for c in row])
         else:
             rows.append([c.number() for c in r.items()])
