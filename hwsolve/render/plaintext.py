@@ -161,10 +161,8 @@ def _rstrip_end(piece: str, width: int) -> str:
 @functools.lru_cache(maxsize=4096)
 def _extent(text: str) -> tuple[int, int]:
     """Text.__rich_measure__: (longest word, longest line); a column is measured twice when it shrinks."""
-    lines = text.splitlines()
-    high = max(len(line) for line in lines) if lines else 0
-    words = text.split()
-    return (max(len(word) for word in words) if words else high), high
+    high = max(map(len, text.splitlines()), default=0)
+    return max(map(len, text.split()), default=high), high
 
 
 def _measure_cell(text: str, max_width: int) -> tuple[int, int]:
