@@ -72,9 +72,14 @@ def scaled(a: np.ndarray) -> tuple[list[int], int] | None:
     return memo(a, "scaled", _scaled)
 
 
+def entries_by_identity(a: np.ndarray) -> tuple[list[int], dict[int, Any]]:
+    """`by_identity` of an exact array's entries in C order, made once per big array: its common
+    denominator and its plain form (ints where whole) both start from it."""
+    return memo(a, "by identity", lambda x: by_identity(x.reshape(-1).tolist()))
+
+
 def _scaled(a: np.ndarray) -> tuple[list[int], int] | None:
-    flat = a.reshape(-1).tolist()
-    ids, distinct = by_identity(flat)
+    ids, distinct = entries_by_identity(a)
     if not all(type(x) is Fraction for x in distinct.values()):
         return None
     common = 1

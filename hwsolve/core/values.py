@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from hwsolve.core.bigarrays import BIG, exact_matmul, exact_to_float, memo
+from hwsolve.core.bigarrays import BIG, entries_by_identity, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
-from hwsolve.core.tuplememo import by_identity
 
 if TYPE_CHECKING:
     import numpy as np
@@ -208,7 +207,7 @@ def _as_tuples(items: list) -> tuple:
 def _whole_as_int(a: Array) -> Array:
     """The exact array with each entry as `exact_scalar` makes it (a whole Fraction an int),
     each distinct object converted once (`by_identity`)."""
-    ids, distinct = by_identity(a.reshape(-1).tolist())
+    ids, distinct = entries_by_identity(a)
     normal = {i: exact_scalar(x) for i, x in distinct.items()}
     if all(normal[i] is x for i, x in distinct.items()):
         return a
