@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from hwsolve.core.sym import Const, Expr, call, hdiv, indicator, norm2, sumover
+from hwsolve.core.wholes import ONE, ZERO
 
 Number = Fraction | float
 DerivativeForm = Callable[..., tuple[Expr, str]]   # (x, y, mul, params) -> (f'(x) written out, note)
@@ -242,15 +243,12 @@ def _gelu_tanh_d(x, **_):
     return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
 
 
-_ONE, _ZERO = Fraction(1), Fraction(0)  # immutable: shared by every exact step's 1s and 0s
-
-
 def _step(at_zero):
     def d(x, at_zero_value=None, **_):
         if x > 0:
-            return _ONE if isinstance(x, Fraction) else 1.0
+            return ONE if isinstance(x, Fraction) else 1.0
         if x < 0:
-            return _ZERO if isinstance(x, Fraction) else 0.0
+            return ZERO if isinstance(x, Fraction) else 0.0
         return at_zero_value if at_zero_value is not None else at_zero
     return d
 
@@ -258,7 +256,7 @@ def _step(at_zero):
 def _relu(x, **_):
     if x > 0:
         return x
-    return _ZERO if x.__class__ is Fraction else 0 * x  # a float keeps its sign: ReLU(-1.5) is -0.0
+    return ZERO if x.__class__ is Fraction else 0 * x  # a float keeps its sign: ReLU(-1.5) is -0.0
 
 
 def _leaky(x, slope=Fraction(1, 100), **_):

@@ -22,6 +22,8 @@ import operator
 from fractions import Fraction
 from typing import Any
 
+from hwsolve.core.wholes import ZERO
+
 
 class QMatrix:
     """An m x n matrix of Fractions (rows: lists of Fractions), with numpy's array interface in part."""
@@ -200,7 +202,7 @@ def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
     common denominator, each entry one Fraction of integer products, and a zero column entry
     (a ReLU's dead unit) a row of shared zeros."""
     numerators, denominator = _integers(row)
-    zeros = [_ZERO] * len(row)
+    zeros = [ZERO] * len(row)
     out = []
     for x in column:
         n = x.numerator
@@ -208,11 +210,8 @@ def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
             out.append(zeros.copy())
             continue
         d = x.denominator * denominator
-        out.append([Fraction(n * y, d) if y else _ZERO for y in numerators])
+        out.append([Fraction(n * y, d) if y else ZERO for y in numerators])
     return out
-
-
-_ZERO = Fraction(0)  # immutable: shared by every zero an outer product makes
 
 
 def _add(a, b):

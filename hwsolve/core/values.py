@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwsolve.core.bigarrays import BIG, entries_by_identity, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
+from hwsolve.core.wholes import ONE, ZERO, whole
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,10 +46,6 @@ def small_exact(on: bool = True) -> Iterator[None]:
         _SMALL["on"] = before
 
 
-# 0, 1 and other small whole numbers as shared Fractions (immutable, like the spec's number cache):
-# identities, ones and zeros are made of them, a 16x16 identity per layer of a deep network
-_WHOLE_MAX = 64
-_WHOLE = {i: Fraction(i) for i in range(-_WHOLE_MAX, _WHOLE_MAX + 1)}
 
 
 def _small_rows(rows: Any) -> list[list[Fraction]] | None:
@@ -69,7 +66,7 @@ def _small_rows(rows: Any) -> list[list[Fraction]] | None:
             if type(x) is Fraction:
                 row.append(x)
             elif type(x) is int:
-                row.append(_WHOLE[x] if -_WHOLE_MAX <= x <= _WHOLE_MAX else Fraction(x))
+                row.append(whole(x))
             else:
                 return None
         out.append(row)
@@ -227,7 +224,7 @@ def ones(shape, exact_: bool = True) -> Array:
     if exact_ and _SMALL["on"] and len(shape) == 2:
         return exact([[1] * shape[1] for _ in range(shape[0])])
     if exact_:
-        return at_least_2d(np.full(shape, _WHOLE[1], dtype=object))  # one shared Fraction (immutable)
+        return at_least_2d(np.full(shape, ONE, dtype=object))  # one shared Fraction (immutable)
     return np.ones(shape)
 
 
@@ -235,7 +232,7 @@ def zeros_like(a: Array) -> Array:
     if is_exact(a) and _SMALL["on"] and len(a.shape) == 2:
         return exact([[0] * a.shape[1] for _ in range(a.shape[0])])
     if is_exact(a):
-        return np.full(a.shape, _WHOLE[0], dtype=object)
+        return np.full(a.shape, ZERO, dtype=object)
     return np.zeros(a.shape)
 
 
@@ -244,8 +241,8 @@ def eye(n: int, exact_: bool = True) -> Array:
     if exact_ and _SMALL["on"]:
         return exact([[1 if i == j else 0 for j in range(n)] for i in range(n)])
     if exact_:  # a linear layer's db Jacobian, 128 x 128 in an MNIST-shaped network: no Fraction per entry
-        out = np.full((n, n), _WHOLE[0], dtype=object)
-        np.fill_diagonal(out, _WHOLE[1])
+        out = np.full((n, n), ZERO, dtype=object)
+        np.fill_diagonal(out, ONE)
         return out
     return np.eye(n)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsolve.core.errors import HwsolveError
+from hwsolve.core.wholes import whole
 from hwsolve.spec.numbers import parse_number
 
 MAX_FILE_BYTES = 1_000_000     # an answer file is a few hundred numbers; 1 MB is generous
@@ -141,14 +142,10 @@ def _scalars(items: list) -> list:
     for x in items:
         cls = x.__class__
         if cls is int:
-            out.append(_SMALL_WHOLE[x] if -256 <= x <= 256 else Fraction(x))
+            out.append(whole(x))
         else:
             out.append(x if cls is Fraction else _scalar(x))
     return out
-
-
-# Fractions are immutable: the small whole numbers most answers hold are made once and shared
-_SMALL_WHOLE = {i: Fraction(i) for i in range(-256, 257)}
 
 
 _SIZE_TEXT = re.compile(r"^\s*\d{1,9}(\s*[x×X*]\s*\d{1,9}){1,3}\s*$")
