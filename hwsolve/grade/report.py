@@ -72,8 +72,8 @@ def print_results(key: Key, results: list[Result], console, show_key: bool = Fal
     if brief and results:  # one line each, all printed at once (a console.print per line is slow)
         lines = [_head(r) + (f"  -- {term_safe(r.error)}" if r.error else "") for r in results]
         plain = _plain_lines(lines, console)
-        if plain is not None:
-            console.print(plain, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        if plain is not None:  # already what rich would print: written as it is
+            console.file.write(plain + "\n")
         else:
             from rich.text import Text
 
