@@ -186,12 +186,14 @@ def _plain(a: Array, matrix: bool):
             return a.plain_column()
         rows = a.plain_rows()
         return rows[0][0] if shape == () else rows
-    items = (_whole_as_int(a) if is_exact(a) else a).tolist()
+    if not a.size:
+        return _as_tuples(a.tolist())
+    flat = _whole_entries(a) if is_exact(a) else a.reshape(-1).tolist()
     if shape == ():
-        return items[0][0]
-    if len(shape) == 1 and a.ndim == 2:
-        return tuple(row[0] for row in items)
-    return _as_tuples(items)
+        return flat[0]
+    if len(shape) == 1:  # a column (n, 1) or a 1-d array: one flat tuple
+        return tuple(flat)
+    return _nested(flat, a.shape)
 
 
 def _as_tuples(items: list) -> tuple:
@@ -201,16 +203,21 @@ def _as_tuples(items: list) -> tuple:
     return tuple(items)
 
 
-def _whole_as_int(a: Array) -> Array:
-    """The exact array with each entry as `exact_scalar` makes it (a whole Fraction an int),
-    each distinct object converted once (`by_identity`)."""
+def _nested(flat: list, shape: tuple[int, ...]) -> tuple:
+    """Entries in C order as nested tuples of that (non-empty) shape, a row at a time by slicing:
+    a 784x128 matrix never goes through an object array's tolist."""
+    items = flat
+    for n in reversed(shape[1:]):
+        items = [tuple(items[i:i + n]) for i in range(0, len(items), n)]
+    return tuple(items)
+
+
+def _whole_entries(a: Array) -> list:
+    """The exact array's entries in C order as `exact_scalar` makes them (a whole Fraction an
+    int), each distinct object converted once (`entries_by_identity`)."""
     ids, distinct = entries_by_identity(a)
     normal = {i: exact_scalar(x) for i, x in distinct.items()}
-    if all(normal[i] is x for i, x in distinct.items()):
-        return a
-    out = np.empty(a.shape, dtype=object)
-    out.reshape(-1)[:] = list(map(normal.__getitem__, ids))
-    return out
+    return list(map(normal.__getitem__, ids))
 
 
 def exact_scalar(x) -> int | Fraction:
