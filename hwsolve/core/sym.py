@@ -141,6 +141,9 @@ class _Printer:
 
     def __init__(self, precision: int = DEFAULT_PRECISION):
         self.precision = precision
+        # id -> (operation, its text): a chain-rule expansion holds the one above it as a subtree
+        # (the same object), and a layer's formulas reappear in the steps below it
+        self._printed: dict[int, tuple[Apply, str]] = {}
 
     def __call__(self, e: Expr) -> str:
         return self.print(e)
@@ -151,7 +154,12 @@ class _Printer:
         if isinstance(e, Const):
             return self.const(e.value)
         if isinstance(e, Apply):
-            return self.apply(e)
+            found = self._printed.get(id(e))
+            if found is not None and found[0] is e:
+                return found[1]
+            text = self.apply(e)
+            self._printed[id(e)] = (e, text)
+            return text
         raise TypeError(f"not an expression: {e!r}")
 
     def prec(self, e: Expr) -> int:
