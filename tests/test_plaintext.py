@@ -45,6 +45,12 @@ def test_every_one_cell_character_is_one_cell_for_rich():
     assert plaintext.fits(["σ(x) ≈ 0.5\n∂L/∂W"])
 
 
+def test_fits_reads_each_character_as_is_one_cell_does():
+    for code in range(0x2700):  # every range, what lies between them, and some beyond
+        c = chr(code)
+        assert plaintext.fits([f"é{c}"]) == (c == "\n" or plaintext.is_one_cell(c)), hex(code)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_examples_print_the_same_as_rich(path):
     solution = topics.load_and_solve(str(path))[1]
