@@ -22,7 +22,7 @@ import operator
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.wholes import ZERO
+from hwsolve.core.wholes import ONE, ZERO
 
 
 class QMatrix:
@@ -90,14 +90,15 @@ class QMatrix:
             # Fraction's slots read directly (CPython's fractions.py since 2.6; typeshed leaves them
             # out): its numerator and denominator properties are Python calls, two thirds of this
             # for a deep network's hundred 16x16 matrices
-            self._plain = tuple(tuple(v._numerator if v._denominator == 1 else v  # type: ignore[attr-defined]
-                                      for v in row) for row in self.rows)
+            self._plain = tuple([tuple([v._numerator if v._denominator == 1 else v  # type: ignore[attr-defined]
+                                        for v in row]) for row in self.rows])
         return self._plain
 
     def plain_column(self) -> tuple:
         """An n x 1 matrix's plain rows as one flat tuple (a vector's math shape), made once."""
         if self._column is None:
-            self._column = tuple(row[0] for row in self.plain_rows())
+            self._column = tuple([v._numerator if v._denominator == 1 else v  # type: ignore[attr-defined]
+                                  for (v,) in self.rows])
         return self._column
 
     def __len__(self) -> int:
@@ -223,6 +224,14 @@ def _sub(a, b):
 
 
 def _mul(a, b):
+    # a ReLU's derivative is shared 1s and 0s (core/wholes.py): the product is known without
+    # making a Fraction (entries are Fractions, so x * 1 is x itself and x * 0 is 0)
+    if b is ONE:
+        return a
+    if a is ONE:
+        return b
+    if a is ZERO or b is ZERO:
+        return ZERO
     return a * b
 
 

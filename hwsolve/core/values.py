@@ -245,8 +245,8 @@ def zeros_like(a: Array) -> Array:
 
 def eye(n: int, exact_: bool = True) -> Array:
     """The n x n identity: exact (Fractions) or float64."""
-    if exact_ and _SMALL["on"]:
-        return exact([[1 if i == j else 0 for j in range(n)] for i in range(n)])
+    if exact_ and _SMALL["on"] and n:
+        return QMatrix([[ONE if i == j else ZERO for j in range(n)] for i in range(n)])  # type: ignore[return-value]
     if exact_:  # a linear layer's db Jacobian, 128 x 128 in an MNIST-shaped network: no Fraction per entry
         out = np.full((n, n), ZERO, dtype=object)
         np.fill_diagonal(out, ONE)
