@@ -210,7 +210,8 @@ def _solve(problem, picture: bool = True) -> Solution:
         printed = {s.name: s.value for s in sol.in_section("backward")}
         sol.graph = g.picture(sol.title, c.loss, printed, loss_drawn=not output_mode)
     grad_names = [g.grad_symbol(n).text for n in c.summary]
-    sol.summary = [name for name in grad_names if _has(sol, name)]
+    written = {s.name for s in sol.steps}
+    sol.summary = [name for name in grad_names if name in written]
     sol.summary_title = "Gradients"
     if getattr(problem, "per_example", False):
         _per_example(problem, c, sol)
@@ -238,7 +239,3 @@ def _per_example(p, batch: Compiled, sol: Solution) -> None:
         for name, value, matrix in shown:
             sol.add(Step(f"{name} (example {j + 1})", "examples", value=T.plain(value, matrix),
                          shape=T.math_shape(value, matrix)))
-
-
-def _has(sol: Solution, name: str) -> bool:
-    return any(s.name == name for s in sol.steps)
