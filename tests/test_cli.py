@@ -133,9 +133,9 @@ def test_brackets_in_names_are_printed_not_taken_as_markup():
 
 
 def _console_script(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
-    """`hwsolve ARGS` as the installed console script runs it (cli.run, which ends the process
-    with os._exit after flushing)."""
-    code = "import sys\nfrom hwsolve.cli import run\nsys.argv[1:] = " + repr(list(args)) + "\nrun()\n"
+    """`hwsolve ARGS` as the installed console script runs it (hwsolve.__main__.main: cli.run,
+    which ends the process with os._exit after flushing)."""
+    code = "import sys\nfrom hwsolve.__main__ import main\nsys.argv[1:] = " + repr(list(args)) + "\nmain()\n"
     return subprocess.run([sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE)
 
 
@@ -158,3 +158,19 @@ def test_a_full_disk_is_one_line_not_a_traceback():
         result = _console_script("backprop", P1, "--format", "json", stdout=full)
     assert result.returncode == 1
     assert result.stderr.decode().strip() == "error: cannot write the output: No space left on device"
+
+
+def test_the_console_script_collects_cycles_rarely(monkeypatch):
+    import gc
+
+    from hwsolve import __main__ as entry
+    from hwsolve import cli
+
+    seen = []
+    before = gc.get_threshold()
+    monkeypatch.setattr(cli, "run", lambda: seen.append(gc.get_threshold()))
+    try:
+        entry.main()
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(100_000, *before[1:])]
