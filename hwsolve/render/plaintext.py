@@ -153,6 +153,9 @@ def wrap(text: str, width: int, pad: bool) -> list[str]:
     """Text.wrap with overflow "fold"; `pad` is justify "left" (pad every line to `width`)."""
     out: list[str] = []
     for line in text.split("\n"):
+        if len(line) <= width:  # fits as it is (most lines): nothing to divide, strip or cut
+            out.append(line + " " * (width - len(line)) if pad else line)
+            continue
         offsets = _divide_line(line, width)
         bounds = [0, *offsets, len(line)]
         for start, end in zip(bounds, bounds[1:], strict=False):
@@ -259,9 +262,7 @@ def column_widths(columns: list[list[str]], max_width: int) -> list[int]:
 
 def _cell_lines(text: str, width: int) -> list[str]:
     """A padded cell of this width (padding included), as rich's Padding renders it."""
-    inner = width - 2
-    lines = wrap(text, inner, pad=True)
-    return [" " + line[:inner] + " " * (inner - len(line)) + " " for line in lines]
+    return [" " + line + " " for line in wrap(text, width - 2, pad=True)]  # each exactly width - 2
 
 
 def render_table(table: PlainTable, console_width: int) -> list[str] | None:
