@@ -180,34 +180,22 @@ def _rstrip_end(piece: str, width: int) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _extent(text: str) -> tuple[int, int]:
-    """Text.__rich_measure__: (longest word, longest line); a column is measured twice when it shrinks."""
-    high = max(map(len, text.splitlines()), default=0)
-    return max(map(len, text.split()), default=high), high
+def _longest_line(text: str) -> int:
+    """Text.__rich_measure__'s maximum (a column is measured twice when it shrinks). Its minimum,
+    the longest word, rich reads only for an expanded table or one measured inside another, and
+    hwsolve prints neither."""
+    return max(map(len, text.splitlines()), default=0)
 
 
-def _measure_cell(text: str, max_width: int) -> tuple[int, int]:
-    """Measurement.get(Padding(Text, (0, 1))) under options of this max_width. (rich's normalising
-    steps are left out where they change nothing: a text's longest word is never longer than its
-    longest line, and both are at least 0.)"""
+def _column_width(cells: list[str], max_width: int) -> int:
+    """The widest a column of padded cells wants to be under this max_width: the maximum over its
+    cells of Measurement.get(Padding(Text, (0, 1))), as rich's Table measures a column."""
     if max_width < 1:
-        return 0, 0
-    if max_width - 2 < 1:
-        return max_width, max_width
-    low, high = _extent(text)
-    low, high = min(low, max_width), min(high, max_width)
-    if high < 1:
-        low = high = 0
-    return min(low + 2, max_width), min(high + 2, max_width)
-
-
-def _measure_column(cells: list[str], max_width: int) -> tuple[int, int]:
-    if max_width < 1:
-        return 0, 0
-    measured = [_measure_cell(c, max_width) for c in cells]
-    low = max(m[0] for m in measured) if measured else 1
-    high = max(m[1] for m in measured) if measured else max_width
-    return min(low, max_width), min(high, max_width)
+        return 0
+    if not cells or max_width < 3:  # no room for text beside the padding: all it is given
+        return max_width
+    longest = max(map(_longest_line, cells))
+    return min(longest + 2, max_width) if longest >= 1 else 0
 
 
 def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: list[int]) -> list[int]:
@@ -248,12 +236,12 @@ def _collapse_widths(widths: list[int], max_width: int) -> list[int]:
 
 def column_widths(columns: list[list[str]], max_width: int) -> list[int]:
     """Table._calculate_column_widths (no expand, no fixed widths): each column's width with its padding."""
-    widths = [_measure_column(cells, max_width)[1] or 1 for cells in columns]
+    widths = [_column_width(cells, max_width) or 1 for cells in columns]
     if sum(widths) > max_width:
         widths = _collapse_widths(widths, max_width)
         if sum(widths) > max_width:  # last resort: reduce every column evenly
             widths = _ratio_reduce(sum(widths) - max_width, [1] * len(widths), widths, widths)
-        widths = [_measure_column(cells, width)[1] or 0 for cells, width in zip(columns, widths, strict=True)]
+        widths = [_column_width(cells, width) for cells, width in zip(columns, widths, strict=True)]
     return widths
 
 
