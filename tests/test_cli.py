@@ -174,3 +174,17 @@ def test_the_console_script_collects_cycles_rarely(monkeypatch):
     finally:
         gc.set_threshold(*before)
     assert seen == [(100_000, *before[1:])]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-8"])
+def test_json_on_stdout_is_encoded_as_the_stream_encodes(tmp_path, encoding):
+    """JSON goes to stdout as UTF-8 bytes only where the text stream would write those bytes."""
+    spec = tmp_path / "cafe.yaml"
+    spec.write_text('hwsolve: 1\nkind: network\ntitle: "Café"\ninput: [1]\ntarget: [0]\n'
+                    "layers: [{type: linear, W: [[1]], b: [0]}]\nloss: squared_error\n", encoding="utf-8")
+    code = ("from hwsolve.__main__ import main\nimport sys\n"
+            "sys.argv[1:] = ['backprop', sys.argv[1], '--format', 'json']\nmain()\n")
+    out = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True,
+                         env={**os.environ, "PYTHONIOENCODING": encoding}).stdout
+    text = CliRunner().invoke(main, ["backprop", str(spec), "--format", "json"]).output
+    assert "Café" in text and out.decode(encoding) == text  # (a UTF-16 pipe may go without a BOM)

@@ -85,20 +85,18 @@ def test_brief_lines_rich_must_read_go_to_rich(line):
 
 def _walked_depth_check(data) -> str:
     """The answer files' depth and size check as a plain walk of every value: what `_check_depth`
-    (level by level, containers only) must agree with."""
+    (level by level, containers only) must agree with. Too deep is said first."""
     stack, count = [(data, 0)], 0
     while stack:
         v, d = stack.pop()
         count += 1
         if d > MAX_JSON_DEPTH:
             return "deep"
-        if count > 300_000:
-            return "many"
         if isinstance(v, dict):
             stack.extend((x, d + 1) for x in v.values())
         elif isinstance(v, list):
             stack.extend((x, d + 1) for x in v)
-    return "ok"
+    return "many" if count > 300_000 else "ok"
 
 
 def _checked(data) -> str:
@@ -124,8 +122,9 @@ def test_depth_check_at_the_limit(depth, leaf):
 
 @pytest.mark.parametrize("n", [299_999, 300_000])
 def test_depth_check_counts_values(n):
-    for data in ([0] * n, {"a": [[0] * (n // 2), [0] * (n - n // 2)]}):
+    for data in ([0] * n, {"a": [[0] * (n // 2), [0] * (n - n // 2)]}, [[0] * n, _nested(MAX_JSON_DEPTH + 1, 0)]):
         assert _checked(data) == _walked_depth_check(data)
+    assert _checked([[0] * n, _nested(MAX_JSON_DEPTH + 1, 0)]) == "deep"  # too deep is said whatever the size
 
 
 json_values = st.recursive(st.one_of(st.integers(), st.text(max_size=3), st.none()),

@@ -121,6 +121,30 @@ def test_both_paths_give_the_same_solution(spec):
     assert json.loads(render_json(with_qmatrix, 4)) == json.loads(render_json(with_numpy, 4))
 
 
+@pytest.mark.parametrize("widths", [(2, 32), (3, 40, 2)])
+def test_a_matrix_of_a_thousand_entries_or_more_takes_the_qmatrix_path(widths):
+    """32 x 32 (the db Jacobian of a 32-wide layer) is where conversions are remembered for big
+    arrays: a QMatrix keeps its own and must not reach the numpy memo."""
+    layers = []
+    for n_in, n_out in zip(widths, widths[1:], strict=False):
+        layers += [{"type": "linear", "W": [[(i + j) % 3 - 1 for j in range(n_in)] for i in range(n_out)],
+                    "b": [i % 2 for i in range(n_out)]}, "relu"]
+    spec = {"hwsolve": 1, "kind": "network", "input": list(range(1, widths[0] + 1)), "target": [0] * widths[-1],
+            "layers": layers, "loss": "squared_error"}
+    problem = parse_network(load_yaml_text(yaml.safe_dump(spec), "wide.yaml"))
+    assert backprop.small_exact(problem)
+    with_qmatrix, with_numpy = backprop.solve(problem), backprop._solve(problem)
+    assert _steps(with_qmatrix) == _steps(with_numpy)
+    assert render_json(with_qmatrix, 4) == render_json(with_numpy, 4)
+
+
+def test_whole_numbers_times_an_int_stay_fractions():
+    with T.small_exact():
+        for q in (T.eye(2) * 3, 3 * T.ones((2, 1)), T.ones((1, 2)) * 0, T.eye(2) - 1, T.eye(2) / 2):
+            assert isinstance(q, QMatrix) and all(type(v) is Fraction for v in q.flat)
+        assert T.plain(T.eye(2) * 3) == ((3, 0), (0, 3)) and T.plain(T.ones((1, 2)) * 0) == ((0, 0),)
+
+
 @pytest.mark.parametrize("args", [["backprop", "problems/cs4782_p1.yaml"],
                                   ["backprop", "problems/cs4782_p1.yaml", "--format", "json"]])
 def test_p1_never_imports_numpy(args):

@@ -51,9 +51,10 @@ def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
     transpose is a new view each time it is taken (W.T in every backward step), and views of the
     same memory laid out alike hold the same entries. The array is kept alive with its result, so
     its memory is not handed to another array; equal bytes are then equal entries."""
-    if a.size < BIG:
+    interface = getattr(a, "__array_interface__", None)  # None for a QMatrix: it keeps its own
+    if a.size < BIG or interface is None:
         return make(a)
-    key = (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str, what)
+    key = (interface["data"][0], a.shape, a.strides, a.dtype.str, what)
     found = _MEMO.get(key)
     data = a.tobytes()
     if found is not None and found[1] == data:

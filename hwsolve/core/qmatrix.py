@@ -22,7 +22,7 @@ import operator
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.wholes import ONE, ZERO
+from hwsolve.core.wholes import ONE, ZERO, whole
 
 
 class QMatrix:
@@ -136,6 +136,8 @@ class QMatrix:
             a, b = (other, self) if reflected else (self, other)
             return _broadcast(a, b, op)
         if isinstance(other, (int, Fraction)) and not isinstance(other, bool):
+            if type(other) is int:  # every entry stays a Fraction (the slots read above, _mul's shortcuts)
+                other = whole(other)
             if reflected:
                 return QMatrix([[op(other, v) for v in row] for row in self.rows])
             return QMatrix([[op(v, other) for v in row] for row in self.rows])

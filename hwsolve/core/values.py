@@ -239,7 +239,7 @@ def zeros_like(a: Array) -> Array:
     if is_exact(a) and _SMALL["on"] and len(a.shape) == 2:
         return exact([[0] * a.shape[1] for _ in range(a.shape[0])])
     if is_exact(a):
-        return np.full(a.shape, ZERO, dtype=object)
+        return at_least_2d(np.full(a.shape, ZERO, dtype=object))
     return np.zeros(a.shape)
 
 

@@ -254,8 +254,9 @@ def _load_json(text: str):
 
 
 def _check_depth(data) -> None:
-    """At most MAX_JSON_DEPTH levels and 300,000 values. Level by level through the containers
-    (JSON's dicts and lists): the numbers of a list are counted, never visited one by one."""
+    """At most MAX_JSON_DEPTH levels and 300,000 values (a file too deep is said to be, whatever
+    its size). Level by level through the containers (JSON's dicts and lists): the numbers of a
+    list are counted, never visited one by one; the file's size bounds the walk."""
     level = [data] if data.__class__ is dict or data.__class__ is list else []
     count, depth = 1, 0
     while level:
@@ -266,9 +267,9 @@ def _check_depth(data) -> None:
                 raise AnswerError(f"nested deeper than {MAX_JSON_DEPTH} levels")
             count += len(items)
             inner += [x for x in items if x.__class__ is dict or x.__class__ is list]
-        if count > 300_000:
-            raise AnswerError("too many values")
         level, depth = inner, depth + 1
+    if count > 300_000:
+        raise AnswerError("too many values")
 
 
 def _load_yaml(text: str, file: str):

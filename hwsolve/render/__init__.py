@@ -46,10 +46,25 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
 
         write_atomic(output, text + ("\n" if isinstance(text, str) else b"\n"))
     else:
-        import sys
-
         import click
 
-        if isinstance(text, bytes) and getattr(sys.stdout, "buffer", None) is None:
-            text = text.decode("utf-8")  # a text-only stdout (a StringIO put in its place)
+        if isinstance(text, bytes) and not _utf8_stdout():
+            text = text.decode("utf-8")  # the stream encodes it, as every other format's text
         click.echo(text)  # bytes go to the binary stream, with the same newline
+
+
+def _utf8_stdout() -> bool:
+    """May UTF-8 bytes go to stdout's binary buffer as they are? Only when the text stream above
+    it would write the same bytes: it encodes UTF-8 and writes "\n" as "\n" (not Windows'
+    translation); a StringIO put in its place has no buffer at all."""
+    import codecs
+    import os
+    import sys
+
+    encoding = getattr(sys.stdout, "encoding", None)
+    if getattr(sys.stdout, "buffer", None) is None or not encoding or os.linesep != "\n":
+        return False
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
