@@ -673,6 +673,10 @@ def run() -> None:
         code = e.code
     except BrokenPipeError:  # `hwsolve ... | head`: the reader has what it wanted
         code = 1
+    except UnicodeEncodeError as e:  # a terminal or pipe set to latin-1 or ASCII meets ⊙ or a name
+        print(f"error: the output has characters the standard output's encoding ({e.encoding}) cannot "
+              "write; set PYTHONIOENCODING=utf-8 or write to a file with -o", file=sys.stderr)
+        code = 1
     except OSError as e:  # standard output on a full disk
         print(f"error: cannot write the output: {e.strerror or e}", file=sys.stderr)
         code = 1

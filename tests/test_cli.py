@@ -188,3 +188,14 @@ def test_json_on_stdout_is_encoded_as_the_stream_encodes(tmp_path, encoding):
                          env={**os.environ, "PYTHONIOENCODING": encoding}).stdout
     text = CliRunner().invoke(main, ["backprop", str(spec), "--format", "json"]).output
     assert "Café" in text and out.decode(encoding) == text  # (a UTF-16 pipe may go without a BOM)
+
+
+def test_an_encoding_that_cannot_write_the_output_is_one_line():
+    code = ("from hwsolve.__main__ import main\nimport sys\n"
+            f"sys.argv[1:] = ['backprop', {P1!r}]\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          env={**os.environ, "PYTHONIOENCODING": "latin-1"})
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == ("error: the output has characters the standard output's encoding "
+                                            "(latin-1) cannot write; set PYTHONIOENCODING=utf-8 or write to a "
+                                            "file with -o")
