@@ -264,6 +264,9 @@ def _vector(f: Field) -> list[Fraction]:
             raise f.error("expected a non-empty list of numbers")
         if len(v) > MAX_WIDTH:
             raise f.error(f"{len(v)} entries; the limit is {MAX_WIDTH}")
+        kinds = set(map(type, v))
+        if kinds <= {Fraction, int}:  # already numbers (a loader's number list): as _matrix's rows
+            return [c if type(c) is Fraction else Fraction(c) for c in v]
         out = []
         for item in f.items():
             if isinstance(item.value, list):
