@@ -28,16 +28,11 @@ _SINGLE_CELL_RANGES = ((0x20, 0x7E), (0xA1, 0xAC), (0xAE, 0x2FF), (0x370, 0x482)
                        (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x22FF), (0x2500, 0x25FC))
 _WORD = re.compile(r"\s*\S+\s*")
 _TRAILING_SPACE = re.compile(r"\s+$")
-_one_cell: dict[str, bool] = {"\n": True}  # character -> verdict, filled as characters are seen
 
 
 def is_one_cell(c: str) -> bool:
     """True for "\n" and for a printable character in the ranges above."""
-    verdict = _one_cell.get(c)
-    if verdict is None:
-        code = ord(c)
-        verdict = _one_cell[c] = c.isprintable() and any(lo <= code <= hi for lo, hi in _SINGLE_CELL_RANGES)
-    return verdict
+    return _not_one_cell().search(c) is None
 
 
 class PlainTable:
@@ -64,13 +59,14 @@ def fits(texts) -> bool:
 
 @functools.cache
 def _not_one_cell() -> re.Pattern[str]:
-    """A character that is neither "\n" nor `is_one_cell`: one scan in C of a derivation's text
-    (its × and ⊙ make it not ASCII), where a set of its characters took three times as long.
-    Made the first time a text is not ASCII (0.6 ms)."""
+    """A character that is neither "\n" nor printable in the ranges above: one scan in C of a
+    derivation's text (its × and ⊙ make it not ASCII), where a set of its characters looked up
+    one by one took three times as long. Made the first time a text is not ASCII (half a millisecond,
+    compiling the class)."""
     runs: list[tuple[int, int]] = []
     for lo, hi in _SINGLE_CELL_RANGES:
         for code in range(lo, hi + 1):
-            if not chr(code).isprintable():  # in the ranges, what is_one_cell asks
+            if not chr(code).isprintable():  # unassigned code points in the Greek block
                 continue
             if runs and runs[-1][1] == code - 1:
                 runs[-1] = (runs[-1][0], code)
