@@ -46,8 +46,6 @@ def small_exact(on: bool = True) -> Iterator[None]:
         _SMALL["on"] = before
 
 
-
-
 def _small_rows(rows: Any) -> list[list[Fraction]] | None:
     """Rows of Fractions when `rows` is a scalar, a flat list (a column) or a list of equal-length
     lists of ints and Fractions; None when it is anything else (numpy then decides)."""

@@ -257,6 +257,17 @@ def _name(f: Field) -> str:
     return v
 
 
+def _given_numbers(v: list) -> list[Fraction] | None:
+    """The list as Fractions when the loader gave only numbers (a one-line number list gives
+    Fractions and ints): without a Field per entry. None when an entry needs reading."""
+    kinds = set(map(type, v))
+    if kinds == {Fraction}:
+        return list(v)
+    if kinds <= {Fraction, int}:
+        return [c if type(c) is Fraction else Fraction(c) for c in v]
+    return None
+
+
 def _vector(f: Field) -> list[Fraction]:
     v = f.value
     if isinstance(v, list):
@@ -264,9 +275,9 @@ def _vector(f: Field) -> list[Fraction]:
             raise f.error("expected a non-empty list of numbers")
         if len(v) > MAX_WIDTH:
             raise f.error(f"{len(v)} entries; the limit is {MAX_WIDTH}")
-        kinds = set(map(type, v))
-        if kinds <= {Fraction, int}:  # already numbers (a loader's number list): as _matrix's rows
-            return [c if type(c) is Fraction else Fraction(c) for c in v]
+        given = _given_numbers(v)
+        if given is not None:
+            return given
         out = []
         for item in f.items():
             if isinstance(item.value, list):
@@ -289,13 +300,8 @@ def _matrix(f: Field) -> list[list[Fraction]]:
         row = r.value
         if not isinstance(row, list):
             raise r.error("expected a row (a list of numbers); every row of a matrix must be a list")
-        kinds = set(map(type, row))
-        if kinds == {Fraction}:  # already numbers (a loader's number list): the fast paths
-            rows.append(list(row))
-        elif kinds <= {Fraction, int}:
-            rows.append([c if type(c) is Fraction else Fraction(c) for c in row])
-        else:
-            rows.append([c.number() for c in r.items()])
+        given = _given_numbers(row)
+        rows.append(given if given is not None else [c.number() for c in r.items()])
     n = len(rows[0])
     for i, r in enumerate(rows):
         if len(r) != n:
