@@ -73,7 +73,8 @@ def output_options(f):
                   help="Write to this file instead of standard output.")
     @click.option("--fragment", is_flag=True, help="With --format latex: the body only, no preamble.")
     @click.option("--full", "whole", is_flag=True,
-                  help="Rich format: print big arrays whole, not just their corners.")
+                  help="Print big arrays whole, not just their corners (rich and LaTeX; "
+                       "JSON values and Markdown are always whole).")
     @functools.wraps(f)
     def wrapper(*args, fmt, precision, output, fragment, whole, **kwargs):
         solution = f(*args, **kwargs)

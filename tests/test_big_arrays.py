@@ -91,6 +91,42 @@ def test_big_json_printed_to_a_text_only_stdout(monkeypatch, capsys):
     assert out.getvalue() == render(sol, 4) + "\n"
 
 
+def _big_solution() -> Solution:
+    sol = Solution("big ⊙", "backprop")
+    sol.add(Step("W", "given", value=tuple(tuple(Fraction(i * j, 7) for j in range(120)) for i in range(100)),
+                 shape=(100, 120), formula=Symbol("W ⊙ 1")))
+    sol.add(Step("x", "given", value=tuple(float(i) / 3 for i in range(50)), shape=(50,)))
+    return sol
+
+
+def test_big_json_is_written_in_pieces_to_stdout_and_to_a_file(tmp_path, capsysbinary):
+    """A big solution's JSON is made and written a step at a time: the same bytes as `render`."""
+    from hwsolve.render import emit
+    from hwsolve.render.json_out import render, render_chunks
+
+    sol = _big_solution()
+    whole = render(sol, 4).encode("utf-8")
+    assert len(list(render_chunks(sol, 4))) > 4 and b"".join(render_chunks(sol, 4)) == whole
+    emit(sol, "json", 4)
+    assert capsysbinary.readouterr().out == whole + b"\n"
+    emit(sol, "json", 4, output=str(tmp_path / "big.json"))
+    assert (tmp_path / "big.json").read_bytes() == whole + b"\n"
+    assert json.loads(whole)["steps"][1]["value"][3] == 1.0
+
+
+def test_a_file_written_in_pieces_is_whole_or_absent(tmp_path):
+    from hwsolve.core.fileio import write_atomic
+
+    def pieces():
+        yield b"half"
+        raise RuntimeError("stopped")
+
+    (tmp_path / "out.json").write_bytes(b"before")
+    with pytest.raises(RuntimeError):
+        write_atomic(tmp_path / "out.json", pieces())
+    assert (tmp_path / "out.json").read_bytes() == b"before" and len(list(tmp_path.iterdir())) == 1
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 2**32), st.sampled_from([8, 70]))
 def test_float_path_agrees_with_the_exact_path_on_random_rational_networks(seed, width):

@@ -88,3 +88,71 @@ def test_cli_full_flag_and_other_formats(tmp_path):
     for fmt in ("markdown", "latex"):
         out = runner.invoke(main, ["backprop", spec, "--format", fmt]).output
         assert "..." not in out and "dots" not in out, fmt
+
+
+# -- LaTeX: a bmatrix holds at most 30 columns and TeX reads lines of at most 200,000 characters, so
+# an array with more than 30 rows or columns is typeset by its corners (issue 17: "LaTeX: say what
+# was elided"); JSON's values and Markdown keep every number, and --full typesets it whole.
+
+def _latex_of(value) -> str:
+    from hwsolve.core.sym import Const
+    from hwsolve.render.latex import CornersLatexPrinter
+
+    return CornersLatexPrinter(4).print(Const(value))
+
+
+def test_latex_corners_of_a_matrix_a_vector_and_maps():
+    rows = [0, 1, 2, 28, 29, 30]
+    line = lambda i, cols: " & ".join(str(1000 * i + j + 1) for j in cols)  # noqa: E731
+    head, tail = [0, 1, 2], [28, 29, 30]
+    expected = (r"\begin{bmatrix} "
+                + r" \\ ".join([*(line(i, head) + r" & \cdots & " + line(i, tail) for i in rows[:3]),
+                                " & ".join([r"\vdots"] * 3 + [r"\ddots"] + [r"\vdots"] * 3),
+                                *(line(i, head) + r" & \cdots & " + line(i, tail) for i in rows[3:])])
+                + r" \end{bmatrix}_{31 \times 31}")
+    assert _latex_of(_matrix(31, 31)) == expected
+    assert _latex_of(tuple(range(1, 32))) == \
+        r"\begin{bmatrix} 1 \\ 2 \\ 3 \\ \vdots \\ 29 \\ 30 \\ 31 \end{bmatrix}_{31}"
+    assert _latex_of(_matrix(2, 31)) == (
+        r"\begin{bmatrix} 1 & 2 & 3 & \cdots & 29 & 30 & 31 \\ "
+        r"1001 & 1002 & 1003 & \cdots & 1029 & 1030 & 1031 \end{bmatrix}_{2 \times 31}")
+    maps = tuple(((k, k), (k, k)) for k in range(31))   # 31 maps of 2 x 2: the maps are shortened
+    one = lambda k: rf"\begin{{bmatrix}} {k} & {k} \\ {k} & {k} \end{{bmatrix}}"  # noqa: E731
+    assert _latex_of(maps) == (r"\left[ " + ", ".join([one(0), one(1), one(2), r"\ldots", one(28), one(29), one(30)])
+                               + r" \right]_{31 \times 2 \times 2}")
+
+
+def test_latex_prints_arrays_of_30_whole():
+    from hwsolve.core.sym import to_latex, Const
+
+    for value in (_matrix(30, 30), tuple(range(30)), _matrix(1, 30)):
+        assert _latex_of(value) == to_latex(Const(value))
+        assert "dots" not in _latex_of(value)
+
+
+def test_cli_latex_shortens_big_arrays_and_says_so_json_and_markdown_keep_every_number(tmp_path):
+    from hwsolve.render.latex import ELIDED_LATEX_NOTE
+
+    spec = _spec(tmp_path, width=40)
+    runner = CliRunner()
+    latex = runner.invoke(main, ["backprop", spec, "--format", "latex"])
+    assert latex.exit_code == 0, latex.output
+    assert r"\end{bmatrix}_{40 \times 40}" in latex.output and r"\ddots" in latex.output
+    assert ELIDED_LATEX_NOTE in latex.output
+    # entry (i, j) is i/(j + 1): (37, 38) is a corner, (38, 20) is not
+    assert r"\frac{37}{39}" in latex.output and r"\frac{38}{21}" not in latex.output
+    full = runner.invoke(main, ["backprop", spec, "--format", "latex", "--full"])
+    assert full.exit_code == 0 and "dots" not in full.output and ELIDED_LATEX_NOTE not in full.output
+    assert r"\frac{38}{21}" in full.output
+
+    data = json.loads(runner.invoke(main, ["backprop", spec, "--format", "json"]).output)
+    w1 = next(s for s in data["steps"] if s["name"] == "W[1]")
+    assert len(w1["value"]) == 40 and all(len(row) == 40 for row in w1["value"])
+    assert w1["exact"][38][20] == "38/21"
+    assert w1["latex"].endswith(r"\end{bmatrix}_{40 \times 40}") and r"\ddots" in w1["latex"]
+    whole = json.loads(runner.invoke(main, ["backprop", spec, "--format", "json", "--full"]).output)
+    w1 = next(s for s in whole["steps"] if s["name"] == "W[1]")
+    assert "dots" not in w1["latex"] and r"\frac{38}{21}" in w1["latex"]
+
+    markdown = runner.invoke(main, ["backprop", spec, "--format", "markdown"]).output
+    assert "dots" not in markdown and r"\frac{38}{21}" in markdown

@@ -41,6 +41,27 @@ def test_every_problem_compiles_with_pdflatex_and_page_one_is_not_blank(path, tm
     assert dark > 0.0005, f"page 1 of {path.name} looks blank ({dark:.4%} dark pixels)"
 
 
+@pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftoppm not installed (make test installs them)")
+def test_a_network_wider_than_a_page_compiles(tmp_path):
+    """A 40-40-2 network: its 40 x 40 weights and 40-long vectors are typeset by their corners (a
+    bmatrix holds at most 30 columns; a 784-wide layer's line would overflow TeX's buffer)."""
+    import yaml
+
+    width = 40
+    spec = {"input": list(range(width)), "target": [1, 2],
+            "layers": [{"type": "linear", "W": [[f"{i}/{j + 1}" for j in range(width)] for i in range(width)],
+                        "b": [0] * width}, "relu",
+                       {"type": "linear", "W": [[1] * width, [-1] * width], "b": [0, 0]}],
+            "loss": "squared_error"}
+    (tmp_path / "wide.yaml").write_text(yaml.safe_dump(spec))
+    r = CliRunner().invoke(main, ["backprop", str(tmp_path / "wide.yaml"), "--format", "latex",
+                                  "-o", str(tmp_path / "wide.tex")])
+    assert r.exit_code == 0, r.output
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "wide.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (tmp_path / "wide.log").read_text(errors="replace")[-3000:]
+
+
 def test_fragment_has_no_preamble(tmp_path):
     r = CliRunner().invoke(main, ["derive", str(PROBLEMS / "csc6022_q1.yaml"), "--format", "latex",
                                   "--fragment"])

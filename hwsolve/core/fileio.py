@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from hwsolve.core.errors import HwsolveError
-import contextlib
 
 
 def _current_umask() -> int:
@@ -54,16 +55,17 @@ def make_folder(path: str | Path, parents: bool = False) -> None:
         raise WriteError(f"cannot make the folder: {e.strerror or e}", field=_shown(path)) from None
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it into place. A path that cannot be
-    written (a name too long, no permission, a full disk) is one error naming it."""
+def write_atomic(path: str | Path, data: str | bytes | Iterable[bytes]) -> None:
+    """Write to a temporary file beside `path`, then rename it into place. `data` may also be
+    pieces of bytes, written as they are made. A path that cannot be written (a name too long,
+    no permission, a full disk) is one error naming it."""
     try:
         _write_atomic(Path(path), data)
     except OSError as e:
         raise WriteError(f"cannot write the file: {e.strerror or e}", field=_shown(path)) from None
 
 
-def _write_atomic(p: Path, data: str | bytes) -> None:
+def _write_atomic(p: Path, data: str | bytes | Iterable[bytes]) -> None:
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise HwsolveError(f"folder '{_shown(folder)}' does not exist", field=_shown(p))
@@ -72,7 +74,10 @@ def _write_atomic(p: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if isinstance(data, (str, bytes)):
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            else:
+                f.writelines(data)
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(OSError):

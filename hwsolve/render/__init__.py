@@ -21,7 +21,8 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
          whole: bool = False) -> None:
     """Print a solution in a format, to stdout or to a file (written whole or not at all).
 
-    `whole`: the rich format prints big arrays whole instead of their corners (the others always do).
+    `whole`: big arrays whole instead of their corners, in the terminal and in LaTeX (JSON's
+    values and Markdown always carry every number).
     """
     mod = renderer(fmt)
     if fmt == "rich":
@@ -36,21 +37,42 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
             mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
             plain = buf.getvalue()
         text = plain.rstrip("\n")
-    elif fmt == "json":  # as UTF-8 bytes: a big network's 10 MB are never one wide string
-        text = mod.render_utf8(solution, precision)
+    elif fmt == "json":  # UTF-8 pieces, written as they are made: a big network's steps one by one
+        _emit_utf8(mod.render_chunks(solution, precision, whole), output)
+        return
     else:
-        text = mod.render(solution, precision, fragment=fragment) if fmt == "latex" \
+        text = mod.render(solution, precision, fragment=fragment, whole=whole) if fmt == "latex" \
             else mod.render(solution, precision)
     if output:
         from hwsolve.core.fileio import write_atomic
 
-        write_atomic(output, text + ("\n" if isinstance(text, str) else b"\n"))
+        write_atomic(output, text + "\n")
     else:
         import click
 
-        if isinstance(text, bytes) and not _utf8_stdout():
-            text = text.decode("utf-8")  # the stream encodes it, as every other format's text
-        click.echo(text)  # bytes go to the binary stream, with the same newline
+        click.echo(text)
+
+
+def _emit_utf8(chunks, output: str | None) -> None:
+    """Write UTF-8 pieces and a newline to a file (whole or not at all) or to stdout."""
+    import sys
+    from itertools import chain
+
+    if output:
+        from hwsolve.core.fileio import write_atomic
+
+        write_atomic(output, chain(chunks, (b"\n",)))
+    elif _utf8_stdout():
+        sys.stdout.flush()  # anything printed as text before comes first (as click.echo of bytes)
+        out = sys.stdout.buffer
+        for chunk in chunks:
+            out.write(chunk)
+        out.write(b"\n")
+        out.flush()
+    else:
+        import click
+
+        click.echo(b"".join(chunks).decode("utf-8"))  # the stream encodes it, as every other format's text
 
 
 def _utf8_stdout() -> bool:

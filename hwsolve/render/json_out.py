@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 
-from hwsolve.core.jsontext import compact_list_utf8
+from hwsolve.core.jsontext import compact_list_chunks
 from hwsolve.core.numfmt import fmt_exact, json_number
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.tuplememo import BIG, count, entries, remember
@@ -20,8 +21,10 @@ SCHEMA = "hwsolve/solution"
 SCHEMA_VERSION = 1
 
 
-def solution_dict(solution: Solution, precision: int, steps: bool = True) -> dict:
-    """The solution as JSON-ready data; without `steps`, its steps list is left empty."""
+def solution_dict(solution: Solution, precision: int, steps: bool = True, whole: bool = False) -> dict:
+    """The solution as JSON-ready data; without `steps`, its steps list is left empty. Every
+    number is in the values; each step's LaTeX typesets a big array by its corners unless `whole`
+    (render.latex.CornersLatexPrinter)."""
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -29,7 +32,7 @@ def solution_dict(solution: Solution, precision: int, steps: bool = True) -> dic
         "kind": solution.kind,
         "sections": [{"key": k, "title": v} for k, v in solution.sections.items()],
         "notes": list(solution.notes),
-        "steps": [step_dict(s, precision) for s in solution.steps] if steps else [],
+        "steps": [step_dict(s, precision, whole=whole) for s in solution.steps] if steps else [],
         "summary": {"title": solution.summary_title, "steps": list(solution.summary)},
         **({"meta": meta} if (meta := _meta(solution)) else {}),
     }
@@ -55,7 +58,7 @@ def _meta(solution: Solution) -> dict:
     return out
 
 
-def step_dict(step: Step, precision: int, arrays: bool = True) -> dict:
+def step_dict(step: Step, precision: int, arrays: bool = True, whole: bool = False) -> dict:
     """One step as JSON-ready data; without `arrays`, its value and exact fields are left None
     (`step_line` writes them as text)."""
     out = {
@@ -65,7 +68,7 @@ def step_dict(step: Step, precision: int, arrays: bool = True) -> dict:
         "expression": _t(step.expression or step.formula, precision),
         "chain": _t(step.chain, precision),
         "substituted": _t(step.substituted, precision),
-        "latex": step_latex(step, precision),
+        "latex": step_latex(step, precision, whole),
         "value": _value(step.value) if arrays else None,
         "shape": list(step.shape),
         "exact": _exact_field(step.value) if arrays else None,
@@ -146,23 +149,29 @@ def _exact_array(v: tuple) -> list | None:
 COMPACT_ABOVE = 10_000
 
 
-def render(solution: Solution, precision: int) -> str:
-    return render_utf8(solution, precision).decode("utf-8")
+def render(solution: Solution, precision: int, whole: bool = False) -> str:
+    return render_utf8(solution, precision, whole).decode("utf-8")
 
 
-def render_utf8(solution: Solution, precision: int) -> bytes:
-    """`render` as UTF-8, what the command line writes: a big solution's text is never made."""
+def render_utf8(solution: Solution, precision: int, whole: bool = False) -> bytes:
+    return b"".join(render_chunks(solution, precision, whole))
+
+
+def render_chunks(solution: Solution, precision: int, whole: bool = False) -> Iterator[bytes]:
+    """`render` as UTF-8, in pieces made as they are taken: the command line writes a big
+    solution's steps one by one, and its whole text is never held at once."""
     if _numbers(solution) <= COMPACT_ABOVE:
-        return json.dumps(solution_dict(solution, precision), indent=2, ensure_ascii=False).encode("utf-8")
-    return compact_list_utf8(solution_dict(solution, precision, steps=False), "steps",
-                             texts=[step_line(s, precision) for s in solution.steps])
+        yield json.dumps(solution_dict(solution, precision, whole=whole), indent=2, ensure_ascii=False).encode("utf-8")
+        return
+    yield from compact_list_chunks(solution_dict(solution, precision, steps=False), "steps",
+                                   texts=(step_line(s, precision, whole) for s in solution.steps))
 
 
 _VALUE_MARK, _EXACT_MARK = '"@@hwsolve-value-6f1c@@"', '"@@hwsolve-exact-6f1c@@"'
 
 
-def step_line(step: Step, precision: int) -> str:
-    """json.dumps(step_dict(step, precision), ensure_ascii=False), with a big array's numbers
+def step_line(step: Step, precision: int, whole: bool = False) -> str:
+    """json.dumps(step_dict(step, precision, whole=whole), ensure_ascii=False), with a big array's numbers
     written as JSON text directly: each distinct number once, where the encoder would format every
     entry of a 784x128 matrix (and its value is that of two steps: W[1] and da[1]/dz[0])."""
     value = step.value
@@ -170,11 +179,11 @@ def step_line(step: Step, precision: int) -> str:
     if type(value) is tuple and count(value) >= BIG:
         texts = remember(value, "json texts", _array_texts)
     if texts is None:
-        return json.dumps(step_dict(step, precision), ensure_ascii=False)
-    line = json.dumps({**step_dict(step, precision, arrays=False), "value": _VALUE_MARK[1:-1],
+        return json.dumps(step_dict(step, precision, whole=whole), ensure_ascii=False)
+    line = json.dumps({**step_dict(step, precision, arrays=False, whole=whole), "value": _VALUE_MARK[1:-1],
                        "exact": _EXACT_MARK[1:-1]}, ensure_ascii=False)
     if line.count(_VALUE_MARK) != 1 or line.count(_EXACT_MARK) != 1:  # a title spelling a mark
-        return json.dumps(step_dict(step, precision), ensure_ascii=False)
+        return json.dumps(step_dict(step, precision, whole=whole), ensure_ascii=False)
     return line.replace(_EXACT_MARK, texts[1]).replace(_VALUE_MARK, texts[0])
 
 

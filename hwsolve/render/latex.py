@@ -12,11 +12,13 @@ written out, not left to ``\\tableofcontents``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from hwsolve.core.notation import latex_text, step_label
 from hwsolve.core.numfmt import grouped_count
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.sym import Const, Symbol, to_latex, to_text
+from hwsolve.core.sym import Apply, Const, Symbol, _LatexPrinter, lift, to_latex, to_text
+from hwsolve.core.tuplememo import remember
 from hwsolve.core.texescape import escape_text
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
@@ -27,6 +29,15 @@ SHORT = 40
 BESIDE = 45
 # summary rows at most this long are set two to a line
 PAIRED = 30
+# An array with more rows or columns (or maps) than this is typeset by its corners, as numpy
+# summarises: a bmatrix holds at most MaxMatrixCols columns (30, set in both preambles) and TeX
+# reads lines of at most 200,000 characters, so a 784-wide layer cannot be typeset whole.
+# `--full` typesets every array whole all the same; JSON's values and Markdown keep every number.
+LATEX_ELIDE_LENGTH = 30
+LATEX_EDGE_ITEMS = 3  # entries kept at each end of a shortened row or column
+ELIDED_LATEX_NOTE = (rf"Arrays with more than {LATEX_ELIDE_LENGTH} rows or columns show their corners, "
+                     r"with their shape as a subscript; \texttt{--format json} and \texttt{markdown} "
+                     r"carry every number, and \texttt{--full} typesets them whole here.")
 
 
 def note_latex(note: str, escape, code=None, heading: bool = False) -> str:
@@ -72,6 +83,78 @@ FRAGMENT_HEADER = r"""% hwsolve fragment: needs amsmath; \input it after \begin{
 """
 
 
+
+
+def _dims(v: tuple) -> list[int]:
+    """The lengths of a nested tuple's levels, read along its first entries."""
+    out = []
+    while type(v) is tuple and v:
+        out.append(len(v))
+        v = v[0]
+    return out
+
+
+def is_big_latex(v: tuple) -> bool:
+    """True when an array has more rows, columns or maps than LaTeX typesets whole."""
+    return any(n > LATEX_ELIDE_LENGTH for n in _dims(v))
+
+
+def _kept(n: int) -> list[int | None]:
+    """The indexes of a row or column that are typeset, None where the rest are left out."""
+    if n <= LATEX_ELIDE_LENGTH:
+        return list(range(n))
+    return [*range(LATEX_EDGE_ITEMS), None, *range(n - LATEX_EDGE_ITEMS, n)]
+
+
+class CornersLatexPrinter(_LatexPrinter):
+    r"""The LaTeX printer, except that a big array (`is_big_latex`) is typeset by its corners, as
+    numpy summarises: its first and last LATEX_EDGE_ITEMS rows and columns with \cdots, \vdots
+    and \ddots between, and its shape as a subscript, e.g. ``\begin{bmatrix} ... \end{bmatrix}_{128 \times 784}``."""
+
+    def array(self, v: tuple) -> str:
+        if not is_big_latex(v):  # typeset as the plain printer does, sharing its remembered text
+            return remember(v, ("latex", self.precision), self._array)
+        shape = "_{" + r" \times ".join(map(str, _dims(v))) + "}"
+        if type(v[0]) is tuple and type(v[0][0]) is tuple:  # C x H x W: its maps, each as a matrix
+            parts = [r"\ldots" if i is None else self.array(v[i]) for i in _kept(len(v))]
+            return r"\left[ " + ", ".join(parts) + r" \right]" + (shape if len(v) > LATEX_ELIDE_LENGTH else "")
+        rows = v if type(v[0]) is tuple else tuple((x,) for x in v)   # a vector is a column
+        cols = _kept(len(rows[0]))
+        if any(len(row) != len(rows[0]) for row in rows):  # ragged: no corners to speak of
+            return remember(v, ("latex", self.precision), self._array)
+        lines = []
+        for i in _kept(len(rows)):
+            if i is None:
+                lines.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
+            else:
+                lines.append(" & ".join(r"\cdots" if j is None else self.number(rows[i][j]) for j in cols))
+        return r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}" + shape
+
+
+def _latex_printer(precision: int, whole: bool) -> _LatexPrinter:
+    return _LatexPrinter(precision) if whole else CornersLatexPrinter(precision)
+
+
+def _arrays(e) -> Iterator[tuple]:
+    """The arrays an expression holds as constants."""
+    if isinstance(e, Const):
+        if isinstance(e.value, tuple):
+            yield e.value
+    elif isinstance(e, Apply):
+        for a in e.args:
+            yield from _arrays(a)
+
+
+def elides(solution: Solution) -> bool:
+    """Whether the LaTeX of a solution shortens any array (its steps' values and the numbers
+    substituted into their formulas)."""
+    for s in solution.steps:
+        if isinstance(s.value, tuple) and is_big_latex(s.value):
+            return True
+        for e in (s.chain, s.formula, s.expression, s.substituted):
+            if e is not None and any(is_big_latex(a) for a in _arrays(e)):
+                return True
+    return False
 
 
 def label_latex(step: Step) -> str:
@@ -120,25 +203,26 @@ def _braced(e):
     return e
 
 
-def tex(e, precision: int) -> str:
-    return to_latex(_braced(_latexed(e)), precision)
+def tex(e, precision: int, whole: bool = False) -> str:
+    """An expression in LaTeX; a big array by its corners unless `whole` (CornersLatexPrinter)."""
+    return _latex_printer(precision, whole).print(lift(_braced(_latexed(e))))
 
 
-def step_forms(step: Step, precision: int) -> list[str]:
+def step_forms(step: Step, precision: int, whole: bool = False) -> list[str]:
     """The step's forms in order, without repeats: label, chain, formula, expression, numbers, value."""
     parts = [label_latex(step)]
     for e in (step.chain, step.formula, step.expression, step.substituted):
         if e is not None:
-            s = tex(e, precision)
+            s = tex(e, precision, whole)
             if s not in parts:
                 parts.append(s)
-    v = value_latex(step, precision)
+    v = value_latex(step, precision, whole)
     if v is not None and v != parts[-1]:
         parts.append(v)
     return parts
 
 
-def value_latex(step: Step, precision: int) -> str | None:
+def value_latex(step: Step, precision: int, whole: bool = False) -> str | None:
     if step.value is None:
         return None
     if isinstance(step.value, str):
@@ -149,15 +233,15 @@ def value_latex(step: Step, precision: int) -> str | None:
         return rf"\text{{{note_latex(step.value, escape_text)}}}"   # its math typeset, as a note's
     grouped = grouped_count(step.value, step.unit)
     # {,} keeps TeX from spacing after the separator as after a list's comma
-    v = grouped.replace(",", "{,}") if grouped else to_latex(Const(step.value), precision)
+    v = grouped.replace(",", "{,}") if grouped else _latex_printer(precision, whole).print(Const(step.value))
     if step.unit:
         v += rf"\ \text{{{escape_text(step.unit)}}}"
     return v
 
 
-def step_latex(step: Step, precision: int) -> str:
+def step_latex(step: Step, precision: int, whole: bool = False) -> str:
     """``label = chain = formula = expression = substituted = value``, skipping absent parts."""
-    return " = ".join(step_forms(step, precision))
+    return " = ".join(step_forms(step, precision, whole))
 
 
 def _symbolic(step: Step) -> bool:
@@ -175,9 +259,9 @@ def _fit(s: str) -> str:
     return rf"\hwfit{{{s}}}" if _visible(s) > LONG else s
 
 
-def _step_rows(step: Step, precision: int) -> list[str]:
+def _step_rows(step: Step, precision: int, whole: bool) -> list[str]:
     """One row per form, aligned on '='; the shape of a symbolic result at the end."""
-    forms = step_forms(step, precision)
+    forms = step_forms(step, precision, whole)
     rest = forms[1:]
     if not rest:
         rows = [forms[0] + " & "]
@@ -190,18 +274,18 @@ def _step_rows(step: Step, precision: int) -> list[str]:
     return rows
 
 
-def _fits_beside(step: Step, precision: int) -> bool:
+def _fits_beside(step: Step, precision: int, whole: bool) -> bool:
     """A note goes beside its step only when the widest row leaves it room (else a line of its own)."""
-    return max((_visible(r) for r in _step_rows(step, precision)), default=0) <= BESIDE
+    return max((_visible(r) for r in _step_rows(step, precision, whole)), default=0) <= BESIDE
 
 
-def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]:
+def _align(steps: list[Step], precision: int, whole: bool, inline: bool = False) -> list[str]:
     if not steps:
         return []
     text = ""
     for k, s in enumerate(steps):
-        text += " \\\\\n".join(_step_rows(s, precision))
-        if s.note and inline and _fits_beside(s, precision):  # the note beside the step's last line
+        text += " \\\\\n".join(_step_rows(s, precision, whole))
+        if s.note and inline and _fits_beside(s, precision, whole):  # the note beside the step's last line
             text += r" && \parbox[t]{0.36\linewidth}{\raggedright\footnotesize " + note_latex(s.note, escape_text) + "}"
             text += " \\\\\n" if k < len(steps) - 1 else ""
         elif s.note and k == len(steps) - 1:   # after the block: an \intertext last leaves an empty row
@@ -214,7 +298,7 @@ def _align(steps: list[Step], precision: int, inline: bool = False) -> list[str]
     return [r"\begin{align*}", text.rstrip("\n"), r"\end{align*}"]
 
 
-def _sections(solution: Solution, keys: list[str], precision: int, level: str) -> list[str]:
+def _sections(solution: Solution, keys: list[str], precision: int, level: str, whole: bool) -> list[str]:
     out = []
     for key in keys:
         steps = solution.in_section(key)
@@ -226,19 +310,20 @@ def _sections(solution: Solution, keys: list[str], precision: int, level: str) -
         out.append(rf"\{level}*{{{note_latex(heading, escape_text, heading=True)}}}")
         if key.endswith("contents"):
             continue
-        out.extend(_align(steps, precision, inline=key in solution.inline_notes))
+        out.extend(_align(steps, precision, whole, inline=key in solution.inline_notes))
     return out
 
 
-def _summary(solution: Solution, names: list[str], title: str, precision: int, level: str) -> list[str]:
+def _summary(solution: Solution, names: list[str], title: str, precision: int, level: str,
+             whole: bool) -> list[str]:
     by = solution.by_name()
     steps = [by[n] for n in names if n in by]
     rows = []
     for s in steps:
-        forms = step_forms(s, precision)
+        forms = step_forms(s, precision, whole)
         last = forms[-1] if len(forms) > 1 else ""
         if isinstance(s.value, str) and s.formula is not None:
-            last = tex(s.formula, precision)
+            last = tex(s.formula, precision, whole)
         row = forms[0] + (" &= " + _fit(last) if last else " & ")
         if _symbolic(s) or (s.value is not None and s.shape):
             row += r" \quad " + shape_latex(s.shape)
@@ -259,22 +344,26 @@ def _notes(notes: list[str], level: str = "paragraph") -> list[str]:
         + [r"\end{itemize}"]
 
 
-def render(solution: Solution, precision: int, fragment: bool = False) -> str:
+def render(solution: Solution, precision: int, fragment: bool = False, whole: bool = False) -> str:
+    """The solution as a LaTeX document (or, with `fragment`, its body to \\input); big arrays by
+    their corners, said in a last line, unless `whole`."""
     if solution.kind == "sheet" and solution.parts:
-        body = _sheet(solution, precision)
+        body = _sheet(solution, precision, whole)
     else:
         body = [rf"\section*{{{note_latex(solution.title, escape_text, heading=True)}}}"]
         keys = list(solution.sections or dict.fromkeys(s.section for s in solution.steps))
-        body += _sections(solution, keys, precision, "subsection")
-        body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection")
+        body += _sections(solution, keys, precision, "subsection", whole)
+        body += _summary(solution, solution.summary, solution.summary_title, precision, "subsection", whole)
         body += _notes(solution.notes)
+    if not whole and elides(solution):
+        body.append(rf"\par\medskip{{\footnotesize\emph{{{ELIDED_LATEX_NOTE}}}}}\par")
     text = "\n".join(body)
     if fragment:
         return FRAGMENT_HEADER + text
     return PREAMBLE + "\\begin{document}\n" + text + "\n\\end{document}"
 
 
-def _sheet(solution: Solution, precision: int) -> list[str]:
+def _sheet(solution: Solution, precision: int, whole: bool) -> list[str]:
     parts = solution.parts
     body = [r"\begin{center}{\Large\bfseries " + escape_text(solution.title) + r"}\end{center}",
             r"\subsection*{Contents}", r"\begin{enumerate}"]
@@ -284,9 +373,8 @@ def _sheet(solution: Solution, precision: int) -> list[str]:
     for p in parts:
         body.append(r"\clearpage")
         body.append(rf"\section*{{{escape_text(p.id)}: {escape_text(p.title)}}}")
-        body += _sections(solution, p.sections, precision, "subsection")
-        body += _summary(solution, p.summary, p.summary_title, precision,
-                         "subsection")
+        body += _sections(solution, p.sections, precision, "subsection", whole)
+        body += _summary(solution, p.summary, p.summary_title, precision, "subsection", whole)
         body += _notes(p.notes)
     own = [n for n in solution.notes if not any(n.startswith(p.id + ": ") for p in parts)]
     body += _notes(own)

@@ -3,6 +3,7 @@
 Each step is one display block, ``$$\\begin{aligned} ... \\end{aligned}$$``, aligned on ``=`` with
 one form per row (the same rows as the LaTeX document), its note in italics below. The final
 results are a table with inline ``$...$`` math. A sheet starts with a linked table of contents.
+Arrays are written whole, however big (the LaTeX document typesets a big one by its corners).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _anchor(text: str) -> str:
 
 
 def _block(step: Step, precision: int, inline: bool = False) -> list[str]:
-    forms = step_forms(step, precision)
+    forms = step_forms(step, precision, whole=True)
     rows = [forms[0] + " &= " + f if i == 0 else "&= " + f for i, f in enumerate(forms[1:])] \
         or [forms[0]]
     if _symbolic(step) or (len(forms) == 1 and step.value is not None and step.shape):
@@ -89,9 +90,9 @@ def _summary(solution: Solution, names, title: str, precision: int, level: str) 
     out = [f"{level} {_md(title)}", "", "| | result | shape |", "|---|---|---|"]
     for s in steps:
         if isinstance(s.value, str) and s.formula is not None:
-            res = tex(s.formula, precision)
+            res = tex(s.formula, precision, whole=True)
         else:
-            res = value_latex(s, precision) or step_forms(s, precision)[-1]
+            res = value_latex(s, precision, whole=True) or step_forms(s, precision, whole=True)[-1]
         shape = shape_text(s.shape) if (s.shape or s.value is not None) else ""
         out.append(f"| ${_cell(label_latex(s))}$ | ${_cell(res)}$ | {shape} |")
     return out + [""]
