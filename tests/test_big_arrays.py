@@ -76,6 +76,32 @@ def test_a_view_taken_again_finds_what_was_made_for_its_entries():
     assert T.plain(a[:20].T) is not first and len(T.plain(a[:20].T)) == 30
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([(40, 30), (1100, 1), (3, 400), (4, 16, 20)]))
+def test_entries_by_identity_and_the_seeded_entries_are_the_arrays_entries(seed, shape):
+    """The codes found from the addresses an object array holds give back each entry (the very
+    object), and the Entries plain() seeds for its printers map as Entries found from the tuple."""
+    from hwsolve.core import tuplememo
+
+    rng = random.Random(seed)
+    pool = [Fraction(rng.randint(-9, 9), rng.randint(1, 4)) for _ in range(rng.randint(1, 40))] + [Fraction(5)]
+    a = np.empty(shape, dtype=object)
+    a.reshape(-1)[:] = [rng.choice(pool) if rng.random() < 0.9 else Fraction(rng.randint(-99, 99), 7)
+                        for _ in range(a.size)]
+    for view in (a, a.T if a.ndim == 2 else a[::-1]):
+        codes, distinct = bigarrays.entries_by_identity(view)
+        flat = view.reshape(-1).tolist()
+        assert len({id(x) for x in distinct}) == len(distinct) == len({id(x) for x in flat})
+        assert all(distinct[c] is x for c, x in zip(codes.tolist(), flat, strict=True))
+        value = T.plain(view)
+        seeded = tuplememo.entries(value)
+        assert max(seeded.keys) < len(distinct)  # codes, as plain() seeded them (ids are addresses)
+        found = tuplememo.Entries(value)
+        for fn in (repr, str, lambda x: type(x).__name__):
+            assert seeded.map(fn) == found.map(fn)
+        assert seeded.shape == found.shape and seeded.kinds == found.kinds
+
+
 def test_big_json_printed_to_a_text_only_stdout(monkeypatch, capsys):
     import io
 

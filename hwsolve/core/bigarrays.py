@@ -21,9 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from hwsolve.core.tuplememo import by_identity
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,37 +65,54 @@ def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
     return result
 
 
-def scaled(a: np.ndarray) -> tuple[list[int], int] | None:
-    """An exact array as (integer numerators in C order, common denominator); None if an entry is
-    not a Fraction, or the common denominator is too big to help (`_COMMON_BITS`)."""
+class Scaled(NamedTuple):
+    """An exact array as integers over one denominator: entry k (C order) is numerators[k] / den."""
+
+    numerators: np.ndarray  # int64 when every numerator fits, else Python integers (object)
+    den: int
+    largest: int  # the largest |numerator|
+
+
+def scaled(a: np.ndarray) -> Scaled | None:
+    """An exact array over its common denominator; None if an entry is not a Fraction, or the
+    common denominator is too big to help (`_COMMON_BITS`)."""
     return memo(a, "scaled", _scaled)
 
 
-def entries_by_identity(a: np.ndarray) -> tuple[list[int], dict[int, Any]]:
-    """`by_identity` of an exact array's entries in C order, made once per big array: its common
-    denominator and its plain form (ints where whole) both start from it."""
-    return memo(a, "by identity", lambda x: by_identity(x.reshape(-1).tolist()))
+def entries_by_identity(a: np.ndarray) -> tuple[np.ndarray, list]:
+    """An exact array's entries as (codes, distinct): entry k in C order is distinct[codes[k]],
+    each distinct object once. Made once per big array, from the addresses the array holds (its
+    bytes), without a Python object per entry: a weight matrix read from a spec repeats a few
+    shared Fractions, and its common denominator and plain form both start from them."""
+    return memo(a, "by identity", _by_identity)
 
 
-def _scaled(a: np.ndarray) -> tuple[list[int], int] | None:
-    ids, distinct = entries_by_identity(a)
-    if not all(type(x) is Fraction for x in distinct.values()):
+def _by_identity(a: np.ndarray) -> tuple[np.ndarray, list]:
+    flat = a.reshape(-1)
+    addresses = np.frombuffer(flat.tobytes(), dtype=np.uintp)  # an object array holds pointers
+    unique, codes = np.unique(addresses, return_inverse=True)
+    where = np.empty(len(unique), dtype=np.intp)
+    where[codes] = np.arange(len(flat))  # an index of each distinct object (all its copies alike)
+    return codes.reshape(-1), flat[where].tolist()
+
+
+def _scaled(a: np.ndarray) -> Scaled | None:
+    codes, distinct = entries_by_identity(a)
+    if not all(type(x) is Fraction for x in distinct):
         return None
     common = 1
-    for d in {x.denominator for x in distinct.values()}:
+    for d in {x.denominator for x in distinct}:
         common = math.lcm(common, d)
         if common.bit_length() > _COMMON_BITS:
             return None
-    scaled_by_id = {i: x.numerator * (common // x.denominator) for i, x in distinct.items()}
-    return list(map(scaled_by_id.__getitem__, ids)), common
-
-
-def _int_array(nums: list[int], shape: tuple[int, ...], as_int64: bool) -> np.ndarray:
-    if as_int64:
-        return np.array(nums, dtype=np.int64).reshape(shape)
-    out = np.empty(len(nums), dtype=object)  # Python integers of any size
-    out[:] = nums
-    return out.reshape(shape)
+    tops = [x.numerator * (common // x.denominator) for x in distinct]
+    largest = max(map(abs, tops), default=0)
+    if largest < _INT64_SAFE:
+        by_code = np.array(tops, dtype=np.int64)
+    else:
+        by_code = np.empty(len(tops), dtype=object)  # Python integers of any size
+        by_code[:] = tops
+    return Scaled(by_code[codes].reshape(a.shape), common, largest)
 
 
 def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -109,12 +124,12 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     sa, sb = scaled(a), scaled(b)
     if sa is None or sb is None:
         return None
-    (na, da), (nb, db) = sa, sb
+    ia, ib = sa.numerators, sb.numerators
     # int64 when no sum of products can overflow; otherwise Python integers, still far faster than Fractions
-    fits = max(map(abs, na)) * max(map(abs, nb)) * a.shape[1] < _INT64_SAFE
-    ia, ib = _int_array(na, a.shape, fits), _int_array(nb, b.shape, fits)
+    if sa.largest * sb.largest * a.shape[1] >= _INT64_SAFE:
+        ia, ib = ia.astype(object), ib.astype(object)
     product = (ia @ ib).reshape(-1).tolist()
-    den = da * db
+    den = sa.den * sb.den
     out = np.empty(len(product), dtype=object)
     out[:] = [Fraction(int(n), den) for n in product]
     return out.reshape(a.shape[0], b.shape[1])
@@ -132,12 +147,10 @@ def _to_float(a: np.ndarray) -> np.ndarray:
         # astype lays out W.T's (column-major); W's own are often made already
         return memo(a.T, "float", _to_float).T
     found = scaled(a) if a.size >= BIG else None
-    if found is not None:
-        nums, den = found
-        if den < _FLOAT_SAFE and max(map(abs, nums), default=0) < _FLOAT_SAFE:
-            # both exact as floats, so one IEEE division rounds n / den correctly, as Fraction does
-            # laid out in memory as astype lays it out (a transpose stays one): BLAS sums in that order
-            out = np.empty_like(a, dtype=np.float64)
-            out[...] = (np.array(nums, dtype=np.float64) / den).reshape(a.shape)
-            return out
+    if found is not None and found.den < _FLOAT_SAFE and found.largest < _FLOAT_SAFE:
+        # both exact as floats, so one IEEE division rounds n / den correctly, as Fraction does
+        # laid out in memory as astype lays it out (a transpose stays one): BLAS sums in that order
+        out = np.empty_like(a, dtype=np.float64)
+        out[...] = found.numerators.astype(np.float64) / found.den
+        return out
     return a.astype(np.float64)

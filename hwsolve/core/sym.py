@@ -250,7 +250,7 @@ class _Printer:
         if found is None:  # ragged, or floats among Fractions: entry by entry
             return [[self.float_text(x) if x.__class__ is float else self.number(x) for x in row]
                     for row in (value if nested else (value,))]
-        texts = found.map(self.float_text if found.ids is None else self.number)
+        texts = found.map(self.float_text if found.keys is None else self.number)
         if not nested:
             return [texts]
         n = found.shape[-1]

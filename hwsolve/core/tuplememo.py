@@ -40,10 +40,14 @@ def remember(value: tuple, what: Hashable, make: Callable[[Any], R]) -> R:
     if found is not None and found[0] is value:
         return found[1]
     result = make(value)
+    _keep(key, value, result)
+    return result
+
+
+def _keep(key: tuple[int, Hashable], value: tuple, result: Any) -> None:
     if len(_MEMO) >= _LIMIT:
         _MEMO.clear()
     _MEMO[key] = (value, result)
-    return result
 
 
 def by_identity(items: list) -> tuple[list[int], dict[int, Any]]:
@@ -57,10 +61,11 @@ def by_identity(items: list) -> tuple[list[int], dict[int, Any]]:
 
 class Entries:
     """The numbers of a rectangular nested tuple, in order, with each distinct one once: a float
-    by its value (equal floats print alike), anything else by identity (`by_identity`). Made once
-    per big value (`entries`) and shared by its text, its LaTeX and its JSON."""
+    by its value (equal floats print alike), anything else by a key per object (its id, or a code
+    its maker gave it: `seed_entries`). Made once per big value (`entries`) and shared by its
+    text, its LaTeX and its JSON."""
 
-    __slots__ = ("flat", "shape", "kinds", "ids", "distinct")
+    __slots__ = ("flat", "shape", "kinds", "keys", "distinct")
 
     def __init__(self, value: tuple):
         shape, x = [], value
@@ -74,20 +79,20 @@ class Entries:
             flat = list(chain.from_iterable(flat))
         self.flat, self.shape = flat, shape
         self.kinds = frozenset(map(type, flat))
-        self.ids: list[int] | None = None
+        self.keys: list[int] | None = None  # None: floats, each its own key
         self.distinct: Any
         if self.kinds == {float}:
             self.distinct = set(flat)
         else:
-            self.ids, self.distinct = by_identity(flat)
+            self.keys, self.distinct = by_identity(flat)
 
     def map(self, fn: Callable[[Any], R]) -> list[R]:
         """fn of each entry, in order, computed once per distinct entry (the mapping back runs in C)."""
-        if self.ids is None:
+        if self.keys is None:
             by_value = {x: fn(x) for x in self.distinct}
             return list(map(by_value.__getitem__, self.flat))
-        by_id = {i: fn(x) for i, x in self.distinct.items()}
-        return list(map(by_id.__getitem__, self.ids))
+        by_key = {k: fn(x) for k, x in self.distinct.items()}
+        return list(map(by_key.__getitem__, self.keys))
 
 
 def entries(value: tuple) -> Entries | None:
@@ -102,6 +107,19 @@ def _entries(value: tuple) -> Entries | None:
         found = Entries(value)
     except ValueError:
         return None
-    if tuple in found.kinds or list in found.kinds or (found.ids is not None and float in found.kinds):
+    if tuple in found.kinds or list in found.kinds or (found.keys is not None and float in found.kinds):
         return None
     return found
+
+
+def seed_entries(value: tuple, flat: list, shape: list[int], codes: list[int], distinct: list) -> None:
+    """Remember the `Entries` of a big rectangular tuple of ints and Fractions that its maker
+    (values.plain) built from codes: entry k of `flat` (C order) is distinct[codes[k]]. Its
+    printers then start from those codes instead of finding each entry's object again."""
+    if count(value) < BIG:
+        return
+    found = Entries.__new__(Entries)
+    found.flat, found.shape = flat, shape
+    found.kinds = frozenset(map(type, distinct))
+    found.keys, found.distinct = codes, dict(enumerate(distinct))
+    _keep((id(value), "entries"), value, found)

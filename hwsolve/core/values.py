@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from itertools import chain
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from hwsolve.core.bigarrays import BIG, entries_by_identity, exact_matmul, exact_to_float, memo
 from hwsolve.core.qmatrix import QMatrix
+from hwsolve.core.tuplememo import seed_entries
 from hwsolve.core.wholes import ONE, ZERO, whole
 
 if TYPE_CHECKING:
@@ -77,6 +79,9 @@ def exact(rows: Any) -> Array:
         small = _small_rows(rows)
         if small is not None:
             return QMatrix(small)  # type: ignore[return-value]  # stands in for the object array
+    a = _rows_array(rows)
+    if a is not None:
+        return a
     a = np.array(rows, dtype=object)
     a = at_least_2d(a)
     if not a.size:
@@ -87,6 +92,24 @@ def exact(rows: Any) -> Array:
     out = np.empty(a.shape, dtype=object)
     out.reshape(-1)[:] = [x if type(x) is Fraction else Fraction(x) for x in items]
     return out
+
+
+def _rows_array(rows: Any) -> Array | None:
+    """`exact` of a list of equal-length lists of Fractions and ints (a spec's weight matrix), from
+    its entries in order: np.array discovers a nested list's shape entry by entry, about ten times
+    slower on a 128 x 784 matrix. None for anything else."""
+    if type(rows) is not list or not rows or type(rows[0]) is not list or not rows[0]:
+        return None
+    n = len(rows[0])
+    if any(type(r) is not list or len(r) != n for r in rows):
+        return None
+    flat = list(chain.from_iterable(rows))
+    kinds = set(map(type, flat))
+    if not kinds <= {Fraction, int}:
+        return None
+    if int in kinds:
+        flat = [whole(x) if type(x) is int else x for x in flat]
+    return np.fromiter(flat, dtype=object, count=len(flat)).reshape(len(rows), n)
 
 
 def at_least_2d(a: Array) -> Array:
@@ -186,12 +209,25 @@ def _plain(a: Array, matrix: bool):
         return rows[0][0] if shape == () else rows
     if not a.size:
         return _as_tuples(a.tolist())
-    flat = _whole_entries(a) if is_exact(a) else a.reshape(-1).tolist()
+    if not is_exact(a):
+        return _shaped(a.reshape(-1).tolist(), shape, a.shape)
+    codes, distinct = entries_by_identity(a)
+    whole_ = np.empty(len(distinct), dtype=object)
+    whole_[:] = [exact_scalar(x) for x in distinct]  # each distinct object converted once
+    flat = whole_[codes].tolist()
+    out = _shaped(flat, shape, a.shape)
+    if a.size >= BIG:  # its printers start from the same codes (tuplememo.Entries)
+        seed_entries(out, flat, [len(out)] if len(shape) == 1 else list(a.shape), codes.tolist(), list(whole_))
+    return out
+
+
+def _shaped(flat: list, shape: tuple[int, ...], dims: tuple[int, ...]):
+    """Entries in C order as the value's nested tuples: a scalar, a flat tuple or nested ones."""
     if shape == ():
         return flat[0]
     if len(shape) == 1:  # a column (n, 1) or a 1-d array: one flat tuple
         return tuple(flat)
-    return _nested(flat, a.shape)
+    return _nested(flat, dims)
 
 
 def _as_tuples(items: list) -> tuple:
@@ -208,14 +244,6 @@ def _nested(flat: list, shape: tuple[int, ...]) -> tuple:
     for n in reversed(shape[1:]):
         items = [tuple(items[i:i + n]) for i in range(0, len(items), n)]
     return tuple(items)
-
-
-def _whole_entries(a: Array) -> list:
-    """The exact array's entries in C order as `exact_scalar` makes them (a whole Fraction an
-    int), each distinct object converted once (`entries_by_identity`)."""
-    ids, distinct = entries_by_identity(a)
-    normal = {i: exact_scalar(x) for i, x in distinct.items()}
-    return list(map(normal.__getitem__, ids))
 
 
 def exact_scalar(x) -> int | Fraction:

@@ -194,7 +194,7 @@ def _array_texts(v: tuple) -> tuple[str, str] | None:
     found = entries(v)
     if found is None:
         return None
-    if found.ids is None:  # floats
+    if found.keys is None:  # floats
         value = found.map(_float_json)
         return _nest(value, found.shape), "null"
     value = found.map(lambda x: json.dumps(_value(x), ensure_ascii=False))
