@@ -243,18 +243,25 @@ def _gelu_tanh_d(x, **_):
     return 0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * _GELU_C * (1.0 + 3 * 0.044715 * x * x)
 
 
+def _signed(x):
+    """Something with the sign of x: a Fraction's numerator (its slot, read directly: comparing a
+    Fraction with 0 goes through Python code and an ABC check, on every unit of every layer)."""
+    return x._numerator if x.__class__ is Fraction else x
+
+
 def _step(at_zero):
     def d(x, at_zero_value=None, **_):
-        if x > 0:
+        s = _signed(x)
+        if s > 0:
             return ONE if isinstance(x, Fraction) else 1.0
-        if x < 0:
+        if s < 0:
             return ZERO if isinstance(x, Fraction) else 0.0
         return at_zero_value if at_zero_value is not None else at_zero
     return d
 
 
 def _relu(x, **_):
-    if x > 0:
+    if _signed(x) > 0:
         return x
     return ZERO if x.__class__ is Fraction else 0 * x  # a float keeps its sign: ReLU(-1.5) is -0.0
 

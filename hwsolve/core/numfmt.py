@@ -67,8 +67,9 @@ def fmt_number(x, precision: int = DEFAULT_PRECISION) -> str:
     cls = x.__class__
     if cls is int and x.bit_length() <= MAX_EXACT_DIGITS * 3.32:
         return str(x)
-    # a Fraction's own hash is slow (a modular inverse); its numerator and denominator are not
-    key = (x.numerator, x.denominator, precision) if cls is Fraction else (cls, x, precision)
+    # a Fraction's own hash is slow (a modular inverse); its numerator and denominator are not,
+    # read from its slots (the properties are Python calls: a deep network prints thousands)
+    key = (x._numerator, x._denominator, precision) if cls is Fraction else (cls, x, precision)
     try:
         return _TEXT[key]
     except KeyError:

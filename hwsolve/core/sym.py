@@ -278,7 +278,8 @@ class _LatexPrinter(_Printer):
         if cls is int:
             return str(v)
         # remembered like fmt_number's text: a big array is typeset more than once per output
-        key = (v.numerator, v.denominator, self.precision) if cls is Fraction else (cls, v, self.precision)
+        key = (v._numerator, v._denominator, self.precision) if cls is Fraction \
+            else (cls, v, self.precision)  # slots: as numfmt.fmt_number
         try:
             return _LATEX_NUMBERS[key]
         except KeyError:
@@ -351,10 +352,14 @@ def _is_fraction_text(v) -> bool:
 
 
 def to_text(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
+    if isinstance(e, Symbol):  # as a printer prints one (a name, printed for every gradient's label)
+        return e.text
     return _Printer(precision).print(lift(e))
 
 
 def to_latex(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
+    if isinstance(e, Symbol):
+        return e.latex or e.text
     return _LatexPrinter(precision).print(lift(e))
 
 

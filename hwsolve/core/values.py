@@ -61,15 +61,13 @@ def _small_rows(rows: Any) -> list[list[Fraction]] | None:
         return None
     out = []
     for r in rows:
-        row = []
-        for x in r:
-            if type(x) is Fraction:
-                row.append(x)
-            elif type(x) is int:
-                row.append(whole(x))
-            else:
-                return None
-        out.append(row)
+        kinds = set(map(type, r))
+        if kinds == {Fraction}:
+            out.append(list(r))
+        elif kinds <= {Fraction, int}:
+            out.append([whole(x) if type(x) is int else x for x in r])
+        else:
+            return None
     return out
 
 
@@ -155,7 +153,7 @@ def elementwise(fn, a: Array, keep_exact: bool, vectorized=None) -> Array:
     """
     if isinstance(a, QMatrix) and keep_exact:  # the same entries in the same order, without numpy
         rows = [[fn(x) for x in row] for row in a.rows]
-        if all(isinstance(x, Fraction) for row in rows for x in row):
+        if all(issubclass(k, Fraction) for k in set(map(type, chain.from_iterable(rows)))):
             return QMatrix(rows)
         return np.array(rows, dtype=object).astype(np.float64)
     if is_exact(a) and keep_exact:

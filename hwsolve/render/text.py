@@ -224,9 +224,8 @@ def is_big(v: tuple) -> bool:
 def _corners(items: tuple, show) -> str:
     """`[a, b, c, ..., x, y, z]`: the first and last EDGE_ITEMS entries when there are too many."""
     if len(items) <= ELIDE_LENGTH:
-        return "[" + ", ".join(show(x) for x in items) + "]"
-    head, tail = items[:EDGE_ITEMS], items[-EDGE_ITEMS:]
-    return "[" + ", ".join([*(show(x) for x in head), "...", *(show(x) for x in tail)]) + "]"
+        return "[" + ", ".join([show(x) for x in items]) + "]"
+    return "[" + ", ".join([*map(show, items[:EDGE_ITEMS]), "...", *map(show, items[-EDGE_ITEMS:])]) + "]"
 
 
 class ElidingPrinter(_Printer):
