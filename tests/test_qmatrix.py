@@ -69,6 +69,19 @@ def test_arithmetic_matches_numpy_object_arrays(m, k, n, data):
     assert T.plain(qa) == T.plain(na) and T.plain(qa, matrix=True) == T.plain(na, matrix=True)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(2**80), 2**80), st.integers(1, 2**70))
+def test_lowest_is_fraction_of_n_and_d(n, d):
+    """wholes.lowest stores Fraction's slots itself: the same rational, in the same lowest terms,
+    equal, hashing alike and printing alike."""
+    from hwsolve.core.wholes import lowest
+
+    made, want = lowest(n, d), Fraction(n, d)
+    assert type(made) is Fraction and made == want and hash(made) == hash(want)
+    assert (made.numerator, made.denominator) == (want.numerator, want.denominator)
+    assert str(made) == str(want) and made + 1 == want + 1 and float(made) == float(want)
+
+
 def test_what_it_does_not_do_itself_numpy_does():
     q, a = _pair([[Fraction(1, 2), Fraction(3)], [Fraction(-1), Fraction(0)]])
     assert (q.reshape(-1) == a.reshape(-1)).all()

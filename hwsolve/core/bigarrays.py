@@ -23,6 +23,8 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from hwsolve.core.wholes import lowest
+
 if TYPE_CHECKING:
     import numpy as np
 else:
@@ -131,7 +133,7 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     product = (ia @ ib).reshape(-1).tolist()
     den = sa.den * sb.den
     out = np.empty(len(product), dtype=object)
-    out[:] = [Fraction(int(n), den) for n in product]
+    out[:] = [lowest(int(n), den) for n in product]
     return out.reshape(a.shape[0], b.shape[1])
 
 

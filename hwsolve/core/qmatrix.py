@@ -22,7 +22,7 @@ import operator
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.wholes import ONE, ZERO, whole
+from hwsolve.core.wholes import ONE, ZERO, lowest, whole
 
 
 class QMatrix:
@@ -197,7 +197,7 @@ def _integers(vector) -> tuple[list[int], int]:
 def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
     """The dot product of two vectors over common denominators: integer products, one Fraction at
     the end (in lowest terms, so the same rational as summing Fraction products one by one)."""
-    return Fraction(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
+    return lowest(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
 
 
 def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
@@ -208,12 +208,12 @@ def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
     zeros = [ZERO] * len(row)
     out = []
     for x in column:
-        n = x.numerator
+        n = x._numerator  # type: ignore[attr-defined]  # the slots, as in plain_rows
         if n == 0:
             out.append(zeros.copy())
             continue
-        d = x.denominator * denominator
-        out.append([Fraction(n * y, d) if y else ZERO for y in numerators])
+        d = x._denominator * denominator  # type: ignore[attr-defined]
+        out.append([lowest(n * y, d) if y else ZERO for y in numerators])
     return out
 
 

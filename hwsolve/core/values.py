@@ -15,6 +15,7 @@ engine and the grader agree on what a "column of 3" or a "1 x 2 row" is.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from itertools import chain
 from fractions import Fraction
@@ -270,12 +271,19 @@ def zeros_like(a: Array) -> Array:
 def eye(n: int, exact_: bool = True) -> Array:
     """The n x n identity: exact (Fractions) or float64."""
     if exact_ and _SMALL["on"] and n:
-        return QMatrix([[ONE if i == j else ZERO for j in range(n)] for i in range(n)])  # type: ignore[return-value]
+        return _small_eye(n)  # type: ignore[return-value]
     if exact_:  # a linear layer's db Jacobian, 128 x 128 in an MNIST-shaped network: no Fraction per entry
         out = np.full((n, n), ZERO, dtype=object)
         np.fill_diagonal(out, ONE)
         return out
     return np.eye(n)
+
+
+@functools.lru_cache(maxsize=8)
+def _small_eye(n: int) -> QMatrix:
+    """The n x n identity as a QMatrix, one per size: a QMatrix is never changed, and a deep
+    network's every layer has the same identity (d a / d b) to print."""
+    return QMatrix([[ONE if i == j else ZERO for j in range(n)] for i in range(n)])
 
 
 def ndenumerate(a: Array):
