@@ -268,7 +268,7 @@ def render_table(table: PlainTable, console_width: int) -> list[str] | None:
         for cell, w in zip(cells, widths, strict=True):
             blank = [" " * w] * (height - len(cell))
             cell[:] = blank + cell if index == 0 else cell + blank  # headers sit at the bottom
-        lines += ["|" + "|".join(cell[i] for cell in cells) + "|" for i in range(height)]
+        lines += ["|" + "|".join(parts) + "|" for parts in zip(*cells, strict=True)]
         if index == 0 or (table.show_lines and index < len(rows) - 1):  # under the headers; between rows
             lines.append(rule)
     lines.append("+" + "-" * (table_width - 2) + "+")

@@ -141,7 +141,7 @@ def _plain_text(blocks: list[Block], width: int) -> str | None:
         if table is None:
             return None
         lines += table
-    return "".join(line + "\n" for line in lines)
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def piped_width() -> int | None:
