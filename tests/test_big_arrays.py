@@ -126,7 +126,8 @@ def _big_solution() -> Solution:
 
 
 def test_big_json_is_written_in_pieces_to_stdout_and_to_a_file(tmp_path, capsysbinary):
-    """A big solution's JSON is made and written a step at a time: the same bytes as `render`."""
+    """A big solution's JSON is made a step at a time (into a file as it is made, to stdout once
+    made): the same bytes as `render`."""
     from hwsolve.render import emit
     from hwsolve.render.json_out import render, render_chunks
 
@@ -138,6 +139,47 @@ def test_big_json_is_written_in_pieces_to_stdout_and_to_a_file(tmp_path, capsysb
     emit(sol, "json", 4, output=str(tmp_path / "big.json"))
     assert (tmp_path / "big.json").read_bytes() == whole + b"\n"
     assert json.loads(whole)["steps"][1]["value"][3] == 1.0
+
+
+def test_an_error_while_the_json_is_made_leaves_stdout_empty(monkeypatch, capsysbinary):
+    """The time limit can end a run while its steps are being written out: nothing of the
+    document reaches stdout (the error line goes to stderr, from the command)."""
+    from hwsolve.core.errors import HwsolveError
+    from hwsolve.render import emit, json_out
+
+    made = []
+
+    def line(step, precision, whole=False):
+        if len(made) == 1:
+            raise HwsolveError("the computation took over 0.1 s")
+        made.append(step.name)
+        return json.dumps({"name": step.name})
+
+    monkeypatch.setattr(json_out, "step_line", line)
+    with pytest.raises(HwsolveError):
+        emit(_big_solution(), "json", 4)
+    assert made == ["W"] and capsysbinary.readouterr().out == b""
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path, big):
+    """`hwsolve ... --format json | head -c 100`: exit 0 and nothing on stderr, as for every format."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    width = 120 if big else 2   # 120: over COMPACT_ABOVE numbers, the JSON is made step by step
+    spec = {"hwsolve": 1, "kind": "network", "input": list(range(width)), "target": [1],
+            "layers": [{"type": "linear", "W": [[1] * width] * width, "b": [0] * width}, "relu",
+                       {"type": "linear", "W": [[1] * width], "b": [0]}], "loss": "squared_error"}
+    (tmp_path / "n.yaml").write_text(yaml.safe_dump(spec))
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "hwsolve", "backprop", str(tmp_path / "n.yaml"),
+                                 "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.read(100).startswith(b"{")
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 0 and proc.stderr.read() == b""
 
 
 def test_a_file_written_in_pieces_is_whole_or_absent(tmp_path):

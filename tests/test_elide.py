@@ -156,3 +156,61 @@ def test_cli_latex_shortens_big_arrays_and_says_so_json_and_markdown_keep_every_
 
     markdown = runner.invoke(main, ["backprop", spec, "--format", "markdown"]).output
     assert "dots" not in markdown and r"\frac{38}{21}" in markdown
+
+
+def test_maps_of_more_than_a_thousand_numbers_are_summarised_as_numpy_does():
+    """20 maps of 28 x 28 (no axis over 30) made a 217,000-character line that pdflatex refused:
+    maps beyond 1,000 numbers keep the first and last 3 of every axis longer than 6."""
+    from hwsolve.render.latex import is_big_latex
+
+    maps = tuple(tuple(tuple(1000 * k + 30 * i + j for j in range(28)) for i in range(28)) for k in range(20))
+    out = _latex_of(maps)
+    assert is_big_latex(maps) and out.endswith(r" \right]_{20 \times 28 \times 28}")
+    assert out.count(r"\begin{bmatrix}") == 6 and out.count(r"\ldots") == 1
+    first = out[out.index(r"\begin{bmatrix}"):out.index(r"\end{bmatrix}")]
+    assert first.startswith(r"\begin{bmatrix} 0 & 1 & 2 & \cdots & 25 & 26 & 27 \\ 30 & 31")
+    assert first.count(r"\\") == 6 and r"\ddots" in first   # 3 rows, the dots, 3 rows
+    small = maps[:1]   # one map of 784 numbers: whole, as before
+    assert not is_big_latex(small) and "dots" not in _latex_of(small)
+
+
+def test_what_latex_cannot_shorten_prints_whole_and_is_not_called_shortened():
+    from hwsolve.core.sym import Const, to_latex
+    from hwsolve.render.latex import elides, is_big_latex
+
+    empty_rows = ((),) * 31
+    ragged = (tuple(range(31)), (1, 2))
+    for value in (empty_rows, ragged):
+        assert not is_big_latex(value) and _latex_of(value) == to_latex(Const(value))
+        sol = Solution(title="t", kind="test", steps=[Step(name="v", section="given", value=value, shape=())])
+        assert not elides(sol)
+
+
+def test_full_latex_of_an_array_over_30_columns_raises_the_column_limit():
+    from hwsolve.render.latex import render
+
+    assert r"\setcounter{MaxMatrixCols}{31}" in render(_solution(31), 4, whole=True)
+    assert "MaxMatrixCols}{3" not in render(_solution(31), 4).partition(r"\begin{document}")[2]
+    assert "MaxMatrixCols}{3" not in render(_solution(30), 4, whole=True).partition(r"\begin{document}")[2]
+
+
+def _solution(cols: int) -> Solution:
+    return Solution(title="t", kind="test", steps=[Step(name="W", section="given", value=_matrix(2, cols),
+                                                        shape=(2, cols))])
+
+
+def test_a_students_variant_sheet_shows_every_number_of_theirs(tmp_path):
+    """A question sheet (`hwsolve variants`) is typeset whole: the numbers are the student's own."""
+    template = {"hwsolve": 1, "kind": "network", "title": "tall", "input": [1, 2],
+                "layers": [{"linear": {"W": [[1, 0]] * 32, "b": [0] * 32}}], "loss": "squared_error",
+                "target": [1] * 32, "rubric": {"steps": {"dL/dW[1]": 1}},
+                "variants": {"draw": {"target": {"int": [0, 5]}}, "tries": 50}}
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(template))
+    (tmp_path / "roster.csv").write_text("student,name\nalice,Alice\n")
+    (tmp_path / "s.secret").write_text("course-secret-0123456789abcdef")
+    r = CliRunner().invoke(main, ["variants", str(tmp_path / "t.yaml"), "--roster", str(tmp_path / "roster.csv"),
+                                  "--secret-file", str(tmp_path / "s.secret"), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    sheet = (tmp_path / "out" / "alice" / "sheet.tex").read_text()
+    assert "dots" not in sheet and "MaxMatrixCols}{3" not in sheet.partition(r"\begin{document}")[2]
+    assert sheet.count(r" \\ ") >= 31

@@ -41,13 +41,20 @@ def test_every_problem_compiles_with_pdflatex_and_page_one_is_not_blank(path, tm
     assert dark > 0.0005, f"page 1 of {path.name} looks blank ({dark:.4%} dark pixels)"
 
 
+def _pdflatex(tmp_path, name: str) -> None:
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name + ".tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, (tmp_path / (name + ".log")).read_text(errors="replace")[-3000:]
+
+
 @pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftoppm not installed (make test installs them)")
-def test_a_network_wider_than_a_page_compiles(tmp_path):
+@pytest.mark.parametrize("width, flags", [(40, []), (31, ["--full"]), (31, ["--fragment"])])
+def test_a_network_wider_than_a_page_compiles(tmp_path, width, flags):
     """A 40-40-2 network: its 40 x 40 weights and 40-long vectors are typeset by their corners (a
-    bmatrix holds at most 30 columns; a 784-wide layer's line would overflow TeX's buffer)."""
+    bmatrix holds at most 30 columns; a 784-wide layer's line would overflow TeX's buffer). With
+    --full, a 31-wide one whole: the document raises the column limit. A fragment is \\input."""
     import yaml
 
-    width = 40
     spec = {"input": list(range(width)), "target": [1, 2],
             "layers": [{"type": "linear", "W": [[f"{i}/{j + 1}" for j in range(width)] for i in range(width)],
                         "b": [0] * width}, "relu",
@@ -55,11 +62,27 @@ def test_a_network_wider_than_a_page_compiles(tmp_path):
             "loss": "squared_error"}
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump(spec))
     r = CliRunner().invoke(main, ["backprop", str(tmp_path / "wide.yaml"), "--format", "latex",
-                                  "-o", str(tmp_path / "wide.tex")])
+                                  "-o", str(tmp_path / "wide.tex"), *flags])
     assert r.exit_code == 0, r.output
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "wide.tex"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, (tmp_path / "wide.log").read_text(errors="replace")[-3000:]
+    if "--fragment" in flags:
+        (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{amsmath,graphicx}\n"
+                                          "\\begin{document}\n\\input{wide}\n\\end{document}\n")
+        _pdflatex(tmp_path, "doc")
+    else:
+        _pdflatex(tmp_path, "wide")
+
+
+@pytest.mark.skipif(not TOOLS, reason="pdflatex/pdftoppm not installed (make test installs them)")
+def test_many_big_maps_compile(tmp_path):
+    """20 maps of 28 x 28, no axis over 30: whole, a 217,000-character line pdflatex refused."""
+    from hwsolve.core.records import Solution, Step
+    from hwsolve.render.latex import render
+
+    maps = tuple(tuple(tuple((k + i * j) % 7 for j in range(28)) for i in range(28)) for k in range(20))
+    sol = Solution("maps", "layer", steps=[Step("X", "given", value=maps, shape=(20, 28, 28)),
+                                           Step("Y", "forward", value=maps, shape=(20, 28, 28))])
+    (tmp_path / "maps.tex").write_text(render(sol, 4))
+    _pdflatex(tmp_path, "maps")
 
 
 def test_fragment_has_no_preamble(tmp_path):

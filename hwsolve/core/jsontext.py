@@ -4,10 +4,10 @@ json's C encoder runs only without `indent`; with it, the pure-Python encoder ta
 512x512 network's solution or a report of 5,000 submissions. The same JSON, other whitespace.
 
 The document is made as UTF-8 bytes, one item at a time, and handed out in pieces
-(`compact_list_chunks`) for the command line to write as they come: a 784-128-10 network's
-9.6 MB are never one string. Joining them as text would also have been slow: a Python string
-holding a single character beyond ASCII (a formula's ⊙) is stored two bytes per character
-throughout, so the whole document would be copied and re-encoded at that width.
+(`compact_list_chunks`): a file is written as they come, and a 784-128-10 network's lines are
+never one string. Joining them as text would also be slow: a Python string holding a single
+character beyond ASCII (a formula's ⊙) is stored two bytes per character throughout, so the whole
+document would be copied and re-encoded at that width.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
             mod.render(solution, precision, console=mod.make_console(buf, plain=True), whole=whole)
             plain = buf.getvalue()
         text = plain.rstrip("\n")
-    elif fmt == "json":  # UTF-8 pieces, written as they are made: a big network's steps one by one
+    elif fmt == "json":  # UTF-8 pieces, made a step at a time: never one 10 MB string
         _emit_utf8(mod.render_chunks(solution, precision, whole), output)
         return
     else:
@@ -54,25 +54,20 @@ def emit(solution, fmt: str, precision: int, output: str | None = None, fragment
 
 
 def _emit_utf8(chunks, output: str | None) -> None:
-    """Write UTF-8 pieces and a newline to a file (whole or not at all) or to stdout."""
-    import sys
-    from itertools import chain
-
+    """UTF-8 pieces and a newline: into a file as they are made (whole or not at all), or to stdout
+    once all are made, in one write as click.echo writes them, so that an error on the way (the
+    time limit) leaves stdout empty, and a reader that stops early (`| head`) is met as before."""
     if output:
+        from itertools import chain
+
         from hwsolve.core.fileio import write_atomic
 
         write_atomic(output, chain(chunks, (b"\n",)))
-    elif _utf8_stdout():
-        sys.stdout.flush()  # anything printed as text before comes first (as click.echo of bytes)
-        out = sys.stdout.buffer
-        for chunk in chunks:
-            out.write(chunk)
-        out.write(b"\n")
-        out.flush()
-    else:
-        import click
+        return
+    import click
 
-        click.echo(b"".join(chunks).decode("utf-8"))  # the stream encodes it, as every other format's text
+    data = b"".join(chunks)
+    click.echo(data if _utf8_stdout() else data.decode("utf-8"))  # bytes go to the binary stream
 
 
 def _utf8_stdout() -> bool:

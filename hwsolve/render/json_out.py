@@ -158,8 +158,8 @@ def render_utf8(solution: Solution, precision: int, whole: bool = False) -> byte
 
 
 def render_chunks(solution: Solution, precision: int, whole: bool = False) -> Iterator[bytes]:
-    """`render` as UTF-8, in pieces made as they are taken: the command line writes a big
-    solution's steps one by one, and its whole text is never held at once."""
+    """`render` as UTF-8, in pieces made as they are taken: a big solution's steps one by one
+    (written into a file as they come), its whole text never one string."""
     if _numbers(solution) <= COMPACT_ABOVE:
         yield json.dumps(solution_dict(solution, precision, whole=whole), indent=2, ensure_ascii=False).encode("utf-8")
         return

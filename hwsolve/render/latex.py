@@ -30,14 +30,18 @@ BESIDE = 45
 # summary rows at most this long are set two to a line
 PAIRED = 30
 # An array with more rows or columns (or maps) than this is typeset by its corners, as numpy
-# summarises: a bmatrix holds at most MaxMatrixCols columns (30, set in both preambles) and TeX
-# reads lines of at most 200,000 characters, so a 784-wide layer cannot be typeset whole.
-# `--full` typesets every array whole all the same; JSON's values and Markdown keep every number.
+# summarises: a bmatrix holds at most MaxMatrixCols columns (30 in both preambles, raised under
+# `--full`) and TeX reads lines of at most 200,000 characters, so a 784-wide layer cannot be typeset
+# whole. Maps (C x H x W, F x C x kh x kw) of more than numpy's 1,000 entries are summarised as
+# numpy summarises them, every axis longer than twice the edge: 20 maps of 28 x 28 made a
+# 217,000-character line, and six of them whole still ran out of TeX's memory.
+# JSON's values and Markdown keep every number.
 LATEX_ELIDE_LENGTH = 30
-LATEX_EDGE_ITEMS = 3  # entries kept at each end of a shortened row or column
-ELIDED_LATEX_NOTE = (rf"Arrays with more than {LATEX_ELIDE_LENGTH} rows or columns show their corners, "
-                     r"with their shape as a subscript; \texttt{--format json} and \texttt{markdown} "
-                     r"carry every number, and \texttt{--full} typesets them whole here.")
+LATEX_ELIDE_ENTRIES = 1000  # numpy's summarisation threshold
+LATEX_EDGE_ITEMS = 3  # entries (rows, columns, maps) kept at each end of a shortened axis
+ELIDED_LATEX_NOTE = (rf"Arrays with more than {LATEX_ELIDE_LENGTH} rows or columns (maps of more than "
+                     rf"{LATEX_ELIDE_ENTRIES:,} numbers) show their corners, with their shape as a subscript; "
+                     r"\texttt{--format json} and \texttt{markdown} carry every number.").replace(",0", "{,}0")
 
 
 def note_latex(note: str, escape, code=None, heading: bool = False) -> str:
@@ -94,14 +98,49 @@ def _dims(v: tuple) -> list[int]:
     return out
 
 
+def _is_maps(v: tuple) -> bool:
+    """Three or more levels (C x H x W maps, F x C x kh x kw kernels): a list of matrices."""
+    return bool(v) and type(v[0]) is tuple and bool(v[0]) and type(v[0][0]) is tuple
+
+
+def _is_matrix(v: tuple) -> bool:
+    """Equal-length, non-empty rows of numbers (a ragged or empty array is typeset whole)."""
+    n = len(v[0]) if v and type(v[0]) is tuple else 0
+    return n > 0 and all(type(r) is tuple and len(r) == n for r in v)
+
+
+def _longest_kept(v: tuple) -> int:
+    """The longest axis typeset whole: LATEX_ELIDE_LENGTH, or for maps of more than
+    LATEX_ELIDE_ENTRIES numbers twice the edge (numpy's summary)."""
+    if _is_maps(v):
+        entries = 1
+        for n in _dims(v):
+            entries *= n
+        if entries > LATEX_ELIDE_ENTRIES:
+            return 2 * LATEX_EDGE_ITEMS
+    return LATEX_ELIDE_LENGTH
+
+
+def _shortened(v: tuple, longest: int) -> bool:
+    if not v:
+        return False
+    if _is_maps(v):
+        return len(v) > longest or any(_shortened(part, longest) for part in v)
+    if type(v[0]) is not tuple:   # a vector: one column
+        return len(v) > longest and not any(type(x) is tuple for x in v)
+    return _is_matrix(v) and (len(v) > longest or len(v[0]) > longest)
+
+
 def is_big_latex(v: tuple) -> bool:
-    """True when an array has more rows, columns or maps than LaTeX typesets whole."""
-    return any(n > LATEX_ELIDE_LENGTH for n in _dims(v))
+    """True when the LaTeX printer shortens the array (`CornersLatexPrinter`): a vector or matrix
+    with more than LATEX_ELIDE_LENGTH entries, rows or columns; maps with more than that many, or
+    of more than LATEX_ELIDE_ENTRIES numbers in all; or maps with one so shortened."""
+    return _shortened(v, _longest_kept(v))
 
 
-def _kept(n: int) -> list[int | None]:
-    """The indexes of a row or column that are typeset, None where the rest are left out."""
-    if n <= LATEX_ELIDE_LENGTH:
+def _kept(n: int, longest: int) -> list[int | None]:
+    """The indexes of an axis that are typeset, None where the rest are left out."""
+    if n <= longest:
         return list(range(n))
     return [*range(LATEX_EDGE_ITEMS), None, *range(n - LATEX_EDGE_ITEMS, n)]
 
@@ -112,23 +151,36 @@ class CornersLatexPrinter(_LatexPrinter):
     and \ddots between, and its shape as a subscript, e.g. ``\begin{bmatrix} ... \end{bmatrix}_{128 \times 784}``."""
 
     def array(self, v: tuple) -> str:
-        if not is_big_latex(v):  # typeset as the plain printer does, sharing its remembered text
+        longest = _longest_kept(v)
+        if not _shortened(v, longest):  # typeset as the plain printer does, sharing its remembered text
             return remember(v, ("latex", self.precision), self._array)
+        return self._corners(v, longest)
+
+    def _corners(self, v: tuple, longest: int) -> str:
         shape = "_{" + r" \times ".join(map(str, _dims(v))) + "}"
-        if type(v[0]) is tuple and type(v[0][0]) is tuple:  # C x H x W: its maps, each as a matrix
-            parts = [r"\ldots" if i is None else self.array(v[i]) for i in _kept(len(v))]
-            return r"\left[ " + ", ".join(parts) + r" \right]" + (shape if len(v) > LATEX_ELIDE_LENGTH else "")
+        if _is_maps(v):  # C x H x W: its maps, each as a matrix
+            parts = [r"\ldots" if i is None else
+                     self._corners(v[i], longest) if _shortened(v[i], longest) else self._array(v[i])
+                     for i in _kept(len(v), longest)]
+            return r"\left[ " + ", ".join(parts) + r" \right]" + (shape if len(v) > longest else "")
         rows = v if type(v[0]) is tuple else tuple((x,) for x in v)   # a vector is a column
-        cols = _kept(len(rows[0]))
-        if any(len(row) != len(rows[0]) for row in rows):  # ragged: no corners to speak of
-            return remember(v, ("latex", self.precision), self._array)
+        cols = _kept(len(rows[0]), longest)
         lines = []
-        for i in _kept(len(rows)):
+        for i in _kept(len(rows), longest):
             if i is None:
                 lines.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
             else:
                 lines.append(" & ".join(r"\cdots" if j is None else self.number(rows[i][j]) for j in cols))
         return r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}" + shape
+
+
+def _widest(v: tuple) -> int:
+    """The most columns a bmatrix of this array has (a vector is one column)."""
+    if not v or type(v[0]) is not tuple:
+        return 1
+    if _is_maps(v):
+        return max(map(_widest, v))
+    return max(len(r) for r in v if type(r) is tuple)
 
 
 def _latex_printer(precision: int, whole: bool) -> _LatexPrinter:
@@ -145,16 +197,27 @@ def _arrays(e) -> Iterator[tuple]:
             yield from _arrays(a)
 
 
-def elides(solution: Solution) -> bool:
-    """Whether the LaTeX of a solution shortens any array (its steps' values and the numbers
-    substituted into their formulas)."""
+def _all_arrays(solution: Solution) -> Iterator[tuple]:
+    """Every array the LaTeX of a solution typesets: its steps' values and the numbers
+    substituted into their formulas."""
     for s in solution.steps:
-        if isinstance(s.value, tuple) and is_big_latex(s.value):
-            return True
+        if isinstance(s.value, tuple):
+            yield s.value
         for e in (s.chain, s.formula, s.expression, s.substituted):
-            if e is not None and any(is_big_latex(a) for a in _arrays(e)):
-                return True
-    return False
+            if e is not None:
+                yield from _arrays(e)
+
+
+def elides(solution: Solution) -> bool:
+    """Whether the LaTeX of a solution shortens any array."""
+    return any(is_big_latex(a) for a in _all_arrays(solution))
+
+
+def _max_cols(solution: Solution) -> str:
+    r"""Under `--full`: \setcounter{MaxMatrixCols} to the widest array's columns, when that is
+    more than the preamble's 30 (amsmath's bmatrix refuses more columns than the counter)."""
+    widest = max(map(_widest, _all_arrays(solution)), default=0)
+    return rf"\setcounter{{MaxMatrixCols}}{{{widest}}}" if widest > LATEX_ELIDE_LENGTH else ""
 
 
 def label_latex(step: Step) -> str:
@@ -357,6 +420,8 @@ def render(solution: Solution, precision: int, fragment: bool = False, whole: bo
         body += _notes(solution.notes)
     if not whole and elides(solution):
         body.append(rf"\par\medskip{{\footnotesize\emph{{{ELIDED_LATEX_NOTE}}}}}\par")
+    if whole and (counter := _max_cols(solution)):
+        body.insert(0, counter)
     text = "\n".join(body)
     if fragment:
         return FRAGMENT_HEADER + text

@@ -37,7 +37,7 @@ def answers_skeleton(student: str, graded: list[tuple[str, float]]) -> str:
 def sheet_latex(q: Solution, student: Student, v: Variant, precision: int) -> str:
     from hwsolve.render import latex
 
-    text = latex.render(q, precision)
+    text = latex.render(q, precision, whole=True)  # a student's own numbers, every one of them
     who = escape_text(student.id + (f" ({student.name})" if student.name else ""))
     head = (rf"\noindent Student: \texttt{{{who}}} \hfill variant \texttt{{{v.id}}}" + "\n\n"
             r"\noindent These numbers are yours: answer with them, in an answer file of this form "
