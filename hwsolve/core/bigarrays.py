@@ -41,7 +41,9 @@ _FLOAT_SAFE = 2**53  # integers up to this size are floats exactly
 _COMMON_BITS = 1024
 
 R = TypeVar("R")
-_MEMO: dict[tuple, tuple[np.ndarray, bytes, Any, Any]] = {}
+# (address, shape, strides, type) -> (the array, its bytes, a copy keeping an exact array's
+# Fractions alive, {what: result}): one entry per array, whatever was made from it
+_MEMO: dict[tuple, tuple[np.ndarray, bytes, Any, dict[str, Any]]] = {}
 
 
 def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
@@ -49,22 +51,25 @@ def memo(a: np.ndarray, what: str, make: Callable[[np.ndarray], R]) -> R:
 
     Kept by where the entries lie (address, shape, strides, type), not by the array object: a
     transpose is a new view each time it is taken (W.T in every backward step), and views of the
-    same memory laid out alike hold the same entries. The array is kept alive with its result, so
-    its memory is not handed to another array; equal bytes are then equal entries."""
+    same memory laid out alike hold the same entries. The array is kept alive with its results, so
+    its memory is not handed to another array; equal bytes are then equal entries. Everything made
+    from one array (its codes, its common denominator, its plain form) shares one entry and one
+    copy of it."""
     interface = getattr(a, "__array_interface__", None)  # None for a QMatrix: it keeps its own
     if a.size < BIG or interface is None:
         return make(a)
-    key = (interface["data"][0], a.shape, a.strides, a.dtype.str, what)
+    key = (interface["data"][0], a.shape, a.strides, a.dtype.str)
     found = _MEMO.get(key)
     data = a.tobytes()
-    if found is not None and found[1] == data:
-        return found[3]
-    result = make(a)
-    if len(_MEMO) >= _MEMO_LIMIT:
-        _MEMO.clear()
-    # the copy keeps an exact array's Fractions alive, so their addresses cannot be reused
-    _MEMO[key] = (a, data, a.copy() if a.dtype == object else None, result)
-    return result
+    if found is None or found[1] != data:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        # the copy keeps an exact array's Fractions alive, so their addresses cannot be reused
+        found = _MEMO[key] = (a, data, a.copy() if a.dtype == object else None, {})
+    made = found[3]
+    if what not in made:
+        made[what] = make(a)
+    return made[what]
 
 
 class Scaled(NamedTuple):

@@ -66,8 +66,8 @@ def _emit_utf8(chunks, output: str | None) -> None:
         return
     import click
 
-    data = b"".join(chunks)
-    click.echo(data if _utf8_stdout() else data.decode("utf-8"))  # bytes go to the binary stream
+    data = b"".join([*chunks, b"\n"])  # the newline joined in: click.echo's would copy it all again
+    click.echo(data if _utf8_stdout() else data.decode("utf-8"), nl=False)  # bytes: the binary stream
 
 
 def _utf8_stdout() -> bool:
