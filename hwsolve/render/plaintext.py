@@ -155,9 +155,11 @@ def wrap(text: str, width: int, pad: bool) -> list[str]:
         offsets = _divide_line(line, width)
         bounds = [0, *offsets, len(line)]
         for start, end in zip(bounds, bounds[1:], strict=False):
-            piece = _rstrip_end(line[start:end], width)
-            if len(piece) > width:
-                piece = piece[:width]
+            piece = line[start:end]
+            if len(piece) > width:  # a break's space at the end, or a folded word
+                piece = _rstrip_end(piece, width)
+                if len(piece) > width:
+                    piece = piece[:width]
             if pad and len(piece) < width:
                 piece += " " * (width - len(piece))
             out.append(piece)
