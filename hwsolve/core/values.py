@@ -62,14 +62,21 @@ def _small_rows(rows: Any) -> list[list[Fraction]] | None:
         return None
     out = []
     for r in rows:
-        kinds = set(map(type, r))
-        if kinds == {Fraction}:
-            out.append(list(r))
-        elif kinds <= {Fraction, int}:
-            out.append([whole(x) if type(x) is int else x for x in r])
-        else:
+        row = _as_fractions(r)
+        if row is None:
             return None
+        out.append(row)
     return out
+
+
+def _as_fractions(items) -> list[Fraction] | None:
+    """The items as Fractions, an int as its (shared) whole Fraction; None if one is neither."""
+    kinds = set(map(type, items))
+    if kinds == {Fraction}:
+        return list(items)
+    if kinds <= {Fraction, int}:
+        return [whole(x) if type(x) is int else x for x in items]
+    return None
 
 
 def exact(rows: Any) -> Array:
@@ -102,12 +109,9 @@ def _rows_array(rows: Any) -> Array | None:
     n = len(rows[0])
     if any(type(r) is not list or len(r) != n for r in rows):
         return None
-    flat = list(chain.from_iterable(rows))
-    kinds = set(map(type, flat))
-    if not kinds <= {Fraction, int}:
+    flat = _as_fractions(list(chain.from_iterable(rows)))
+    if flat is None:
         return None
-    if int in kinds:
-        flat = [whole(x) if type(x) is int else x for x in flat]
     return np.fromiter(flat, dtype=object, count=len(flat)).reshape(len(rows), n)
 
 

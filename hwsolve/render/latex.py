@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from hwsolve.core.notation import latex_text, step_label
 from hwsolve.core.numfmt import grouped_count
 from hwsolve.core.records import Solution, Step
-from hwsolve.core.sym import Apply, Const, Symbol, _LatexPrinter, lift, to_latex, to_text
-from hwsolve.core.tuplememo import remember
+from hwsolve.core.sym import Apply, Const, Symbol, _deeper_than_matrix, _LatexPrinter, lift, to_latex, to_text
+from hwsolve.core.tuplememo import count, remember
 from hwsolve.core.texescape import escape_text
 
 # a form longer than this (visible characters, roughly) is wrapped in \hwfit
@@ -98,11 +98,6 @@ def _dims(v: tuple) -> list[int]:
     return out
 
 
-def _is_maps(v: tuple) -> bool:
-    """Three or more levels (C x H x W maps, F x C x kh x kw kernels): a list of matrices."""
-    return bool(v) and type(v[0]) is tuple and bool(v[0]) and type(v[0][0]) is tuple
-
-
 def _is_matrix(v: tuple) -> bool:
     """Equal-length, non-empty rows of numbers (a ragged or empty array is typeset whole)."""
     n = len(v[0]) if v and type(v[0]) is tuple else 0
@@ -112,19 +107,15 @@ def _is_matrix(v: tuple) -> bool:
 def _longest_kept(v: tuple) -> int:
     """The longest axis typeset whole: LATEX_ELIDE_LENGTH, or for maps of more than
     LATEX_ELIDE_ENTRIES numbers twice the edge (numpy's summary)."""
-    if _is_maps(v):
-        entries = 1
-        for n in _dims(v):
-            entries *= n
-        if entries > LATEX_ELIDE_ENTRIES:
-            return 2 * LATEX_EDGE_ITEMS
+    if _deeper_than_matrix(v) and count(v) > LATEX_ELIDE_ENTRIES:
+        return 2 * LATEX_EDGE_ITEMS
     return LATEX_ELIDE_LENGTH
 
 
 def _shortened(v: tuple, longest: int) -> bool:
     if not v:
         return False
-    if _is_maps(v):
+    if _deeper_than_matrix(v):
         return len(v) > longest or any(_shortened(part, longest) for part in v)
     if type(v[0]) is not tuple:   # a vector: one column
         return len(v) > longest and not any(type(x) is tuple for x in v)
@@ -158,7 +149,7 @@ class CornersLatexPrinter(_LatexPrinter):
 
     def _corners(self, v: tuple, longest: int) -> str:
         shape = "_{" + r" \times ".join(map(str, _dims(v))) + "}"
-        if _is_maps(v):  # C x H x W: its maps, each as a matrix
+        if _deeper_than_matrix(v):  # C x H x W: its maps, each as a matrix
             parts = [r"\ldots" if i is None else
                      self._corners(v[i], longest) if _shortened(v[i], longest) else self._array(v[i])
                      for i in _kept(len(v), longest)]
@@ -178,7 +169,7 @@ def _widest(v: tuple) -> int:
     """The most columns a bmatrix of this array has (a vector is one column)."""
     if not v or type(v[0]) is not tuple:
         return 1
-    if _is_maps(v):
+    if _deeper_than_matrix(v):
         return max(map(_widest, v))
     return max(len(r) for r in v if type(r) is tuple)
 
