@@ -45,11 +45,6 @@ def compact_list_chunks(data: dict[str, Any], key: str, texts: Iterable[str] | N
     yield tail.encode("utf-8")
 
 
-def compact_list_utf8(data: dict[str, Any], key: str, texts: Iterable[str] | None = None) -> bytes:
-    """`compact_list_chunks` joined."""
-    return b"".join(compact_list_chunks(data, key, texts))
-
-
 def dumps_compact_list(data: dict[str, Any], key: str, texts: Iterable[str] | None = None) -> str:
-    """`compact_list_utf8` as text."""
-    return compact_list_utf8(data, key, texts).decode("utf-8")
+    """`compact_list_chunks` joined, as text."""
+    return b"".join(compact_list_chunks(data, key, texts)).decode("utf-8")

@@ -150,11 +150,7 @@ COMPACT_ABOVE = 10_000
 
 
 def render(solution: Solution, precision: int, whole: bool = False) -> str:
-    return render_utf8(solution, precision, whole).decode("utf-8")
-
-
-def render_utf8(solution: Solution, precision: int, whole: bool = False) -> bytes:
-    return b"".join(render_chunks(solution, precision, whole))
+    return b"".join(render_chunks(solution, precision, whole)).decode("utf-8")
 
 
 def render_chunks(solution: Solution, precision: int, whole: bool = False) -> Iterator[bytes]:

@@ -40,8 +40,9 @@ LATEX_ELIDE_LENGTH = 30
 LATEX_ELIDE_ENTRIES = 1000  # numpy's summarisation threshold
 LATEX_EDGE_ITEMS = 3  # entries (rows, columns, maps) kept at each end of a shortened axis
 ELIDED_LATEX_NOTE = (rf"Arrays with more than {LATEX_ELIDE_LENGTH} rows or columns (maps of more than "
-                     rf"{LATEX_ELIDE_ENTRIES:,} numbers) show their corners, with their shape as a subscript; "
-                     r"\texttt{--format json} and \texttt{markdown} carry every number.").replace(",0", "{,}0")
+                     + f"{LATEX_ELIDE_ENTRIES:,}".replace(",", "{,}")   # {,}: no space after the separator
+                     + r" numbers) show their corners, with their shape as a subscript; "
+                     r"\texttt{--format json} and \texttt{markdown} carry every number.")
 
 
 def note_latex(note: str, escape, code=None, heading: bool = False) -> str:
