@@ -106,6 +106,8 @@ class Graph:
     loss_name: str = "L"
     loss_latex: str = "L"
     file: str | None = None
+    # node -> dL/d(node): asked for by every step that reads or prints the gradient, made once
+    _grad_symbols: dict[Node, Symbol] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def leaf(self, name: str, label: Expr, kind: str, value: np.ndarray, line: int | None = None,
              matrix: bool = False) -> Node:
@@ -122,8 +124,12 @@ class Graph:
     # -- names -----------------------------------------------------------------------------
 
     def grad_symbol(self, node: Node) -> Symbol:
-        return Symbol(f"d{self.loss_name}/d{node.name}",
-                      rf"\frac{{\partial {self.loss_latex}}}{{\partial {to_latex(node.label)}}}")
+        found = self._grad_symbols.get(node)
+        if found is None:
+            found = self._grad_symbols[node] = Symbol(
+                f"d{self.loss_name}/d{node.name}",
+                rf"\frac{{\partial {self.loss_latex}}}{{\partial {to_latex(node.label)}}}")
+        return found
 
     @staticmethod
     def partial_symbol(num: Node, den: Node) -> Symbol:

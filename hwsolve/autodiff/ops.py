@@ -311,6 +311,9 @@ class Activation(Op):
     params: dict = field(default_factory=dict)
     scale: object = None               # the c in 5 ReLU(x); None for 1
     at_zero: object = None             # f'(kink) convention, e.g. ReLU'(0) = 0
+    # (x, f'(x)) of the last call: the backward step, its numbers and its local factor each ask
+    # for f' at the same x. x is kept, so its id is not reused while the entry stands.
+    _last_derivative: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     key = "activation"
     mistakes = (DERIVATIVE_FOR_ACTIVATION,)     # the backward slips are the table entry's (`mutants`)
@@ -346,6 +349,14 @@ class Activation(Op):
         return out if self.scale in (None, 1) else _scaled(out, self.scale)
 
     def derivative_values(self, x: np.ndarray) -> np.ndarray:
+        last = self._last_derivative
+        if last is not None and last[0] is x:  # values are never changed in place
+            return last[1]
+        out = self._derivative_values(x)
+        self._last_derivative = (x, out)
+        return out
+
+    def _derivative_values(self, x: np.ndarray) -> np.ndarray:
         extra = {"at_zero_value": self.at_zero} if self.fn.kink is not None and self.at_zero is not None else {}
         d = lambda v: self.fn.df(v, **self.params, **extra)  # noqa: E731
         vec = self.fn.vectorized_d if not (self.params or extra) else None

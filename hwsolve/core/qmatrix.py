@@ -28,7 +28,7 @@ from hwsolve.core.wholes import ONE, ZERO, lowest, whole
 class QMatrix:
     """An m x n matrix of Fractions (rows: lists of Fractions), with numpy's array interface in part."""
 
-    __slots__ = ("rows", "shape", "base", "_plain", "_column")
+    __slots__ = ("rows", "shape", "base", "_plain", "_column", "_integer_rows")
     dtype = object          # what `values.is_exact` reads: exact, like an object array
     ndim = 2
     __array_ufunc__ = None  # numpy defers `ndarray + QMatrix` to our reflected methods
@@ -42,6 +42,7 @@ class QMatrix:
         self.base = base
         self._plain: tuple | None = None
         self._column: tuple | None = None
+        self._integer_rows: list[tuple[list[int], int]] | None = None
 
     # -- numpy interoperability ----------------------------------------------------------
 
@@ -101,6 +102,14 @@ class QMatrix:
                                   for (v,) in self.rows])
         return self._column
 
+    def integer_rows(self) -> list[tuple[list[int], int]]:
+        """Each row as whole numbers over its own common denominator (`_integers`), made once: a
+        layer's W multiplies in the forward pass, and its transpose in the backward pass reads
+        the same rows (`_transposed_product`)."""
+        if self._integer_rows is None:
+            self._integer_rows = [_integers(row) for row in self.rows]
+        return self._integer_rows
+
     def __len__(self) -> int:
         return self.shape[0]
 
@@ -124,9 +133,13 @@ class QMatrix:
             return self.to_numpy() @ other.to_numpy()
         if k == 1:
             return QMatrix(_outer([row[0] for row in self.rows], other.rows[0]))
-        rows = [_integers(row) for row in self.rows]
+        if not n:
+            return QMatrix([[] for _ in range(m)])
+        if self.base is not None and self.base._integer_rows is not None:  # W.T @ g after W @ z
+            return QMatrix(_transposed_product(self.base._integer_rows, other.rows))
+        rows = self.integer_rows()
         cols = [_integers(col) for col in zip(*other.rows, strict=True)]
-        return QMatrix([[_dot(row, col) for col in cols] for row in rows] if n else [[] for _ in range(m)])
+        return QMatrix([[_dot(row, col) for col in cols] for row in rows])
 
     def __rmatmul__(self, other):
         return other @ self.to_numpy()
@@ -141,7 +154,7 @@ class QMatrix:
             if reflected:
                 return QMatrix([[op(other, v) for v in row] for row in self.rows])
             return QMatrix([[op(v, other) for v in row] for row in self.rows])
-        mine = self.to_numpy()
+        mine, op = self.to_numpy(), _ARRAY_OP[op]  # the entry functions read Fraction's slots
         return op(other, mine) if reflected else op(mine, other)
 
     def __add__(self, other):
@@ -200,6 +213,23 @@ def _dot(row: tuple[list[int], int], col: tuple[list[int], int]) -> Fraction:
     return lowest(sum(map(operator.mul, row[0], col[0])), row[1] * col[1])
 
 
+def _transposed_product(rows: list[tuple[list[int], int]], other: list[list[Fraction]]) -> list[list[Fraction]]:
+    """W.T @ G from W's integer rows (W = N_i / d_i row by row): entry (j, l) is the sum over i of
+    N_ij G_il / d_i. For each column l of G, the factors G_il / d_i go over one common denominator
+    C as whole numbers m_i, and the entry is (sum of m_i N_ij) / C in lowest terms: the same
+    rational as summing Fraction products, without reading W's Fractions again."""
+    numerator_columns = list(zip(*[numerators for numerators, _ in rows], strict=True))  # W.T's rows
+    out_columns = []
+    for column in zip(*other, strict=True):
+        denominators = [g._denominator * d for g, (_, d) in zip(column, rows, strict=True)]
+        common = math.lcm(*denominators)
+        factors = [g._numerator * (common // d)
+                   for g, d in zip(column, denominators, strict=True)]
+        out_columns.append([lowest(sum(map(operator.mul, factors, numerators)), common)
+                            for numerators in numerator_columns])
+    return [list(row) for row in zip(*out_columns, strict=True)]
+
+
 def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
     """column @ row, the outer product (dL/dW = delta a^T, once per layer): the row over one
     common denominator, each entry one Fraction of integer products, and a zero column entry
@@ -217,12 +247,24 @@ def _outer(column: list[Fraction], row: list[Fraction]) -> list[list[Fraction]]:
     return out
 
 
+# Entry by entry, both operands are Fractions (`_entrywise` makes an int one). Their sum, difference
+# and product are made from the slots, in lowest terms by `lowest`: the rational Fraction's own
+# operators return, at a third of their cost (theirs read the properties and dispatch through
+# `_operator_fallbacks`), for a deep network's biases and ReLU derivatives, layer after layer.
+
+
 def _add(a, b):
-    return a + b
+    da, db = a._denominator, b._denominator
+    if da == db:
+        return lowest(a._numerator + b._numerator, da)
+    return lowest(a._numerator * db + b._numerator * da, da * db)
 
 
 def _sub(a, b):
-    return a - b
+    da, db = a._denominator, b._denominator
+    if da == db:
+        return lowest(a._numerator - b._numerator, da)
+    return lowest(a._numerator * db - b._numerator * da, da * db)
 
 
 def _mul(a, b):
@@ -234,11 +276,14 @@ def _mul(a, b):
         return b
     if a is ZERO or b is ZERO:
         return ZERO
-    return a * b
+    return lowest(a._numerator * b._numerator, a._denominator * b._denominator)
 
 
 def _div(a, b):
     return a / b
+
+
+_ARRAY_OP = {_add: operator.add, _sub: operator.sub, _mul: operator.mul, _div: operator.truediv}
 
 
 def _broadcast(a: QMatrix, b: QMatrix, op) -> QMatrix:

@@ -198,18 +198,24 @@ def math_shape(a: Array, matrix: bool = False) -> tuple[int, ...]:
 
 def plain(a: Array, matrix: bool = False):
     """Nested tuples of Python numbers in the array's mathematical shape (ints where integral)."""
+    if a.__class__ is QMatrix:  # first: a deep exact network asks a thousand times, and a QMatrix keeps its own
+        return _plain_small(a, matrix)
     if a.size >= BIG:  # a big array is printed several times: converted once
         return memo(a, "plain matrix" if matrix else "plain", lambda x: _plain(x, matrix))
     return _plain(a, matrix)
 
 
+def _plain_small(a: QMatrix, matrix: bool):
+    m, n = a.shape
+    if matrix or n != 1:
+        return a.plain_rows()
+    if m != 1:
+        return a.plain_column()
+    return a.plain_rows()[0][0]  # 1 x 1: a scalar
+
+
 def _plain(a: Array, matrix: bool):
     shape = math_shape(a, matrix)
-    if isinstance(a, QMatrix):
-        if len(shape) == 1:
-            return a.plain_column()
-        rows = a.plain_rows()
-        return rows[0][0] if shape == () else rows
     if not a.size:
         return _as_tuples(a.tolist())
     if not is_exact(a):

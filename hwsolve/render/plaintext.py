@@ -147,22 +147,20 @@ def _divide_word_by_word(text: str, width: int) -> list[int]:
 
 def wrap(text: str, width: int, pad: bool) -> list[str]:
     """Text.wrap with overflow "fold"; `pad` is justify "left" (pad every line to `width`)."""
+    lines = text.split("\n")
+    if max(map(len, lines)) <= width:  # every line fits as it is (most cells): nothing to divide
+        return [line.ljust(width) for line in lines] if pad else lines
     out: list[str] = []
-    for line in text.split("\n"):
-        if len(line) <= width:  # fits as it is (most lines): nothing to divide, strip or cut
-            out.append(line + " " * (width - len(line)) if pad else line)
+    for line in lines:
+        if len(line) <= width:  # fits as it is: nothing to divide, strip or cut
+            out.append(line.ljust(width) if pad else line)
             continue
-        offsets = _divide_line(line, width)
-        bounds = [0, *offsets, len(line)]
+        bounds = [0, *_divide_line(line, width), len(line)]
         for start, end in zip(bounds, bounds[1:], strict=False):
             piece = line[start:end]
             if len(piece) > width:  # a break's space at the end, or a folded word
-                piece = _rstrip_end(piece, width)
-                if len(piece) > width:
-                    piece = piece[:width]
-            if pad and len(piece) < width:
-                piece += " " * (width - len(piece))
-            out.append(piece)
+                piece = _rstrip_end(piece, width)[:width]
+            out.append(piece.ljust(width) if pad else piece)
     return out
 
 
@@ -248,7 +246,10 @@ def column_widths(columns: list[list[str]], max_width: int) -> list[int]:
 
 def _cell_lines(text: str, width: int) -> list[str]:
     """A padded cell of this width (padding included), as rich's Padding renders it."""
-    return [" " + line + " " for line in wrap(text, width - 2, pad=True)]  # each exactly width - 2
+    inner = width - 2
+    if len(text) <= inner and "\n" not in text:  # one line that fits (most cells): nothing to wrap
+        return [f" {text:<{inner}} "]
+    return [" " + line + " " for line in wrap(text, inner, pad=True)]  # each exactly width - 2
 
 
 def render_table(table: PlainTable, console_width: int) -> list[str] | None:
@@ -266,10 +267,11 @@ def render_table(table: PlainTable, console_width: int) -> list[str] | None:
     rows = [table.headers, *table.rows]
     for index, row in enumerate(rows):
         cells = [_cell_lines(text, w) for text, w in zip(row, widths, strict=True)]
-        height = max(len(c) for c in cells)
+        height = max(map(len, cells))
         for cell, w in zip(cells, widths, strict=True):
-            blank = [" " * w] * (height - len(cell))
-            cell[:] = blank + cell if index == 0 else cell + blank  # headers sit at the bottom
+            if len(cell) < height:
+                blank = [" " * w] * (height - len(cell))
+                cell[:] = blank + cell if index == 0 else cell + blank  # headers sit at the bottom
         lines += ["|" + "|".join(parts) + "|" for parts in zip(*cells, strict=True)]
         if index == 0 or (table.show_lines and index < len(rows) - 1):  # under the headers; between rows
             lines.append(rule)
