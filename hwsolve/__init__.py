@@ -3,4 +3,4 @@
 Nothing heavy is imported here: `hwsolve --help` and `conv-shape` must start fast.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"

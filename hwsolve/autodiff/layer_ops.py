@@ -88,6 +88,9 @@ class Conv2d(Op):
         if not has_bias:
             self.backward_order = (1, 0)
 
+    def constants(self):
+        return (("stride", self.stride), ("padding", self.padding), ("dilation", self.dilation))
+
     # shapes: everything 3-D / 4-D inside
     @staticmethod
     def _x3(x: np.ndarray) -> np.ndarray:
@@ -221,6 +224,9 @@ class _Pool2d(Op):
         self.stride = _pair(stride) if stride is not None else self.window
         self.padding = _pair(padding)
 
+    def constants(self):
+        return (("window", self.window), ("stride", self.stride), ("padding", self.padding))
+
     def out_shape(self, x_shape) -> tuple[int, ...]:
         h, w = x_shape[-2:]
         ho = out_size(h, self.window[0], self.stride[0], self.padding[0], 1)
@@ -321,6 +327,9 @@ class AvgPool2d(_Pool2d):
         super().__init__(window, stride, padding)
         self.count_include_pad = count_include_pad
 
+    def constants(self):
+        return (*super().constants(), ("count_include_pad", self.count_include_pad))
+
     def divisor(self, cells: list) -> int:
         return self.window[0] * self.window[1] if self.count_include_pad else len(cells)
 
@@ -372,6 +381,9 @@ class Dropout(Op):
     def __init__(self, mask: np.ndarray | None, p):
         self.mask = mask
         self.p = p
+
+    def constants(self):
+        return (("p", self.p),)
 
     @property
     def scale(self):
@@ -442,6 +454,9 @@ class _Norm(Op):
 
     def __init__(self, eps=Fraction(1, 100000)):
         self.eps = eps
+
+    def constants(self):
+        return (("eps", self.eps),)
 
     def stats(self, x: np.ndarray) -> dict:
         """mean, variance, sigma = sqrt(var + eps), xhat; exact while the square roots are."""

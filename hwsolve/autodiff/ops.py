@@ -111,6 +111,12 @@ class Op:
     def note(self, xs: Sequence[np.ndarray], out: np.ndarray, names: list[str]) -> str:
         return ""
 
+    def constants(self) -> tuple[tuple[str, object], ...]:
+        """The rule's constant arguments that its formula leaves out (a pooling window, a stride,
+        epsilon, dropout's p), as (name, value) pairs. A graph spec names a sub-expression by its
+        formula: two with one name are one node only when these agree as well."""
+        return ()
+
     def partial(self, i: int, args: Sequence[Expr], out: Expr, ctx: Ctx) -> Expr | None:
         """d(out)/d(operand i) on its own, when it is worth printing (graphs); None otherwise."""
         return None

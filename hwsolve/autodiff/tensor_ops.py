@@ -124,6 +124,18 @@ def sum_call(x: Expr, axis) -> Apply:
     return call(f"sum_axis{axis}", rf"\sum_{{\text{{axis }}{axis}}}", x)
 
 
+def over_axis_call(name: str, latex: str, x: Expr, axis: int) -> Apply:
+    """softmax(z) over axis 0, the default (each column); over another axis it says which, as
+    sum_axis1 does: softmax_axis1(z). Over rows and over columns are different values."""
+    if axis == 0:
+        return call(name, latex, x)
+    return call(f"{name}_axis{axis}", rf"{latex}_{{\text{{axis }}{axis}}}", x)
+
+
+SOFTMAX = ("softmax", r"\operatorname{softmax}")
+LOG_SOFTMAX = ("log_softmax", r"\log\operatorname{softmax}")
+
+
 class TensorOp(GraphOp):
     """A rule on tensors; `shape` checks operand shapes at compile time."""
 
@@ -580,6 +592,9 @@ class _OverAxis(TensorOp):
             raise ShapeError(f"axis={self.axis} does not exist: the operand is {fmt_shape(s)}")
         return s
 
+    def constants(self):
+        return (("axis", self.axis),)
+
 
 class TensorSoftmax(_OverAxis):
     """p = softmax(z) over an axis (0: each column)   (dL/dz = p ⊙ (dL/dp - sum(p ⊙ dL/dp)))"""
@@ -598,7 +613,7 @@ class TensorSoftmax(_OverAxis):
         return out * (g - (out * g).sum(axis=self.axis, keepdims=True))
 
     def formula(self, args):
-        return call("softmax", r"\operatorname{softmax}", args[0])
+        return over_axis_call(*SOFTMAX, args[0], self.axis)
 
     def local(self, i, up, args, out, ctx):
         origin = ctx.upstream_origin
@@ -627,10 +642,10 @@ class LogSoftmax(_OverAxis):
         return g - np.exp(out) * g.sum(axis=self.axis, keepdims=True)
 
     def formula(self, args):
-        return call("log_softmax", r"\log\operatorname{softmax}", args[0])
+        return over_axis_call(*LOG_SOFTMAX, args[0], self.axis)
 
     def local(self, i, up, args, out, ctx):
-        return up - call("softmax", r"\operatorname{softmax}", args[0]).odot(sum_call(up, self.axis))
+        return up - over_axis_call(*SOFTMAX, args[0], self.axis).odot(sum_call(up, self.axis))
 
 
 def _same_shape(shapes: list[Shape], what: str) -> Shape:
@@ -690,6 +705,9 @@ class SoftmaxCrossEntropy(TensorOp):
     def __init__(self, axis: int = 0):
         self.axis = axis
 
+    def constants(self):
+        return (("axis", self.axis),)
+
     def shape(self, shapes):
         return _same_shape(shapes, "the logits")
 
@@ -705,12 +723,12 @@ class SoftmaxCrossEntropy(TensorOp):
         return g0 * -_log_softmax(xs[0], self.axis)
 
     def formula(self, args):
-        return -call("sum", r"\sum", args[1].odot(call("log_softmax", r"\log\operatorname{softmax}", args[0])))
+        return -call("sum", r"\sum", args[1].odot(over_axis_call(*LOG_SOFTMAX, args[0], self.axis)))
 
     def local(self, i, up, args, out, ctx):
         if i == 0:
-            return scaled(up, call("softmax", r"\operatorname{softmax}", args[0]) - args[1])
-        return scaled(up, -call("log_softmax", r"\log\operatorname{softmax}", args[0]))
+            return scaled(up, over_axis_call(*SOFTMAX, args[0], self.axis) - args[1])
+        return scaled(up, -over_axis_call(*LOG_SOFTMAX, args[0], self.axis))
 
     def grads_wanted(self):
         return (True, False)

@@ -47,7 +47,10 @@ class _Builder:
         self.p = p
         self.g = g
         self.env: dict[str, Node] = {}
-        self.made: dict[str, Node] = {}       # intermediate name -> node
+        self.made: dict[str, Node] = {}       # a constant's key -> its node
+        # an operation inside a line, by its name and its rule (class and constants) -> its node
+        self.operations: dict[tuple, Node] = {}
+        self.names: set[str] = set()          # the names those operations took
         self.spec_nodes: set[str] = set()
         self.kinds: set[str] = set()          # which kinds of rule were used, for the notes
         self.kinked: list = []                # (entry, bound parameters) of every kinked function used
@@ -337,13 +340,49 @@ class _Builder:
         bare = isinstance(formula, Apply) and formula.op == "call"   # f(x), min(a, b), sum(x)
         text = to_text(formula) if bare else f"({to_text(formula)})"
         latex = to_latex(formula) if bare else rf"\left({to_latex(formula)}\right)"
-        if text in self.made:
-            return self.made[text]
+        # The same name, rule and constants: the same operation, one node used twice. A formula
+        # leaves some constants out (maxpool(X) of window 2 or of window 3): another operation
+        # with this name is named with its constants, never merged with it.
+        key = (text, op.__class__, op.constants())
+        if key in self.operations:
+            return self.operations[key]
+        if text in self.names:
+            text, latex = _with_constants(text, latex, op.constants(), self.names)
         op.owner = owner
         node = self.g.apply(op, parents, text, Symbol(text, latex), line=line)
-        self.made[text] = node
+        self.operations[key] = node
+        self.names.add(text)
         self.shapes[node] = shape
         return node
+
+
+def _with_constants(text: str, latex: str, constants, taken: set[str]) -> tuple[str, str]:
+    """`maxpool(X)` as `maxpool(X; window=3, stride=3, padding=0)`: the name of a sub-expression
+    whose formula is already another operation's name, the constants inside its last bracket
+    (numbered as a last resort, when even those are taken: a rule that prints none)."""
+    words = ", ".join(f"{name}={_constant_text(value)}" for name, value in constants)
+    inner, close = (text[:-1], ")") if text.endswith(")") else (text, "")
+    inner_tex, close_tex = (latex[:-len(r"\right)")], r"\right)") if latex.endswith(r"\right)") else (latex, "")
+    for k in range(1, MAX_GRAPH_NODES + 2):
+        extra = ", ".join(w for w in (words, f"#{k}" if k > 1 else "") if w)
+        if not extra:
+            continue
+        name = f"{inner}; {extra}{close}"
+        if name not in taken:
+            return name, rf"{inner_tex};\ \text{{{_latex_text(extra)}}}{close_tex}"
+    raise AssertionError("unreachable: fewer names are taken than there are operations")
+
+
+def _constant_text(value) -> str:
+    """2 for (2, 2) (a square window or stride), (2, 1) for two sizes, 1/100000, false."""
+    if isinstance(value, tuple):
+        return _constant_text(value[0]) if len(set(value)) == 1 else \
+            "(" + ", ".join(_constant_text(v) for v in value) + ")"
+    return fmt_number(value)
+
+
+def _latex_text(text: str) -> str:
+    return text.replace("#", r"\#").replace("_", r"\_")
 
 
 def _fold(tree) -> Fraction | None:
