@@ -70,7 +70,7 @@ def output_options(f):
     @click.option("--precision", type=click.IntRange(1, 30), default=DEFAULT_PRECISION,
                   show_default=True, help="Significant digits for values that are not exact.")
     @click.option("-o", "--output", type=_FILE, default=None,
-                  help="Write to this file instead of standard output.")
+                  help="Write to this file instead of standard output ('-': standard output).")
     @click.option("--fragment", is_flag=True, help="With --format latex: the body only, no preamble.")
     @click.option("--full", "whole", is_flag=True,
                   help="Print big arrays whole, not just their corners (rich and LaTeX; "
@@ -81,7 +81,7 @@ def output_options(f):
         if solution is not None:
             from hwsolve.render import emit
 
-            emit(solution, fmt, precision, output, fragment, whole=whole)
+            emit(solution, fmt, precision, None if output == "-" else output, fragment, whole=whole)
 
     return wrapper
 
@@ -537,7 +537,7 @@ def examples():
 @click.argument("file", type=_FILE, required=False)
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 def init(kind, file, force):
-    """Write a commented template spec of KIND to FILE (default: standard output).
+    """Write a commented template spec of KIND to FILE (default, or '-': standard output).
 
     KIND is one of network, graph, derive, hparam, gradflow, conv, arch, vit, activations, sheet,
     layer, prove, update_rule, recursive.
@@ -551,7 +551,7 @@ def init(kind, file, force):
     from hwsolve.spec.schemas import template_text
 
     text = template_text(kind)
-    if file is None:
+    if file is None or file == "-":
         click.echo(text, nl=False)
         return
     if exists(file) and not force:
@@ -563,7 +563,7 @@ def init(kind, file, force):
 @main.command()
 @click.argument("name", required=False)
 @click.option("-o", "--output", type=_FILE, default=None,
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output ('-': standard output).")
 def schema(name, output):
     """Print the JSON Schema (draft 2020-12) NAME: a spec kind (network, graph, ...), `solution`
     (--format json), `grade` (grade --json) or `gradescope`. Without NAME: list the names."""
@@ -573,7 +573,7 @@ def schema(name, output):
         click.echo("\n".join(schema_names()))
         return
     text = schema_path(name).read_text(encoding="utf-8")
-    if output:
+    if output and output != "-":
         from hwsolve.core.fileio import write_atomic
 
         write_atomic(output, text)

@@ -127,6 +127,19 @@ def test_init_refuses_to_overwrite_without_force(tmp_path):
     assert "kind: network" in path.read_text()
 
 
+def test_a_dash_for_a_file_is_standard_output_as_everywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # nothing named "-" may appear here
+    template = CliRunner().invoke(main, ["init", "network"]).output
+    assert CliRunner().invoke(main, ["init", "network", "-"]).output == template
+    assert CliRunner().invoke(main, ["schema", "solution", "-o", "-"]).output == \
+        CliRunner().invoke(main, ["schema", "solution"]).output
+    spec = tmp_path / "net.yaml"
+    spec.write_text(template)
+    solved = CliRunner().invoke(main, ["backprop", str(spec), "--format", "json", "-o", "-"])
+    assert solved.exit_code == 0 and json.loads(solved.output)["steps"]
+    assert list(tmp_path.iterdir()) == [spec]
+
+
 def test_init_and_schema_reject_unknown_names_in_one_line():
     for args in (["init", "networks"], ["schema", "solutions"]):
         out = CliRunner().invoke(main, args)
