@@ -69,6 +69,28 @@ def test_arithmetic_matches_numpy_object_arrays(m, k, n, data):
     assert T.plain(qa) == T.plain(na) and T.plain(qa, matrix=True) == T.plain(na, matrix=True)
 
 
+wide = st.fractions(min_value=-(2**20), max_value=2**20, max_denominator=2**40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.data())
+def test_the_backward_product_from_cached_rows_and_entry_arithmetic_on_long_fractions(k, m, n, data):
+    """W.T @ G after W @ z reads W's integer rows (`_transposed_product`); + - * of entries are
+    made from Fraction's slots. Both give numpy's rationals, on entries with long denominators."""
+    rows = data.draw(st.lists(st.lists(wide, min_size=m, max_size=m), min_size=k, max_size=k))
+    qw, nw = _pair(rows)
+    qg, ng = _pair(data.draw(st.lists(st.lists(wide, min_size=n, max_size=n), min_size=k, max_size=k)))
+    qz, nz = _pair(data.draw(st.lists(st.lists(wide, min_size=1, max_size=1), min_size=m, max_size=m)))
+    _same(qw.T @ qg, nw.T @ ng)   # before W's rows are kept: W.T's own rows
+    _same(qw @ qz, nw @ nz)       # the forward product keeps them
+    assert (qw._integer_rows is not None) == (m > 1)   # an inner size of 1 is an outer product
+    _same(qw.T @ qg, nw.T @ ng)   # from W's rows
+    qv, nv = _pair(data.draw(st.lists(st.lists(wide, min_size=m, max_size=m), min_size=k, max_size=k)))
+    _same(qw + qv, nw + nv)
+    _same(qw - qv, nw - nv)
+    _same(qw * qv, nw * nv)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.integers(-(2**80), 2**80), st.integers(1, 2**70))
 def test_lowest_is_fraction_of_n_and_d(n, d):
