@@ -13,11 +13,7 @@ from hwsolve.core.precision import DEFAULT_PRECISION  # noqa: F401  (re-exported
 
 def is_terminating(q: Fraction) -> bool:
     """True when q has a finite decimal expansion (its denominator is 2^a 5^b)."""
-    d = q.denominator
-    d >>= (d & -d).bit_length() - 1  # every factor 2 at once: deep exact networks make 2^64
-    while d % 5 == 0:
-        d //= 5
-    return d == 1
+    return _decimal_places(q.denominator) is not None
 
 
 MAX_EXACT_DIGITS = 1000  # longer integers print as a float approximation (1.234e5000)
@@ -100,13 +96,13 @@ def _fmt_number(x, precision: int) -> str:
     if isinstance(x, int):
         return fmt_exact(x)
     if isinstance(x, Fraction):
-        if x.denominator == 1:
+        n, d = x._numerator, x._denominator  # type: ignore[attr-defined]  # the slots, as fmt_number
+        if d == 1:
             return fmt_exact(x)
-        if is_terminating(x):
-            places = _decimal_places(x)
-            if places <= 12:
-                return _strip(f"{float(x):.{places}f}") if abs(x) < 10**15 else fmt_exact(x)
-        if max(x.numerator.bit_length(), x.denominator.bit_length()) > LONG_FRACTION_BITS:
+        places = _decimal_places(d)
+        if places is not None and places <= 12:  # float(x) is n / d, correctly rounded
+            return _strip(f"{n / d:.{places}f}") if abs(n) < 10**15 * d else fmt_exact(x)
+        if max(n.bit_length(), d.bit_length()) > LONG_FRACTION_BITS:
             # a rational nobody reads (a few exact optimizer steps make 100-digit ones): its value
             # to `precision` digits, marked; the exact text stays in JSON's `exact` field
             return "≈" + _fmt_long_fraction(x, precision)
@@ -129,16 +125,16 @@ def _fmt_long_fraction(q: Fraction, precision: int) -> str:
     return fmt_float(value, precision) if value != 0 else fmt_huge(q, precision)
 
 
-def _decimal_places(q: Fraction) -> int:
-    """Digits after the point of a terminating rational: max(a, b) for a denominator 2^a 5^b."""
-    d = q.denominator
+def _decimal_places(d: int) -> int | None:
+    """Digits after the point of p/d in lowest terms: max(a, b) for a denominator 2^a 5^b, None
+    when the expansion does not terminate (another prime divides d)."""
     twos = (d & -d).bit_length() - 1  # the power of 2 at once: deep exact networks make 2^64
     d >>= twos
     fives = 0
     while d % 5 == 0:
         d //= 5
         fives += 1
-    return max(twos, fives)
+    return max(twos, fives) if d == 1 else None
 
 
 def fmt_float(x: float, precision: int = DEFAULT_PRECISION) -> str:
