@@ -117,3 +117,26 @@ def test_the_time_limit_stops_symbolic_work(monkeypatch):
     monkeypatch.setattr(bridge, "TIME_LIMIT", 0.2)
     with pytest.raises(HwsolveError, match="gave up after"), bridge.time_limit():
         time.sleep(2)
+
+
+def test_a_value_too_large_to_evaluate_is_undefined_there_not_a_traceback():
+    """exp(exp(exp(exp(exp(x))))) overflows mpmath's integers when evaluated (found by a helper
+    session: a traceback and exit 1); it is infinite at that point, as a division by zero is."""
+    import sympy
+
+    from hwsolve.topics.prove.solve import _values
+
+    x = sympy.Symbol("x")
+    assert _values(sympy.exp(sympy.exp(sympy.exp(sympy.exp(sympy.exp(x))))), [x], (0.5,)) == complex("inf")
+
+
+def test_a_false_verdict_shows_digits_enough_to_tell_the_sides_apart():
+    verdict = _verdict(prove(parse_identity("sigmoid(x) + sigmoid(-x) = 1.0000001")))
+    assert verdict.startswith("false:") and verdict.endswith("the left side is 1 and the right side 1.0000001")
+
+
+def test_an_identity_that_is_not_text_is_placed_once(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text("hwsolve: 1\nkind: prove\nidentity: 42\n")
+    r = CliRunner().invoke(main, ["prove", str(spec)])
+    assert r.exit_code == 2 and r.output.count("p.yaml:3") == 1 and "expected text, got '42'" in r.output

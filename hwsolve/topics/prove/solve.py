@@ -10,6 +10,7 @@ proved (equal at random points, but no rewriting found). Every line is evaluated
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 from dataclasses import dataclass, field
@@ -129,13 +130,18 @@ def _add_proof(sol: Solution, prob: ProveProblem, left, right, meet: bool = True
 
 
 def _values(e, variables, point) -> complex:
+    """The expression's value at the point; infinite when it is beyond what can be evaluated
+    (exp(exp(exp(exp(exp(x))))) overflows mpmath's integers): undefined there, for the callers."""
     import sympy
 
     t = sympy.Symbol("t", positive=True)
     subs = dict(zip(variables, point, strict=True))
     if len(variables) == 1:
         subs[t] = sympy.exp(point[0])
-    return complex(e.rewrite(Sigmoid.get(), sympy.exp).subs(subs).evalf(30))
+    try:
+        return complex(e.rewrite(Sigmoid.get(), sympy.exp).subs(subs).evalf(30))
+    except OverflowError:
+        return complex(math.inf)
 
 
 def _points(variables, count: int = 5, seed: int = 0) -> list[tuple]:
@@ -162,8 +168,17 @@ def _check_lines(sol, left, right, lhs, variables) -> None:
                     raise HwsolveError(f"internal: the rule '{rule}' changed the value at {point}")
 
 
-def _num(v: complex) -> str:
-    return f"{v.real:.6g}" if abs(v.imag) < 1e-12 else f"{v.real:.6g} + {v.imag:.6g}i"
+def _num(v: complex, digits: int = 6) -> str:
+    return f"{v.real:.{digits}g}" if abs(v.imag) < 1e-12 else f"{v.real:.{digits}g} + {v.imag:.{digits}g}i"
+
+
+def _nums(a: complex, b: complex) -> tuple[str, str]:
+    """Two values that differ, with digits enough to show it (1 and 1.0000001, not 1 and 1)."""
+    for digits in (6, 10, 17):
+        texts = _num(a, digits), _num(b, digits)
+        if texts[0] != texts[1]:
+            break
+    return texts
 
 
 def _counterexample(lhs, rhs, variables) -> str:
@@ -172,8 +187,10 @@ def _counterexample(lhs, rhs, variables) -> str:
         where = ", ".join(f"{v} = {p:.4g}" for v, p in zip(variables, point, strict=True)) or "every point"
         if not (_finite(a) and _finite(b)):
             side = "left" if not _finite(a) else "right"
-            return f"cannot decide: the {side} side is not a finite number at {where} (a division by zero?)"
+            return (f"cannot decide: the {side} side is not a finite number at {where} (a division by zero, "
+                    "or too large to evaluate?)")
         if abs(a - b) > 1e-9 * max(1.0, abs(a)):
-            return f"false: at {where} the left side is {_num(a)} and the right side {_num(b)}"
+            left, right = _nums(a, b)
+            return f"false: at {where} the left side is {left} and the right side {right}"
     return ("not proved: the sides agree at 20 random points, but neither the named rules nor sympy's "
             "simplify rewrite one into the other")

@@ -39,9 +39,10 @@ def parse(doc) -> ProveProblem:
     if not root.has("identity"):
         raise root.error("missing required key 'identity' (text such as \"tanh(x) = 2*sigmoid(2*x) - 1\")")
     f = root["identity"]
+    text, title = f.text(), root["title"].text() if root.has("title") else None  # each says where itself
     try:
-        prob = parse_identity(f.text(), root["title"].text() if root.has("title") else None)
-    except HwsolveError as e:
+        prob = parse_identity(text, title)
+    except HwsolveError as e:   # the identity's own problems, placed at its line
         raise f.error(str(e)) from None
     prob.notes = [n.text() for n in root["notes"].items()] if root.has("notes") else []
     return prob
