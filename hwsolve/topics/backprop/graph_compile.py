@@ -69,7 +69,7 @@ class _Builder:
         return node
 
     def build(self, tree, owner: str, line, top: str | None = None) -> Node:
-        folded = _fold(tree)
+        folded = E.fold(tree)
         if folded is not None:
             return self.const(folded, owner, line, top)
         if isinstance(tree, E.Name):
@@ -105,7 +105,7 @@ class _Builder:
             return self.op(Quotient() if self.scalars((a, b)) else TO.Div(), (a, b), owner, line, top)
         if self.scalars((a, b)):
             return self.op(Power(), (a, b), owner, line, top)
-        exponent = _fold(tree.right)
+        exponent = E.fold(tree.right)
         if exponent is None:
             raise self.error(owner, line, "a vector or matrix can be raised to a number only "
                              "(x^2, entry by entry), not to a value of the graph")
@@ -149,7 +149,7 @@ class _Builder:
         operands = 2 if tree.fn == "conv2d" else 1
         sizes = []
         for k, arg in enumerate(tree.args[operands:]):
-            n = _fold(arg)
+            n = E.fold(arg)
             if n is None or n.denominator != 1 or n < (1 if tree.fn != "conv2d" or k == 0 else 0):
                 raise self.error(owner, line, f"{tree.fn}'s sizes (argument {operands + k + 1}) must be "
                                  f"whole numbers, e.g. {tree.fn}(X, {'K, 2, 1' if operands == 2 else '2'})")
@@ -165,7 +165,7 @@ class _Builder:
         return self.op(rule, parents, owner, line, top)
 
     def number_arg(self, tree: E.Call, k: int, owner, line, what: str, example: str) -> Fraction:
-        value = _fold(tree.args[k])
+        value = E.fold(tree.args[k])
         if value is None:
             raise self.error(owner, line, f"{tree.fn}'s {what} (argument {k + 1}) must be a number, "
                              f"e.g. {example}")
@@ -221,7 +221,7 @@ class _Builder:
         """A function of the activation table: its operand, then its parameters as numbers."""
         given = {}
         for k, (name, arg) in enumerate(zip(fn.params, tree.args[1:], strict=False)):
-            value = _fold(arg)
+            value = E.fold(arg)
             if value is None:
                 raise self.error(owner, line, f"the {name} of {tree.fn} (argument {k + 2}) must be a "
                                  f"number, e.g. {tree.fn}(z1, 0.1)")
@@ -273,7 +273,7 @@ class _Builder:
     def dims(self, tree: E.Call, owner, line) -> tuple[int, ...]:
         dims = []
         for arg in tree.args[1:]:
-            n = _fold(arg)
+            n = E.fold(arg)
             if n is None or n.denominator != 1 or n < 1:
                 raise self.error(owner, line, "reshape's sizes must be positive whole numbers, "
                                  "e.g. reshape(x, 2, 3)")
@@ -385,37 +385,13 @@ def _latex_text(text: str) -> str:
     return text.replace("#", r"\#").replace("_", r"\_")
 
 
-def _fold(tree) -> Fraction | None:
-    """The exact value of a sub-expression made of numbers only (+ - * / and whole powers)."""
-    if isinstance(tree, E.Num):
-        return tree.value
-    if isinstance(tree, E.Unary):
-        v = _fold(tree.arg)
-        return None if v is None else -v
-    if isinstance(tree, E.Bin):
-        a, b = _fold(tree.left), _fold(tree.right)
-        if a is None or b is None:
-            return None
-        if tree.op == "+":
-            return a + b
-        if tree.op == "-":
-            return a - b
-        if tree.op == "*":
-            return a * b
-        if tree.op == "/":
-            return None if b == 0 else a / b
-        if b.denominator == 1 and abs(b) <= 64 and not (a == 0 and b < 0):
-            return a ** int(b)
-    return None
-
-
 def _terms(tree) -> list[tuple[int, object]]:
     """a - b + c as [(+1, a), (-1, b), (+1, c)]: the left spine of + and -."""
     out = []
-    while isinstance(tree, E.Bin) and tree.op in "+-" and _fold(tree) is None:
+    while isinstance(tree, E.Bin) and tree.op in "+-" and E.fold(tree) is None:
         out.append((1 if tree.op == "+" else -1, tree.right))
         tree = tree.left
-    if isinstance(tree, E.Unary) and _fold(tree) is None:
+    if isinstance(tree, E.Unary) and E.fold(tree) is None:
         out.append((-1, tree.arg))
     else:
         out.append((1, tree))
@@ -424,7 +400,7 @@ def _terms(tree) -> list[tuple[int, object]]:
 
 def _factors(tree) -> list[object]:
     out = []
-    while isinstance(tree, E.Bin) and tree.op == "*" and _fold(tree) is None:
+    while isinstance(tree, E.Bin) and tree.op == "*" and E.fold(tree) is None:
         out.append(tree.right)
         tree = tree.left
     out.append(tree)
