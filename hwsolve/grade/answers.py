@@ -25,6 +25,7 @@ from typing import Any
 
 from hwsolve.core.errors import HwsolveError
 from hwsolve.core.wholes import whole
+from hwsolve.spec.expr import ExprError, fold, parse
 from hwsolve.spec.numbers import parse_number
 
 MAX_FILE_BYTES = 1_000_000     # an answer file is a few hundred numbers; 1 MB is generous
@@ -148,17 +149,31 @@ def _scalars(items: list) -> list:
     return out
 
 
-_SIZE_TEXT = re.compile(r"^\s*\d{1,9}(\s*[x×X*]\s*\d{1,9}){1,3}\s*$")
+# sizes are written with x (docs/grading.md): "4*2" is arithmetic, 8, not a 4 x 2 size
+_SIZE_TEXT = re.compile(r"^\s*\d{1,9}(\s*[x×X]\s*\d{1,9}){1,3}\s*$")
 
 
 def _text_answer(raw: str, problem: str) -> Answer:
-    """Text that is not a number: a size such as "34x34" or "20 x 20 x 2", else maybe a formula."""
+    """Text that is not a number: a size such as "34x34" or "20 x 20 x 2"; arithmetic on numbers
+    ("2*(8-10)", "100*60"), which is the number it makes; else maybe a formula."""
     if _SIZE_TEXT.match(raw):
-        dims = re.split(r"\s*[x×X*]\s*", raw.strip())
+        dims = re.split(r"\s*[x×X]\s*", raw.strip())
         return Answer(Value(tuple((Fraction(int(d)),) for d in dims)), size_text=True)
     if any(c.isalpha() or c in "+-*/^()" for c in raw) and len(raw) <= 500:
+        value = _arithmetic(raw)
+        if value is not None:
+            return Answer(Value(((value,),)))
         return Answer(problem=problem, formula=raw.strip())
     return Answer(problem=problem)
+
+
+def _arithmetic(raw: str) -> Fraction | None:
+    """The exact value of text that names nothing ("(8)", "2*(8-10)"), by the expression
+    language's own parser and folding (never eval); None for anything else (a formula)."""
+    try:
+        return fold(parse(raw))
+    except ExprError:
+        return None
 
 
 def _parse_text(raw: str) -> Answer:

@@ -20,7 +20,8 @@ from typing import Any, overload
 from hwsolve.core.errors import SpecError
 from hwsolve.core.records import Solution
 from hwsolve.grade.answers import Answer, Submission, Value
-from hwsolve.grade.mistakes import Site, by_key, identify, prepare_all, same, student_world, transpose
+from hwsolve.grade.mistakes import (OWN, Site, by_key, dims_text, identify, prepare_all, same, student_world,
+                                    transpose)
 from hwsolve.grade.rubric import Rubric, load_rubric_file, parse_rubric
 
 BACKPROP_KINDS = ("network", "graph")
@@ -359,6 +360,11 @@ def _judge(key: Key, name: str, pts: float, ans: Answer | None, turned, right: b
     credit = 0.0
     if found:
         m, detail = found
+        if layout_note and "required" in layout_note and m.key in ("transposed", "wrong_shape"):
+            # the sizes as the student wrote them and as the required layout has them (the
+            # comparison ran on both turned round, in the key's layout)
+            detail = f"{dims_text(ans.value)} where {dims_text(transpose(kv))} is due" + \
+                (OWN if detail.endswith(OWN) else "")
         r.mistake = m.key
         credit = rub.mistake_credit.get(m.key, m.credit)
         r.reason = m.title + (f": {detail}" if detail else "")

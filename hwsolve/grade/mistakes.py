@@ -90,7 +90,7 @@ def _nonzero(v: Value) -> bool:
     return any(x != 0 for x in v.entries())
 
 
-def _dims_text(v: Value) -> str:
+def dims_text(v: Value) -> str:
     s = v.shape
     if s == ():
         return "a scalar"
@@ -148,13 +148,13 @@ def _transposed(site: Site, ans: Value, match):
         if t.dims == ref.dims and same(t, ref, lambda a, b: a == b):
             continue  # symmetric or scalar: transposing changes nothing
         if same(ans, t, match):
-            return f"{_dims_text(ans)} where {_dims_text(ref)} is due{how}"
+            return f"{dims_text(ans)} where {dims_text(ref)} is due{how}"
     return None
 
 
 def _wrong_shape(site: Site, ans: Value, match):
     if ans.dims != site.key.dims:
-        return f"{_dims_text(ans)} where {_dims_text(site.key)} is due"
+        return f"{dims_text(ans)} where {dims_text(site.key)} is due"
     return None
 
 
@@ -343,9 +343,11 @@ def prepare_all(key) -> dict:
 
 def student_world(key, used: dict[str, Value]):
     """The student's world (ecf.World) from their attempted wrong values. A wrong dL/db that a
-    mistake of the rule table reproduces also stands for the student's dL/da of that layer, so
-    what they computed from it below is error carried forward: "a mistake, then ECF". (Any other
-    wrong dL/db is not carried there: a value explained by nothing earns nothing below it.)"""
+    mistake of the rule table or a sign flip reproduces also stands for the student's dL/da of
+    that layer, so what they computed from it below is error carried forward: "a mistake, then
+    ECF" (2(y - yhat) for 2(yhat - y) flips every gradient below it: each computed from it is ECF,
+    as with a dropped factor 2). Any other wrong dL/db is not carried there: a value explained by
+    nothing earns nothing below it."""
     m = key.model
     w = m.world(used)
     mirror = []
@@ -355,8 +357,9 @@ def student_world(key, used: dict[str, Value]):
         own = w.values.get(name)
         if own is not None and same(used[name], _to_value(own), match):
             continue       # their own ECF value: carrying it changes nothing
-        if any(_prepared(mk, RULES)(site, used[name], match) is not None
-               for mk in site.context.prepared.get(RULES, {})):
+        if _sign_flipped(site, used[name], match) is not None or \
+                any(_prepared(mk, RULES)(site, used[name], match) is not None
+                    for mk in site.context.prepared.get(RULES, {})):
             mirror.append(name)
     return m.world(used, frozenset(mirror)) if mirror else w
 
