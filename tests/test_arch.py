@@ -138,3 +138,14 @@ def test_vit_spec_bad_patch(tmp_path):
     r = run("vit-patches", write(tmp_path, "hwsolve: 1\nkind: vit\nimage: 100\npatch: 16\n"))
     assert r.exit_code == 2
     assert "spec.yaml:4: patch: the patch height 16 does not divide the image height 100" in r.stderr
+
+
+def test_a_written_flatten_stores_no_second_copy_of_the_volume(tmp_path):
+    """A flatten is a reshape: total_activations is the same whether it is written or left to the
+    fully-connected layer (it counted the 192 numbers twice when written; found by a helper review)."""
+    head = "hwsolve: 1\nkind: arch\nlayers:\n  - INPUT 8x8x3\n"
+    totals = []
+    for body in ("  - FLATTEN\n  - FC-2\n", "  - FC-2\n"):
+        (tmp_path / "a.yaml").write_text(head + body)
+        totals.append(values(solve_arch(load_arch(str(tmp_path / "a.yaml"))))["total_activations"])
+    assert totals == [192 + 2, 192 + 2]

@@ -256,7 +256,10 @@ def _totals_steps(sol: Solution, tally: _Tally) -> None:
     rows = tally.rows
     sol.sections["totals"] = "Totals"
     total_p = sum(r.params for r in rows)
-    acts = [_count(r.volume) for r in rows]
+    # a flatten is a reshape of the numbers above it, stored once: counted there, not again (as
+    # the flatten before a fully-connected layer that is not written adds nothing)
+    acts = [_count(r.volume) for r in rows if r.layer.type != "flatten"]
+    reshaped = any(r.layer.type == "flatten" for r in rows)
     sol.add(Step("total_params", "totals", substituted=sum_of([Const(r.params) for r in rows]),
                  value=total_p, unit="parameters", note=f"weights and biases of every layer: {total_p:,}"))
     total_m = sum(tally.macs.values())
@@ -270,7 +273,8 @@ def _totals_steps(sol: Solution, tally: _Tally) -> None:
                  if any(r.layer.type == "batchnorm" for r in rows) else ""))
     sol.add(Step("total_activations", "totals", substituted=sum_of([Const(a) for a in acts]),
                  value=sum(acts), unit="activations",
-                 note="numbers stored in one forward pass of one image, input included"))
+                 note="numbers stored in one forward pass of one image, input included" +
+                 ("; a flatten reshapes the numbers above it, not counted again" if reshaped else "")))
 
 
 def _on_sequence(ly: Layer, vol: tuple) -> bool:
