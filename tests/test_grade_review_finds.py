@@ -50,3 +50,20 @@ def test_in_numerator_layout_a_transposed_answer_is_described_as_written(tmp_pat
     assert steps["dL/dW[2]"].mistake == "transposed"
     assert "2x3 where 3x2 is due" in steps["dL/dW[2]"].reason, steps["dL/dW[2]"].reason
     assert "a 1x2 row where a column of 2 is due" in steps["dL/dW[3]"].reason, steps["dL/dW[3]"].reason
+
+
+def test_text_that_cannot_be_read_is_missing_as_the_verdict_table_says():
+    """'nan' and '104 trials' were wrong_shape ('unknown name'), '[[2,-1],[-4,4]]' wrong; all are
+    a value that cannot be read: missing, 0 points, the reason saying why."""
+    steps = _graded({"yhat": "nan", "a[3]": "104 trials", "z[3]": "[[2,-1],[-4,4]]"})
+    for name in ("yhat", "a[3]", "z[3]"):
+        assert steps[name].verdict == "missing" and steps[name].points == 0
+        assert steps[name].reason.startswith("cannot read the formula"), steps[name].reason
+
+
+def test_a_correct_answer_with_a_note_shows_it_in_the_feedback():
+    from hwsolve.grade.report import feedback
+
+    steps = _graded({"dL/dW[3]": [-152, -88]}, P1)   # P1's own rubric: layout either; W[3] is 1x2
+    s = steps["dL/dW[3]"]
+    assert s.verdict == "correct" and feedback(s, show_key=False) == "in the other layout (accepted)"

@@ -222,8 +222,8 @@ def evaluate(f: F, env: dict):
     if k == "num":
         return np.array([[Fraction(f.text)]], dtype=object)
     if k == "name":
-        if f.text not in env:
-            raise ShapeError(f"unknown name '{f.text}'")
+        if f.text not in env:  # a text that is no formula of this key ("nan", "104 trials"): unreadable
+            raise ExprError(f"unknown name '{f.text}'")
         return env[f.text]
     xs = [evaluate(a, env) for a in f.args]
     if k == "neg":
@@ -302,7 +302,7 @@ def _call(fn: str, xs: list):
 
 @dataclass
 class Judgement:
-    verdict: str            # correct | wrong | wrong_shape
+    verdict: str            # correct | wrong | wrong_shape | missing (text that cannot be read)
     reason: str
     mistake: str = ""
 
@@ -340,8 +340,8 @@ def judge(key, name: str, text: str, match) -> Judgement:
         env.update({n: _array(key.values[n]) for n in names if n.isidentifier() and "[" not in n})
         env.pop(name, None)
         got = evaluate(tree, env)
-    except ExprError as e:
-        return Judgement("wrong", f"cannot read the formula: {e}")
+    except ExprError as e:   # docs/grading.md: a value that cannot be read is missing
+        return Judgement("missing", f"cannot read the formula: {e}")
     except ShapeError as e:
         return Judgement("wrong_shape", f"the formula does not fit: {e}")
     except (ArithmeticError, TypeError, ValueError, OverflowError) as e:
@@ -398,7 +398,7 @@ def _judge_at_random_points(key, name: str, tree: F, places: dict, transposed: b
             env = {ph: _array(steps[n]) for ph, n in places.items()}
             env.update({n: _array(v) for n, v in steps.items() if n.isidentifier() and "[" not in n and n != name})
             got, want = evaluate(tree, env), _array(steps[name])
-        except (ShapeError, KeyError):
+        except (ShapeError, ExprError, KeyError):
             return 0, None   # a name the graph cannot recompute: the key's point is all there is
         except (ArithmeticError, TypeError, ValueError, OverflowError, *_failures()):
             continue

@@ -53,7 +53,9 @@ def _pts(x: float) -> str:
 
 
 def feedback(s, show_key: bool) -> str:
-    text = s.reason if s.verdict != "correct" else ""
+    """What the student is told about a step: its reason, also on a correct one when there is one
+    ("in the other layout (accepted)", "formula: right at the key's values and 3 random points")."""
+    text = s.reason
     if show_key and s.verdict != "correct":
         text = (text + "; " if text else "") + f"key: {value_text(s.expected)}"
     return text
