@@ -67,3 +67,14 @@ def test_a_correct_answer_with_a_note_shows_it_in_the_feedback():
     steps = _graded({"dL/dW[3]": [-152, -88]}, P1)   # P1's own rubric: layout either; W[3] is 1x2
     s = steps["dL/dW[3]"]
     assert s.verdict == "correct" and feedback(s, show_key=False) == "in the other layout (accepted)"
+
+
+def test_a_rubric_step_that_is_no_step_of_the_key_is_placed_at_its_line(tmp_path):
+    import pytest
+
+    from hwsolve.core.errors import SpecError
+
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("rubric:\n  steps:\n    yhat: 1\n    dL/dW[9]: 1\n")
+    with pytest.raises(SpecError, match=r"r.yaml:4: rubric grades step 'dL/dW\[9\]'.*did you mean 'dL/dW\[3\]'"):
+        load_key(P1, str(rubric))

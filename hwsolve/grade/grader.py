@@ -141,7 +141,8 @@ def make_key(path: str, kind: str, problem, solution, rubric: Rubric | None = No
             close = difflib.get_close_matches(name, list(values), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             what = "has no numeric value" if any(s.name == name for s in solution.steps) else "is not a step of the key"
-            raise SpecError(f"rubric grades step '{name}', which {what}{hint}", file=rubric_path or path)
+            where = rubric.lines.get(name)   # the rubric's own file, or the key's rubric: section
+            raise SpecError(f"rubric grades step '{name}', which {what}{hint}", file=rubric_path or path, line=where)
     if not key.graded:
         raise SpecError("the rubric grades no steps", file=rubric_path or path)
     key.prepared = prepare_all(key)

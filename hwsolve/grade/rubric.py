@@ -156,6 +156,7 @@ class Rubric:
     source: str = "defaults"
     layout: str | None = None                   # gradient | numerator | either; None: the key's
     overrides: dict[str, dict] = field(default_factory=dict)   # step -> {layout, tolerance}
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # step -> its line
 
     # the policy of every step without an override, made once (a batch asks for it per answer)
     _default: StepPolicy | None = field(default=None, init=False, repr=False, compare=False)
@@ -199,10 +200,14 @@ def parse_rubric(f) -> Rubric:
             r.steps = {}
             for item in sf.items():
                 r.steps[_name(item)] = r.points
+                if item.line:
+                    r.lines[_name(item)] = item.line
         elif isinstance(v, dict):
             r.steps = {}
             for k in v:
                 r.steps[str(k)] = _step_entry(r, str(k), sf[k])
+                if sf[k].line:
+                    r.lines[str(k)] = sf[k].line
         else:
             raise sf.error("expected a list of step names or a mapping of step name to points")
     if "sections" in data:
