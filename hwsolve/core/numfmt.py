@@ -130,11 +130,23 @@ def _decimal_places(d: int) -> int | None:
     when the expansion does not terminate (another prime divides d)."""
     twos = (d & -d).bit_length() - 1  # the power of 2 at once: deep exact networks make 2^64
     d >>= twos
-    fives = 0
-    while d % 5 == 0:
-        d //= 5
-        fives += 1
+    fives, d = _fives(d)
     return max(twos, fives) if d == 1 else None
+
+
+def _fives(d: int) -> tuple[int, int]:
+    """(k, d / 5^k) for the largest k with 5^k | d. By powers 5^(2^i), largest first: each divides
+    at most once, as k < 2^(i+1); one 5 at a time took 10^4 long divisions for 0.9^10000's
+    denominator 10^10000 (gradient flow through 10,000 layers)."""
+    powers = [5]
+    while d % powers[-1] == 0 and powers[-1].bit_length() * 2 <= d.bit_length() + 1:
+        powers.append(powers[-1] * powers[-1])
+    k = 0
+    for i in range(len(powers) - 1, -1, -1):
+        if d % powers[i] == 0:
+            d //= powers[i]
+            k += 1 << i
+    return k, d
 
 
 def fmt_float(x: float, precision: int = DEFAULT_PRECISION) -> str:

@@ -17,6 +17,7 @@ The "1 +" is the skip path. Every number is kept exact (0.5 is 1/2), so long pro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 from hwsolve.core.notation import latex_text
@@ -65,16 +66,27 @@ def _locals(part: Part, n: int) -> list[Fraction]:
     return list(part.local) if isinstance(part.local, list) else [part.local] * n
 
 
-def _chain(parts: list[Expr], consts: list[Fraction]) -> tuple[Expr, Expr]:
-    """(symbolic product, substituted product), shortened when long."""
-    if len(parts) <= WRITE_OUT + 1:
-        return _prod(parts), _prod([Const(_num(c)) for c in consts])
-    sym = _prod(parts[:2] + [_DOTS] + parts[-1:])
-    if len(set(consts[1:])) == 1:
-        sub = Const(_num(consts[0])) * Const(_num(consts[1])) ** Const(len(consts) - 1)
+def _chain(count: int, part_at: Callable[[int], Expr], const_at: Callable[[int], Fraction],
+           uniform: bool) -> tuple[Expr, Expr]:
+    """(symbolic product, substituted product) of `count` factors, the k-th `part_at(k)` with the
+    number `const_at(k)`, shortened when long: only the factors written are made, so a part of
+    depths 1 to 10,000 costs what it prints, not the square of its depth. `uniform`: every factor
+    after the first has the same number (written as a power)."""
+    if count <= WRITE_OUT + 1:
+        return _prod([part_at(k) for k in range(count)]), _prod([Const(_num(const_at(k))) for k in range(count)])
+    sym = _prod([part_at(0), part_at(1), _DOTS, part_at(count - 1)])
+    if uniform:
+        sub = Const(_num(const_at(0))) * Const(_num(const_at(1))) ** Const(count - 1)
     else:
-        sub = _prod([Const(_num(c)) for c in consts[:2]] + [_DOTS, Const(_num(consts[-1]))])
+        sub = _prod([Const(_num(const_at(0))), Const(_num(const_at(1))), _DOTS, Const(_num(const_at(count - 1)))])
     return sym, sub
+
+
+def _power_product(values: list[Fraction]) -> Fraction:
+    """The product of the values, as a power when they are all one number (a uniform stack)."""
+    if values and values.count(values[0]) == len(values):
+        return values[0] ** len(values)
+    return math.prod(values, start=Fraction(1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,12 +128,14 @@ def _plain(sol: Solution, part: Part, section: str) -> dict[int, Fraction]:
         "the spec's numbers are read as: upstream = dL/dz_n (n = the last layer), local = "
         "dz_1/dx for the first layer and dz_i/dz_{i-1} for 1 < i <= n; by the chain rule dL/dx "
         "is their product: n local factors and the upstream one")))
+    uniform = not isinstance(part.local, list)   # one number for every layer (several depths)
     for n in part.depths:
-        loc = _locals(part, n)
-        syms = [_d(_L, _z(n))] + [_d(_z(i), _z(i - 1)) for i in range(n, 1, -1)] + [_d(_z(1), _X)]
-        consts = [part.upstream] + loc[::-1]
-        value = part.upstream * math.prod(loc, start=Fraction(1))
-        f, s = _chain(syms, consts)
+        loc = part.local if uniform else _locals(part, n)
+        # factor 0 is dL/dz_n, factor k is dz_{n-k+1}/dz_{n-k} (z_0 = x), each with its number
+        f, s = _chain(n + 1, lambda k, n=n: _d(_L, _z(n)) if k == 0 else _d(_z(n - k + 1), _z(n - k) if k < n else _X),
+                      lambda k, n=n, loc=loc: part.upstream if k == 0 else loc if uniform else loc[n - k],
+                      uniform or len(set(loc)) == 1)
+        value = part.upstream * (loc ** n if uniform else _power_product(loc))
         out[n] = value
         sol.add(Step(_name(part, "dL/dx", None if single else n), section, formula=f,
                      substituted=s, value=_num(value), label=_label(n, part),
@@ -148,8 +162,8 @@ def _residual(sol: Solution, part: Part, section: str) -> dict[int, Fraction]:
         first = (j - 1) * m + 1
         chain = [_d(_z(i), _z(i - 1)) for i in range(j * m, first, -1)] + [_d(_z(first), _y(j - 1))]
         vals = loc_all[first - 1:j * m][::-1]
-        inner_f, inner_s = _chain(chain, vals)
-        value = 1 + math.prod(vals, start=Fraction(1))
+        inner_f, inner_s = _chain(m, chain.__getitem__, vals.__getitem__, len(set(vals[1:])) == 1)
+        value = 1 + _power_product(vals)
         factors.append((Const(1) + inner_f, Const(1) + inner_s, value))
         if uniform and j > 1:
             continue
@@ -163,19 +177,17 @@ def _residual(sol: Solution, part: Part, section: str) -> dict[int, Fraction]:
     single = len(part.depths) == 1
     for n in part.depths:
         b = n // m
-        syms = [_d(_L, _y(b))] + [_d(_y(j), _y(j - 1)) for j in range(b, 0, -1)]
-        formula, _ = _chain(syms, [part.upstream] + [factors[j - 1][2] for j in range(b, 0, -1)])
+        alike = uniform or len({f[2] for f in factors[:b]}) == 1   # a list of locals: one depth only
+        # factor 0 is dL/dy_b, factor k is dy_{b-k+1}/dy_{b-k}, the number of block b - k + 1
+        formula, substituted = _chain(b + 1, lambda k, b=b: _d(_L, _y(b)) if k == 0 else _d(_y(b - k + 1), _y(b - k)),
+                                      lambda k, b=b: part.upstream if k == 0 else factors[b - k][2], alike)
+        expression = None
         if b <= 4:
             expression = _prod([_d(_L, _y(b))] + [factors[j - 1][0] for j in range(b, 0, -1)])
             substituted = _prod([Const(_num(part.upstream))] + [factors[j - 1][1] for j in range(b, 0, -1)])
-        else:
-            expression = None
-            vals = [factors[j - 1][2] for j in range(b, 0, -1)]
-            if len(set(vals)) == 1:
-                substituted = Const(_num(part.upstream)) * Const(_num(vals[0])) ** Const(b)
-            else:
-                substituted = _chain([Const(0)] * (b + 1), [part.upstream] + vals)[1]
-        value = part.upstream * math.prod((factors[j][2] for j in range(b)), start=Fraction(1))
+        elif alike:
+            substituted = Const(_num(part.upstream)) * Const(_num(factors[0][2])) ** Const(b)
+        value = part.upstream * (factors[0][2] ** b if uniform else _power_product([f[2] for f in factors[:b]]))
         out[n] = value
         sol.add(Step(_name(part, "dL/dx", None if single else n), section, formula=formula,
                      expression=expression, substituted=substituted, value=_num(value),
