@@ -163,3 +163,13 @@ def test_tiny_p_is_solved_in_closed_form_and_its_check_note_tells_the_sides_apar
     note = s["N(q=0.999999)"]["note"]
     before, after = note.split(" = ")[1].split(" <")[0], note.split(" = ")[-1]
     assert float(before) < 0.999999 <= float(after)
+
+
+def test_a_good_fraction_below_the_smallest_is_placed_at_its_field(tmp_path):
+    """It named no file, line or field (found by a helper review)."""
+    spec = tmp_path / "h.yaml"
+    spec.write_text("hwsolve: 1\nkind: hparam\nrandom:\n  p: 0.0000000000001\n  q: 0.9\n")
+    r = CliRunner().invoke(main, ["hparam", str(spec)])
+    assert r.exit_code == 2 and "h.yaml:4: random.p: p = 1e-13 is below 1e-12" in r.output
+    r = CliRunner().invoke(main, ["hparam", "--p", "1e-13", "--q", "0.9"])
+    assert r.exit_code == 2 and "--p: p = 1e-13 is below 1e-12" in r.output

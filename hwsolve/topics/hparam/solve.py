@@ -24,11 +24,10 @@ from hwsolve.core.errors import SpecError
 from hwsolve.core.numfmt import fmt_number
 from hwsolve.core.records import Figure, Mark, Series, Solution, Step
 from hwsolve.core.sym import Const, Expr, Symbol, call, ceil
-from hwsolve.topics.hparam.spec import HparamProblem
+from hwsolve.topics.hparam.spec import MIN_P, HparamProblem
 
 UNITS = {"seconds": Fraction(1, 60), "minutes": Fraction(1), "hours": Fraction(60)}
 MAX_TABLE = 60          # rows in the success-probability table
-MIN_P = Fraction(1, 10**12)
 EXACT_BITS = 4_000_000  # above this size of (1-p)^N, compare with correctly rounded logarithms
 
 

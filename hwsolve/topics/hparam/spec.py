@@ -42,6 +42,18 @@ class HparamProblem:
 # validation shared by the spec loader and the command-line flags
 
 
+MIN_P = Fraction(1, 10**12)  # below it ln(1 - p) rounds to 0, and N would be beyond 10^13 trials
+
+
+def check_good_fraction(value, err) -> Fraction:
+    """Random search's p: a probability, and at least MIN_P."""
+    p = check_probability(value, "p", err)
+    if p < MIN_P:
+        msg = f"p = {float(p):.3g} is below {float(MIN_P):g}, the smallest p random search takes"
+        raise err(msg) if err else SpecError(msg)
+    return p
+
+
 def check_probability(value, what: str, err=None) -> Fraction:
     """p or q must lie strictly between 0 and 1."""
     v = Fraction(value) if not isinstance(value, float) else Fraction(value)
@@ -116,7 +128,7 @@ def _random(r, prob: HparamProblem) -> None:
     r.mapping(allowed={"p", "q", "table"})
     if not r.has("p"):
         raise r.error("missing required key 'p' (the fraction of the space that is good)")
-    prob.p = check_probability(r["p"].number(), "p", r["p"].error)
+    prob.p = check_good_fraction(r["p"].number(), r["p"].error)
     if not r.has("q"):
         raise r.error("missing required key 'q' (the success probability wanted)")
     qf = r["q"]
@@ -195,7 +207,7 @@ def from_flags(*, counts=None, epochs=None, epoch_time=None, unit="minutes", p=N
         prob.epoch_time = t
     prob.unit = unit_name(unit, lambda m: SpecError(m, field="--unit"))
     if p is not None:
-        prob.p = check_probability(_flag_number(p, "--p"), "p", lambda m: SpecError(m, field="--p"))
+        prob.p = check_good_fraction(_flag_number(p, "--p"), lambda m: SpecError(m, field="--p"))
         if not q:
             raise SpecError("--p needs at least one --q (the success probability wanted)")
         prob.q = [check_probability(_flag_number(t, "--q"), "q", lambda m: SpecError(m, field="--q"))
