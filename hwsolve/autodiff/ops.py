@@ -354,6 +354,10 @@ class Activation(Op):
         out = T.elementwise(f, xs[0], self.fn.exact, vec)
         return out if self.scale in (None, 1) else _scaled(out, self.scale)
 
+    def constants(self):
+        scaled = () if self.scale in (None, 1) else (("scale", self.scale),)
+        return (*sorted(self.params.items()), *scaled)
+
     def derivative_values(self, x: np.ndarray) -> np.ndarray:
         last = self._last_derivative
         if last is not None and last[0] is x:  # values are never changed in place
@@ -965,13 +969,21 @@ class Power(GraphOp):
     def partial(self, i, args, out, ctx):
         a, b = args
         if i == 0:
-            if isinstance(b, Const):
-                return Const(b.value) * a ** Const(b.value - 1)
+            exponent = _one_number(b.value) if isinstance(b, Const) else None
+            if exponent is not None:   # the numbers substituted: b a^(b - 1) with b - 1 worked out
+                return Const(exponent) * a ** Const(exponent - 1)
             return b * a ** (b - Const(1))
         return out * call("log", r"\log", a)
 
     def local(self, i, up, args, out, ctx):
         return up * self.partial(i, args, out, ctx)
+
+
+def _one_number(v):
+    """The number of a scalar written as itself or as a 1 x 1 matrix ((3,),); None otherwise."""
+    while isinstance(v, tuple) and len(v) == 1:
+        v = v[0]
+    return None if isinstance(v, tuple) else v
 
 
 class Negate(GraphOp):

@@ -342,6 +342,9 @@ class ElementPower(TensorOp):
     def __init__(self, exponent: Fraction):
         self.exponent = exponent
 
+    def constants(self):
+        return (("exponent", self.exponent),)
+
     def shape(self, shapes):
         return shapes[0]
 

@@ -26,7 +26,7 @@ from hwsolve.autodiff.ops import (ConstOp, Extremum, Function, Identity, LossOp,
                                 Product, Quotient, Sum)
 from hwsolve.core.errors import MathError, SpecError
 from hwsolve.core.notation import symbol
-from hwsolve.core.numfmt import fmt_number
+from hwsolve.core.numfmt import fmt_exact, fmt_number
 from hwsolve.spec import expr as E
 from hwsolve.core.sym import Apply, Const, Symbol, to_latex, to_text
 
@@ -340,10 +340,12 @@ class _Builder:
         bare = isinstance(formula, Apply) and formula.op == "call"   # f(x), min(a, b), sum(x)
         text = to_text(formula) if bare else f"({to_text(formula)})"
         latex = to_latex(formula) if bare else rf"\left({to_latex(formula)}\right)"
-        # The same name, rule and constants: the same operation, one node used twice. A formula
-        # leaves some constants out (maxpool(X) of window 2 or of window 3): another operation
-        # with this name is named with its constants, never merged with it.
-        key = (text, op.__class__, op.constants())
+        # The same rule with the same constants on the same operand nodes: the same operation, one
+        # node used twice. A name alone is not enough: a formula leaves some constants out
+        # (maxpool(X) of window 2 or of window 3) and prints a long one rounded (max(a, ≈2) for
+        # 2.00000000000001 and 1.99999999999999, two constant nodes). Another operation with a
+        # name already taken is named with its constants, never merged with it.
+        key = (text, op.__class__, op.constants(), tuple(parents))
         if key in self.operations:
             return self.operations[key]
         if text in self.names:
@@ -374,11 +376,13 @@ def _with_constants(text: str, latex: str, constants, taken: set[str]) -> tuple[
 
 
 def _constant_text(value) -> str:
-    """2 for (2, 2) (a square window or stride), (2, 1) for two sizes, 1/100000, false."""
+    """2 for (2, 2) (a square window or stride), (2, 1) for two sizes, 0.00001, false; a number
+    that prints rounded (≈0.1235) exactly, as it tells two constants apart."""
     if isinstance(value, tuple):
         return _constant_text(value[0]) if len(set(value)) == 1 else \
             "(" + ", ".join(_constant_text(v) for v in value) + ")"
-    return fmt_number(value)
+    text = fmt_number(value)
+    return fmt_exact(value) if text.startswith("≈") and isinstance(value, (int, Fraction)) else text
 
 
 def _latex_text(text: str) -> str:
