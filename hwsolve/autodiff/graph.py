@@ -378,6 +378,7 @@ class StepRecorder(Hooks):
         self.origin: dict[Node, Node | None] = {loss: None}
         self.written: dict[tuple[Node, int], _Written] = {}
         self.locals_done: set[tuple[Node, int]] = set()
+        self.local_names: set[str] = set()
 
     def term(self, term: Term, grads) -> None:
         c, i, rule = term.consumer, term.index, term.consumer.rule
@@ -451,6 +452,13 @@ class StepRecorder(Hooks):
             return
         value, matrix = found
         name, label = rule.local_name(i, c, p, self.g.partial_symbol(c, p))
+        if c.parents.count(p) > 1:   # S @ S, a * b * a: one factor per use, each named (names are unique)
+            name = f"{name} (operand {i + 1})"
+            label = Symbol(f"{label.text} (operand {i + 1})", rf"{label.latex}\ (\text{{operand {i + 1}}})")
+        if name in self.local_names:  # two rules whose factors print alike (a slope shown rounded)
+            name = f"{name} in {c.name}"
+            label = Symbol(name, rf"{label.latex}\ \text{{in }}{to_latex(c.label)}")
+        self.local_names.add(name)
         args: list[Expr] = [q.label for q in c.parents]
         self.sol.add(Step(name, self.local_section, formula=rule.partial(i, args, c.label, ctx),
                           value=T.plain(value, matrix), shape=T.math_shape(value, matrix),
