@@ -48,7 +48,7 @@ class _Builder:
         self.g = g
         self.env: dict[str, Node] = {}
         self.made: dict[str, Node] = {}       # a constant's key -> its node
-        # an operation inside a line, by its name and its rule (class and constants) -> its node
+        # an operation inside a line, by its name, rule (class and constants) and operands -> its node
         self.operations: dict[tuple, Node] = {}
         self.names: set[str] = set()          # the names those operations took
         self.spec_nodes: set[str] = set()
