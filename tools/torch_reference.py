@@ -1093,6 +1093,52 @@ def _graph_conv_pool(rng, i) -> Case | None:
     return {"name": f"graph-{i}-{pool}", "area": "graph", "command": "backprop", "spec": spec, "expected": exp}
 
 
+def twins_case(rng: random.Random, i: int) -> Case | None:
+    """Two operations in one graph that print alike but differ: a constant the formula leaves out
+    (a pooling stride, a conv stride, softmax's axis, dropout's p), a constant shown rounded
+    (2.00000000000001 and 1.99999999999999 both print ≈2), or an operand used twice (S @ S).
+    hwsolve once merged the first kinds into one node (wrong values, exit 0)."""
+    X, S = mat(rng, 4, 4), mat(rng, 3, 3)
+    c = round(rng.uniform(-1, 1), 2)
+    Xt, St = t(X), t(S)
+    variant = i % 5
+    if variant == 0:
+        J = F.max_pool2d(Xt[None], 2).sum() + 3 * F.max_pool2d(Xt[None], 2, 1).sum()
+        line = "sum(maxpool(X, 2)) + 3 * sum(maxpool(X, 2, 1))"
+    elif variant == 1:
+        K = mat(rng, 2, 2)
+        Kt = t(K)
+        J = (F.conv2d(Xt[None, None], Kt[None, None]) ** 2).sum() + F.conv2d(Xt[None, None], Kt[None, None], stride=2).sum()
+        line = "sum(conv2d(X, K)^2) + sum(conv2d(X, K, 2))"
+    elif variant == 2:
+        J = (torch.softmax(St, 0) ** 2).sum() + 3 * (torch.softmax(St, 1) ** 2).sum()
+        line = "sum(softmax(S)^2) + 3 * sum(softmax(S, axis=1)^2)"
+    elif variant == 3:
+        hi, lo = 1 + 1e-14, 1 - 1e-14   # each prints ≈1: two different constants
+        J = torch.maximum(St, torch.full_like(St, hi)).sum() + 7 * torch.maximum(St, torch.full_like(St, lo)).sum() \
+            + c * (St @ St).sum()
+        line = f"sum(maximum(S, 1.00000000000001)) + 7 * sum(maximum(S, 0.99999999999999)) + {c} * sum(S @ S)"
+    else:
+        M = [[rng.randint(0, 1) for _ in range(4)] for _ in range(4)]
+        Mt = torch.tensor(M, dtype=torch.float64)
+        J = (Xt * Mt / 0.5).sum() + 3 * (Xt * Mt / 0.75).sum()
+        line = "sum(dropout(X, M, 1/2)) + 3 * sum(dropout(X, M, 1/4))"
+    if variant == 1:
+        params = {"X": X, "K": K}
+    elif variant in (2, 3):
+        params = {"S": S}
+    else:
+        params = {"X": X}
+    J.backward()
+    spec = {"hwsolve": 1, "kind": "graph", "title": f"torch graph twins {i}", "params": params,
+            "nodes": {"J": line}, "output": "J"}
+    if variant == 4:
+        spec["targets"] = {"M": M}
+    exp = {"J": J.item(), **{f"dJ/d{name}": grad_of({"X": Xt, "S": St}[name] if name != "K" else Kt)
+                             for name in params}}
+    return {"name": f"graph-{i}-twins", "area": "twins", "command": "backprop", "spec": spec, "expected": exp}
+
+
 # -- driver ----------------------------------------------------------------------------------------
 
 AREAS: dict[str, Callable[[random.Random, int], Case | None]] = {
@@ -1101,7 +1147,7 @@ AREAS: dict[str, Callable[[random.Random, int], Case | None]] = {
     "batchnorm": lambda r, i: norm_case(r, i, "batchnorm"), "layernorm": lambda r, i: norm_case(r, i, "layernorm"),
     "dropout": dropout_case, "rnn": rnn_case, "attention": attention_case, "arch": arch_case,
     "conv_shape": conv_shape_case, "convspec": convspec_case, "vit": vit_case, "train": train_case,
-    "graph": graph_case,
+    "graph": graph_case, "twins": twins_case,
 }
 
 
@@ -1146,7 +1192,7 @@ def check(areas: list[str], count: int, seed: int, verbose: bool) -> int:
 FREEZE_COUNTS = {"network": 18, "activations": 3, "kink": 5, "tie": 3, "batch": 6, "conv": 6, "pool": 8, "batchnorm": 3,
                  "layernorm": 3, "dropout": 2, "rnn": 4, "attention": 4, "arch": 4, "conv_shape": 6,
                  "convspec": 4, "vit": 2,
-                 "train": 14, "graph": 14}
+                 "train": 14, "graph": 14, "twins": 5}
 
 
 def freeze(areas: list[str], count: int | None, seed: int) -> None:
