@@ -19,7 +19,8 @@ def test_seed003_q5_parts_in_the_sheets_form():
     assert final["base"][1] == "1 / n * (1 - D(X^i))"                   # real sample
     assert final["base"][3] == "-(1 / n * D(G(Z^i)))"                    # generated sample
     assert final["recursion"][2] == "g^l'(z^l) ⊙ ((W^(l+1))^T dL/dz^(l+1))"
-    assert final["generator"] == ["(W^1)^T dL/dz^1"]
+    assert final["generator"] == ["(W^1)^T dL/dz^1", "sum_i((grad g(Z^i))^T dL/dG(Z^i))"]   # parts 5 and 6
+    assert final["updates"] == ["theta_d^t + alpha * grad L", "theta_g^t - alpha * grad_g L"]  # 7 and 8
     assert all(s.note for s in sol.steps)
     assert sol.inline_notes
 
@@ -27,6 +28,18 @@ def test_seed003_q5_parts_in_the_sheets_form():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_the_recursion_agrees_with_finite_differences(seed):
     assert R.check(seed) < 1e-6
+
+
+def test_a_generator_gradient_without_the_sum_over_samples_is_caught(monkeypatch):
+    """The check covers part 6 too: theta's finite differences see both generated samples."""
+    real = R._formula_gradients
+
+    def first_only(Ws, acts, reals, fakes):
+        dWs, gen = real(Ws, acts, reals, fakes)
+        return dWs, [gen[0], 0 * gen[1]]
+    monkeypatch.setattr(R, "_formula_gradients", first_only)
+    with pytest.raises(HwsolveError, match="finite differences"):
+        R.check()
 
 
 def test_a_wrong_base_case_is_caught(monkeypatch):
