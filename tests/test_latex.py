@@ -114,3 +114,17 @@ def test_markdown_uses_display_math():
     assert "$$\n\\begin{aligned}" in r.output
     assert "| $\\frac{\\partial L}{\\partial W}$ | $u_{2}" not in r.output
     assert "u_{1} x^\\top" in r.output
+
+
+def test_a_parameter_printed_rounded_is_typeset_with_approx(tmp_path):
+    """A leaky ReLU slope or a Huber delta of more than 40 bits prints as ≈0.1235; its LaTeX name
+    carried that ≈, which stops pdflatex ('Unicode character ≈'). Now \\approx, as numbers have."""
+    spec = tmp_path / "g.yaml"
+    spec.write_text("hwsolve: 1\nkind: graph\nparams: {c: [[-1, 2]], a: 2}\nnodes:\n"
+                    "  J: sum(leaky_relu(c, 0.12345000000001)) + max(a, 2.00000000000001)\noutput: J\n")
+    r = CliRunner().invoke(main, ["backprop", str(spec), "--format", "latex", "-o", str(tmp_path / "g.tex")])
+    assert r.exit_code == 0, r.output
+    tex = (tmp_path / "g.tex").read_text()
+    assert "≈" not in tex and r"\operatorname{LeakyReLU}_{\approx 0.1235}" in tex
+    if TOOLS:
+        _pdflatex(tmp_path, "g")

@@ -142,9 +142,9 @@ class Elementwise:
         shown = {k: v for k, v in params.items() if v != self.params.get(k)}
         if not shown:
             return self.latex
-        from hwsolve.core.numfmt import fmt_number
+        from hwsolve.core.sym import latex_number
 
-        return self.latex + "_{" + ",".join(fmt_number(v) for v in shown.values()) + "}"
+        return self.latex + "_{" + ",".join(latex_number(v) for v in shown.values()) + "}"
 
     def bind(self, given: dict) -> dict:
         """The full parameter set: defaults overridden by `given`; raises ValueError when a name
@@ -663,9 +663,10 @@ def _per_entry_loss_formula(name: str, parameter, yh, y, K, scalar):
     """name_parameter(yhat - y), summed over the entries and scaled by 1/K: Huber's and Smooth L1's
     formula (one function applied to each residual)."""
     from hwsolve.core.numfmt import fmt_number
+    from hwsolve.core.sym import latex_number
 
     tag = fmt_number(parameter)
-    h = call(f"{name}_{tag}", rf"\operatorname{{{name}}}_{{{tag}}}", yh - y)
+    h = call(f"{name}_{tag}", rf"\operatorname{{{name}}}_{{{latex_number(parameter)}}}", yh - y)
     core = h if scalar else sumover(h)
     return core if K == 1 else Const(_k(K)) * core
 
@@ -676,8 +677,9 @@ def _huber_formula(yh, y, K, scalar, delta=Fraction(1), **_):
 
 def _huber_grad_formula(yh, y, K, scalar, delta=Fraction(1), **_):
     from hwsolve.core.numfmt import fmt_number
+    from hwsolve.core.sym import latex_number
 
-    g = call(f"clip_{fmt_number(delta)}", rf"\operatorname{{clip}}_{{{fmt_number(delta)}}}", yh - y)
+    g = call(f"clip_{fmt_number(delta)}", rf"\operatorname{{clip}}_{{{latex_number(delta)}}}", yh - y)
     return g if K == 1 else Const(_k(K)) * g
 
 

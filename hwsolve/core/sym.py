@@ -357,6 +357,13 @@ def to_text(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
     return _Printer(precision).print(lift(e))
 
 
+def latex_number(v, precision: int = DEFAULT_PRECISION) -> str:
+    """A number as LaTeX typesets it (a fraction, \\approx for a rational too long to read, a power
+    of ten): for names built from a parameter, LeakyReLU_{0.1} or clip_{\\approx 0.1235}, where the
+    text's ≈ would stop pdflatex."""
+    return _LatexPrinter(precision).number(v)
+
+
 def to_latex(e: Expr, precision: int = DEFAULT_PRECISION) -> str:
     if isinstance(e, Symbol):
         return e.latex or e.text
