@@ -149,3 +149,14 @@ def test_a_written_flatten_stores_no_second_copy_of_the_volume(tmp_path):
         (tmp_path / "a.yaml").write_text(head + body)
         totals.append(values(solve_arch(load_arch(str(tmp_path / "a.yaml"))))["total_activations"])
     assert totals == [192 + 2, 192 + 2]
+
+
+def test_a_table_of_a_thousand_layers_totals_without_a_sum_too_deep_to_print(tmp_path):
+    """999 FC layers: the totals' sums were 1,000 terms deep and the printer refused them ('input
+    nested too deeply'); a total writes its first terms, ..., and the last."""
+    (tmp_path / "a.yaml").write_text("hwsolve: 1\nkind: arch\nlayers:\n  - INPUT 8x8x1\n" + "  - FC-10\n" * 999)
+    r = run("arch", str(tmp_path / "a.yaml"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    steps = {s["name"]: s for s in json.loads(r.output)["steps"]}
+    assert steps["total_params"]["value"] == 650 + 998 * 110
+    assert "... + 110" in steps["total_params"]["substituted"]

@@ -173,3 +173,15 @@ def test_a_good_fraction_below_the_smallest_is_placed_at_its_field(tmp_path):
     assert r.exit_code == 2 and "h.yaml:4: random.p: p = 1e-13 is below 1e-12" in r.output
     r = CliRunner().invoke(main, ["hparam", "--p", "1e-13", "--q", "0.9"])
     assert r.exit_code == 2 and "--p: p = 1e-13 is below 1e-12" in r.output
+
+
+def test_a_grid_of_more_days_than_str_prints_has_its_note_in_scientific_form(tmp_path):
+    """15 hyper-parameters of 10^299 values each: the days in the note were int -> str, which Python
+    refuses past 4,300 digits (a traceback, exit 1)."""
+    spec = tmp_path / "h.yaml"
+    spec.write_text("hwsolve: 1\nkind: hparam\ngrid:\n  hyperparameters:\n"
+                    + "".join(f"    h{i}: {{count: {10 ** 299}}}\n" for i in range(15))
+                    + "  epochs: 1\n  epoch_time: 1\n")
+    r = CliRunner().invoke(main, ["hparam", str(spec), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "e4481 d" in r.output

@@ -99,7 +99,8 @@ def _fmt_number(x, precision: int) -> str:
         n, d = x._numerator, x._denominator  # type: ignore[attr-defined]  # the slots, as fmt_number
         if d == 1:
             return fmt_exact(x)
-        places = _decimal_places(d)
+        # 12 places at most: a denominator 2^a 5^b over 10^12 has more, so its fives need no count
+        places = _decimal_places(d) if d <= 10**12 else None
         if places is not None and places <= 12:  # float(x) is n / d, correctly rounded
             return _strip(f"{n / d:.{places}f}") if abs(n) < 10**15 * d else fmt_exact(x)
         if max(n.bit_length(), d.bit_length()) > LONG_FRACTION_BITS:
@@ -176,7 +177,7 @@ def json_number(x):
     """A JSON-ready scalar: int stays int, a rational or float becomes a float. Negative zero (a
     ReLU's gradient -1.5 * 0.0) is 0.0: no format prints -0."""
     cls = x.__class__
-    if cls is int:  # the common cases first: big arrays
+    if cls is int and x.bit_length() < 3000:  # the common cases first: big arrays
         return x
     if cls is float and math.isfinite(x):
         return x + 0.0  # -0.0 + 0.0 is 0.0, every other float itself
@@ -184,8 +185,8 @@ def json_number(x):
         return x.numerator
     if isinstance(x, bool):
         return x
-    if isinstance(x, int):
-        return x
+    if isinstance(x, int):   # past 3,000 bits, the scientific text (the JSON encoder's str() refuses 4,300 digits)
+        return x if x.bit_length() < 3000 else fmt_huge(Fraction(x))
     if isinstance(x, Fraction):
         if x.denominator == 1:
             return x.numerator if x.numerator.bit_length() < 3000 else fmt_huge(x)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from hwsolve.core.numfmt import DEFAULT_PRECISION, fmt_float, fmt_number
+from hwsolve.core.numfmt import DEFAULT_PRECISION, MAX_EXACT_DIGITS, fmt_float, fmt_number
 from hwsolve.core.tuplememo import entries, remember
 
 # Binding strength: larger binds tighter.
@@ -86,8 +86,15 @@ def call(text: str, latex: str, *args) -> Apply:
     return Apply("call", tuple(lift(a) for a in args), (text, latex))
 
 
-def sum_of(terms) -> Expr:
+DOTS = Symbol("...", r"\cdots")   # the terms of a long sum or product left out
+
+
+def sum_of(terms, shown: int | None = None) -> Expr:
+    """t1 + t2 + ...; with `shown`, at most that many terms written: the first ones, `...`, the
+    last (a 1000-layer table's total: every term would make a tree too deep to print)."""
     terms = list(terms)
+    if shown is not None and len(terms) > shown:
+        terms = [*terms[:shown - 2], DOTS, terms[-1]]
     out = terms[0]
     for t in terms[1:]:
         out = out + t
@@ -275,7 +282,7 @@ class _LatexPrinter(_Printer):
 
     def number(self, v) -> str:
         cls = v.__class__
-        if cls is int:
+        if cls is int and v.bit_length() <= MAX_EXACT_DIGITS * 3.32:  # longer: str() refuses; approximated below
             return str(v)
         # remembered like fmt_number's text: a big array is typeset more than once per output
         key = (v._numerator, v._denominator, self.precision) if cls is Fraction \

@@ -18,6 +18,7 @@ from hwsolve.core.sym import Const, Expr, Symbol, sum_of, times
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+SUM_SHOWN = 40   # a total's terms written out, at most (a table may have 1000 layers)
 LAYER_TYPES = ("input", "conv", "pool", "fc", "flatten", "batchnorm", "dropout", "relu",
                "rnn", "lstm", "gru", "mha", "transformer")
 SEQUENCE_TYPES = ("rnn", "lstm", "gru", "mha", "transformer")
@@ -260,7 +261,7 @@ def _totals_steps(sol: Solution, tally: _Tally) -> None:
     # the flatten before a fully-connected layer that is not written adds nothing)
     acts = [_count(r.volume) for r in rows if r.layer.type != "flatten"]
     reshaped = any(r.layer.type == "flatten" for r in rows)
-    sol.add(Step("total_params", "totals", substituted=sum_of([Const(r.params) for r in rows]),
+    sol.add(Step("total_params", "totals", substituted=sum_of([Const(r.params) for r in rows], SUM_SHOWN),
                  value=total_p, unit="parameters", note=f"weights and biases of every layer: {total_p:,}"))
     total_m = sum(tally.macs.values())
     sol.add(Step("total_macs", "totals", value=total_m, unit="multiply-adds",
@@ -271,7 +272,7 @@ def _totals_steps(sol: Solution, tally: _Tally) -> None:
     sol.add(Step("total_biases", "totals", value=total_p - total_w, unit="parameters",
                  note="batch-norm shifts (beta) count as biases, scales (gamma) as weights"
                  if any(r.layer.type == "batchnorm" for r in rows) else ""))
-    sol.add(Step("total_activations", "totals", substituted=sum_of([Const(a) for a in acts]),
+    sol.add(Step("total_activations", "totals", substituted=sum_of([Const(a) for a in acts], SUM_SHOWN),
                  value=sum(acts), unit="activations",
                  note="numbers stored in one forward pass of one image, input included" +
                  ("; a flatten reshapes the numbers above it, not counted again" if reshaped else "")))

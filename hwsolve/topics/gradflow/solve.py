@@ -23,7 +23,7 @@ from fractions import Fraction
 from hwsolve.core.notation import latex_text
 from hwsolve.core.numfmt import fmt_number, to_float
 from hwsolve.core.records import Figure, Series, Solution, Step
-from hwsolve.core.sym import Const, Expr, Symbol
+from hwsolve.core.sym import DOTS, Const, Expr, Symbol
 from hwsolve.topics.gradflow.spec import GradflowProblem, Part
 
 WRITE_OUT = 8          # factors written out one by one up to this many, then a power / "..."
@@ -47,7 +47,6 @@ def _d(num: tuple[str, str], den: tuple[str, str]) -> Symbol:
 
 _L = ("L", "L")
 _X = ("x", "x")
-_DOTS = Symbol("...", r"\cdots")
 
 
 def _prod(factors: list[Expr]) -> Expr:
@@ -74,11 +73,11 @@ def _chain(count: int, part_at: Callable[[int], Expr], const_at: Callable[[int],
     after the first has the same number (written as a power)."""
     if count <= WRITE_OUT + 1:
         return _prod([part_at(k) for k in range(count)]), _prod([Const(_num(const_at(k))) for k in range(count)])
-    sym = _prod([part_at(0), part_at(1), _DOTS, part_at(count - 1)])
+    sym = _prod([part_at(0), part_at(1), DOTS, part_at(count - 1)])
     if uniform:
         sub = Const(_num(const_at(0))) * Const(_num(const_at(1))) ** Const(count - 1)
     else:
-        sub = _prod([Const(_num(const_at(0))), Const(_num(const_at(1))), _DOTS, Const(_num(const_at(count - 1)))])
+        sub = _prod([Const(_num(const_at(0))), Const(_num(const_at(1))), DOTS, Const(_num(const_at(count - 1)))])
     return sym, sub
 
 

@@ -334,8 +334,8 @@ def _duration_note(minutes) -> str:
     d, rest = divmod(total, 24 * 60)
     h, m = divmod(rest, 60)
     parts = []
-    if d:
-        parts.append(f"{int(d)} d")
+    if d:   # fmt_number: str() refuses an int of over 4,300 digits (10^299 configurations each)
+        parts.append(f"{fmt_number(int(d))} d")
     if h or d:
         parts.append(f"{int(h)} h")
     parts.append(f"{fmt_number(_num(m)) if m.denominator == 1 else fmt_number(float(m), 3)} min")
