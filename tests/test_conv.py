@@ -364,3 +364,15 @@ def test_conv_shape_imports_neither_numpy_nor_sympy(args):
                        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().endswith("HEAVY:"), r.stderr[-500:]
+
+
+def test_an_application_too_big_to_write_out_is_refused_at_its_field_before_any_cell(tmp_path):
+    """One pixel padded by 200 (160,801 products of zeros) took 4 s and 580 MB, a 100x100 image
+    with a 50x50 kernel 4.9 GB before the time budget; each is now one line at its field (found by a
+    helper review of inputs within the limits)."""
+    spec = tmp_path / "c.yaml"
+    spec.write_text("hwsolve: 1\nkind: conv\nimage: [[1]]\nkernel: [[2]]\npadding: 200\n")
+    r = CliRunner().invoke(main, ["conv", str(spec)])
+    assert r.exit_code == 2 and "c.yaml:5: padding: applying the kernels would write 160,801 products" in r.output
+    spec.write_text("hwsolve: 1\nkind: conv\nimage: [[1]]\nkernel: [[2]]\npadding: 100\n")
+    assert CliRunner().invoke(main, ["conv", str(spec), "--format", "json"]).exit_code == 0   # 40,401

@@ -296,3 +296,17 @@ def test_rnn_loss_at_the_last_step_only(tmp_path):
     assert np.isclose(v["dL/dW_hh via a[1]"], d_a1 * 0.5) and np.isclose(v["dL/dW_hh via a[2]"], d_a2 * h1)
     assert np.isclose(v["jacobian_norm[2]"], 2 * (1 - h2 ** 2))
     assert "at the last step only" in sol.notes[0]
+
+
+def test_a_convolution_too_big_to_write_out_is_refused_at_its_kernel(tmp_path):
+    """32x32 input, 16x16 kernel: 74,000 products forward and as many in each gradient took 26 s
+    and 500 MB; refused at the kernel's line."""
+    from hwsolve.cli import main
+
+    x = [[1] * 32 for _ in range(32)]
+    k = [[1] * 16 for _ in range(16)]
+    spec = tmp_path / "l.yaml"
+    spec.write_text(f"hwsolve: 1\nkind: layer\ntype: conv\ninput: {x}\nkernel: {k}\n"
+                    f"upstream: {[[1] * 17 for _ in range(17)]}\n")
+    r = CliRunner().invoke(main, ["layer", str(spec)])
+    assert r.exit_code == 2 and "l.yaml:5: kernel: the convolution forward and backward would write 221,952" in r.output

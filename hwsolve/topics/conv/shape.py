@@ -16,6 +16,19 @@ from hwsolve.topics.conv.sizes import Blame, flag_blame
 
 MAX_PADDED_CELLS = 1_000_000  # cells of one padded channel when kernels are applied
 MAX_SCAN = 4_000_000  # window taps examined when looking for interior gaps
+# products written out when every output cell is shown as its sum (about 4 KB each, held and
+# printed): a 28x28 image, a 3x3 kernel and 8 filters is 49,000; 100 padding around one pixel
+# made 40,000 cells of zeros, and a 100x100 image with a 50x50 kernel 6.5 million (4.9 GB)
+MAX_WRITTEN_TERMS = 100_000
+
+
+def too_many_terms(terms: int, what: str) -> str | None:
+    """Why an application whose every cell is written out is refused, before any cell is made (the
+    caller raises it where the spec or flag is); None when it fits."""
+    if terms <= MAX_WRITTEN_TERMS:
+        return None
+    return (f"{what} would write {terms:,} products, one per kernel entry in every output cell; the bound is "
+            f"{MAX_WRITTEN_TERMS:,}: use a smaller input, kernel or padding (hwsolve conv-shape gives the sizes alone)")
 
 
 def _num(x):

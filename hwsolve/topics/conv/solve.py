@@ -17,12 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from hwsolve.core.errors import HwsolveError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, call, floor, sum_of, times
 from hwsolve.topics.conv.shape import (  # noqa: F401  (re-exported: conv's sizes live in shape.py)
-    MAX_PADDED_CELLS, MAX_SCAN, Axis, ShapeProblem, _fmt, _num, _s, axes, general_formula, shape_steps, shape_title,
-    solve_shape, validate)
+    MAX_PADDED_CELLS, MAX_SCAN, Axis, ShapeProblem, _fmt, _num, _s, axes, general_formula,
+    shape_steps, shape_title, solve_shape, too_many_terms, validate)
 from hwsolve.topics.conv.sizes import Blame, flag_blame
 
 
@@ -64,7 +63,14 @@ def check_apply(prob: ApplyProblem, blame: Blame = flag_blame) -> ShapeProblem:
     shp = ShapeProblem(n=(len(img[0]), len(img[0][0])), k=(kh, kw), p=prob.p, s=s, d=prob.d,
                        filters=None if pool else len(prob.filters), channels=len(img),
                        pool=prob.operation[:3] if pool else None)
-    return validate(shp, blame)
+    shp = validate(shp, blame)
+    # every output cell is written as its sum: a window per channel, a kernel per filter over every channel
+    axs = axes(shp)
+    refused = too_many_terms(len(img) * (1 if pool else len(prob.filters)) * axs[0].out * axs[-1].out * kh * kw,
+                             "pooling" if pool else "applying the kernels")
+    if refused:
+        raise blame("p" if prob.p != (0, 0) else "k", refused)
+    return shp
 
 
 def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading: str = "",
@@ -83,7 +89,7 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
     padded = img
     cells = (H + 2 * ph) * (W + 2 * pw)
     if cells > MAX_PADDED_CELLS:  # before the padded image is built
-        raise HwsolveError(f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}", field="p")
+        raise blame("p", f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}")
     if ph or pw:
         padded = _zero_padded(img, ph, pw)
         for c in range(C_):

@@ -19,6 +19,7 @@ from hwsolve.core import values as T
 from hwsolve.core.errors import MathError, SpecError
 from hwsolve.core.records import Solution, Step
 from hwsolve.core.sym import Const, Symbol, call, sum_of
+from hwsolve.topics.conv.shape import too_many_terms
 from hwsolve.topics.layers.spec import LayerProblem
 
 
@@ -143,7 +144,13 @@ def _check_conv_fits(prob: LayerProblem, op: Conv2d, x: np.ndarray, k: np.ndarra
             raise fail(prob, "kernel" if "kernel" in prob.fields else "filters",
                        f"the kernel {side} {kk}{eff} is larger than the padded input {side} "
                        f"{n} + 2*{p} = {n + 2 * p}; expected a kernel that fits")
-    return op.out_shape(x.shape, k.shape)
+    shape = op.out_shape(x.shape, k.shape)
+    # every output cell, and every cell of dL/dK and dL/dX, is written as its sum of products
+    refused = too_many_terms(3 * int(np.prod(shape)) * k.shape[1] * k.shape[2] * k.shape[3],
+                             "the convolution forward and backward")
+    if refused:
+        raise fail(prob, "kernel" if "kernel" in prob.fields else "filters", refused)
+    return shape
 
 
 def solve_conv(prob: LayerProblem, sol: Solution) -> None:
