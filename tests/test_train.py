@@ -260,3 +260,28 @@ def test_bad_input_is_one_line_with_the_field_and_exit_2(text, field, tmp_path):
     out = run(["solve", path])
     assert out.exit_code == 2
     assert out.output.count("\n") == 1 and str(path) in out.output and field in out.output
+
+
+def test_weights_whose_exact_digits_run_away_go_on_in_float64_with_a_note(tmp_path):
+    """1,000 SGD steps with 30-digit decimals (an exponential schedule of gamma 0.9876...): the exact
+    weights gain the schedule's digits every step and the run ran into the 60 s budget (a helper
+    review). Past about 600 digits they continue in float64; the values match a plain float loop."""
+    from fractions import Fraction
+
+    from hwsolve.spec.loader import load_yaml_text
+    from hwsolve.topics import parse
+    from hwsolve.topics.train.solve import solve as solve_train
+
+    w1, w2 = "0.123456789012345678901234567891", "-2.98765432109876543210987654321"
+    gamma = "0.987654321098765432109876543210"
+    text = (f"hwsolve: 1\nkind: train\nobjective: {{params: {{w1: {w1}, w2: {w2}}}, f: 'w1^2 + 10*w2^2 + w1*w2'}}\n"
+            f"optimizer: {{type: sgd, lr: 0.01, schedule: {{type: exponential, gamma: {gamma}}}}}\nsteps: 300\n")
+    sol = solve_train(parse(load_yaml_text(text, "t.yaml")))
+    assert any("computed in float64" in n for n in sol.notes)
+    a, b, lr = float(Fraction(w1)), float(Fraction(w2)), 0.01
+    for _ in range(300):
+        a, b = a - lr * (2 * a + b), b - lr * (20 * b + a)
+        lr *= float(Fraction(gamma))
+    got = sol.by_name()
+    assert abs(float(got["w1[t=300]"].value) - a) <= 1e-9 * abs(a)
+    assert abs(float(got["w2[t=300]"].value) - b) <= 1e-9 * abs(b) + 1e-300

@@ -70,6 +70,7 @@ class _Run:
         self.grads_seen: list[dict[str, np.ndarray]] = []
         self.lrs: list[Any] = []     # the learning rate each step used (a schedule changes it)
         self.base_lr = self.h["lr"]
+        self.floated = 0             # the step after which the weights went on in float64 (0: exact)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -117,8 +118,21 @@ class _Run:
             new_values.append(self.update(prm, w, dw, t, section))
         for prm, value in zip(self.params, new_values, strict=True):
             prm.node.value = value
+        if not self.floated and any(_too_long(v) for v in new_values):
+            self.to_floats(t)
         self.g.forward()
         self.loss_step(t, section)
+
+    def to_floats(self, t: int) -> None:
+        """Weights and optimizer states in float64 from here on: exact ones grow by a product's
+        digits every step, and their arithmetic with them (1,000 steps of 30-digit decimals ran into
+        the time budget), while nothing reads 600 digits."""
+        for prm in self.params:
+            prm.node.value = T.to_float(_val(prm.node))
+            prm.state = {k: T.to_float(v) if T.is_exact(v) else v for k, v in prm.state.items()}
+        self.floated = t
+        self.sol.notes.append(f"After step {t} the exact weights had more than {EXACT_TRAIN_BITS * 3 // 10} digits: "
+                              "the later steps are computed in float64 (printed to the precision asked).")
 
     def scheduled_lr(self, t: int, section: str) -> None:
         """alpha for step t, as PyTorch's scheduler gives it when stepped after every update: step t
@@ -226,6 +240,14 @@ def schedule_value(sched: dict, base, t: int) -> tuple[Any, Any, Any]:
     eta_sym = Symbol("eta_min", r"\eta_{\min}")
     formula = eta_sym + (alpha - eta_sym) * (Const(1) + pi_term) / Const(2)
     return value, formula, Const(eta) + (Const(base) - Const(eta)) * (Const(1) + Const(cos)) / Const(2)
+
+
+EXACT_TRAIN_BITS = 2000   # about 600 digits: past them a weight goes on in float64 (_Run.to_floats)
+
+
+def _too_long(a) -> bool:
+    return T.is_exact(a) and any(max(x.numerator.bit_length(), x.denominator.bit_length()) > EXACT_TRAIN_BITS
+                                 for x in a.flat)
 
 
 def solve(p: TrainProblem) -> Solution:
