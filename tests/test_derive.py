@@ -15,6 +15,7 @@ from hwsolve.spec.loader import load_yaml, load_yaml_text
 from hwsolve.core.sym import Const, to_text
 
 from conftest import PROBLEMS
+from hwsolve.topics import load_and_solve
 
 
 def spec(layers: str, loss: str, layout: str, extra: str = "") -> str:
@@ -153,3 +154,8 @@ def test_a_big_variable_is_checked_by_finite_differences_on_a_seeded_sample():
     sol = D.solve(parse_derive(load_yaml_text(text, "t.yaml")))
     # x, W[1], b[1], W[2], b[2]: the two 64 x 64 weights sampled, the three vectors whole
     assert any(f"in {5 * 64} sampled of the {2 * 64 * 64 + 3 * 64} entries" in n for n in sol.notes), sol.notes
+
+
+def test_a_small_variable_is_checked_whole_and_the_note_counts_every_entry():
+    _, sol = load_and_solve(str(PROBLEMS / "csc6022_q1.yaml"))
+    assert any("finite differences of the loss in all 65 entries" in n for n in sol.notes), sol.notes

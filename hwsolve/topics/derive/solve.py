@@ -636,7 +636,7 @@ def solve(prob: DeriveProblem) -> Solution:
                  f"the rest in floats, largest difference {worst:.1e})")
     else:
         agree = f"agree with the numeric backprop engine (in floats: largest difference {worst:.1e})"
-    sampled = "all" if d.fd_entries == d.fd_total else f"{d.fd_entries} sampled of the {d.fd_total}"
+    sampled = f"all {d.fd_entries}" if d.fd_entries == d.fd_total else f"{d.fd_entries} sampled of the {d.fd_total}"
     fd = (f"; each gradient also agrees with central finite differences of the loss in {sampled} "
           f"entries (largest difference {d.fd_worst:.1e})" if not d.fd_skipped else
           f"; no finite differences at this draw: the input of {d.fd_skipped} sits at its kink")
