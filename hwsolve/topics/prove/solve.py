@@ -138,8 +138,9 @@ def _values(e, variables, point) -> complex:
     subs = dict(zip(variables, point, strict=True))
     if len(variables) == 1:
         subs[t] = sympy.exp(point[0])
-    try:
-        return complex(e.rewrite(Sigmoid.get(), sympy.exp).subs(subs).evalf(30))
+    try:   # evalf's subs: the point enters at 30 digits (.subs would first compute with its 15-digit
+        #    floats, and an expanded (x + y + z + 1)^25 lost the digits the rule check compares)
+        return complex(e.rewrite(Sigmoid.get(), sympy.exp).evalf(30, subs=subs))
     except OverflowError:
         return complex(math.inf)
 
