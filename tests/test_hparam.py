@@ -185,3 +185,15 @@ def test_a_grid_of_more_days_than_str_prints_has_its_note_in_scientific_form(tmp
     r = CliRunner().invoke(main, ["hparam", str(spec), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert "e4481 d" in r.output
+
+
+def test_lists_of_targets_and_table_rows_are_bounded_at_their_field(tmp_path):
+    """20,000 target probabilities took 6 s and 260 MB (a helper review): a sheet asks for a few."""
+    spec = tmp_path / "h.yaml"
+    spec.write_text("hwsolve: 1\nkind: hparam\nrandom:\n  p: 0.05\n  q: [" + ", ".join(["0.9"] * 1001) + "]\n")
+    r = CliRunner().invoke(main, ["hparam", str(spec)])
+    assert r.exit_code == 2 and "h.yaml:5: random.q: 1001 target probabilities; the limit is 1000" in r.output
+    r = CliRunner().invoke(main, ["hparam", "--p", "0.05", "--q", "0.9", "--table", ",".join(["3"] * 1001)])
+    assert r.exit_code == 2 and "--table: 1001 numbers; the limit is 1000" in r.output
+    r = CliRunner().invoke(main, ["hparam", "--p", "0.05", *(["--q", "0.9"] * 1001)])
+    assert r.exit_code == 2 and "--q: 1001 target probabilities; the limit is 1000" in r.output
