@@ -64,6 +64,10 @@ def check_apply(prob: ApplyProblem, blame: Blame = flag_blame) -> ShapeProblem:
                        filters=None if pool else len(prob.filters), channels=len(img),
                        pool=prob.operation[:3] if pool else None)
     shp = validate(shp, blame)
+    ph, pw = prob.p
+    cells = (len(img[0]) + 2 * ph) * (len(img[0][0]) + 2 * pw)
+    if cells > MAX_PADDED_CELLS:  # before the padded image is built
+        raise blame("p", f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}")
     # every output cell is written as its sum: a window per channel, a kernel per filter over every channel
     axs = axes(shp)
     refused = too_many_terms(len(img) * (1 if pool else len(prob.filters)) * axs[0].out * axs[-1].out * kh * kw,
@@ -87,9 +91,6 @@ def apply_steps(sol: Solution, prob: ApplyProblem, *, prefix: str = "", heading:
     one_c = C_ == 1
     ph, pw = prob.p
     padded = img
-    cells = (H + 2 * ph) * (W + 2 * pw)
-    if cells > MAX_PADDED_CELLS:  # before the padded image is built
-        raise blame("p", f"the padded image has {cells} cells; the bound is {MAX_PADDED_CELLS}")
     if ph or pw:
         padded = _zero_padded(img, ph, pw)
         for c in range(C_):

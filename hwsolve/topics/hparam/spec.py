@@ -46,6 +46,12 @@ MIN_P = Fraction(1, 10**12)  # below it ln(1 - p) rounds to 0, and N would be be
 MAX_LIST = 1000   # target probabilities, or rows of the success table: a sheet asks for a few
 
 
+def check_length(n: int, what: str, err) -> None:
+    """A list of at most MAX_LIST entries (targets, table rows, flag lists)."""
+    if n > MAX_LIST:
+        raise err(f"{n} {what}; the limit is {MAX_LIST}")
+
+
 def check_good_fraction(value, err) -> Fraction:
     """Random search's p: a probability, and at least MIN_P."""
     p = check_probability(value, "p", err)
@@ -136,13 +142,12 @@ def _random(r, prob: HparamProblem) -> None:
     qs = qf.items() if isinstance(qf.value, list) else [qf]
     if not qs:
         raise qf.error("expected at least one target probability")
-    if len(qs) > MAX_LIST:
-        raise qf.error(f"{len(qs)} target probabilities; the limit is {MAX_LIST}")
+    check_length(len(qs), "target probabilities", qf.error)
     prob.q = [check_probability(f.number(), "q", f.error) for f in qs]
     if r.has("table"):
-        if len(r["table"].items()) > MAX_LIST:
-            raise r["table"].error(f"{len(r['table'].items())} rows; the limit is {MAX_LIST}")
-        prob.table = [f.integer(minimum=0) for f in r["table"].items()]
+        rows = r["table"].items()
+        check_length(len(rows), "rows", r["table"].error)
+        prob.table = [f.integer(minimum=0) for f in rows]
         if not prob.table:
             raise r["table"].error("expected at least one number of trials")
 
@@ -186,8 +191,7 @@ def _flag_list(text: str, flag: str) -> list[str]:
     parts = [t.strip() for t in str(text).split(",")]
     if not parts or any(t == "" for t in parts):
         raise SpecError(f"expected a comma-separated list of numbers, got '{text}'", field=flag)
-    if len(parts) > MAX_LIST:
-        raise SpecError(f"{len(parts)} numbers; the limit is {MAX_LIST}", field=flag)
+    check_length(len(parts), "numbers", lambda m: SpecError(m, field=flag))
     return parts
 
 
@@ -217,8 +221,7 @@ def from_flags(*, counts=None, epochs=None, epoch_time=None, unit="minutes", p=N
         prob.p = check_good_fraction(_flag_number(p, "--p"), lambda m: SpecError(m, field="--p"))
         if not q:
             raise SpecError("--p needs at least one --q (the success probability wanted)")
-        if len(q) > MAX_LIST:
-            raise SpecError(f"{len(q)} target probabilities; the limit is {MAX_LIST}", field="--q")
+        check_length(len(q), "target probabilities", lambda m: SpecError(m, field="--q"))
         prob.q = [check_probability(_flag_number(t, "--q"), "q", lambda m: SpecError(m, field="--q"))
                   for t in q]
     elif q:

@@ -124,9 +124,9 @@ class _Run:
         self.loss_step(t, section)
 
     def to_floats(self, t: int) -> None:
-        """Weights and optimizer states in float64 from here on: exact ones grow by a product's
-        digits every step, and their arithmetic with them (1,000 steps of 30-digit decimals ran into
-        the time budget), while nothing reads 600 digits."""
+        """Weights and optimizer states in float64 from here on: exact ones gain the learning rate's
+        digits every step, and their arithmetic slows with them (1,000 steps of 30-digit decimals
+        ran into the time budget), while nobody reads 600 digits."""
         for prm in self.params:
             prm.node.value = T.to_float(_val(prm.node))
             prm.state = {k: T.to_float(v) if T.is_exact(v) else v for k, v in prm.state.items()}
